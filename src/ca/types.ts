@@ -1,0 +1,62 @@
+/** The Authority's public contract: what SDS, the admin API and the CLI see. */
+
+export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072';
+export const keyTypes: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'];
+
+export interface LeafRequest {
+  /** The SPIFFE ID the policy granted; validated again by the Authority. */
+  spiffeId: string;
+  dnsNames?: readonly string[];
+  /** Requested lifetime; the Authority clamps to its maximum and the intermediate's notAfter. */
+  ttlSeconds?: number;
+}
+
+export interface ServerKeyLeafRequest extends LeafRequest {
+  /** Leaf key type; ec-p256 by default (the curve every Envoy accepts). */
+  keyType?: KeyType;
+}
+
+export interface CsrLeafRequest extends LeafRequest {
+  /** PKCS#10 request, DER or PEM. Its subject and SANs are ignored: the grant decides. */
+  csr: Uint8Array | string;
+}
+
+export interface IssuedCert {
+  spiffeId: string;
+  /** PEM, leaf first, then intermediates up to (not including) the root. */
+  chainPem: string;
+  /** Hex serial number, as openssl prints it. */
+  serial: string;
+  notBefore: Date;
+  notAfter: Date;
+  /** Which CA slot signed it: lets SDS re-issue exactly the leaves a rotation affects. */
+  caId: string;
+}
+
+export interface IssuedSvid extends IssuedCert {
+  /** PKCS#8 PEM of the leaf key. Only this one object ever holds it. */
+  privateKeyPem: string;
+}
+
+export interface TrustBundle {
+  trustDomain: string;
+  /** Root certificates, PEM, concatenated. */
+  pem: string;
+  /** Changes whenever the set of roots changes. */
+  version: string;
+}
+
+export type AuthorityEvent =
+  /** Leaves signed by these CA ids must be replaced (rotation, emergency revoke). */
+  | { type: 'reissue'; caIds: readonly string[]; reason: string }
+  /** The trust bundle changed; push it before any leaf that needs it. */
+  | { type: 'bundle'; bundle: TrustBundle };
+
+export interface LeafIssuer {
+  readonly trustDomain: string;
+  issue(request: ServerKeyLeafRequest): Promise<IssuedSvid>;
+  issueForCsr(request: CsrLeafRequest): Promise<IssuedCert>;
+  bundle(): TrustBundle;
+  /** Returns an unsubscribe function. */
+  subscribe(listener: (event: AuthorityEvent) => void): () => void;
+}

@@ -1,0 +1,55 @@
+import { z } from 'zod';
+import { duration } from './duration.js';
+import { listenAddress } from './listen.js';
+import { keyTypes } from '../ca/types.js';
+import { sdsConfigSchema } from '../sds/config.js';
+import { identityConfigSchema } from '../identity/config.js';
+
+/**
+ * The whole configuration. Sections owned by a subsystem live next to it and are
+ * embedded here; this file is the single schema `config/load.ts` validates against.
+ */
+export const configSchema = z
+  .object({
+    /** dev: in-memory root, plaintext SDS on loopback, insecure-dev authenticator. */
+    profile: z.enum(['dev', 'production']).default('dev'),
+    trustDomain: z.string().default('cluster.local'),
+    listen: z
+      .object({
+        sds: listenAddress.prefault('127.0.0.1:8234'),
+        http: listenAddress.prefault('127.0.0.1:8235'),
+        admin: listenAddress.prefault('unix:/tmp/workload-ca-admin.sock'),
+      })
+      .strict()
+      .prefault({}),
+    ca: z
+      .object({
+        keyType: z.enum(keyTypes as [string, ...string[]]).default('ec-p256'),
+        intermediateTtl: duration.default(24 * 3600),
+        leafTtl: duration.default(3600),
+        leafMaxTtl: duration.default(24 * 3600),
+        /** notBefore is backdated by this much to absorb clock skew between peers. */
+        backdate: duration.default(30),
+        /** Signing worker threads; 0 = one per CPU core. */
+        signers: z.number().int().min(0).max(64).default(0),
+      })
+      .strict()
+      .prefault({}),
+    upstream: z
+      .object({
+        plugin: z.string().min(1).default('self-signed'),
+        config: z.record(z.string(), z.unknown()).default({}),
+      })
+      .strict()
+      .prefault({}),
+    sds: sdsConfigSchema,
+    identity: identityConfigSchema,
+    log: z
+      .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
+      .strict()
+      .prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,123 @@
+/**
+ * One registry of error codes. Every code maps to a gRPC status and a CLI exit
+ * code here, and nowhere else; docs/errors.md documents each (a test enforces it).
+ * Messages must never include key material: callers pass identifiers, not secrets.
+ */
+
+/** gRPC status numbers (from grpc/status.proto) without importing grpc into the core. */
+export const GrpcStatus = {
+  OK: 0,
+  CANCELLED: 1,
+  UNKNOWN: 2,
+  INVALID_ARGUMENT: 3,
+  DEADLINE_EXCEEDED: 4,
+  NOT_FOUND: 5,
+  ALREADY_EXISTS: 6,
+  PERMISSION_DENIED: 7,
+  RESOURCE_EXHAUSTED: 8,
+  FAILED_PRECONDITION: 9,
+  ABORTED: 10,
+  OUT_OF_RANGE: 11,
+  UNIMPLEMENTED: 12,
+  INTERNAL: 13,
+  UNAVAILABLE: 14,
+  UNAUTHENTICATED: 16,
+} as const;
+
+/** CLI exit codes: 0 ok, 1 runtime failure, 2 usage/input, 3 config, 4 upstream, 5 denied. */
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, UPSTREAM: 4, DENIED: 5 } as const;
+
+interface CodeInfo {
+  readonly grpc: number;
+  readonly exit: number;
+}
+
+const def = (grpc: number, exit: number): CodeInfo => ({ grpc, exit });
+const G = GrpcStatus;
+const E = ExitCode;
+
+export const errorCodes = {
+  // SPIFFE ID and X.509-SVID request validation
+  ERR_SPIFFE_ID_INVALID: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_TRUST_DOMAIN_MISMATCH: def(G.PERMISSION_DENIED, E.USAGE),
+  ERR_DNS_NAME_INVALID: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_TTL_INVALID: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_KEY_TYPE_UNSUPPORTED: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_CSR_INVALID: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_CSR_SIGNATURE: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_CSR_REQUESTS_CA: def(G.PERMISSION_DENIED, E.USAGE),
+  // CA state
+  ERR_CA_NOT_READY: def(G.UNAVAILABLE, E.FAILURE),
+  ERR_CA_OVERLOADED: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
+  ERR_CA_CLOSED: def(G.UNAVAILABLE, E.FAILURE),
+  ERR_SIGNER_FAILED: def(G.INTERNAL, E.FAILURE),
+  // Certificates and chains
+  ERR_CERT_PARSE: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_CHAIN_INVALID: def(G.FAILED_PRECONDITION, E.UPSTREAM),
+  // Configuration
+  ERR_CONFIG_INVALID: def(G.INVALID_ARGUMENT, E.CONFIG),
+  ERR_CONFIG_FILE: def(G.INVALID_ARGUMENT, E.CONFIG),
+  ERR_LISTEN_ADDRESS: def(G.INVALID_ARGUMENT, E.CONFIG),
+  // Upstream authorities
+  ERR_UPSTREAM_CONFIG: def(G.INVALID_ARGUMENT, E.CONFIG),
+  ERR_UPSTREAM_PLUGIN_LOAD: def(G.INTERNAL, E.CONFIG),
+  ERR_UPSTREAM_AUTH: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_DENIED: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_THROTTLED: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_UNAVAILABLE: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_TIMEOUT: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_BAD_RESPONSE: def(G.UNAVAILABLE, E.UPSTREAM),
+  ERR_UPSTREAM_CHAIN: def(G.UNAVAILABLE, E.UPSTREAM),
+  // Identity
+  ERR_UNAUTHENTICATED: def(G.UNAUTHENTICATED, E.DENIED),
+  ERR_PERMISSION_DENIED: def(G.PERMISSION_DENIED, E.DENIED),
+  // SDS protocol
+  ERR_SDS_BAD_REQUEST: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_SDS_LIMIT: def(G.RESOURCE_EXHAUSTED, E.USAGE),
+  ERR_SDS_UNKNOWN_RESOURCE: def(G.PERMISSION_DENIED, E.DENIED),
+  // Generic
+  ERR_USAGE: def(G.INVALID_ARGUMENT, E.USAGE),
+  ERR_INTERNAL: def(G.INTERNAL, E.FAILURE),
+} as const satisfies Record<string, CodeInfo>;
+
+export type ErrorCode = keyof typeof errorCodes;
+
+export class WcaError extends Error {
+  static readonly code: string = 'ERR_INTERNAL';
+  readonly code: ErrorCode;
+  /** Structured, non-secret context (field paths, names, limits). */
+  readonly details: Readonly<Record<string, unknown>>;
+
+  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'WcaError';
+    this.code = code;
+    this.details = Object.freeze({ ...(options.details ?? {}) });
+  }
+
+  get grpcStatus(): number {
+    return errorCodes[this.code].grpc;
+  }
+
+  get exitCode(): number {
+    return errorCodes[this.code].exit;
+  }
+}
+
+export function isWcaError(err: unknown, code?: ErrorCode): err is WcaError {
+  return err instanceof WcaError && (code === undefined || err.code === code);
+}
+
+/** gRPC status for any thrown value: unknown errors are INTERNAL with a generic message. */
+export function grpcStatusOf(err: unknown): number {
+  return err instanceof WcaError ? err.grpcStatus : GrpcStatus.INTERNAL;
+}
+
+export function exitCodeOf(err: unknown): number {
+  return err instanceof WcaError ? err.exitCode : ExitCode.FAILURE;
+}
+
+/** Message safe to show a remote peer: our own messages, never a foreign error's text. */
+export function publicMessageOf(err: unknown): string {
+  return err instanceof WcaError ? err.message : 'internal error';
+}

@@ -1,0 +1,52 @@
+/**
+ * Who is calling (Authenticator) and what they may have (Policy). Deny by default:
+ * no authenticator recognises the caller, or no policy rule grants it, means no cert.
+ */
+
+export interface CallerContext {
+  /** How the call arrived. */
+  transport: 'tcp' | 'tls' | 'unix';
+  /** "ip:port" for TCP, the socket path for Unix sockets. */
+  peerAddress: string;
+  /** gRPC metadata, lower-case keys. */
+  metadata: ReadonlyMap<string, readonly string[]>;
+  /** DER certificates the peer presented over TLS, leaf first (verified by the TLS layer). */
+  peerCertificates?: readonly Uint8Array[];
+  /** Envoy node identity from the first SDS request. */
+  node?: { id: string; cluster: string };
+}
+
+export interface Caller {
+  /** Name of the authenticator that recognised the caller. */
+  authenticator: string;
+  /** Stable subject for audit logs (e.g. JWT sub, SPIFFE ID, join token id). */
+  subject: string;
+  /** Attributes policy rules match on (namespace, serviceAccount, aud, ...). */
+  claims: Readonly<Record<string, unknown>>;
+  /** A SPIFFE ID the credential is bound to (mtls, join-token, unix, insecure-dev). */
+  boundSpiffeId?: string;
+}
+
+export interface Authenticator {
+  readonly name: string;
+  /**
+   * null: this authenticator's credential is absent (try the next one).
+   * Throws WcaError ERR_UNAUTHENTICATED when the credential is present but invalid:
+   * never fall through to a weaker authenticator.
+   */
+  authenticate(context: CallerContext): Promise<Caller | null>;
+}
+
+export interface Grant {
+  spiffeId: string;
+  dnsNames: readonly string[];
+  maxTtlSeconds: number;
+  /** Which rule granted it and why, for the audit log. */
+  rule: string;
+  reason: string;
+}
+
+export interface Policy {
+  /** Throws WcaError ERR_PERMISSION_DENIED with a reason when nothing grants the caller. */
+  decide(caller: Caller): Grant;
+}

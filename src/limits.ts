@@ -1,0 +1,29 @@
+/**
+ * Every hard limit in one place, so operators and reviewers find them together.
+ * Config can lower some of these (see config/schema.ts); none can be raised past them.
+ */
+export const limits = {
+  /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
+  spiffeIdMaxBytes: 2048,
+  /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */
+  dnsNameMaxLength: 253,
+  dnsLabelMaxLength: 63,
+  dnsNamesPerCert: 32,
+  /** Largest CSR we parse (DER bytes); an RSA-4096 CSR with SANs is ~2 KiB. */
+  csrMaxBytes: 16 * 1024,
+  /** Signing requests queued before callers get RESOURCE_EXHAUSTED. */
+  signQueueMax: 50_000,
+  /** Requests per message from the main thread to a signer worker. */
+  signBatchMax: 256,
+  /** SDS: resource names per request and bytes per name. */
+  sdsResourceNamesMax: 64,
+  sdsResourceNameMaxBytes: 512,
+  /** SDS: largest inbound gRPC message. */
+  sdsMaxReceiveMessageBytes: 64 * 1024,
+  /** Concurrent SDS streams per server. */
+  sdsStreamsMax: 50_000,
+  /** Concurrent certificate issues while renewing subscribers. */
+  sdsIssueConcurrency: 512,
+  /** JWT bytes accepted before any parsing. */
+  jwtMaxBytes: 16 * 1024,
+} as const;

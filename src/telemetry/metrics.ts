@@ -1,0 +1,95 @@
+import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+
+/**
+ * Every metric the process exports, created in one place with one registry per
+ * process (tests create their own). Modules receive the Metrics object; none
+ * creates metrics on its own.
+ */
+export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  return {
+    registry,
+    certsIssued: new Counter({
+      name: 'wca_certs_issued_total',
+      help: 'Leaf certificates issued',
+      labelNames: ['path'] as const, // server_key | csr
+      registers,
+    }),
+    issueErrors: new Counter({
+      name: 'wca_issue_errors_total',
+      help: 'Rejected or failed issue requests by error code',
+      labelNames: ['code'] as const,
+      registers,
+    }),
+    issueLatency: new Histogram({
+      name: 'wca_issue_duration_seconds',
+      help: 'Time from issue request to signed certificate',
+      labelNames: ['path'] as const,
+      buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    }),
+    signQueueDepth: new Gauge({
+      name: 'wca_sign_queue_depth',
+      help: 'Signing requests waiting for a signer worker',
+      registers,
+    }),
+    intermediateNotAfter: new Gauge({
+      name: 'wca_intermediate_not_after_seconds',
+      help: 'notAfter of the CA slot, Unix seconds',
+      labelNames: ['slot'] as const, // active | next | old
+      registers,
+    }),
+    intermediateTruncated: new Counter({
+      name: 'wca_intermediate_ttl_truncated_total',
+      help: 'Intermediates whose validity was shorter than requested',
+      registers,
+    }),
+    upstreamRequests: new Counter({
+      name: 'wca_upstream_requests_total',
+      help: 'Calls to the upstream authority by plugin and outcome',
+      labelNames: ['plugin', 'outcome'] as const,
+      registers,
+    }),
+    upstreamWarnings: new Counter({
+      name: 'wca_upstream_warnings_total',
+      help: 'Warnings returned by the upstream authority (e.g. a clamped TTL)',
+      labelNames: ['plugin'] as const,
+      registers,
+    }),
+    sdsStreams: new Gauge({
+      name: 'wca_sds_streams',
+      help: 'Open SDS streams',
+      labelNames: ['kind'] as const, // sotw | delta
+      registers,
+    }),
+    sdsResponses: new Counter({
+      name: 'wca_sds_responses_total',
+      help: 'SDS responses sent',
+      labelNames: ['kind'] as const,
+      registers,
+    }),
+    sdsNacks: new Counter({
+      name: 'wca_sds_nacks_total',
+      help: 'SDS NACKs received',
+      labelNames: ['resource'] as const,
+      registers,
+    }),
+    sdsRejected: new Counter({
+      name: 'wca_sds_rejected_total',
+      help: 'SDS streams or requests rejected, by gRPC status name',
+      labelNames: ['status'] as const,
+      registers,
+    }),
+    authDecisions: new Counter({
+      name: 'wca_auth_decisions_total',
+      help: 'Authentication and policy decisions',
+      labelNames: ['authenticator', 'decision'] as const,
+      registers,
+    }),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
