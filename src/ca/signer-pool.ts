@@ -1,0 +1,142 @@
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { WcaError } from '../errors.js';
+import { limits } from '../limits.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { SigningCa, SignJob, SignResult } from './sign-leaf.js';
+import type { WorkerRequest, WorkerResponse } from './signer-protocol.js';
+
+interface Pending {
+  caId: string;
+  job: SignJob;
+  resolve: (r: SignResult) => void;
+  reject: (e: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  inFlight: Map<number, Pending[]>;
+  load: number;
+}
+
+// Under tsx (dev, tests) the worker is TypeScript and needs the loader; built code runs plain.
+const fromSource = import.meta.url.endsWith('.ts');
+const workerUrl = new URL(`./signer-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+
+/**
+ * Signing off the main thread. Jobs queue here and go to the least-loaded worker
+ * in batches once per event-loop turn, so postMessage overhead is paid per batch,
+ * not per certificate.
+ */
+export class SignerPool {
+  private readonly slots: Slot[] = [];
+  private readonly cas = new Map<string, SigningCa>();
+  private queue: Pending[] = [];
+  private flushScheduled = false;
+  private nextBatchId = 0;
+  private closed = false;
+
+  constructor(
+    private readonly options: { size?: number; logger: Logger; onQueueDepth?: (depth: number) => void },
+  ) {
+    const size = options.size && options.size > 0 ? options.size : os.availableParallelism();
+    for (let i = 0; i < size; i++) this.slots.push(this.spawn());
+  }
+
+  get size(): number {
+    return this.slots.length;
+  }
+
+  addCa(ca: SigningCa): void {
+    this.cas.set(ca.id, ca);
+    for (const slot of this.slots) slot.worker.postMessage({ type: 'add-ca', ca } satisfies WorkerRequest);
+  }
+
+  removeCa(caId: string): void {
+    this.cas.delete(caId);
+    for (const slot of this.slots) slot.worker.postMessage({ type: 'remove-ca', caId } satisfies WorkerRequest);
+  }
+
+  sign(caId: string, job: SignJob): Promise<SignResult> {
+    if (this.closed) return Promise.reject(new WcaError('ERR_CA_CLOSED', 'the CA is shutting down'));
+    if (this.queue.length + this.inFlightCount() >= limits.signQueueMax) {
+      return Promise.reject(new WcaError('ERR_CA_OVERLOADED', `signing queue is full (${limits.signQueueMax} requests); retry shortly`));
+    }
+    return new Promise((resolve, reject) => {
+      this.queue.push({ caId, job, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    const err = new WcaError('ERR_CA_CLOSED', 'the CA is shutting down');
+    for (const p of this.queue.splice(0)) p.reject(err);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    for (const s of this.slots) for (const batch of s.inFlight.values()) for (const p of batch) p.reject(err);
+  }
+
+  private inFlightCount(): number {
+    let n = 0;
+    for (const s of this.slots) n += s.load;
+    return n;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    while (this.queue.length > 0) {
+      const take = Math.min(limits.signBatchMax, Math.ceil(this.queue.length / this.slots.length));
+      const batch = this.queue.splice(0, take);
+      const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
+      const batchId = this.nextBatchId++;
+      slot.inFlight.set(batchId, batch);
+      slot.load += batch.length;
+      slot.worker.postMessage({
+        type: 'batch',
+        batchId,
+        jobs: batch.map((p) => ({ caId: p.caId, job: p.job })),
+      } satisfies WorkerRequest);
+    }
+    this.options.onQueueDepth?.(this.inFlightCount());
+  }
+
+  private spawn(): Slot {
+    const worker = new Worker(workerUrl, fromSource ? { execArgv: ['--import', 'tsx'] } : {});
+    worker.unref();
+    const slot: Slot = { worker, inFlight: new Map(), load: 0 };
+    worker.on('message', (msg: WorkerResponse) => {
+      const batch = slot.inFlight.get(msg.batchId);
+      if (!batch) return;
+      slot.inFlight.delete(msg.batchId);
+      slot.load -= batch.length;
+      msg.results.forEach((r, i) => {
+        const p = batch[i]!;
+        if (r.ok) p.resolve(r.ok);
+        else p.reject(new WcaError(r.error.code, r.error.message));
+      });
+      this.options.onQueueDepth?.(this.inFlightCount() + this.queue.length);
+    });
+    worker.on('error', (err) => this.replace(slot, err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.replace(slot, new Error(`signer worker exited with code ${code}`));
+    });
+    for (const ca of this.cas.values()) worker.postMessage({ type: 'add-ca', ca } satisfies WorkerRequest);
+    return slot;
+  }
+
+  /** A crashed worker fails only its own in-flight jobs; a fresh one takes its place. */
+  private replace(slot: Slot, cause: Error): void {
+    const index = this.slots.indexOf(slot);
+    if (index === -1 || this.closed) return;
+    this.options.logger.error({ err: { name: cause.name, message: cause.message } }, 'signer worker failed; replacing it');
+    for (const batch of slot.inFlight.values()) {
+      for (const p of batch) p.reject(new WcaError('ERR_SIGNER_FAILED', 'signer worker failed; retry the request'));
+    }
+    slot.inFlight.clear();
+    void slot.worker.terminate();
+    this.slots[index] = this.spawn();
+  }
+}
