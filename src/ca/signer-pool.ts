@@ -1,5 +1,7 @@
 import os from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
 import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -19,9 +21,17 @@ interface Slot {
   load: number;
 }
 
-// Under tsx (dev, tests) the worker is TypeScript and needs the loader; built code runs plain.
+// Under tsx or vitest the worker is TypeScript: a bootstrap registers tsx's loader in the
+// thread first (Node 20 does not apply --import to a worker's entry). Built code runs plain.
 const fromSource = import.meta.url.endsWith('.ts');
 const workerUrl = new URL(`./signer-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
+
+function startWorker(): Worker {
+  if (!fromSource) return new Worker(workerUrl);
+  const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
+  const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(workerUrl.href)}); })`;
+  return new Worker(bootstrap, { eval: true });
+}
 
 /**
  * Signing off the main thread. Jobs queue here and go to the least-loaded worker
@@ -104,7 +114,7 @@ export class SignerPool {
   }
 
   private spawn(): Slot {
-    const worker = new Worker(workerUrl, fromSource ? { execArgv: ['--import', 'tsx'] } : {});
+    const worker = startWorker();
     worker.unref();
     const slot: Slot = { worker, inFlight: new Map(), load: 0 };
     worker.on('message', (msg: WorkerResponse) => {

@@ -1,0 +1,113 @@
+import crypto from 'node:crypto';
+import type { Config } from './config/schema.js';
+import { systemClock, type Clock } from './clock.js';
+import { createLogger, type Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import { startHttpServer } from './telemetry/http.js';
+import { loadUpstream } from './upstream/loader.js';
+import { Authority } from './ca/authority.js';
+import { Rotator } from './rotation/rotator.js';
+import type { KeyType } from './ca/types.js';
+import { pemBlocks } from './x509/der.js';
+import type { Listening } from './net/listen.js';
+
+export interface App {
+  authority: Authority;
+  metrics: Metrics;
+  /** Where each server listens (port 0 resolved). */
+  addresses: Record<string, string>;
+  close(): Promise<void>;
+}
+
+export interface AppDeps {
+  logger?: Logger;
+  clock?: Clock;
+  env?: Readonly<Record<string, string | undefined>>;
+}
+
+/** The composition root: builds every subsystem from validated config and starts the listeners. */
+export async function startApp(config: Config, deps: AppDeps = {}): Promise<App> {
+  const logger = deps.logger ?? createLogger({ level: config.log.level });
+  const clock = deps.clock ?? systemClock;
+  const metrics = createMetrics({ defaultMetrics: true });
+  const devProfile = config.profile === 'dev';
+  if (devProfile) {
+    logger.warn(
+      'DEVELOPMENT PROFILE: throw-away in-memory root, plaintext SDS on loopback, identities taken from node.id. ' +
+        'Do not use for anything but development.',
+    );
+  }
+
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async () => {
+    for (const close of closers.reverse()) await close().catch(() => undefined);
+  };
+  try {
+    const upstream = await loadUpstream(config.upstream, {
+      logger: logger.child({ component: 'upstream', plugin: config.upstream.plugin }),
+      now: () => clock.now(),
+      devProfile,
+      env: deps.env ?? process.env,
+    });
+    closers.push(() => upstream.close());
+
+    const authority = new Authority({
+      trustDomain: config.trustDomain,
+      upstream,
+      clock,
+      logger: logger.child({ component: 'ca' }),
+      metrics,
+      keyType: config.ca.keyType as KeyType,
+      intermediateTtlSeconds: config.ca.intermediateTtl,
+      defaultLeafTtlSeconds: config.ca.leafTtl,
+      maxLeafTtlSeconds: config.ca.leafMaxTtl,
+      backdateSeconds: config.ca.backdate,
+      signers: config.ca.signers,
+    });
+    closers.push(() => authority.close());
+    await authority.start();
+
+    const rotator = new Rotator(authority, { clock, logger: logger.child({ component: 'rotation' }) });
+    rotator.start();
+    closers.push(async () => rotator.stop());
+
+    const addresses: Record<string, string> = {};
+    const track = (name: string, l: Listening) => {
+      addresses[name] = l.address;
+      closers.push(() => l.close());
+    };
+
+    track(
+      'http',
+      await startHttpServer({
+        listen: config.listen.http,
+        registry: metrics.registry,
+        health: {
+          notReadyReason: () => {
+            const active = authority.slotLifetimes().active;
+            if (!active) return 'no active intermediate';
+            return active.notAfterMs <= clock.now() ? 'active intermediate expired' : null;
+          },
+        },
+      }),
+    );
+
+    return { authority, metrics, addresses, close: closeAll };
+  } catch (err) {
+    await closeAll();
+    throw err;
+  }
+}
+
+/** SHA-256 fingerprints of the bundle's roots, as `openssl x509 -fingerprint -sha256` prints them. */
+export function bundleFingerprints(bundlePem: string): string[] {
+  return pemBlocks(bundlePem).map((der) =>
+    crypto
+      .createHash('sha256')
+      .update(der)
+      .digest('hex')
+      .toUpperCase()
+      .match(/../g)!
+      .join(':'),
+  );
+}

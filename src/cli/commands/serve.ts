@@ -1,0 +1,35 @@
+import type { Command } from 'commander';
+import { loadConfig, type ConfigFlags } from '../../config/load.js';
+import { startApp, bundleFingerprints } from '../../app.js';
+
+interface ServeFlags extends ConfigFlags {
+  config?: string;
+}
+
+export function registerServeCommand(program: Command): void {
+  program
+    .command('serve')
+    .description('run the CA (embedded dev profile when no config is given)')
+    .option('-c, --config <file>', 'YAML config file (default: $WCA_CONFIG, else the dev profile)')
+    .option('--sds-listen <addr>', 'SDS listener, host:port or unix:/path')
+    .option('--http-listen <addr>', 'metrics and health listener, host:port or unix:/path')
+    .option('--admin-listen <addr>', 'admin API listener, unix:/path')
+    .option('--trust-domain <name>', 'SPIFFE trust domain')
+    .option('--log-level <level>', 'trace|debug|info|warn|error')
+    .action(async (flags: ServeFlags) => {
+      const config = loadConfig({ file: flags.config, flags });
+      const app = await startApp(config);
+      const lines = [
+        `workload-ca serving (profile ${config.profile}, trust domain ${config.trustDomain})`,
+        ...Object.entries(app.addresses).map(([name, address]) => `  ${name.padEnd(6)} ${address}`),
+        ...bundleFingerprints(app.authority.bundle().pem).map((fp) => `  root   sha256 ${fp}`),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      await new Promise<void>((resolve) => {
+        const stop = () => resolve();
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
+      });
+      await app.close();
+    });
+}

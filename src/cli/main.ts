@@ -1,0 +1,39 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { Command, CommanderError } from 'commander';
+import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
+import { registerServeCommand } from './commands/serve.js';
+import { registerIssueCommand } from './commands/issue.js';
+import { registerVersionCommand } from './commands/version.js';
+
+export function buildProgram(): Command {
+  const program = new Command('workload-ca')
+    .description('In-memory SPIFFE workload CA serving X.509-SVIDs to Envoy over SDS')
+    .exitOverride()
+    .showHelpAfterError('(run with --help for usage)');
+  registerServeCommand(program);
+  registerIssueCommand(program);
+  registerVersionCommand(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv);
+    return ExitCode.OK;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are "errors" to commander; usage mistakes exit 2 like other CLIs.
+      return err.exitCode === 0 ? ExitCode.OK : ExitCode.USAGE;
+    }
+    process.stderr.write(`error: ${publicMessageOf(err)}\n`);
+    return exitCodeOf(err);
+  }
+}
+
+const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
+if (isEntry) {
+  main(process.argv).then((code) => {
+    if (code !== ExitCode.OK) process.exitCode = code;
+  });
+}

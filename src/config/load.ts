@@ -1,0 +1,123 @@
+import fs from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { WcaError } from '../errors.js';
+import { configSchema, type Config } from './schema.js';
+import { parseTrustDomain } from '../spiffe/id.js';
+
+/** Flags that override config and environment (the CLI's `serve` options). */
+export interface ConfigFlags {
+  sdsListen?: string;
+  httpListen?: string;
+  adminListen?: string;
+  trustDomain?: string;
+  logLevel?: string;
+  profile?: string;
+}
+
+/** Environment variables that override the config file; flags override them. */
+export const envOverrides: Record<string, string> = {
+  WCA_PROFILE: 'profile',
+  WCA_TRUST_DOMAIN: 'trustDomain',
+  WCA_SDS_LISTEN: 'listen.sds',
+  WCA_HTTP_LISTEN: 'listen.http',
+  WCA_ADMIN_LISTEN: 'listen.admin',
+  WCA_LOG_LEVEL: 'log.level',
+  WCA_UPSTREAM_PLUGIN: 'upstream.plugin',
+};
+
+const flagPaths: Record<keyof ConfigFlags, string> = {
+  profile: 'profile',
+  trustDomain: 'trustDomain',
+  sdsListen: 'listen.sds',
+  httpListen: 'listen.http',
+  adminListen: 'listen.admin',
+  logLevel: 'log.level',
+};
+
+export interface LoadOptions {
+  /** YAML file; falls back to $WCA_CONFIG; none means the embedded dev profile. */
+  file?: string;
+  env?: Readonly<Record<string, string | undefined>>;
+  flags?: ConfigFlags;
+}
+
+export function loadConfig(options: LoadOptions = {}): Config {
+  const env = options.env ?? process.env;
+  const file = options.file ?? env.WCA_CONFIG;
+  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  for (const [name, path] of Object.entries(envOverrides)) {
+    const value = env[name];
+    if (value !== undefined && value !== '') setPath(raw, path, value);
+  }
+  for (const [flag, path] of Object.entries(flagPaths)) {
+    const value = options.flags?.[flag as keyof ConfigFlags];
+    if (value !== undefined) setPath(raw, path, value);
+  }
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) throw configError(parsed.error, file);
+  return Object.freeze(checkConsistency(parsed.data));
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new WcaError('ERR_CONFIG_FILE', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (err) {
+    throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) {
+    throw new WcaError('ERR_CONFIG_FILE', `config file ${file} must contain a mapping at the top level`);
+  }
+  return doc as Record<string, unknown>;
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const keys = path.split('.');
+  let node = target;
+  for (const key of keys.slice(0, -1)) {
+    const child = node[key];
+    if (typeof child !== 'object' || child === null) node[key] = {};
+    node = node[key] as Record<string, unknown>;
+  }
+  node[keys[keys.length - 1]!] = value;
+}
+
+export function configError(error: z.ZodError, file?: string): WcaError {
+  const problems = error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
+  return new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
+    details: { problems },
+  });
+}
+
+function checkConsistency(config: Config): Config {
+  const problems: string[] = [];
+  try {
+    parseTrustDomain(config.trustDomain);
+  } catch (err) {
+    problems.push(`trustDomain: ${(err as Error).message}`);
+  }
+  const { ca } = config;
+  if (ca.leafTtl > ca.leafMaxTtl) problems.push(`ca.leafTtl: ${ca.leafTtl}s is above ca.leafMaxTtl (${ca.leafMaxTtl}s)`);
+  if (ca.leafMaxTtl >= ca.intermediateTtl) {
+    problems.push(`ca.leafMaxTtl: ${ca.leafMaxTtl}s must be shorter than ca.intermediateTtl (${ca.intermediateTtl}s)`);
+  }
+  if (ca.leafTtl <= 0) problems.push('ca.leafTtl: must be positive');
+  if (config.profile === 'production' && config.upstream.plugin === 'self-signed') {
+    problems.push('upstream.plugin: "self-signed" keeps its root in memory and is for the dev profile only');
+  }
+  if (config.profile === 'production' && config.sds.transport === 'plaintext') {
+    problems.push('sds.transport: plaintext is allowed only in the dev profile');
+  }
+  if (problems.length > 0) {
+    throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
+  }
+  return config;
+}

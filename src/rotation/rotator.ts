@@ -1,0 +1,99 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import { rotationStep, nextStepAt, type Lifetime, type RotationStep } from '../ca/slots.js';
+import { publicMessageOf } from '../errors.js';
+
+/** What the rotator drives; the Authority implements it. Declared here so rotation depends on nothing else. */
+export interface RotatableCa {
+  slotLifetimes(): { active?: Lifetime; next?: Lifetime; old?: Lifetime };
+  prepareNext(): Promise<unknown>;
+  activateNext(reason: string): void;
+  retireOld(): void;
+}
+
+export interface RotatorOptions {
+  clock: Clock;
+  logger: Logger;
+  /** Backoff after a failed prepare: base doubles up to max, with full jitter. */
+  retryBaseMs?: number;
+  retryMaxMs?: number;
+  random?: () => number;
+}
+
+/**
+ * Ticks only when the next step is due (no polling loop), performs one step, and
+ * re-arms. An upstream failure never disturbs the active intermediate: it is
+ * retried with jittered backoff while the current one keeps serving.
+ */
+export class Rotator {
+  private cancel: (() => void) | undefined;
+  private failures = 0;
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly ca: RotatableCa,
+    private readonly options: RotatorOptions,
+  ) {}
+
+  start(): void {
+    this.stopped = false;
+    this.arm();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancel?.();
+  }
+
+  /** One step now; exposed for tests and for the admin API's "rotate" later. */
+  async tick(): Promise<RotationStep> {
+    if (this.running) return 'none';
+    this.running = true;
+    const step = rotationStep(this.ca.slotLifetimes(), this.options.clock.now());
+    try {
+      switch (step) {
+        case 'prepare':
+          await this.ca.prepareNext();
+          this.failures = 0;
+          break;
+        case 'activate':
+          this.ca.activateNext('scheduled rotation');
+          break;
+        case 'retire-old':
+          this.ca.retireOld();
+          break;
+        case 'none':
+          break;
+      }
+      return step;
+    } catch (err) {
+      this.failures++;
+      this.options.logger.error({ step, failures: this.failures, error: publicMessageOf(err) }, 'rotation step failed; current intermediate keeps serving');
+      throw err;
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private arm(): void {
+    if (this.stopped) return;
+    this.cancel?.();
+    const due = nextStepAt(this.ca.slotLifetimes());
+    if (due === undefined) return;
+    const delay = this.failures > 0 ? this.backoffMs() : Math.max(0, due - this.options.clock.now());
+    this.cancel = this.options.clock.schedule(() => {
+      this.tick().then(
+        () => this.arm(),
+        () => this.arm(),
+      );
+    }, delay);
+  }
+
+  private backoffMs(): number {
+    const base = this.options.retryBaseMs ?? 5_000;
+    const max = this.options.retryMaxMs ?? 5 * 60_000;
+    const ceiling = Math.min(max, base * 2 ** Math.min(this.failures - 1, 20));
+    return Math.max(base / 2, (this.options.random ?? Math.random)() * ceiling);
+  }
+}
