@@ -162,7 +162,7 @@ export class Authority implements LeafIssuer {
       return {
         cert: {
           spiffeId,
-          chainPem: r.chainPem,
+          chainPem: r.leafPem + ca.signing.chainPemSuffix,
           serial: r.serialHex,
           notBefore: new Date(Math.floor(notBeforeMs / 1000) * 1000),
           notAfter: new Date(Math.floor(notAfterMs / 1000) * 1000),

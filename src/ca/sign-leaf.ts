@@ -30,7 +30,8 @@ interface JobBase {
 export type SignJob = (JobBase & { kind: 'key'; keyType: KeyType }) | (JobBase & { kind: 'csr'; csrDer: Uint8Array });
 
 export interface SignResult {
-  chainPem: string;
+  /** The leaf alone: callers append the CA chain, so it does not cross threads per leaf. */
+  leafPem: string;
   /** Present for server-generated keys only. */
   privateKeyPem?: string;
   serialHex: string;
@@ -65,7 +66,7 @@ export function signLeaf(ca: SigningCa, job: SignJob): SignResult {
   });
   const signature = crypto.sign(ca.hash, tbs, ca.key);
   const certDer = assembleCertificate(tbs, ca.profile.signatureAlgDer, signature);
-  const result: SignResult = { chainPem: pem('CERTIFICATE', certDer) + ca.chainPemSuffix, serialHex: serial.toString('hex').toUpperCase() };
+  const result: SignResult = { leafPem: pem('CERTIFICATE', certDer), serialHex: serial.toString('hex').toUpperCase() };
   if (privateKeyPem !== undefined) result.privateKeyPem = privateKeyPem;
   return result;
 }

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { seq, tlv, oid, octetString, bitString, explicit, time, uint, BOOLEAN_TRUE } from './der.js';
+import { seq, tlv, oid, octetString, bitString, explicit, time, uint, derLength, BOOLEAN_TRUE } from './der.js';
 import { OID } from './oids.js';
 
 /**
@@ -43,12 +43,57 @@ const EXT_KEY_USAGE = ext(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(O
 // An empty subject: the SPIFFE ID lives in the SAN, which RFC 5280 4.2.1.6 then requires to be critical.
 const EMPTY_NAME = seq();
 
-const akiCache = new WeakMap<Buffer, Buffer>();
+/**
+ * The TBS of every leaf from one CA and key type differs only in serial, validity,
+ * key, SKI and SANs, and all but the SANs have fixed lengths. So the bytes before
+ * the SAN extension are a template copied per leaf with those fields written in
+ * place; only the three enclosing lengths are computed.
+ */
+interface Template {
+  body: Buffer;
+  serialAt: number;
+  notBeforeAt: number;
+  notAfterAt: number;
+  spkiAt: number;
+  skiAt: number;
+  /** Bytes of the extensions list before the SAN extension. */
+  extsPrefixLength: number;
+}
 
-function authorityKeyIdExt(caKeyId: Buffer): Buffer {
-  let aki = akiCache.get(caKeyId);
-  if (!aki) akiCache.set(caKeyId, (aki = ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, caKeyId)))));
-  return aki;
+const SERIAL_LENGTH = 16;
+const PLACEHOLDER_TIME = time(Date.UTC(2000, 0, 1));
+const templates = new WeakMap<LeafCaProfile, Map<string, Template>>();
+
+function buildTemplate(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Template {
+  const serial = uint(Buffer.alloc(SERIAL_LENGTH, 0x40));
+  const validity = seq(PLACEHOLDER_TIME, PLACEHOLDER_TIME);
+  const spki = Buffer.alloc(spkiLength);
+  const skiExt = ext(OID.subjectKeyIdentifier, false, octetString(Buffer.alloc(20)));
+  const aki = ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId)));
+  const extsPrefix = Buffer.concat([BASIC_CONSTRAINTS_LEAF, rsa ? KEY_USAGE_RSA : KEY_USAGE_EC, EXT_KEY_USAGE, skiExt, aki]);
+  const before = Buffer.concat([VERSION_3, serial, ca.signatureAlgDer, ca.issuerDer]);
+  const body = Buffer.concat([before, validity, EMPTY_NAME, spki, extsPrefix]);
+  const validityAt = before.length;
+  const spkiAt = validityAt + validity.length + EMPTY_NAME.length;
+  const extsAt = spkiAt + spki.length;
+  return {
+    body,
+    serialAt: VERSION_3.length + serial.length - SERIAL_LENGTH,
+    notBeforeAt: validityAt + 2,
+    notAfterAt: validityAt + 2 + PLACEHOLDER_TIME.length,
+    spkiAt,
+    skiAt: extsAt + BASIC_CONSTRAINTS_LEAF.length + (rsa ? KEY_USAGE_RSA : KEY_USAGE_EC).length + EXT_KEY_USAGE.length + skiExt.length - 20,
+    extsPrefixLength: extsPrefix.length,
+  };
+}
+
+function templateFor(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Template {
+  let byKey = templates.get(ca);
+  if (!byKey) templates.set(ca, (byKey = new Map()));
+  const key = `${spkiLength}:${rsa}`;
+  let t = byKey.get(key);
+  if (!t) byKey.set(key, (t = buildTemplate(ca, spkiLength, rsa)));
+  return t;
 }
 
 function subjectAltName(spiffeId: string, dnsNames: readonly string[]): Buffer {
@@ -58,6 +103,44 @@ function subjectAltName(spiffeId: string, dnsNames: readonly string[]): Buffer {
 }
 
 export function encodeLeafTbs(ca: LeafCaProfile, f: LeafFields): Buffer {
+  if (f.serial.length !== SERIAL_LENGTH || f.serial[0]! & 0x80 || f.serial[0] === 0) {
+    throw new RangeError('serial must be 16 bytes with the top bit clear and a non-zero first byte');
+  }
+  const notBefore = time(f.notBeforeMs);
+  const notAfter = time(f.notAfterMs);
+  // Validity uses UTCTime (13 bytes) until 2049; after that the fixed layout does not hold.
+  if (notBefore.length !== PLACEHOLDER_TIME.length || notAfter.length !== PLACEHOLDER_TIME.length) {
+    return encodeLeafTbsGeneric(ca, f);
+  }
+  const t = templateFor(ca, f.spkiDer.length, f.rsa);
+  const san = subjectAltName(f.spiffeId, f.dnsNames);
+  const extsSeqHeader = Buffer.concat([Buffer.from([0x30]), derLength(t.extsPrefixLength + san.length)]);
+  const extsContentLength = extsSeqHeader.length + t.extsPrefixLength + san.length;
+  const extsHeader = Buffer.concat([Buffer.from([0xa3]), derLength(extsContentLength)]);
+  const bodyBeforeExts = t.body.length - t.extsPrefixLength;
+  const tbsContentLength = bodyBeforeExts + extsHeader.length + extsContentLength;
+  const tbsHeader = Buffer.concat([Buffer.from([0x30]), derLength(tbsContentLength)]);
+
+  const out = Buffer.allocUnsafe(tbsHeader.length + tbsContentLength);
+  let p = tbsHeader.copy(out, 0);
+  const base = p;
+  p += t.body.copy(out, p, 0, bodyBeforeExts);
+  p += extsHeader.copy(out, p);
+  p += extsSeqHeader.copy(out, p);
+  p += t.body.copy(out, p, bodyBeforeExts);
+  san.copy(out, p);
+
+  f.serial.copy(out, base + t.serialAt);
+  notBefore.copy(out, base + t.notBeforeAt);
+  notAfter.copy(out, base + t.notAfterAt);
+  f.spkiDer.copy(out, base + t.spkiAt);
+  const skiAt = base + t.skiAt + extsHeader.length + extsSeqHeader.length;
+  crypto.createHash('sha1').update(f.publicKeyBits).digest().copy(out, skiAt);
+  return out;
+}
+
+/** Straightforward encoding; used for dates from 2050 (GeneralizedTime) and as the reference in tests. */
+export function encodeLeafTbsGeneric(ca: LeafCaProfile, f: LeafFields): Buffer {
   const ski = crypto.createHash('sha1').update(f.publicKeyBits).digest();
   const extensions = explicit(
     3,
@@ -66,7 +149,7 @@ export function encodeLeafTbs(ca: LeafCaProfile, f: LeafFields): Buffer {
       f.rsa ? KEY_USAGE_RSA : KEY_USAGE_EC,
       EXT_KEY_USAGE,
       ext(OID.subjectKeyIdentifier, false, octetString(ski)),
-      authorityKeyIdExt(ca.caKeyId),
+      ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId))),
       subjectAltName(f.spiffeId, f.dnsNames),
     ),
   );
