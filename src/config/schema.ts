@@ -27,7 +27,8 @@ export const configSchema = z
         keyType: z.enum(keyTypes as [string, ...string[]]).default('ec-p256'),
         intermediateTtl: duration.default(24 * 3600),
         leafTtl: duration.default(3600),
-        leafMaxTtl: duration.default(24 * 3600),
+        // A sixth of the intermediate lifetime: a leaf from a fresh intermediate then never needs truncating before rotation.
+        leafMaxTtl: duration.default(4 * 3600),
         /** notBefore is backdated by this much to absorb clock skew between peers. */
         backdate: duration.default(30),
         /** Signing worker threads; 0 = one per CPU core. */

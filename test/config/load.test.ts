@@ -1,0 +1,87 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, it, expect } from 'vitest';
+import { loadConfig } from '../../src/config/load.js';
+import { WcaError } from '../../src/errors.js';
+
+const tmpFile = (content: string) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-config-'));
+  const file = path.join(dir, 'config.yaml');
+  fs.writeFileSync(file, content);
+  return file;
+};
+
+const errorOf = (f: () => unknown): WcaError => {
+  try {
+    f();
+  } catch (err) {
+    expect(err).toBeInstanceOf(WcaError);
+    return err as WcaError;
+  }
+  throw new Error('expected an error');
+};
+
+describe('config loading', () => {
+  it('with nothing given runs the dev profile with documented defaults', () => {
+    const c = loadConfig({ env: {} });
+    expect(c.profile).toBe('dev');
+    expect(c.trustDomain).toBe('cluster.local');
+    expect(c.listen.sds).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 8234 });
+    expect(c.listen.http).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 8235 });
+    expect(c.listen.admin).toEqual({ kind: 'unix', path: '/tmp/workload-ca-admin.sock' });
+    expect(c.upstream.plugin).toBe('self-signed');
+    expect(c.ca.keyType).toBe('ec-p256');
+  });
+
+  it('layers file < environment < flags', () => {
+    const file = tmpFile('trustDomain: file.local\nlisten:\n  sds: 127.0.0.1:1000\n  http: 127.0.0.1:2000\nca:\n  leafTtl: 30m\n');
+    const c = loadConfig({
+      file,
+      env: { WCA_TRUST_DOMAIN: 'env.local', WCA_HTTP_LISTEN: 'unix:/tmp/x.sock' },
+      flags: { trustDomain: 'flag.local' },
+    });
+    expect(c.trustDomain).toBe('flag.local');
+    expect(c.listen.http).toEqual({ kind: 'unix', path: '/tmp/x.sock' });
+    expect(c.listen.sds).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 1000 });
+    expect(c.ca.leafTtl).toBe(1800);
+  });
+
+  it('reads $WCA_CONFIG when no file is given', () => {
+    const file = tmpFile('trustDomain: from-env-file.local\n');
+    expect(loadConfig({ env: { WCA_CONFIG: file } }).trustDomain).toBe('from-env-file.local');
+  });
+
+  it.each([
+    ['unknown key', 'ca:\n  leafTTL: 1h\n', /ca: Unrecognized key: "leafTTL"/],
+    ['bad duration', 'ca:\n  leafTtl: forever\n', /ca\.leafTtl: "forever" is not a duration/],
+    ['bad listen address', 'listen:\n  sds: localhost\n', /listen\.sds: "localhost": expected host:port/],
+    ['relative unix socket', 'listen:\n  admin: unix:admin.sock\n', /listen\.admin: .*must be absolute/],
+    ['bad key type', 'ca:\n  keyType: dsa\n', /ca\.keyType/],
+    ['bad trust domain', 'trustDomain: Bad_Domain!\n', /trustDomain: .*lowercase letters/],
+    ['leaf TTL above max', 'ca:\n  leafTtl: 2d\n  leafMaxTtl: 1d\n  intermediateTtl: 3d\n', /ca\.leafTtl: 172800s is above ca\.leafMaxTtl/],
+    ['leaf max not below intermediate', 'ca:\n  leafMaxTtl: 2d\n', /ca\.leafMaxTtl: .*shorter than ca\.intermediateTtl/],
+    ['self-signed in production', 'profile: production\n', /upstream\.plugin: "self-signed" .* dev profile only/],
+    ['plaintext SDS in production', 'profile: production\nupstream:\n  plugin: disk\nsds:\n  transport: plaintext\n', /sds\.transport: plaintext/],
+  ])('rejects %s, naming the key and the problem', (_name, yaml, message) => {
+    const err = errorOf(() => loadConfig({ file: tmpFile(yaml), env: {} }));
+    expect(err.code).toBe('ERR_CONFIG_INVALID');
+    expect(err.exitCode).toBe(3);
+    expect(err.message).toMatch(message);
+  });
+
+  it('reports every problem at once', () => {
+    const err = errorOf(() => loadConfig({ file: tmpFile('ca:\n  leafTtl: x\n  backdate: y\n'), env: {} }));
+    expect(err.details.problems).toHaveLength(2);
+  });
+
+  it.each([
+    ['missing file', () => loadConfig({ file: '/nonexistent/wca.yaml', env: {} }), /cannot read config file .*ENOENT/],
+    ['invalid YAML', () => loadConfig({ file: tmpFile('a: [1, 2\n'), env: {} }), /not valid YAML/],
+    ['a list at the top', () => loadConfig({ file: tmpFile('- 1\n- 2\n'), env: {} }), /mapping at the top level/],
+  ])('rejects a %s', (_name, f, message) => {
+    const err = errorOf(f);
+    expect(err.code).toBe('ERR_CONFIG_FILE');
+    expect(err.message).toMatch(message);
+  });
+});
