@@ -9,8 +9,11 @@ const LABEL = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/;
  */
 export function parseDnsName(input: string): string {
   const bad = (why: string): never => {
-    const shown = String(input).slice(0, 128);
-    throw new WcaError('ERR_DNS_NAME_INVALID', `invalid DNS name "${shown}": ${why}`);
+    // Names come from callers: quote only what could be a hostname, cut short, so an
+    // error never echoes arbitrary input (a pasted key, a token) into logs.
+    const text = String(input);
+    const shown = /^[A-Za-z0-9.*_-]{1,80}$/.test(text) ? `"${text}"` : `(${text.length} characters)`;
+    throw new WcaError('ERR_DNS_NAME_INVALID', `invalid DNS name ${shown}: ${why}`);
   };
   if (typeof input !== 'string' || input.length === 0) bad('is empty');
   if (input.length > limits.dnsNameMaxLength) bad(`is longer than ${limits.dnsNameMaxLength} characters`);

@@ -48,10 +48,18 @@ const TRUST_DOMAIN_CHARS = /^[a-z0-9._-]+$/;
 const SEGMENT_CHARS = /^[a-zA-Z0-9._-]+$/;
 const SCHEME = 'spiffe://';
 
+/**
+ * IDs come from remote callers: quote only something that is recognisably a
+ * spiffe URI, and only a prefix, escaped, so an error can never echo arbitrary
+ * input (a pasted key, a token) into logs.
+ */
+function quote(input: string): string {
+  if (!/^spiffe:\/\//i.test(input)) return `(${input.length} characters, not a spiffe:// URI)`;
+  return JSON.stringify(input.length > 128 ? `${input.slice(0, 128)}…` : input);
+}
+
 function fail(input: string, problem: SpiffeIdProblem): never {
-  // Quote at most a prefix: IDs come from remote callers and may be huge.
-  const shown = input.length > 128 ? `${input.slice(0, 128)}…` : input;
-  throw new WcaError('ERR_SPIFFE_ID_INVALID', `invalid SPIFFE ID "${shown}": ${reasons[problem]}`, {
+  throw new WcaError('ERR_SPIFFE_ID_INVALID', `invalid SPIFFE ID ${quote(input)}: ${reasons[problem]}`, {
     details: { reason: problem },
   });
 }
@@ -109,7 +117,7 @@ export function parseSpiffeIdIn(input: string, trustDomain: string): SpiffeId {
   if (id.trustDomain !== trustDomain) {
     throw new WcaError(
       'ERR_TRUST_DOMAIN_MISMATCH',
-      `SPIFFE ID "${id.uri}" is not in trust domain "${trustDomain}"`,
+      `SPIFFE ID ${quote(id.uri)} is not in trust domain "${trustDomain}"`,
       { details: { trustDomain: id.trustDomain } },
     );
   }

@@ -1,0 +1,123 @@
+import { execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { Writable } from 'node:stream';
+import { promisify, inspect } from 'node:util';
+import { describe, it, expect } from 'vitest';
+import { pino } from 'pino';
+import { createDevAuthority } from '../../src/ca/dev.js';
+import { redactPaths } from '../../src/telemetry/logger.js';
+import { makeCsr } from '../fakes/csr.js';
+
+const run = promisify(execFile);
+const root = path.resolve(import.meta.dirname, '../..');
+
+/** Base64 body of a PEM: what would appear if key bytes leaked in any encoding we use. */
+const bodyOf = (pem: string) => pem.replace(/-----[^-]+-----/g, '').replace(/\s+/g, '');
+
+interface Traced {
+  stdout: string;
+  written: string[];
+}
+
+/** Runs a command under strace and returns the regular files it opened for writing or created. */
+async function traced(args: string[]): Promise<Traced> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-strace-'));
+  const log = path.join(dir, 'trace');
+  const { stdout } = await run(
+    'strace',
+    ['-f', '-qq', '-e', 'trace=open,openat,creat,rename,renameat,renameat2', '-e', 'status=successful', '-o', log, process.execPath, '--import', 'tsx', ...args],
+    { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+  );
+  const written = new Set<string>();
+  for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
+    const open = /(?:open|openat)\((?:[^,]+, )?"([^"]+)", ([^,)]+)/.exec(line);
+    if (open && /O_WRONLY|O_RDWR|O_CREAT/.test(open[2]!)) written.add(open[1]!);
+    const creat = /creat\("([^"]+)"/.exec(line);
+    if (creat) written.add(creat[1]!);
+    const rename = /rename(?:at2?)?\((?:[^,]+, )?"[^"]+", (?:[^,]+, )?"([^"]+)"/.exec(line);
+    if (rename) written.add(rename[1]!);
+  }
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { stdout, written: [...written].filter((f) => !f.startsWith('/dev/') && !f.startsWith('/proc/')) };
+}
+
+describe('security invariant: no private key is ever written to disk', () => {
+  it('a full issuance workload (signer threads, CSRs, rotations) writes no key anywhere', async () => {
+    const { stdout, written } = await traced(['test/fixtures/security/issue-many.ts']);
+    const keys = (JSON.parse(stdout) as { keys: string[] }).keys;
+    expect(keys).toHaveLength(200);
+    // The only files written are tsx's compile cache (transpiled source).
+    const unexpected = written.filter((f) => !/\/tsx-\d+\//.test(f));
+    expect(unexpected).toEqual([]);
+    for (const file of written) {
+      if (!fs.existsSync(file) || !fs.statSync(file).isFile()) continue;
+      const content = fs.readFileSync(file, 'latin1');
+      expect(content).not.toContain('PRIVATE KEY-----\nM');
+      for (const key of keys.slice(0, 20)) expect(content).not.toContain(bodyOf(key).slice(0, 40));
+    }
+  }, 180_000);
+
+  it('the CLI `issue` command prints the key and writes it nowhere', async () => {
+    const { stdout, written } = await traced(['src/cli/main.ts', 'issue', '--spiffe-id', 'spiffe://cluster.local/cli']);
+    expect(stdout).toContain('-----BEGIN PRIVATE KEY-----');
+    expect(written.filter((f) => !/\/tsx-\d+\//.test(f))).toEqual([]);
+  }, 120_000);
+});
+
+describe('security invariant: no key material in logs or errors', () => {
+  it('trace-level logs of issuance, rejections and rotation carry no key', async () => {
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(chunk.toString());
+        done();
+      },
+    });
+    const logger = pino({ level: 'trace', redact: { paths: redactPaths, censor: '[REDACTED]' } }, sink);
+    const ca = await createDevAuthority({ logger, signers: 1 });
+    try {
+      const svids = await Promise.all(Array.from({ length: 20 }, () => ca.issue({ spiffeId: 'spiffe://cluster.local/x' })));
+      const errors: string[] = [];
+      const csr = makeCsr({ breakSignature: true });
+      for (const bad of [
+        () => ca.issueForCsr({ spiffeId: 'spiffe://cluster.local/x', csr: csr.pem }),
+        () => ca.issue({ spiffeId: 'spiffe://cluster.local/x', ttlSeconds: -1 }),
+        () => ca.issue({ spiffeId: svids[0]!.privateKeyPem }),
+        () => ca.issue({ spiffeId: 'spiffe://cluster.local/x', dnsNames: [svids[0]!.privateKeyPem] }),
+      ]) {
+        await bad().catch((e: Error) => errors.push(`${e.message} ${JSON.stringify(e)}`));
+      }
+      await ca.prepareNext();
+      ca.activateNext('log test');
+      logger.info({ privateKeyPem: svids[1]!.privateKeyPem, nested: { token: 'secret-token' } }, 'redaction check');
+      const logText = lines.join('');
+      expect(logText).toContain('activated intermediate');
+      expect(logText).toContain('[REDACTED]');
+      expect(logText).not.toContain('secret-token');
+      expect(errors).toHaveLength(4);
+      const csrPrivate = csr.privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      for (const text of [logText, errors.join('\n')]) {
+        expect(text).not.toContain('PRIVATE KEY-----\nM');
+        for (const s of svids) expect(text).not.toContain(bodyOf(s.privateKeyPem).slice(0, 40));
+        expect(text).not.toContain(bodyOf(csrPrivate).slice(0, 40));
+      }
+      // An ID made of key bytes is quoted only as a short prefix.
+      expect(errors[2]!.length).toBeLessThan(400);
+    } finally {
+      await ca.close();
+    }
+  });
+
+  it('nothing the Authority returns or exposes contains a CA private key', async () => {
+    const ca = await createDevAuthority({ signers: 1 });
+    try {
+      const exposed = [ca.bundle().pem, ca.activeCertificatePem() ?? '', JSON.stringify(ca.slotLifetimes()), inspect(ca, { depth: 6 })];
+      for (const text of exposed) expect(text).not.toMatch(/PRIVATE KEY/);
+      expect(ca.activeCertificatePem()).toMatch(/BEGIN CERTIFICATE/);
+    } finally {
+      await ca.close();
+    }
+  });
+});
