@@ -1,0 +1,119 @@
+import { spawn, execFile } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import http from 'node:http';
+import { promisify } from 'node:util';
+import { describe, it, expect } from 'vitest';
+import { opensslVerify, splitPem } from '../helpers/pki.js';
+import { makeCsr } from '../fakes/csr.js';
+
+const root = path.resolve(import.meta.dirname, '../..');
+const runFile = promisify(execFile);
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await runFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 60_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const keyOf = (text: string) => /-----BEGIN PRIVATE KEY-----[\s\S]+?-----END PRIVATE KEY-----\n/.exec(text)?.[0];
+
+describe('workload-ca issue', () => {
+  it('prints the chain, the PKCS#8 key and the bundle it chains to', async () => {
+    const r = await cli('issue', '--spiffe-id', 'spiffe://cluster.local/ns/a/sa/b', '--dns', 'b.a.svc', '--ttl', '10m');
+    expect(r.code).toBe(0);
+    const certs = splitPem(r.stdout);
+    expect(certs).toHaveLength(3);
+    expect(keyOf(r.stdout)).toBeDefined();
+    const chain = certs.slice(0, 2).join('');
+    const bundle = certs[2]!;
+    expect((await opensslVerify(chain, bundle, 'sslserver')).ok).toBe(true);
+    expect((await opensslVerify(chain, bundle, 'sslclient')).ok).toBe(true);
+  });
+
+  it('signs a CSR from a file', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-cli-'));
+    const file = path.join(dir, 'req.csr');
+    fs.writeFileSync(file, makeCsr().pem);
+    const r = await cli('issue', '--spiffe-id', 'spiffe://cluster.local/vm/1', '--csr', file);
+    expect(r.code).toBe(0);
+    expect(keyOf(r.stdout)).toBeUndefined();
+    expect(splitPem(r.stdout)).toHaveLength(3);
+  });
+
+  it.each([
+    [['issue'], 2, /required option '--spiffe-id <id>' not specified/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/a//b'], 2, /invalid SPIFFE ID .*empty segments/],
+    [['issue', '--spiffe-id', 'spiffe://other.td/x'], 2, /not in trust domain "cluster.local"/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--ttl', 'soon'], 2, /--ttl "soon" is not a duration/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--ttl', '0'], 2, /TTL must be a positive/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--key-type', 'dsa'], 2, /argument 'dsa' is invalid/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--dns', 'bad..name'], 2, /invalid DNS name/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--csr', '/nonexistent.csr'], 2, /cannot read --csr/],
+    [['frobnicate'], 2, /unknown command 'frobnicate'/],
+    [['serve', '--config', '/nonexistent.yaml'], 3, /cannot read config file/],
+    [['serve', '--sds-listen', 'nowhere'], 3, /listen\.sds: "nowhere": expected host:port/],
+  ])('%j exits %i with a clear message', async (args, code, message) => {
+    const r = await cli(...args);
+    expect(r.code).toBe(code);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).not.toContain('PRIVATE KEY');
+  });
+
+  it('prints its version', async () => {
+    const r = await cli('version');
+    expect(r.code).toBe(0);
+    const pkg = JSON.parse(fs.readFileSync(path.join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(r.stdout).toContain(`workload-ca ${pkg.version}`);
+  });
+});
+
+describe('workload-ca serve (dev profile)', () => {
+  it('prints where it listens and the bundle fingerprint, serves health and metrics, and stops on SIGTERM', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-serve-'));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--sds-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', `unix:${dir}/admin.sock`],
+      { cwd: root, env: { ...process.env, WCA_CONFIG: '' } },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (d) => (stderr += d));
+    const ready = new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (d) => {
+        stdout += d;
+        if (/root\s+sha256/.test(stdout)) resolve();
+      });
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}: ${stderr}`)));
+    });
+    try {
+      await ready;
+      expect(stderr).toMatch(/DEVELOPMENT PROFILE/);
+      const httpAddr = /http\s+127\.0\.0\.1:(\d+)/.exec(stdout)![1];
+      expect(stdout).toMatch(/root\s+sha256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
+      const get = (p: string) =>
+        new Promise<{ status: number; body: string }>((resolve, reject) => {
+          http.get(`http://127.0.0.1:${httpAddr}${p}`, (res) => {
+            let body = '';
+            res.on('data', (c) => (body += c));
+            res.on('end', () => resolve({ status: res.statusCode!, body }));
+          }).on('error', reject);
+        });
+      expect(await get('/healthz')).toMatchObject({ status: 200 });
+      expect(await get('/readyz')).toMatchObject({ status: 200, body: 'ready\n' });
+      const metrics = await get('/metrics');
+      expect(metrics.body).toContain('wca_intermediate_not_after_seconds{slot="active"}');
+      expect(await get('/nope')).toMatchObject({ status: 404 });
+    } finally {
+      const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+    }
+    expect(stderr).not.toContain('PRIVATE KEY');
+  });
+});
