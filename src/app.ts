@@ -23,6 +23,8 @@ export interface AppDeps {
   logger?: Logger;
   clock?: Clock;
   env?: Readonly<Record<string, string | undefined>>;
+  /** Folder of the config file: relative plugin paths resolve from it. */
+  configDir?: string;
 }
 
 /** The composition root: builds every subsystem from validated config and starts the listeners. */
@@ -48,7 +50,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       now: () => clock.now(),
       devProfile,
       env: deps.env ?? process.env,
-    });
+    }, { baseDir: deps.configDir });
     closers.push(() => upstream.close());
 
     const authority = new Authority({

@@ -26,4 +26,12 @@ export const limits = {
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */
   jwtMaxBytes: 16 * 1024,
+  /** Verified JWTs remembered (as SHA-256 digests) per issuer, so reconnects skip the signature check. */
+  verifiedJwtCacheMax: 10_000,
+  /** Largest JWKS or OIDC discovery document we read; real ones are a few KiB. */
+  jwksMaxBytes: 256 * 1024,
+  /** Outstanding (unused, unexpired) join tokens; bounds memory if the admin API is abused. */
+  joinTokensMax: 100_000,
+  /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
+  joinTokenMaxTtlSeconds: 7 * 24 * 3600,
 } as const;

@@ -92,6 +92,6 @@ export async function mintIntermediate(options: {
     notAfterMs: validated.notAfter.getTime(),
     rootsPem: validated.rootsPem,
     truncated: validated.truncated,
-    warnings: [...(result.warnings ?? []), ...validated.warnings],
+    warnings: validated.warnings,
   };
 }

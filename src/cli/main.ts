@@ -5,6 +5,7 @@ import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
 import { registerServeCommand } from './commands/serve.js';
 import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
+import { registerUpstreamCommand } from './commands/upstream.js';
 
 export function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .showHelpAfterError('(run with --help for usage)');
   registerServeCommand(program);
   registerIssueCommand(program);
+  registerUpstreamCommand(program);
   registerVersionCommand(program);
   return program;
 }

@@ -1,10 +1,25 @@
 import { z } from 'zod';
+import { duration } from '../config/duration.js';
+import { jwtConfigSchema, tokenReviewConfigSchema } from './jwt/config.js';
+import { policyConfigSchema } from './policy/config.js';
 
 /** The `identity:` section (authenticators and policy). Owned by src/identity/. */
 export const identityConfigSchema = z
   .object({
     /** `unix` authenticator: the one SPIFFE ID a Unix-socket SDS listener serves. */
     unix: z.object({ spiffeId: z.string(), socketMode: z.enum(['0600', '0660']).default('0600') }).strict().optional(),
+    /** `jwt` authenticator: bearer tokens verified locally against the issuers' keys. */
+    jwt: jwtConfigSchema.optional(),
+    /** `tokenreview` authenticator: bearer tokens checked by the Kubernetes API server. */
+    tokenReview: tokenReviewConfigSchema.optional(),
+    /** `join-token` authenticator: one-time tokens minted through the admin API. */
+    joinToken: z
+      .object({ maxTtl: duration.default(24 * 3600) })
+      .strict()
+      .optional(),
+    /** `mtls` authenticator: an SVID of our trust domain renews itself. */
+    mtls: z.object({}).strict().optional(),
+    policy: policyConfigSchema,
   })
   .strict()
   .prefault({});

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { duration } from '../config/duration.js';
+import { limits } from '../limits.js';
 
 /** The `sds:` section. Owned by the SDS server; the top-level schema embeds it. */
 export const sdsConfigSchema = z
@@ -13,8 +15,15 @@ export const sdsConfigSchema = z
     transport: z.enum(['mtls', 'tls', 'plaintext']).optional(),
     /** Authenticators tried in order on the SDS listener. */
     authenticators: z.array(z.string()).optional(),
+    /** Certificates issued at once while renewing subscribers. */
+    issueConcurrency: z.number().int().min(1).max(limits.sdsIssueConcurrency).default(limits.sdsIssueConcurrency),
+    /** FetchSecrets waits this long for a first certificate before UNAVAILABLE. */
+    fetchTimeout: duration.pipe(z.number().positive()).default(10),
+    /** A node's key is kept this long after its last stream closes, so a reconnect gets the same one. */
+    idleTimeout: duration.pipe(z.number().positive()).default(300),
   })
   .strict()
   .prefault({});
 
 export type SdsConfig = z.infer<typeof sdsConfigSchema>;
+export type SdsTransport = NonNullable<SdsConfig['transport']>;

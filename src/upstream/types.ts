@@ -43,6 +43,11 @@ export interface PluginContext {
   devProfile: boolean;
   /** Process environment, injected so tests need not mutate process.env. */
   env: Readonly<Record<string, string | undefined>>;
+  /**
+   * Runs fn after ms on the injected clock (token renewal, backoff); returns a
+   * cancel function. Optional: plugins fall back to an unref'd setTimeout.
+   */
+  schedule?(fn: () => void, ms: number): () => void;
 }
 
 export interface UpstreamPlugin<Config = unknown> {

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigFlags } from '../../config/load.js';
 import { startApp, bundleFingerprints } from '../../app.js';
@@ -17,8 +18,9 @@ export function registerServeCommand(program: Command): void {
     .option('--trust-domain <name>', 'SPIFFE trust domain')
     .option('--log-level <level>', 'trace|debug|info|warn|error')
     .action(async (flags: ServeFlags) => {
-      const config = loadConfig({ file: flags.config, flags });
-      const app = await startApp(config);
+      const file = flags.config ?? (process.env.WCA_CONFIG || undefined);
+      const config = loadConfig({ file, flags });
+      const app = await startApp(config, { configDir: file ? path.dirname(path.resolve(file)) : undefined });
       const lines = [
         `workload-ca serving (profile ${config.profile}, trust domain ${config.trustDomain})`,
         ...Object.entries(app.addresses).map(([name, address]) => `  ${name.padEnd(6)} ${address}`),

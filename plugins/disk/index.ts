@@ -1,0 +1,42 @@
+/**
+ * disk: the upstream CA's certificate and key come from files. For labs and
+ * air-gapped tests; in production the key belongs in an HSM or a managed CA,
+ * so the plugin warns outside the dev profile.
+ */
+import type { UpstreamAuthority, UpstreamPlugin } from '../../src/upstream/types.js';
+import { signIntermediate, signerFromKeyObject } from '../../src/upstream/sdk/ca-signer.js';
+import { configSchema, type DiskConfig } from './config.js';
+import { loadMaterial, loadRoots } from './material.js';
+
+const plugin: UpstreamPlugin<DiskConfig> = {
+  name: 'disk',
+  configSchema,
+  async create(config, context): Promise<UpstreamAuthority> {
+    const material = await loadMaterial(config, context);
+    if (!context.devProfile) {
+      context.logger.warn(
+        { plugin: 'disk', certFile: config.certFile, keyFile: config.keyFile },
+        'disk upstream: the CA key is read from a file; use it for labs only, prefer pkcs11, vault or aws-acm-pca in production',
+      );
+    }
+    const signer = signerFromKeyObject(material.key);
+    return {
+      name: 'disk',
+      async mintIntermediate(request) {
+        const signed = await signIntermediate({
+          signer,
+          issuerCertPem: material.issuerCertPem,
+          csr: request.csrDer,
+          trustDomain: request.trustDomain,
+          ttlSeconds: request.ttlSeconds,
+          now: context.now,
+        });
+        return { certificatePem: signed.certificatePem, upstreamChainPem: material.chainPem, rootsPem: await loadRoots(config, material) };
+      },
+      fetchRoots: () => loadRoots(config, material),
+      async close() {},
+    };
+  },
+};
+
+export default plugin;

@@ -1,0 +1,73 @@
+/**
+ * Loads and cross-checks the CA material named in the config: the key must
+ * match the certificate, the certificate must be a CA valid now, and the roots
+ * must exist. Every failure is a config error naming the field.
+ */
+import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import type { PluginContext } from '../../src/upstream/types.js';
+import { configError, WcaError } from '../../src/upstream/sdk/errors.js';
+import { caChainAndRoots, readCertificateFile, readConfigFile } from '../../src/upstream/sdk/files.js';
+import { readSecret } from '../../src/upstream/sdk/secrets.js';
+import { toPem } from '../../src/upstream/sdk/pem.js';
+import type { DiskConfig } from './config.js';
+
+const PLUGIN = 'disk';
+
+export interface CaMaterial {
+  key: KeyObject;
+  issuerCertPem: string;
+  /** The signing CA and the certificates above it, nearest first, roots excluded. */
+  chainPem: string[];
+  rootsPem: string[];
+}
+
+const problem = (path: string, message: string, cause?: unknown) => configError(PLUGIN, [{ path, message }], cause);
+
+async function loadKey(config: DiskConfig, context: Pick<PluginContext, 'env'>): Promise<KeyObject> {
+  const pem = await readConfigFile(PLUGIN, 'config.keyFile', config.keyFile);
+  const passphrase = await readSecret(
+    PLUGIN,
+    { env: config.keyPassphraseEnv, file: config.keyPassphraseFile },
+    { env: 'config.keyPassphraseEnv', file: 'config.keyPassphraseFile' },
+    context,
+  );
+  // PKCS#8 "ENCRYPTED PRIVATE KEY" or legacy "Proc-Type: 4,ENCRYPTED".
+  const encrypted = pem.includes('ENCRYPTED');
+  if (encrypted && passphrase === undefined) {
+    throw problem('config.keyFile', `${config.keyFile} is encrypted; set keyPassphraseEnv or keyPassphraseFile`);
+  }
+  try {
+    // An empty passphrase for an unencrypted key keeps OpenSSL from prompting on a TTY.
+    return createPrivateKey({ key: pem, format: 'pem', passphrase: passphrase ?? '' });
+  } catch (cause) {
+    const reason = encrypted ? 'cannot decrypt the key (wrong passphrase?)' : 'is not a PEM private key';
+    // The cause (OpenSSL's text) carries no key bytes; the passphrase is never part of it.
+    throw problem('config.keyFile', `${config.keyFile}: ${reason}`, cause);
+  }
+}
+
+export async function loadMaterial(config: DiskConfig, context: Pick<PluginContext, 'env' | 'now'>): Promise<CaMaterial> {
+  const certs = await readCertificateFile(PLUGIN, 'config.certFile', config.certFile);
+  const key = await loadKey(config, context);
+  const ca = certs[0]!;
+
+  const keySpki = createPublicKey(key).export({ format: 'der', type: 'spki' });
+  if (!keySpki.equals(ca.publicKey.export({ format: 'der', type: 'spki' }))) {
+    throw problem('config.keyFile', `the key in ${config.keyFile} does not match the certificate in ${config.certFile}`);
+  }
+  if (!ca.ca) throw problem('config.certFile', `${config.certFile}: the first certificate is not a CA (basicConstraints CA:TRUE)`);
+  const now = context.now();
+  if (Date.parse(ca.validTo) <= now || Date.parse(ca.validFrom) > now) {
+    throw new WcaError('ERR_UPSTREAM_CHAIN', `upstream "${PLUGIN}": CA certificate in ${config.certFile} is not valid now (${ca.validFrom} – ${ca.validTo})`);
+  }
+
+  const bundle = config.bundleFile === undefined ? undefined : await readCertificateFile(PLUGIN, 'config.bundleFile', config.bundleFile);
+  // When the CA is itself the root the chain is empty: the bundle carries it.
+  return { key, issuerCertPem: toPem(ca), ...caChainAndRoots(PLUGIN, certs, bundle, 'config.bundleFile') };
+}
+
+/** The bundle, re-read so a rotated bundleFile is noticed without a restart. */
+export async function loadRoots(config: DiskConfig, material: CaMaterial): Promise<string[]> {
+  if (config.bundleFile === undefined) return material.rootsPem;
+  return (await readCertificateFile(PLUGIN, 'config.bundleFile', config.bundleFile)).map(toPem);
+}

@@ -1,0 +1,196 @@
+/**
+ * Keeps a valid Vault token: logs in (token, AppRole, Kubernetes), renews the
+ * token with renew-self before it expires, and logs in again when Vault will not
+ * renew it any more (not renewable, max TTL reached, renewal refused). Timers run
+ * on the injected clock, so tests move time instead of sleeping.
+ *
+ * Secrets are read at the moment they are used and never stored beyond the
+ * current token; nothing here logs or formats them into an error.
+ */
+import type { Logger } from 'pino';
+import type { WcaError } from '../../src/upstream/sdk/errors.js';
+import type { Schedule } from '../../src/upstream/sdk/schedule.js';
+import { readSecret, type SecretSource } from '../../src/upstream/sdk/secrets.js';
+import type { VaultClient, VaultResponse } from './client.js';
+import type { VaultAuthConfig } from './config.js';
+import { vaultBadResponse } from './errors.js';
+
+export interface VaultAuthDeps {
+  client: VaultClient;
+  auth: VaultAuthConfig;
+  renewAtFraction: number;
+  now(): number;
+  schedule: Schedule;
+  logger: Logger;
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+interface Lease {
+  token: string;
+  /** 0 means the token never expires. */
+  ttlSeconds: number;
+  renewable: boolean;
+  obtainedAt: number;
+}
+
+const secretFields = (field: string) => ({ env: `config.${field}.env`, file: `config.${field}.file` });
+
+const RENEW_SELF = 'auth/token/renew-self';
+const LOOKUP_SELF = 'auth/token/lookup-self';
+
+export class VaultAuth {
+  private lease: Lease | undefined;
+  private pending: Promise<Lease> | undefined;
+  /** TTL of the last fresh grant: a renewal answering less has hit the token's max TTL. */
+  private grantedTtlSeconds = 0;
+  private cancelTimer: (() => void) | undefined;
+  private closed = false;
+
+  constructor(private readonly deps: VaultAuthDeps) {}
+
+  /** A token believed valid now, logging in first when there is none. */
+  async token(signal?: AbortSignal): Promise<string> {
+    const lease = this.lease;
+    if (lease && !this.expired(lease)) return lease.token;
+    return (await this.obtainOnce(signal)).token;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.cancelTimer?.();
+    this.lease = undefined;
+  }
+
+  private get canLogin(): boolean {
+    return this.deps.auth.method !== 'token';
+  }
+
+  private expired(lease: Lease): boolean {
+    return lease.ttlSeconds > 0 && this.deps.now() >= lease.obtainedAt + lease.ttlSeconds * 1000;
+  }
+
+  /** Concurrent callers share one login. */
+  private obtainOnce(signal?: AbortSignal): Promise<Lease> {
+    this.pending ??= this.obtain(signal).finally(() => {
+      this.pending = undefined;
+    });
+    return this.pending;
+  }
+
+  private async obtain(signal?: AbortSignal): Promise<Lease> {
+    const lease = await this.login(signal);
+    if (this.closed) return lease;
+    this.grantedTtlSeconds = lease.ttlSeconds;
+    this.adopt(lease);
+    this.deps.logger.info(
+      { plugin: 'vault', method: this.deps.auth.method, ttlSeconds: lease.ttlSeconds, renewable: lease.renewable },
+      'vault: authenticated',
+    );
+    return lease;
+  }
+
+  private async login(signal?: AbortSignal): Promise<Lease> {
+    const { client, auth } = this.deps;
+    switch (auth.method) {
+      case 'token': {
+        const token = await this.readSecret(auth.token, secretFields('auth.token'));
+        const res = await client.read(LOOKUP_SELF, { operation: 'token', token, signal });
+        const ttl = res.data?.ttl;
+        if (typeof ttl !== 'number') throw vaultBadResponse(LOOKUP_SELF, 'data.ttl is missing');
+        return { token, ttlSeconds: ttl, renewable: res.data?.renewable === true, obtainedAt: this.deps.now() };
+      }
+      case 'approle': {
+        const path = `auth/${auth.mount}/login`;
+        const secretId = await this.readSecret(auth.secretId, secretFields('auth.secretId'));
+        const res = await client.write(path, { role_id: auth.roleId, secret_id: secretId }, { operation: 'login', signal });
+        return this.leaseFrom(path, res);
+      }
+      case 'kubernetes': {
+        const path = `auth/${auth.mount}/login`;
+        // Projected service account tokens rotate on disk: read the file at every login.
+        const jwt = await this.readSecret({ file: auth.jwtFile }, { env: 'config.auth.jwtFile', file: 'config.auth.jwtFile' });
+        const res = await client.write(path, { role: auth.role, jwt }, { operation: 'login', signal });
+        return this.leaseFrom(path, res);
+      }
+    }
+  }
+
+  private leaseFrom(path: string, res: VaultResponse): Lease {
+    const a = res.auth;
+    if (!a || typeof a.client_token !== 'string' || a.client_token === '') {
+      throw vaultBadResponse(path, 'answer has no auth.client_token');
+    }
+    if (typeof a.lease_duration !== 'number') throw vaultBadResponse(path, 'answer has no auth.lease_duration');
+    return { token: a.client_token, ttlSeconds: a.lease_duration, renewable: a.renewable === true, obtainedAt: this.deps.now() };
+  }
+
+  /** Read where it is used, so rotated files are picked up; errors name the config field, never the value. */
+  private async readSecret(source: SecretSource, fields: { env: string; file: string }): Promise<string> {
+    return (await readSecret('vault', source, fields, this.deps)) ?? '';
+  }
+
+  /** Use `lease` from now on and plan its renewal (or the next login). */
+  private adopt(lease: Lease): void {
+    this.lease = lease;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    if (lease.ttlSeconds === 0) return;
+    const delay = lease.ttlSeconds * 1000 * this.deps.renewAtFraction;
+    if (lease.renewable) {
+      this.cancelTimer = this.deps.schedule(() => void this.renew(lease), delay);
+    } else if (this.canLogin) {
+      this.cancelTimer = this.deps.schedule(() => void this.relogin('token is not renewable'), delay);
+    } else {
+      this.warnExpiry(lease, 'the token is not renewable');
+    }
+  }
+
+  private async renew(lease: Lease): Promise<void> {
+    if (this.closed || this.lease !== lease) return;
+    let renewed: Lease;
+    try {
+      const res = await this.deps.client.write(RENEW_SELF, {}, { operation: 'token', token: lease.token });
+      renewed = { ...this.leaseFrom(RENEW_SELF, res), token: lease.token };
+    } catch (err) {
+      this.deps.logger.warn({ plugin: 'vault', code: (err as WcaError).code, err: (err as Error).message }, 'vault: token renewal failed');
+      if (this.canLogin) await this.relogin('renewal failed');
+      return;
+    }
+    if (this.closed || this.lease !== lease) return;
+    const capped = renewed.ttlSeconds < this.grantedTtlSeconds;
+    if (capped && this.canLogin) {
+      this.lease = renewed;
+      await this.relogin('token reached its max TTL');
+      return;
+    }
+    this.deps.logger.debug({ plugin: 'vault', ttlSeconds: renewed.ttlSeconds }, 'vault: token renewed');
+    if (capped) {
+      // Renewing a capped token again only buys ever shorter extensions; stop and say when it ends.
+      this.lease = renewed;
+      this.cancelTimer = undefined;
+      this.warnExpiry(renewed, 'the token reached its max TTL');
+      return;
+    }
+    this.adopt(renewed);
+  }
+
+  /** Log in again in the background; the current token keeps serving until then. */
+  private async relogin(reason: string): Promise<void> {
+    if (this.closed) return;
+    this.deps.logger.info({ plugin: 'vault', reason }, 'vault: logging in again');
+    try {
+      await this.obtainOnce();
+    } catch (err) {
+      // The next mint retries the login once the current token has expired.
+      this.deps.logger.error({ plugin: 'vault', code: (err as WcaError).code, err: (err as Error).message }, 'vault: login failed');
+    }
+  }
+
+  private warnExpiry(lease: Lease, why: string): void {
+    const at = new Date(lease.obtainedAt + lease.ttlSeconds * 1000).toISOString();
+    this.deps.logger.warn(
+      { plugin: 'vault', expiresAt: at },
+      `vault: ${why} and expires at ${at}; use a periodic token or AppRole/Kubernetes auth to avoid an outage`,
+    );
+  }
+}

@@ -1,0 +1,103 @@
+/**
+ * The only file that touches node-vault: GET and POST on Vault's HTTP API with
+ * an explicit token per call, answers as plain objects, failures as WcaErrors.
+ */
+import nodeVault from 'node-vault';
+import { isWcaError } from '../../src/upstream/sdk/errors.js';
+import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTransportError, type VaultOperation } from './errors.js';
+
+export interface VaultAuthInfo {
+  client_token?: unknown;
+  lease_duration?: unknown;
+  renewable?: unknown;
+}
+
+/** Vault's response envelope (the parts we read). */
+export interface VaultResponse {
+  data?: Record<string, unknown>;
+  auth?: VaultAuthInfo | null;
+  warnings?: unknown;
+}
+
+export interface VaultCallOptions {
+  operation: VaultOperation;
+  /** Omitted for login calls, which must not carry a stale token. */
+  token?: string;
+  signal?: AbortSignal;
+}
+
+export interface VaultClient {
+  read(path: string, options: VaultCallOptions): Promise<VaultResponse>;
+  write(path: string, body: Record<string, unknown>, options: VaultCallOptions): Promise<VaultResponse>;
+}
+
+export interface VaultClientOptions {
+  address: string;
+  namespace?: string;
+  /** PEM trusted for Vault's TLS certificate (in addition to nothing else: strict). */
+  caPem?: string;
+  timeoutMs: number;
+}
+
+interface ApiResponseError {
+  response: { statusCode: number; body: unknown };
+}
+
+const isApiResponseError = (e: unknown): e is ApiResponseError =>
+  typeof (e as ApiResponseError | undefined)?.response?.statusCode === 'number';
+
+function errorTexts(body: unknown): string[] {
+  const errors = (body as { errors?: unknown } | undefined)?.errors;
+  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
+}
+
+function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, path: string): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) return Promise.reject(vaultAbortedError(path));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(vaultAbortedError(path));
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
+}
+
+export function createVaultClient(options: VaultClientOptions): VaultClient {
+  const vault = nodeVault({
+    endpoint: options.address,
+    // node-vault's debug output would print login bodies (secret IDs, JWTs) when DEBUG is set.
+    debug: () => undefined,
+    requestOptions: {
+      timeout: options.timeoutMs,
+      strictSSL: true,
+      ...(options.caPem ? { ca: options.caPem } : {}),
+    },
+  });
+  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE from process.env; we pass both explicitly.
+  vault.token = '';
+  (vault as unknown as { namespace: string }).namespace = options.namespace ?? '';
+
+  async function call(
+    path: string,
+    options_: VaultCallOptions,
+    send: (requestOptions: Record<string, unknown>) => Promise<unknown>,
+  ): Promise<VaultResponse> {
+    const headers = options_.token ? { 'X-Vault-Token': options_.token } : {};
+    let body: unknown;
+    try {
+      body = await raceAbort(send({ headers }), options_.signal, path);
+    } catch (err) {
+      if (isApiResponseError(err)) {
+        throw vaultHttpError(options_.operation, path, err.response.statusCode, errorTexts(err.response.body));
+      }
+      if (isWcaError(err)) throw err;
+      throw vaultTransportError(path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
+    }
+    if (typeof body !== 'object' || body === null) throw vaultBadResponse(path, 'answer is not a JSON object');
+    return body as VaultResponse;
+  }
+
+  return {
+    read: (path, o) => call(path, o, (ro) => vault.read(path, ro)),
+    write: (path, body, o) => call(path, o, (ro) => vault.write(path, body, ro)),
+  };
+}

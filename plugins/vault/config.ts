@@ -1,0 +1,89 @@
+/**
+ * The vault plugin's configuration: one zod schema that validates the operator's
+ * input (errors carry the field path) and derives every Vault path the plugin
+ * calls, so the rest of the plugin never formats a URL from raw config.
+ *
+ * Secrets (token, AppRole secret ID, Kubernetes JWT) are never config values:
+ * the config names an environment variable or a file holding them.
+ */
+import { z } from 'zod';
+
+/** A Vault path segment: mount names and issuer refs may not escape their mount. */
+const segment = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, `${what} must be a Vault path like "pki" or "pki/int" (no leading or trailing slash)`)
+    .refine((s) => !s.split('/').includes('..'), `${what} must not contain ".."`);
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+
+/** Where a secret comes from: exactly one of an environment variable or a file. */
+const secretSource = (defaultEnv?: string) =>
+  z
+    .object({ env: envName.optional(), file: z.string().min(1).optional() })
+    .strict()
+    .refine((s) => !(s.env && s.file), 'set either env or file, not both')
+    .transform((s, ctx): { env: string } | { file: string } => {
+      if (s.file) return { file: s.file };
+      const env = s.env ?? defaultEnv;
+      if (!env) {
+        ctx.addIssue({ code: 'custom', message: 'set env (a variable name) or file (a path)' });
+        return z.NEVER;
+      }
+      return { env };
+    });
+
+const tokenAuth = z
+  .object({ method: z.literal('token'), token: secretSource('VAULT_TOKEN').prefault({}) })
+  .strict();
+
+const appRoleAuth = z
+  .object({
+    method: z.literal('approle'),
+    mount: segment('auth.mount').default('approle'),
+    roleId: z.string().min(1),
+    secretId: secretSource('VAULT_APPROLE_SECRET_ID').prefault({}),
+  })
+  .strict();
+
+const kubernetesAuth = z
+  .object({
+    method: z.literal('kubernetes'),
+    mount: segment('auth.mount').default('kubernetes'),
+    role: z.string().min(1),
+    jwtFile: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+  })
+  .strict();
+
+export const vaultConfigSchema = z
+  .object({
+    /** Vault's address, e.g. https://vault.example.com:8200. */
+    address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://vault:8200' }),
+    /** Vault Enterprise namespace, sent as X-Vault-Namespace. */
+    namespace: z.string().min(1).optional(),
+    /** PEM file with the CA(s) that sign Vault's TLS certificate. */
+    caFile: z.string().min(1).optional(),
+    pkiMount: segment('pkiMount').default('pki'),
+    /** Sign with this issuer (name or ID); otherwise the mount's default issuer. */
+    issuerRef: segment('issuerRef').optional(),
+    /** CN Vault puts on our intermediate; defaults to the CSR's CN. */
+    commonName: z.string().min(1).max(64).optional(),
+    auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, kubernetesAuth]),
+    requestTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
+    /** Renew the token when this fraction of its TTL has passed. */
+    renewAtFraction: z.number().gt(0).lt(1).default(2 / 3),
+  })
+  .strict()
+  .transform((c) => ({
+    ...c,
+    paths: {
+      sign: c.issuerRef ? `${c.pkiMount}/issuer/${c.issuerRef}/sign-intermediate` : `${c.pkiMount}/root/sign-intermediate`,
+      // The issuer's JSON carries its full chain; cert/ca_chain is the JSON form for the default issuer.
+      bundle: c.issuerRef ? `${c.pkiMount}/issuer/${c.issuerRef}/json` : `${c.pkiMount}/cert/ca_chain`,
+    },
+  }));
+
+export type VaultConfigInput = z.input<typeof vaultConfigSchema>;
+export type VaultConfig = z.output<typeof vaultConfigSchema>;
+export type VaultAuthConfig = VaultConfig['auth'];

@@ -1,0 +1,77 @@
+import { unlink } from 'node:fs/promises';
+import * as grpc from '@grpc/grpc-js';
+import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
+import type { JoinTokenStore } from '../identity/join-token/store.js';
+import type { Logger } from '../telemetry/logger.js';
+import { createJoinToken } from './join-token-handler.js';
+import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import { claimSocketPath, restrictSocket } from './socket.js';
+
+export interface AdminServerOptions {
+  joinTokens: JoinTokenStore;
+  logger: Logger;
+  /** Unix sockets only: file permissions are the admin API's access control. */
+  listen: { kind: 'unix'; path: string };
+}
+
+export interface AdminServer {
+  readonly path: string;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const { logger } = options;
+  const path = options.listen.path;
+  if (options.listen.kind !== 'unix') throw new WcaError('ERR_LISTEN_ADDRESS', 'the admin API listens on a Unix socket only (unix:/path)');
+  await claimSocketPath(path);
+
+  const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  server.addService(adminService().service, {
+    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => createJoinToken(options.joinTokens, logger, request), logger),
+  });
+  await new Promise<void>((resolve, reject) =>
+    server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) =>
+      err ? reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on unix:${path}: ${err.message}`)) : resolve(),
+    ),
+  );
+  try {
+    await restrictSocket(path);
+  } catch (err) {
+    server.forceShutdown();
+    throw new WcaError('ERR_LISTEN_ADDRESS', `cannot restrict admin socket ${path} to mode 0600`, { cause: err });
+  }
+  logger.info({ path }, 'admin API listening');
+
+  return {
+    path,
+    async close() {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => server.forceShutdown(), 5000);
+        timer.unref();
+        server.tryShutdown(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      await unlink(path).catch(() => undefined);
+    },
+  };
+}
+
+/** A unary handler: our errors become their gRPC status plus the error code in trailers; others are INTERNAL. */
+function unary<Req, Res>(handle: (request: Req) => Res | Promise<Res>, logger: Logger): grpc.handleUnaryCall<Req, Res> {
+  return async (call, callback) => {
+    try {
+      callback(null, await handle(call.request));
+    } catch (err) {
+      const metadata = new grpc.Metadata();
+      if (err instanceof WcaError) {
+        metadata.set(ERROR_CODE_KEY, err.code);
+        logger.warn({ code: err.code, rpc: call.getPath() }, err.message);
+      } else {
+        logger.error({ err, rpc: call.getPath() }, 'admin request failed');
+      }
+      callback({ code: grpcStatusOf(err), details: publicMessageOf(err), metadata });
+    }
+  };
+}

@@ -1,0 +1,136 @@
+import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
+import type { Clock } from '../../clock.js';
+import { WcaError } from '../../errors.js';
+import { limits } from '../../limits.js';
+import type { Logger } from '../../telemetry/logger.js';
+import type { Authenticator, Caller, CallerContext } from '../types.js';
+import { readBearer } from './bearer.js';
+import type { JwtConfig, JwtIssuerConfig } from './config.js';
+import { JwksCache, KeysUnavailable, jwksLoader, type JwksLoader } from './jwks.js';
+import { VerifiedTokenCache } from './verified-cache.js';
+
+export interface JwtAuthenticatorOptions {
+  config: JwtConfig;
+  clock: Clock;
+  logger: Logger;
+  /** Replaces the configured key source per issuer (tests, benchmarks). */
+  loaderFor?: (issuer: JwtIssuerConfig) => JwksLoader;
+}
+
+interface Issuer {
+  config: JwtIssuerConfig;
+  keys: JwksCache;
+  verified: VerifiedTokenCache;
+}
+
+/**
+ * `authorization: Bearer <jwt>` verified locally: signature against the issuer's
+ * JWKS, issuer, audience, exp/nbf within a small skew, asymmetric algorithms only.
+ * The unverified `iss` only picks which issuer's rules to verify against.
+ */
+export class JwtAuthenticator implements Authenticator {
+  readonly name = 'jwt';
+  private readonly issuers: Map<string, Issuer>;
+
+  constructor(private readonly options: JwtAuthenticatorOptions) {
+    const loaderFor = options.loaderFor ?? jwksLoader;
+    this.issuers = new Map(
+      options.config.issuers.map((config) => [
+        config.issuer,
+        {
+          config,
+          keys: new JwksCache(loaderFor(config), {
+            clock: options.clock,
+            logger: options.logger.child({ issuer: config.issuer }),
+            maxAgeMs: config.cacheMaxAge * 1000,
+            cooldownMs: config.refreshCooldown * 1000,
+          }),
+          verified: new VerifiedTokenCache(limits.verifiedJwtCacheMax),
+        },
+      ]),
+    );
+  }
+
+  async authenticate(context: CallerContext): Promise<Caller | null> {
+    const bearer = readBearer(context.metadata);
+    if (bearer === null || bearer.kind !== 'jwt') return null;
+    const issuer = this.issuerOf(bearer.token);
+    const { config } = issuer;
+    const now = this.options.clock.now();
+    const cacheKey = VerifiedTokenCache.keyOf(bearer.token);
+    const generation = issuer.keys.generation(now);
+    const known = issuer.verified.get(cacheKey, generation, Math.floor(now / 1000), config.clockSkew);
+    if (known) return callerFromClaims(known, config, this.name);
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(bearer.token, issuer.keys.resolve, {
+        issuer: config.issuer,
+        audience: config.audiences,
+        algorithms: [...config.algorithms],
+        clockTolerance: config.clockSkew,
+        currentDate: new Date(now),
+        requiredClaims: ['exp'],
+      }));
+    } catch (err) {
+      throw rejection(err, config.issuer);
+    }
+    if (generation !== -1) issuer.verified.set(cacheKey, payload, generation);
+    return callerFromClaims(payload, config, this.name);
+  }
+
+  private issuerOf(token: string): Issuer {
+    let iss: unknown;
+    try {
+      iss = decodeJwt(token).iss;
+    } catch {
+      throw new WcaError('ERR_UNAUTHENTICATED', 'bearer token is not a well-formed JWT', { details: { reason: 'malformed' } });
+    }
+    const issuer = typeof iss === 'string' ? this.issuers.get(iss) : undefined;
+    if (!issuer) {
+      const shown = typeof iss === 'string' ? `"${iss.slice(0, 128)}"` : 'missing';
+      throw new WcaError('ERR_UNAUTHENTICATED', `JWT issuer ${shown} is not a configured issuer`, {
+        details: { reason: 'unknown-issuer', claim: 'iss' },
+      });
+    }
+    return issuer;
+  }
+}
+
+/** Builds the policy-facing caller: standard claims plus the issuer's mapped claims. */
+export function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenticator: string): Caller {
+  const claims: Record<string, unknown> = {
+    issuer: payload.iss,
+    audience: typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []),
+  };
+  for (const [name, path] of Object.entries(config.claims)) {
+    const value = claimAt(payload, path);
+    if (typeof value === 'string') claims[name] = value;
+  }
+  return { authenticator, subject: payload.sub ?? '', claims: Object.freeze(claims) };
+}
+
+function claimAt(payload: JWTPayload, path: string): unknown {
+  let value: unknown = payload;
+  for (const key of path.split('/')) {
+    if (value === null || typeof value !== 'object' || !Object.hasOwn(value, key)) return undefined;
+    value = (value as Record<string, unknown>)[key];
+  }
+  return value;
+}
+
+/** Translates jose's verdicts into our error, with jose's (token-free) wording. */
+function rejection(err: unknown, issuer: string): WcaError {
+  if (err instanceof KeysUnavailable) {
+    return new WcaError('ERR_UNAUTHENTICATED', `cannot verify JWT from "${issuer}": ${err.message}`, {
+      details: { reason: 'keys-unavailable' },
+    });
+  }
+  if (err instanceof errors.JOSEError) {
+    const claim = err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTExpired ? err.claim : undefined;
+    const what = err instanceof errors.JWKSNoMatchingKey ? 'no key of the issuer matches the token (unknown kid?)' : err.message;
+    return new WcaError('ERR_UNAUTHENTICATED', `JWT from "${issuer}" rejected: ${what}`, {
+      details: { reason: err.code, ...(claim === undefined ? {} : { claim }) },
+    });
+  }
+  return new WcaError('ERR_UNAUTHENTICATED', `JWT from "${issuer}" rejected: cannot verify`, { cause: err, details: { reason: 'internal' } });
+}

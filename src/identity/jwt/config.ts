@@ -1,0 +1,81 @@
+import { z } from 'zod';
+import { duration } from '../../config/duration.js';
+
+/**
+ * Asymmetric JWS algorithms only: HMAC would let anyone holding the (public) JWKS
+ * mint tokens, and `none` is no signature at all.
+ */
+export const jwtAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+
+/** Istio's reading of a Kubernetes projected service account token. */
+export const kubernetesClaimMap: Readonly<Record<string, string>> = Object.freeze({
+  namespace: 'kubernetes.io/namespace',
+  serviceAccount: 'kubernetes.io/serviceaccount/name',
+  podName: 'kubernetes.io/pod/name',
+});
+
+/** Set by the authenticators or the policy itself; a token must not be able to supply them. */
+const reservedClaimNames = new Set(['issuer', 'audience', 'dnsNames', 'trustDomain', 'bound', 'spiffeId', 'tokenId']);
+
+const httpsOrLoopbackUrl = z.url().refine(
+  (value) => {
+    const url = new URL(value);
+    return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+  },
+  { message: 'must be an https:// URL (http:// only on loopback)' },
+);
+
+const keySource = z.union([
+  z.object({ jwksUri: httpsOrLoopbackUrl }).strict(),
+  /** Fetch `<issuer>/.well-known/openid-configuration` and follow its jwks_uri. */
+  z.object({ discovery: z.literal(true) }).strict(),
+  z.object({ jwksFile: z.string().min(1) }).strict(),
+]);
+
+export const jwtIssuerSchema = z
+  .object({
+    issuer: z.string().min(1),
+    audiences: z.array(z.string().min(1)).min(1),
+    keys: keySource,
+    algorithms: z.array(z.enum(jwtAlgorithms)).min(1).default(['RS256', 'ES256']),
+    /** Tolerated clock difference for exp/nbf; kept small on purpose. */
+    clockSkew: duration.pipe(z.number().max(300)).default(30),
+    fetchTimeout: duration.pipe(z.number().positive().max(60)).default(5),
+    /** Keys are refetched after this age even without an unknown kid. */
+    cacheMaxAge: duration.pipe(z.number().positive()).default(3600),
+    /** At most one refetch per this interval when a token names an unknown kid. */
+    refreshCooldown: duration.pipe(z.number().min(1)).default(30),
+    /** Caller claim name → "/"-separated path in the token payload (claim names contain dots). */
+    claims: z
+      .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.string().min(1))
+      .refine((map) => !Object.keys(map).some((name) => reservedClaimNames.has(name)), {
+        message: `claim names ${[...reservedClaimNames].join(', ')} are reserved`,
+      })
+      .default({ ...kubernetesClaimMap }),
+  })
+  .strict();
+
+export const jwtConfigSchema = z
+  .object({ issuers: z.array(jwtIssuerSchema).min(1) })
+  .strict()
+  .refine((c) => new Set(c.issuers.map((i) => i.issuer)).size === c.issuers.length, {
+    message: 'each issuer may be listed once',
+  });
+
+export const tokenReviewConfigSchema = z
+  .object({
+    /** API server base URL, e.g. https://kubernetes.default.svc. */
+    apiServer: httpsOrLoopbackUrl,
+    /** CA bundle that signed the API server's certificate. */
+    caFile: z.string().min(1).optional(),
+    /** Our own service account token (re-read on every review: kubelet rotates it). */
+    tokenFile: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+    /** Audiences the reviewed token must carry; the API server's default when empty. */
+    audiences: z.array(z.string().min(1)).default([]),
+    timeout: duration.pipe(z.number().positive().max(60)).default(5),
+  })
+  .strict();
+
+export type JwtIssuerConfig = z.infer<typeof jwtIssuerSchema>;
+export type JwtConfig = z.infer<typeof jwtConfigSchema>;
+export type TokenReviewConfig = z.infer<typeof tokenReviewConfigSchema>;

@@ -1,0 +1,218 @@
+import type { Clock } from '../clock.js';
+import type { AuthorityEvent, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
+import { limits } from '../limits.js';
+import type { Logger } from '../telemetry/logger.js';
+import { Limiter } from './limiter.js';
+
+/**
+ * Decides what each subscriber should have: one key and certificate per node
+ * identity (shared by that node's streams, never across nodes) and the trust
+ * bundle. Renews at half of the remaining lifetime minus jitter, re-issues at once
+ * when the CA retires the signer, and bounds concurrent issues. Knows nothing of
+ * the xDS protocol; streams see it through watches that return a cancel function.
+ */
+export interface SecretCacheOptions {
+  issuer: LeafIssuer;
+  clock: Clock;
+  logger: Logger;
+  /** Concurrent issues; capped at limits.sdsIssueConcurrency. */
+  issueConcurrency?: number;
+  /** An identity nobody watches is dropped after this long (a reconnect within it keeps the key). */
+  idleMs?: number;
+  /** Renewal happens at (0.5 - jitter·random()) of the remaining lifetime. */
+  renewJitter?: number;
+  random?: () => number;
+}
+
+type Listener<T> = (value: T) => void;
+
+interface Entry {
+  readonly key: string;
+  readonly request: ServerKeyLeafRequest;
+  svid?: IssuedSvid;
+  issuing: boolean;
+  /** A re-issue was asked for while one was in flight. */
+  again: boolean;
+  /** Consecutive results signed by a CA already retired; stops a re-issue loop. */
+  retiredResults: number;
+  failures: number;
+  readonly watchers: Set<Listener<IssuedSvid>>;
+  /** The one pending renew or retry timer. */
+  cancelTimer?: () => void;
+  cancelEvict?: () => void;
+}
+
+const retryBaseMs = 1000;
+const retryMaxMs = 30_000;
+const retiredCaIdsKept = 64;
+
+export class SecretCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly bundleWatchers = new Set<Listener<TrustBundle>>();
+  private readonly retiredCaIds = new Set<string>();
+  private readonly limiter: Limiter;
+  private readonly unsubscribe: () => void;
+  private readonly idleMs: number;
+  private readonly renewJitter: number;
+  private readonly random: () => number;
+  private currentBundle: TrustBundle;
+  private closed = false;
+
+  constructor(private readonly options: SecretCacheOptions) {
+    this.limiter = new Limiter(Math.min(options.issueConcurrency ?? limits.sdsIssueConcurrency, limits.sdsIssueConcurrency));
+    this.idleMs = options.idleMs ?? 5 * 60_000;
+    this.renewJitter = Math.min(Math.max(options.renewJitter ?? 0.1, 0), 0.4);
+    this.random = options.random ?? Math.random;
+    this.currentBundle = options.issuer.bundle();
+    this.unsubscribe = options.issuer.subscribe((event) => this.onAuthorityEvent(event));
+  }
+
+  get bundle(): TrustBundle {
+    return this.currentBundle;
+  }
+
+  /** Calls listener now if a certificate is ready, and on every new one until cancelled. */
+  watchCertificate(key: string, request: ServerKeyLeafRequest, listener: Listener<IssuedSvid>): () => void {
+    if (this.closed) throw new Error('SecretCache is closed');
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { key, request, issuing: false, again: false, retiredResults: 0, failures: 0, watchers: new Set() };
+      this.entries.set(key, entry);
+    }
+    const e = entry;
+    e.cancelEvict?.();
+    e.cancelEvict = undefined;
+    // Wrap so the same function can watch twice and each cancel removes one.
+    const watcher: Listener<IssuedSvid> = (svid) => listener(svid);
+    e.watchers.add(watcher);
+    if (e.svid) watcher(e.svid);
+    else if (!e.issuing && !e.cancelTimer) this.issue(e);
+    return () => {
+      if (!e.watchers.delete(watcher) || e.watchers.size > 0 || this.entries.get(key) !== e) return;
+      e.cancelEvict = this.options.clock.schedule(() => this.evict(e), this.idleMs);
+    };
+  }
+
+  watchBundle(listener: Listener<TrustBundle>): () => void {
+    const watcher: Listener<TrustBundle> = (bundle) => listener(bundle);
+    this.bundleWatchers.add(watcher);
+    watcher(this.currentBundle);
+    return () => void this.bundleWatchers.delete(watcher);
+  }
+
+  stats(): { identities: number; watchers: number; issuing: number; queued: number } {
+    let watchers = 0;
+    for (const entry of this.entries.values()) watchers += entry.watchers.size;
+    return { identities: this.entries.size, watchers, issuing: this.limiter.active, queued: this.limiter.queued };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.unsubscribe();
+    for (const entry of this.entries.values()) this.cancelTimers(entry);
+    this.entries.clear();
+    this.bundleWatchers.clear();
+  }
+
+  private onAuthorityEvent(event: AuthorityEvent): void {
+    if (event.type === 'bundle') {
+      if (event.bundle.version === this.currentBundle.version) return;
+      this.currentBundle = event.bundle;
+      for (const watcher of [...this.bundleWatchers]) this.deliver(watcher, event.bundle);
+      return;
+    }
+    for (const caId of event.caIds) this.retiredCaIds.add(caId);
+    while (this.retiredCaIds.size > retiredCaIdsKept) this.retiredCaIds.delete(this.retiredCaIds.values().next().value!);
+    let count = 0;
+    for (const entry of this.entries.values()) {
+      // In-flight issues are checked against the retired set when they complete.
+      if (entry.svid && !entry.issuing && event.caIds.includes(entry.svid.caId)) {
+        this.issue(entry);
+        count++;
+      }
+    }
+    this.options.logger.info({ reason: event.reason, caIds: event.caIds, identities: count }, 'sds: re-issuing certificates');
+  }
+
+  private issue(entry: Entry): void {
+    if (entry.issuing) {
+      entry.again = true;
+      return;
+    }
+    entry.issuing = true;
+    entry.cancelTimer?.();
+    entry.cancelTimer = undefined;
+    this.limiter
+      .run(async () => (this.isLive(entry) ? this.options.issuer.issue(entry.request) : undefined))
+      .then(
+        (svid) => this.onIssued(entry, svid),
+        (err: unknown) => this.onIssueFailed(entry, err),
+      );
+  }
+
+  private onIssued(entry: Entry, svid: IssuedSvid | undefined): void {
+    entry.issuing = false;
+    if (!svid || !this.isLive(entry)) return;
+    entry.failures = 0;
+    const retired = this.retiredCaIds.has(svid.caId);
+    entry.retiredResults = retired ? entry.retiredResults + 1 : 0;
+    entry.svid = svid;
+    for (const watcher of [...entry.watchers]) this.deliver(watcher, svid);
+    if (entry.again || (retired && entry.retiredResults === 1)) {
+      entry.again = false;
+      this.issue(entry);
+    } else {
+      this.scheduleRenewal(entry, svid);
+    }
+  }
+
+  private onIssueFailed(entry: Entry, err: unknown): void {
+    entry.issuing = false;
+    entry.again = false;
+    if (!this.isLive(entry)) return;
+    entry.failures++;
+    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (entry.failures - 1));
+    const delay = Math.round(backoff * (0.5 + this.random() / 2));
+    const code = (err as { code?: string }).code ?? 'unknown';
+    // Keep serving the current certificate (if any); only the retry is scheduled.
+    this.options.logger.warn({ spiffeId: entry.request.spiffeId, code, retryMs: delay }, 'sds: certificate issue failed');
+    entry.cancelTimer = this.options.clock.schedule(() => this.onTimer(entry), delay);
+  }
+
+  private scheduleRenewal(entry: Entry, svid: IssuedSvid): void {
+    const remaining = Math.max(0, svid.notAfter.getTime() - this.options.clock.now());
+    const delay = Math.floor(remaining * (0.5 - this.renewJitter * this.random()));
+    entry.cancelTimer = this.options.clock.schedule(() => this.onTimer(entry), delay);
+  }
+
+  private onTimer(entry: Entry): void {
+    entry.cancelTimer = undefined;
+    if (entry.watchers.size === 0) this.evict(entry);
+    else this.issue(entry);
+  }
+
+  private evict(entry: Entry): void {
+    this.cancelTimers(entry);
+    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+  }
+
+  private cancelTimers(entry: Entry): void {
+    entry.cancelTimer?.();
+    entry.cancelEvict?.();
+    entry.cancelTimer = entry.cancelEvict = undefined;
+  }
+
+  private isLive(entry: Entry): boolean {
+    return !this.closed && this.entries.get(entry.key) === entry;
+  }
+
+  /** One subscriber's failure must not stop delivery to the others. */
+  private deliver<T>(watcher: Listener<T>, value: T): void {
+    try {
+      watcher(value);
+    } catch (err) {
+      this.options.logger.error({ err }, 'sds: watcher failed');
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import { Batch, type Protocol, type ProtocolDeps } from './protocol.js';
+import { Subscription } from './subscription.js';
+import type { DeltaRequest, DeltaResponse, Resource } from './types.js';
+
+/** Unanswered responses remembered for ACK/NACK matching; older ones count as stale. */
+const pendingResponsesMax = 32;
+
+/**
+ * Incremental xDS for one stream: subscribe and unsubscribe by name, send only
+ * resources whose version differs from what the client holds (seeded from
+ * initial_resource_versions), match ACK/NACK to the response by nonce, never
+ * resend a version the client rejected.
+ */
+export class DeltaProtocol implements Protocol<DeltaRequest> {
+  private readonly subscription: Subscription;
+  private readonly batch: Batch;
+  /** Version the client holds, per name. */
+  private readonly held = new Map<string, string>();
+  private readonly rejected = new Map<string, string>();
+  private readonly pending = new Map<string, Map<string, string>>();
+  private nonces = 0;
+  private started = false;
+
+  constructor(private readonly deps: ProtocolDeps<DeltaResponse>) {
+    this.batch = new Batch(() => this.flush());
+    this.subscription = new Subscription(deps.source, () => this.batch.changed());
+  }
+
+  handle(request: DeltaRequest): void {
+    if (!this.started) {
+      this.started = true;
+      for (const [name, version] of request.initialVersions) this.held.set(name, version);
+    }
+    if (request.responseNonce !== '') this.acknowledge(request);
+    this.batch.run(() => {
+      this.subscription.remove(request.unsubscribe);
+      for (const name of request.unsubscribe) {
+        this.held.delete(name);
+        this.rejected.delete(name);
+      }
+      this.subscription.add(request.subscribe);
+    });
+  }
+
+  close(): void {
+    this.subscription.close();
+  }
+
+  private acknowledge(request: DeltaRequest): void {
+    const sent = this.pending.get(request.responseNonce);
+    if (!sent) {
+      this.deps.logger.debug({ nonce: request.responseNonce }, 'sds: stale or unknown nonce ignored');
+      return;
+    }
+    this.pending.delete(request.responseNonce);
+    if (!request.errorDetail) return;
+    for (const [name, version] of sent) {
+      this.rejected.set(name, version);
+      // The client kept whatever it had before; we no longer know which version that is.
+      if (this.held.get(name) === version) this.held.delete(name);
+    }
+    const names = [...sent.keys()];
+    this.deps.logger.warn({ resources: names, nonce: request.responseNonce, errorDetail: request.errorDetail }, 'sds: client rejected secrets (NACK)');
+    this.deps.onNack?.(names, request.errorDetail);
+  }
+
+  private flush(): void {
+    const changed = this.subscription
+      .available()
+      .filter((r: Resource) => this.held.get(r.name) !== r.version && this.rejected.get(r.name) !== r.version);
+    if (changed.length === 0) return;
+    const nonce = String(++this.nonces);
+    const versions = new Map(changed.map((r) => [r.name, r.version]));
+    for (const [name, version] of versions) this.held.set(name, version);
+    this.pending.set(nonce, versions);
+    if (this.pending.size > pendingResponsesMax) this.pending.delete(this.pending.keys().next().value!);
+    this.deps.send({ systemVersionInfo: '', resources: changed, removed: [], nonce });
+  }
+}

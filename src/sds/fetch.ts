@@ -1,0 +1,53 @@
+import type { Clock } from '../clock.js';
+import { WcaError } from '../errors.js';
+import type { CallerContext } from '../identity/types.js';
+import { authorizeCaller, type AuthorizeDeps } from './caller.js';
+import type { SourceFactory } from './source.js';
+import { sotwVersion } from './sotw.js';
+import type { Resource, SotwRequest, SotwResponse } from './types.js';
+
+export interface FetchDeps extends AuthorizeDeps {
+  sources: SourceFactory;
+  clock: Clock;
+  wildcardNames: readonly string[];
+  /** How long to wait for a first certificate before UNAVAILABLE. */
+  timeoutMs: number;
+}
+
+/** FetchSecrets: one authorized request, the current value of every requested name. */
+export async function fetchSecrets(
+  deps: FetchDeps,
+  context: Omit<CallerContext, 'node'>,
+  request: SotwRequest,
+): Promise<SotwResponse> {
+  const caller = await authorizeCaller(deps, context, request.node);
+  const source = deps.sources(caller);
+  const names = request.resourceNames.length > 0 ? request.resourceNames : deps.wildcardNames;
+  names.forEach((name) => source.check(name));
+  const found = new Map<string, Resource>();
+  const cancels: (() => void)[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const cancelTimeout = deps.clock.schedule(
+        () => reject(new WcaError('ERR_CA_NOT_READY', `secrets not ready within ${deps.timeoutMs} ms, retry later`)),
+        deps.timeoutMs,
+      );
+      cancels.push(cancelTimeout);
+      const arrived = () => {
+        if (found.size === names.length) resolve();
+      };
+      for (const name of names) {
+        cancels.push(
+          source.watch(name, (resource) => {
+            found.set(name, resource);
+            arrived();
+          }),
+        );
+      }
+    });
+  } finally {
+    cancels.forEach((cancel) => cancel());
+  }
+  const resources = [...names].sort().map((name) => found.get(name)!);
+  return { versionInfo: sotwVersion(resources), resources, nonce: '' };
+}

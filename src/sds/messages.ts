@@ -1,0 +1,173 @@
+import { WcaError } from '../errors.js';
+import { limits } from '../limits.js';
+import { sdsProtos, secretTypeUrl } from './protos.js';
+import type {
+  DeltaRequest,
+  DeltaResponse,
+  EnvoyVersion,
+  ErrorDetail,
+  NodeInfo,
+  SotwRequest,
+  SotwResponse,
+} from './types.js';
+
+/**
+ * The wire edge: protobuf bytes in, validated plain values out (and back). A
+ * request that cannot be decoded or breaks a limit becomes a MalformedRequest,
+ * which the stream answers with INVALID_ARGUMENT instead of a generic INTERNAL.
+ */
+export class MalformedRequest {
+  constructor(readonly error: WcaError) {}
+}
+
+const errorDetailMaxChars = 1024;
+
+function bad(message: string, details: Record<string, unknown> = {}): WcaError {
+  return new WcaError('ERR_SDS_BAD_REQUEST', message, { details });
+}
+
+function quote(name: string): string {
+  return JSON.stringify(name.length > 64 ? `${name.slice(0, 64)}…` : name);
+}
+
+function checkTypeUrl(typeUrl: string): void {
+  // Empty is accepted: the service only serves secrets, and simple clients omit it.
+  if (typeUrl !== '' && typeUrl !== secretTypeUrl) {
+    throw bad(`type_url ${quote(typeUrl)} is not served here (expected ${secretTypeUrl})`, { field: 'type_url' });
+  }
+}
+
+/** Checks count and size of a list of resource names and removes duplicates. */
+export function checkNames(names: readonly string[], field: string): string[] {
+  if (names.length > limits.sdsResourceNamesMax) {
+    throw bad(`${field} has ${names.length} names (limit ${limits.sdsResourceNamesMax})`, { field });
+  }
+  names.forEach((name, i) => {
+    if (name.length === 0) throw bad(`${field}[${i}] is empty`, { field: `${field}[${i}]` });
+    if (Buffer.byteLength(name, 'utf8') > limits.sdsResourceNameMaxBytes) {
+      throw bad(`${field}[${i}] ${quote(name)} is longer than ${limits.sdsResourceNameMaxBytes} bytes`, {
+        field: `${field}[${i}]`,
+      });
+    }
+  });
+  return [...new Set(names)];
+}
+
+interface RawNode {
+  id?: string;
+  cluster?: string;
+  user_agent_version?: string;
+  user_agent_build_version?: { version?: { major_number?: number; minor_number?: number } };
+}
+
+function envoyVersionOf(node: RawNode): EnvoyVersion | undefined {
+  const built = node.user_agent_build_version?.version;
+  if (built) return { major: built.major_number ?? 0, minor: built.minor_number ?? 0 };
+  const m = /^v?(\d+)\.(\d+)/.exec(node.user_agent_version ?? '');
+  return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
+}
+
+function nodeOf(node: RawNode | null | undefined): NodeInfo | undefined {
+  if (!node) return undefined;
+  const version = envoyVersionOf(node);
+  return { id: node.id ?? '', cluster: node.cluster ?? '', ...(version ? { envoyVersion: version } : {}) };
+}
+
+function errorDetailOf(status: { code?: number; message?: string } | null | undefined): ErrorDetail | undefined {
+  if (!status) return undefined;
+  return { code: status.code ?? 0, message: (status.message ?? '').slice(0, errorDetailMaxChars) };
+}
+
+function decodeWith<T>(typeName: string, decode: () => T): T | MalformedRequest {
+  try {
+    return decode();
+  } catch (err) {
+    if (err instanceof WcaError) return new MalformedRequest(err);
+    return new MalformedRequest(bad(`request is not a valid ${typeName}: ${(err as Error).message}`));
+  }
+}
+
+interface RawSotw {
+  version_info?: string;
+  node?: RawNode | null;
+  resource_names?: string[];
+  type_url?: string;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+export function decodeSotwRequest(bytes: Uint8Array): SotwRequest | MalformedRequest {
+  return decodeWith('DiscoveryRequest', () => {
+    const raw = sdsProtos().DiscoveryRequest.decode(bytes) as unknown as RawSotw;
+    const typeUrl = raw.type_url ?? '';
+    checkTypeUrl(typeUrl);
+    const node = nodeOf(raw.node);
+    const errorDetail = errorDetailOf(raw.error_detail);
+    return {
+      kind: 'sotw',
+      versionInfo: raw.version_info ?? '',
+      resourceNames: checkNames(raw.resource_names ?? [], 'resource_names'),
+      typeUrl,
+      responseNonce: raw.response_nonce ?? '',
+      ...(node ? { node } : {}),
+      ...(errorDetail ? { errorDetail } : {}),
+    };
+  });
+}
+
+interface RawDelta {
+  node?: RawNode | null;
+  type_url?: string;
+  resource_names_subscribe?: string[];
+  resource_names_unsubscribe?: string[];
+  initial_resource_versions?: Record<string, string>;
+  response_nonce?: string;
+  error_detail?: { code?: number; message?: string } | null;
+}
+
+export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest | MalformedRequest {
+  return decodeWith('DeltaDiscoveryRequest', () => {
+    const raw = sdsProtos().DeltaDiscoveryRequest.decode(bytes) as unknown as RawDelta;
+    const typeUrl = raw.type_url ?? '';
+    checkTypeUrl(typeUrl);
+    const initial = raw.initial_resource_versions ?? {};
+    const initialNames = checkNames(Object.keys(initial), 'initial_resource_versions');
+    const node = nodeOf(raw.node);
+    const errorDetail = errorDetailOf(raw.error_detail);
+    return {
+      kind: 'delta',
+      typeUrl,
+      subscribe: checkNames(raw.resource_names_subscribe ?? [], 'resource_names_subscribe'),
+      unsubscribe: checkNames(raw.resource_names_unsubscribe ?? [], 'resource_names_unsubscribe'),
+      initialVersions: new Map(initialNames.map((name) => [name, String(initial[name])])),
+      responseNonce: raw.response_nonce ?? '',
+      ...(node ? { node } : {}),
+      ...(errorDetail ? { errorDetail } : {}),
+    };
+  });
+}
+
+export function encodeSotwResponse(response: SotwResponse): Buffer {
+  const message = {
+    version_info: response.versionInfo,
+    resources: response.resources.map((r) => ({ type_url: r.typeUrl, value: r.value })),
+    type_url: secretTypeUrl,
+    nonce: response.nonce,
+  };
+  return Buffer.from(sdsProtos().DiscoveryResponse.encode(message).finish());
+}
+
+export function encodeDeltaResponse(response: DeltaResponse): Buffer {
+  const message = {
+    system_version_info: response.systemVersionInfo,
+    resources: response.resources.map((r) => ({
+      name: r.name,
+      version: r.version,
+      resource: { type_url: r.typeUrl, value: r.value },
+    })),
+    type_url: secretTypeUrl,
+    removed_resources: response.removed,
+    nonce: response.nonce,
+  };
+  return Buffer.from(sdsProtos().DeltaDiscoveryResponse.encode(message).finish());
+}

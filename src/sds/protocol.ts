@@ -1,0 +1,38 @@
+import type { Logger } from '../telemetry/logger.js';
+import type { ErrorDetail, ResourceSource } from './types.js';
+
+/** One stream's xDS state machine: requests in, responses out through `send`. */
+export interface Protocol<Request> {
+  /** Throws a WcaError when the request must end the stream (denied or malformed). */
+  handle(request: Request): void;
+  close(): void;
+}
+
+export interface ProtocolDeps<Response> {
+  source: ResourceSource;
+  send(response: Response): void;
+  logger: Logger;
+  /** Called once per NACK with the names it covers, for metrics. */
+  onNack?(names: readonly string[], detail: ErrorDetail): void;
+}
+
+/** Holds back change notifications while a request is handled, then flushes once. */
+export class Batch {
+  private depth = 0;
+
+  constructor(private readonly flush: () => void) {}
+
+  changed(): void {
+    if (this.depth === 0) this.flush();
+  }
+
+  run(body: () => void): void {
+    this.depth++;
+    try {
+      body();
+    } finally {
+      this.depth--;
+    }
+    if (this.depth === 0) this.flush();
+  }
+}

@@ -1,0 +1,234 @@
+import * as grpc from '@grpc/grpc-js';
+import type { LeafIssuer } from '../ca/types.js';
+import type { Clock } from '../clock.js';
+import { formatListenAddress, type ListenAddress } from '../config/listen.js';
+import { GrpcStatus, grpcStatusOf, publicMessageOf } from '../errors.js';
+import { AuthenticatorChain } from '../identity/chain.js';
+import type { Authenticator, CallerContext, Policy } from '../identity/types.js';
+import { limits } from '../limits.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
+import { SvidCertificateProvider } from '../transport/svid-provider.js';
+import { bindUnixSocket, type SocketMode } from '../transport/unix-socket.js';
+import { SecretCache } from './cache.js';
+import type { SdsConfig, SdsTransport } from './config.js';
+import { DeltaProtocol } from './delta.js';
+import { fetchSecrets } from './fetch.js';
+import { sdsServiceDefinition } from './service.js';
+import { StreamSession, type ProtocolFactory, type SessionDeps } from './session.js';
+import { SotwProtocol } from './sotw.js';
+import { createSourceFactory } from './source.js';
+import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
+import { MalformedRequest } from './messages.js';
+
+export interface SdsServerOptions {
+  issuer: LeafIssuer;
+  authenticators: readonly Authenticator[];
+  policy: Policy;
+  config: SdsConfig;
+  profile: 'dev' | 'production';
+  listen: ListenAddress;
+  logger: Logger;
+  metrics: Metrics;
+  clock: Clock;
+  /** Overrides config.transport (e.g. from a CLI flag). */
+  transport?: SdsTransport;
+  /** Cap on leaf lifetime below each grant's maximum (config ca.leafTtl). */
+  leafTtlSeconds?: number;
+  /** File mode of a Unix socket listener (identity.unix.socketMode). */
+  socketMode?: SocketMode;
+  /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
+  serverSpiffeId?: string;
+}
+
+export interface SdsServer {
+  /** Where it listens, with the real port ("127.0.0.1:40123" or "unix:/path"). */
+  readonly address: string;
+  readonly transport: ResolvedTransport;
+  readonly cache: SecretCache;
+  streams(): number;
+  close(): Promise<void>;
+}
+
+type Call = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>;
+
+function peerCertificatesOf(call: Call): Uint8Array[] | undefined {
+  let cert = call.getAuthContext()?.sslPeerCertificate as (import('node:tls').DetailedPeerCertificate | undefined);
+  const chain: Uint8Array[] = [];
+  while (cert?.raw && chain.length < 10) {
+    chain.push(new Uint8Array(cert.raw));
+    if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
+    cert = cert.issuerCertificate;
+  }
+  return chain.length > 0 ? chain : undefined;
+}
+
+function callerContextOf(call: Call, transport: ResolvedTransport, listen: ListenAddress): Omit<CallerContext, 'node'> {
+  const metadata = new Map<string, string[]>();
+  for (const [key, values] of Object.entries(call.metadata.toJSON())) {
+    metadata.set(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))));
+  }
+  const peerCertificates = peerCertificatesOf(call);
+  return {
+    transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
+    peerAddress: listen.kind === 'unix' ? listen.path : call.getPeer(),
+    metadata,
+    ...(peerCertificates ? { peerCertificates } : {}),
+  };
+}
+
+function bindTcp(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
+}
+
+/** Starts the SDS gRPC server; resolves once it accepts connections. */
+export async function startSdsServer(options: SdsServerOptions): Promise<SdsServer> {
+  const { issuer, config, logger, metrics, clock, listen } = options;
+  const transport = resolveSdsTransport(options.transport ?? config.transport, options.profile, listen);
+  const cache = new SecretCache({ issuer, clock, logger, issueConcurrency: config.issueConcurrency, idleMs: config.idleTimeout * 1000 });
+  const sources = createSourceFactory({
+    cache,
+    trustDomain: issuer.trustDomain,
+    certificateName: config.certificateName,
+    bundleName: config.bundleName,
+    spiffeValidator: config.spiffeValidator,
+    ...(options.leafTtlSeconds ? { leafTtlSeconds: options.leafTtlSeconds } : {}),
+  });
+  const chain = new AuthenticatorChain(options.authenticators, metrics);
+  const wildcardNames = [config.certificateName, config.bundleName];
+  const deps: SessionDeps = {
+    chain,
+    policy: options.policy,
+    logger,
+    metrics,
+    sources,
+    resourceLabel: (name) => (name === config.certificateName || name === config.bundleName ? name : 'other'),
+  };
+  const sessions = new Set<StreamSession<SotwRequest | DeltaRequest, unknown>>();
+
+  function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
+    kind: 'sotw' | 'delta',
+    call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
+    makeProtocol: ProtocolFactory<Req, Res>,
+  ): void {
+    if (sessions.size >= limits.sdsStreamsMax) {
+      metrics.sdsRejected.inc({ status: String(GrpcStatus.RESOURCE_EXHAUSTED) });
+      call.emit('error', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `more than ${limits.sdsStreamsMax} SDS streams` });
+      return;
+    }
+    let open = true;
+    const session = new StreamSession<Req, Res>(
+      deps,
+      {
+        context: callerContextOf(call, transport, listen),
+        send: (response) => {
+          if (!open) return;
+          call.write(response);
+          metrics.sdsResponses.inc({ kind });
+        },
+        fail: (code, details) => {
+          if (!open) return;
+          finish();
+          call.emit('error', { code, details });
+        },
+      },
+      makeProtocol,
+    );
+    const finish = () => {
+      if (!open) return;
+      open = false;
+      sessions.delete(session);
+      metrics.sdsStreams.dec({ kind });
+      session.close();
+    };
+    sessions.add(session);
+    metrics.sdsStreams.inc({ kind });
+    call.on('data', (message: Req | MalformedRequest) => session.receive(message));
+    call.on('end', () => {
+      // The client half-closed: nothing more to say on this stream.
+      finish();
+      call.end();
+    });
+    call.on('cancelled', finish);
+    call.on('error', finish);
+    call.on('close', finish);
+  }
+
+  const handlers: grpc.UntypedServiceImplementation = {
+    StreamSecrets: (call: grpc.ServerDuplexStream<SotwRequest | MalformedRequest, SotwResponse>) =>
+      serveStream('sotw', call, (d) => new SotwProtocol({ ...d, wildcardNames })),
+    DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaRequest | MalformedRequest, DeltaResponse>) =>
+      serveStream('delta', call, (d) => new DeltaProtocol(d)),
+    FetchSecrets: (
+      call: grpc.ServerUnaryCall<SotwRequest | MalformedRequest, SotwResponse>,
+      callback: grpc.sendUnaryData<SotwResponse>,
+    ) => {
+      const request = call.request;
+      const fail = (err: unknown) => {
+        metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+        callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
+      };
+      if (request instanceof MalformedRequest) return fail(request.error);
+      const fetchDeps = { ...deps, clock, wildcardNames, timeoutMs: config.fetchTimeout * 1000 };
+      fetchSecrets(fetchDeps, callerContextOf(call, transport, listen), request).then((response) => {
+        metrics.sdsResponses.inc({ kind: 'fetch' });
+        callback(null, response);
+      }, fail);
+    },
+  };
+
+  const server = new grpc.Server({
+    'grpc.max_receive_message_length': limits.sdsMaxReceiveMessageBytes,
+  });
+  server.addService(sdsServiceDefinition, handlers);
+
+  let provider: SvidCertificateProvider | undefined;
+  let removeSocket: (() => Promise<void>) | undefined;
+  let address: string;
+  try {
+    if (listen.kind === 'unix') {
+      removeSocket = await bindUnixSocket(listen.path, options.socketMode ?? '0600', (addr) =>
+        bindTcp(server, addr, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+      );
+      address = formatListenAddress(listen);
+    } else {
+      let credentials = grpc.ServerCredentials.createInsecure();
+      if (transport === 'tls' || transport === 'mtls') {
+        const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
+        const ttl = options.leafTtlSeconds;
+        const p = new SvidCertificateProvider({
+          watchCertificate: (listener) =>
+            cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
+          watchBundle: (listener) => cache.watchBundle(listener),
+        });
+        provider = p;
+        await p.ready;
+        credentials = grpc.experimental.createCertificateProviderServerCredentials(p, transport === 'mtls' ? p : null, transport === 'mtls');
+      }
+      const port = await bindTcp(server, formatListenAddress(listen), credentials);
+      address = formatListenAddress({ ...listen, port });
+    }
+  } catch (err) {
+    server.forceShutdown();
+    provider?.close();
+    cache.close();
+    throw err;
+  }
+  logger.info({ address, transport }, 'sds: listening');
+
+  return {
+    address,
+    transport,
+    cache,
+    streams: () => sessions.size,
+    async close() {
+      for (const session of sessions) session.close();
+      sessions.clear();
+      server.forceShutdown();
+      provider?.close();
+      cache.close();
+      await removeSocket?.();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, MalformedRequest } from './messages.js';
+import { sdsServiceName } from './protos.js';
+import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
+
+/**
+ * envoy.service.secret.v3.SecretDiscoveryService with our own (de)serializers:
+ * a request that fails to decode arrives as a MalformedRequest so the handler can
+ * answer INVALID_ARGUMENT, instead of grpc-js ending the call with INTERNAL.
+ */
+function method<Req, Res>(
+  name: string,
+  streams: boolean,
+  decode: (bytes: Uint8Array) => Req | MalformedRequest,
+  encode: (response: Res) => Buffer,
+): MethodDefinition<Req | MalformedRequest, Res> {
+  return {
+    path: `/${sdsServiceName}/${name}`,
+    requestStream: streams,
+    responseStream: streams,
+    requestSerialize: () => {
+      throw new Error('server-side definition: requests are never serialized here');
+    },
+    requestDeserialize: (bytes: Buffer) => decode(bytes),
+    responseSerialize: encode,
+    responseDeserialize: () => {
+      throw new Error('server-side definition: responses are never deserialized here');
+    },
+  };
+}
+
+export const sdsServiceDefinition: ServiceDefinition = {
+  StreamSecrets: method<SotwRequest, SotwResponse>('StreamSecrets', true, decodeSotwRequest, encodeSotwResponse),
+  DeltaSecrets: method<DeltaRequest, DeltaResponse>('DeltaSecrets', true, decodeDeltaRequest, encodeDeltaResponse),
+  FetchSecrets: method<SotwRequest, SotwResponse>('FetchSecrets', false, decodeSotwRequest, encodeSotwResponse),
+};

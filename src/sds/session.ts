@@ -1,0 +1,109 @@
+import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
+import type { CallerContext } from '../identity/types.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { Metrics } from '../telemetry/metrics.js';
+import { authorizeCaller, type AuthorizeDeps } from './caller.js';
+import { MalformedRequest } from './messages.js';
+import type { Protocol } from './protocol.js';
+import type { SourceFactory } from './source.js';
+import type { DeltaRequest, ErrorDetail, ResourceSource, SotwRequest } from './types.js';
+
+/** Requests accepted while the first one is still being authenticated. */
+const queuedRequestsMax = 16;
+
+/** The tiny stream interface the session needs; the gRPC wiring adapts a call to it. */
+export interface StreamIo<Response> {
+  context: Omit<CallerContext, 'node'>;
+  send(response: Response): void;
+  /** Ends the stream with this gRPC status and message. */
+  fail(status: number, message: string): void;
+}
+
+export interface SessionDeps extends AuthorizeDeps {
+  sources: SourceFactory;
+  metrics: Metrics;
+  /** Bounded metric label for a resource name. */
+  resourceLabel(name: string): string;
+}
+
+export type ProtocolFactory<Request, Response> = (deps: {
+  source: ResourceSource;
+  send(response: Response): void;
+  logger: Logger;
+  onNack(names: readonly string[], detail: ErrorDetail): void;
+}) => Protocol<Request>;
+
+/**
+ * One SDS stream: authenticates on the first request (whose node is the node for
+ * the stream's lifetime), then feeds requests to the protocol state machine. Any
+ * error ends this stream only, with the error's gRPC status.
+ */
+export class StreamSession<Request extends SotwRequest | DeltaRequest, Response> {
+  private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
+  private readonly queue: Request[] = [];
+  private protocol: Protocol<Request> | undefined;
+  private readonly logger: Logger;
+
+  constructor(
+    private readonly deps: SessionDeps,
+    private readonly io: StreamIo<Response>,
+    private readonly makeProtocol: ProtocolFactory<Request, Response>,
+  ) {
+    this.logger = deps.logger.child({ peer: io.context.peerAddress });
+  }
+
+  receive(message: Request | MalformedRequest): void {
+    if (this.state === 'closed') return;
+    if (message instanceof MalformedRequest) return this.end(message.error);
+    if (this.state === 'ready') return this.handle(message);
+    if (this.queue.length >= queuedRequestsMax) {
+      return this.end(new WcaError('ERR_SDS_BAD_REQUEST', `more than ${queuedRequestsMax} requests before the first was answered`));
+    }
+    this.queue.push(message);
+    if (this.state === 'new') void this.start(message);
+  }
+
+  /** The peer went away or the server is stopping: drop watches, send nothing. */
+  close(): void {
+    this.state = 'closed';
+    this.protocol?.close();
+    this.queue.length = 0;
+  }
+
+  private async start(first: Request): Promise<void> {
+    this.state = 'authenticating';
+    try {
+      const caller = await authorizeCaller({ ...this.deps, logger: this.logger }, this.io.context, first.node);
+      if (this.state !== 'authenticating') return;
+      this.protocol = this.makeProtocol({
+        source: this.deps.sources(caller),
+        send: (response) => this.io.send(response),
+        logger: this.logger.child({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id }),
+        onNack: (names) => names.forEach((name) => this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) })),
+      });
+      this.state = 'ready';
+      for (const request of this.queue.splice(0)) this.handle(request);
+    } catch (err) {
+      this.end(err);
+    }
+  }
+
+  private handle(request: Request): void {
+    if (this.state !== 'ready') return;
+    try {
+      this.protocol!.handle(request);
+    } catch (err) {
+      this.end(err);
+    }
+  }
+
+  private end(err: unknown): void {
+    if (this.state === 'closed') return;
+    this.close();
+    const status = grpcStatusOf(err);
+    this.deps.metrics.sdsRejected.inc({ status: String(status) });
+    if (err instanceof WcaError) this.logger.info({ code: err.code, message: err.message }, 'sds: stream ended with error');
+    else this.logger.error({ err }, 'sds: stream failed');
+    this.io.fail(status, publicMessageOf(err));
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Finds, validates and constructs the configured upstream plugin.
+ *
+ * `plugin` is either a built-in name (one folder per plugin under plugins/),
+ * a module path (`./my-plugin.js`, `/abs/path.js`, `file:` URL; relative to
+ * `baseDir`, normally the config file's folder) or an npm package name resolved
+ * from workload-ca's own node_modules. The module's default export (or a named
+ * `plugin` export) must be an UpstreamPlugin.
+ */
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { WcaError } from '../errors.js';
+import type { PluginContext, UpstreamAuthority, UpstreamPlugin } from './types.js';
+import { configError, type ConfigProblem } from './sdk/errors.js';
+
+export type { ConfigProblem };
+
+export const builtinPlugins = ['self-signed', 'disk', 'pkcs11', 'vault', 'aws-acm-pca'] as const;
+
+export interface UpstreamSpec {
+  plugin: string;
+  config: Record<string, unknown>;
+}
+
+export interface LoadOptions {
+  /** Base folder for relative module paths; defaults to the working directory. */
+  baseDir?: string;
+}
+
+
+const isModulePath = (s: string) => s.startsWith('.') || s.startsWith('/') || s.startsWith('file:') || /^[A-Za-z]:[\\/]/.test(s);
+
+function specifierFor(plugin: string, baseDir: string): string {
+  if ((builtinPlugins as readonly string[]).includes(plugin)) {
+    return new URL(`../../plugins/${plugin}/index.js`, import.meta.url).href;
+  }
+  if (plugin.startsWith('file:')) return plugin;
+  if (isModulePath(plugin)) return pathToFileURL(path.resolve(baseDir, plugin)).href;
+  return plugin;
+}
+
+function describe(err: unknown): string {
+  const text = err instanceof Error ? err.message : String(err);
+  return text.length > 300 ? `${text.slice(0, 300)}…` : text;
+}
+
+function isUpstreamPlugin(value: unknown): value is UpstreamPlugin {
+  const v = value as Partial<UpstreamPlugin> | undefined;
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    typeof v.name === 'string' &&
+    typeof v.create === 'function' &&
+    typeof (v.configSchema as { safeParse?: unknown } | undefined)?.safeParse === 'function'
+  );
+}
+
+/** Import the plugin module and check it has the UpstreamPlugin shape. */
+export async function importPlugin(plugin: string, options: LoadOptions = {}): Promise<UpstreamPlugin> {
+  const specifier = specifierFor(plugin, options.baseDir ?? process.cwd());
+  let mod: Record<string, unknown>;
+  try {
+    mod = (await import(specifier)) as Record<string, unknown>;
+  } catch (cause) {
+    const kind = (builtinPlugins as readonly string[]).includes(plugin)
+      ? 'built-in plugin'
+      : isModulePath(plugin)
+        ? 'plugin module'
+        : `plugin package (not a built-in: ${builtinPlugins.join(', ')})`;
+    throw new WcaError('ERR_UPSTREAM_PLUGIN_LOAD', `upstream "${plugin}": cannot load ${kind}: ${describe(cause)}`, {
+      cause,
+      details: { plugin },
+    });
+  }
+  const candidate = mod.default ?? mod.plugin;
+  if (!isUpstreamPlugin(candidate)) {
+    throw new WcaError(
+      'ERR_UPSTREAM_PLUGIN_LOAD',
+      `upstream "${plugin}": module does not export an UpstreamPlugin ` +
+        '(default export with name, configSchema (zod) and create())',
+      { details: { plugin } },
+    );
+  }
+  return candidate;
+}
+
+function formatPath(segments: readonly PropertyKey[]): string {
+  return segments.reduce<string>(
+    (acc, s) => (typeof s === 'number' ? `${acc}[${s}]` : `${acc}.${String(s)}`),
+    'config',
+  );
+}
+
+/** Problems with `config` under the plugin's schema, each with its field path. */
+export function configProblems(plugin: UpstreamPlugin, config: unknown): ConfigProblem[] {
+  const parsed = plugin.configSchema.safeParse(config);
+  if (parsed.success) return [];
+  return parsed.error.issues.map((issue) => ({ path: formatPath(issue.path), message: issue.message }));
+}
+
+/**
+ * Dry run: loads the module and validates the config, but never calls create(),
+ * so no connection is made and no secret file is read.
+ */
+export async function checkUpstreamConfig(spec: UpstreamSpec, options: LoadOptions = {}): Promise<ConfigProblem[]> {
+  let plugin: UpstreamPlugin;
+  try {
+    plugin = await importPlugin(spec.plugin, options);
+  } catch (err) {
+    return [{ path: 'plugin', message: describe(err) }];
+  }
+  return configProblems(plugin, spec.config);
+}
+
+/** Parse config with the plugin's schema and construct the authority. */
+export async function loadUpstream(
+  spec: UpstreamSpec,
+  context: PluginContext,
+  options: LoadOptions = {},
+): Promise<UpstreamAuthority> {
+  const plugin = await importPlugin(spec.plugin, options);
+  const parsed = plugin.configSchema.safeParse(spec.config);
+  if (!parsed.success) throw configError(spec.plugin, configProblems(plugin, spec.config));
+  try {
+    return await plugin.create(parsed.data, context);
+  } catch (err) {
+    if (err instanceof WcaError) throw err;
+    throw new WcaError('ERR_UPSTREAM_PLUGIN_LOAD', `upstream "${spec.plugin}": create() failed: ${describe(err)}`, {
+      cause: err,
+      details: { plugin: spec.plugin },
+    });
+  }
+}

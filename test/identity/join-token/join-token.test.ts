@@ -1,0 +1,88 @@
+import { describe, expect, it } from 'vitest';
+import { isWcaError } from '../../../src/errors.js';
+import { JoinTokenAuthenticator } from '../../../src/identity/join-token/authenticator.js';
+import { JoinTokenStore } from '../../../src/identity/join-token/store.js';
+import type { CallerContext } from '../../../src/identity/types.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+
+const ID = 'spiffe://cluster.local/vm/db-1';
+const context = (authorization?: string): CallerContext => ({
+  transport: 'tcp',
+  peerAddress: '10.0.0.7:40000',
+  metadata: new Map(authorization === undefined ? [] : [['authorization', [authorization]]]),
+});
+
+function setup() {
+  const clock = new FakeClock();
+  const store = new JoinTokenStore('cluster.local', clock, 3600);
+  return { clock, store, auth: new JoinTokenAuthenticator(store) };
+}
+
+async function denial(auth: JoinTokenAuthenticator, token: string) {
+  const err = await auth.authenticate(context(`Bearer ${token}`)).catch((e: unknown) => e);
+  if (!isWcaError(err, 'ERR_UNAUTHENTICATED')) throw new Error(`expected ERR_UNAUTHENTICATED, got ${String(err)}`);
+  expect(err.message).not.toContain(token);
+  return err;
+}
+
+describe('join tokens', () => {
+  it('authenticates a machine once, bound to the token’s SPIFFE ID and DNS names', async () => {
+    const { store, auth } = setup();
+    const created = store.create({ spiffeId: ID, dnsNames: ['DB-1.vm.internal'], ttlSeconds: 600 });
+    expect(created.token).toMatch(/^wcajt_[A-Za-z0-9_-]{43}$/);
+    expect(created.token).not.toContain(created.id);
+    const caller = await auth.authenticate(context(`Bearer ${created.token}`));
+    expect(caller).toEqual({
+      authenticator: 'join-token',
+      subject: `join-token:${created.id}`,
+      claims: { tokenId: created.id, dnsNames: ['db-1.vm.internal'] },
+      boundSpiffeId: ID,
+    });
+    expect(store.size).toBe(0);
+  });
+
+  it('rejects a reused token', async () => {
+    const { store, auth } = setup();
+    const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
+    await auth.authenticate(context(`Bearer ${token}`));
+    expect((await denial(auth, token)).message).toBe('join token is unknown or was already used');
+  });
+
+  it('lets exactly one of many concurrent callers spend a token', async () => {
+    const { store, auth } = setup();
+    const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => auth.authenticate(context(`Bearer ${token}`))));
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+  });
+
+  it('rejects an expired token', async () => {
+    const { clock, store, auth } = setup();
+    const { token, id } = store.create({ spiffeId: ID, ttlSeconds: 60 });
+    clock.advance(60_001);
+    const err = await denial(auth, token);
+    expect(err.message).toMatch(new RegExp(`join token ${id} expired at 2026-01-01T00:01:00.000Z`));
+  });
+
+  it('rejects a made-up token with the join-token prefix', async () => {
+    const { auth } = setup();
+    await denial(auth, 'wcajt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+  });
+
+  it('ignores JWTs and absent credentials', async () => {
+    const { auth } = setup();
+    expect(await auth.authenticate(context())).toBeNull();
+    expect(await auth.authenticate(context('Bearer eyJhbGciOiJFUzI1NiJ9.e30.sig'))).toBeNull();
+  });
+
+  it.each([
+    ['a SPIFFE ID of another trust domain', { spiffeId: 'spiffe://evil.org/vm/db-1', ttlSeconds: 60 }, 'ERR_TRUST_DOMAIN_MISMATCH'],
+    ['a malformed SPIFFE ID', { spiffeId: 'spiffe://cluster.local/vm/../admin', ttlSeconds: 60 }, 'ERR_SPIFFE_ID_INVALID'],
+    ['a bad DNS name', { spiffeId: ID, dnsNames: ['bad_name'], ttlSeconds: 60 }, 'ERR_DNS_NAME_INVALID'],
+    ['a TTL of zero', { spiffeId: ID, ttlSeconds: 0 }, 'ERR_TTL_INVALID'],
+    ['a TTL above the maximum', { spiffeId: ID, ttlSeconds: 3601 }, 'ERR_TTL_INVALID'],
+  ] as const)('refuses to create a token for %s', (_name, request, code) => {
+    const { store } = setup();
+    expect(() => store.create(request)).toThrow(expect.objectContaining({ code }));
+    expect(store.size).toBe(0);
+  });
+});
