@@ -10,6 +10,11 @@ import { Rotator } from './rotation/rotator.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
+import { startSdsServer } from './sds/server.js';
+import { InsecureDevAuthenticator } from './identity/insecure-dev.js';
+import { UnixAuthenticator } from './identity/unix.js';
+import { BoundPolicy } from './identity/bound-policy.js';
+import type { Authenticator } from './identity/types.js';
 
 export interface App {
   authority: Authority;
@@ -93,6 +98,30 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         },
       }),
     );
+
+    const sdsListen = config.listen.sds;
+    // Real credentials decide first; insecure-dev (dev profile, loopback only) comes last.
+    const authenticators: Authenticator[] = [
+      ...(sdsListen.kind === 'unix' && config.identity.unix ? [new UnixAuthenticator({ spiffeId: config.identity.unix.spiffeId })] : []),
+      ...(devProfile
+        ? [new InsecureDevAuthenticator({ profile: config.profile, trustDomain: config.trustDomain, listen: sdsListen, logger: logger.child({ component: 'identity' }) })]
+        : []),
+    ];
+    const sds = await startSdsServer({
+      issuer: authority,
+      authenticators,
+      policy: new BoundPolicy({ trustDomain: config.trustDomain, maxTtlSeconds: config.ca.leafMaxTtl }),
+      config: config.sds,
+      profile: config.profile,
+      listen: sdsListen,
+      logger: logger.child({ component: 'sds' }),
+      metrics,
+      clock,
+      leafTtlSeconds: config.ca.leafTtl,
+      socketMode: config.identity.unix?.socketMode,
+    });
+    addresses.sds = sds.address;
+    closers.push(() => sds.close());
 
     return { authority, metrics, addresses, close: closeAll };
   } catch (err) {

@@ -14,7 +14,11 @@ export const identityConfigSchema = z
     tokenReview: tokenReviewConfigSchema.optional(),
     /** `join-token` authenticator: one-time tokens minted through the admin API. */
     joinToken: z
-      .object({ maxTtl: duration.default(24 * 3600) })
+      .object({
+        maxTtl: duration.pipe(z.number().min(1)).default(24 * 3600),
+        /** The same machine may present a used token again this long (one SDS stream per secret). */
+        reuseWindow: duration.pipe(z.number().min(0).max(300)).default(30),
+      })
       .strict()
       .optional(),
     /** `mtls` authenticator: an SVID of our trust domain renews itself. */

@@ -15,12 +15,12 @@ import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
 import { fetchSecrets } from './fetch.js';
+import { MalformedRequest } from './messages.js';
 import { sdsServiceDefinition } from './service.js';
 import { StreamSession, type ProtocolFactory, type SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
-import { MalformedRequest } from './messages.js';
 
 export interface SdsServerOptions {
   issuer: LeafIssuer;

@@ -14,7 +14,7 @@ import { captureLogger } from '../identity/jwt/fixtures.js';
 let dir: string;
 let server: AdminServer;
 let client: AdminClient;
-const store = new JoinTokenStore('cluster.local', new FakeClock(), 24 * 3600);
+const store = new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 24 * 3600 });
 const logs = captureLogger();
 
 beforeAll(async () => {
@@ -46,7 +46,7 @@ describe('admin API over a Unix socket', () => {
       dns_names: ok.dns_names,
       expires_at: '2026-01-01T00:15:00.000Z',
     });
-    expect(store.consume(created.token)).toEqual({ id: created.token_id, spiffeId: ok.spiffe_id, dnsNames: ok.dns_names });
+    expect(store.consume(created.token, 'test')).toEqual({ id: created.token_id, spiffeId: ok.spiffe_id, dnsNames: ok.dns_names });
     expect(logs.text()).toContain(created.token_id);
     expect(logs.text()).not.toContain(created.token);
   });

@@ -12,7 +12,7 @@ import { FakeClock } from '../fakes/fake-clock.js';
 
 let dir: string;
 let server: AdminServer;
-const store = new JoinTokenStore('cluster.local', new FakeClock(), 3600);
+const store = new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 3600 });
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'wca-token-cli-'));
@@ -44,7 +44,7 @@ describe('workload-ca token create', () => {
     const token = result.stdout.trim();
     expect(token).toMatch(/^wcajt_[A-Za-z0-9_-]{43}$/);
     expect(result.stderr).toMatch(/^join token [0-9a-f]{16} for spiffe:\/\/cluster.local\/vm\/db-1, usable once until 2026-01-01T00:15:00.000Z\n$/);
-    expect(store.consume(token).dnsNames).toEqual(['db-1.vm.internal']);
+    expect(store.consume(token, 'test').dnsNames).toEqual(['db-1.vm.internal']);
   });
 
   it('prints JSON with --json', async () => {

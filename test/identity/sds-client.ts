@@ -7,6 +7,12 @@ export interface ClientIdentity {
   privateKeyPem: string;
 }
 
+export interface RawSecret {
+  name: string;
+  tls_certificate?: { certificate_chain: { inline_bytes: Uint8Array }; private_key: { inline_bytes: Uint8Array } };
+  validation_context?: unknown;
+}
+
 export interface FetchedSvid {
   spiffeIds: string[];
   dnsNames: string[];
@@ -36,11 +42,12 @@ export class SdsTestClient {
     this.client = new grpc.Client(address, credentials);
   }
 
-  fetch(resourceName: string, authorization?: string): Promise<FetchedSvid> {
+  /** FetchSecrets for one name; resolves with the decoded Secret (official proto field names). */
+  fetchSecret(resourceName: string, authorization?: string, nodeId = 'sidecar~10.0.0.7~vm~default'): Promise<RawSecret> {
     const { DiscoveryRequest, DiscoveryResponse, Secret } = sdsProtos();
     const metadata = new grpc.Metadata();
     if (authorization) metadata.set('authorization', authorization);
-    const request = { node: { id: 'sidecar~10.0.0.7~vm~default', cluster: 'shop' }, resource_names: [resourceName], type_url: secretTypeUrl };
+    const request = { node: { id: nodeId, cluster: 'shop' }, resource_names: [resourceName], type_url: secretTypeUrl };
     return new Promise((resolve, reject) => {
       this.client.makeUnaryRequest(
         `/${sdsServiceName}/FetchSecrets`,
@@ -49,24 +56,25 @@ export class SdsTestClient {
         request,
         metadata,
         { deadline: Date.now() + 20_000 },
-        (err, response) => {
-          if (err || !response) return reject(err);
-          const secret = Secret.decode(response.resources[0]!.value) as unknown as {
-            tls_certificate: { certificate_chain: { inline_bytes: Uint8Array }; private_key: { inline_bytes: Uint8Array } };
-          };
-          const chainPem = Buffer.from(secret.tls_certificate.certificate_chain.inline_bytes).toString('utf8');
-          const leaf = new X509Certificate(chainPem.slice(0, chainPem.indexOf('-----END CERTIFICATE-----') + 25));
-          const sans = (leaf.subjectAltName ?? '').split(', ');
-          resolve({
-            spiffeIds: sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4)),
-            dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
-            serial: leaf.serialNumber,
-            chainPem,
-            privateKeyPem: Buffer.from(secret.tls_certificate.private_key.inline_bytes).toString('utf8'),
-          });
-        },
+        (err, response) => (err || !response ? reject(err) : resolve(Secret.decode(response.resources[0]!.value) as unknown as RawSecret)),
       );
     });
+  }
+
+  /** FetchSecrets for the caller's own certificate, with its SANs read from the leaf. */
+  async fetch(resourceName: string, authorization?: string, nodeId?: string): Promise<FetchedSvid> {
+    const secret = await this.fetchSecret(resourceName, authorization, nodeId);
+    if (!secret.tls_certificate) throw new Error(`secret ${secret.name} carries no certificate`);
+    const chainPem = Buffer.from(secret.tls_certificate.certificate_chain.inline_bytes).toString('utf8');
+    const leaf = new X509Certificate(chainPem.slice(0, chainPem.indexOf('-----END CERTIFICATE-----') + 25));
+    const sans = (leaf.subjectAltName ?? '').split(', ');
+    return {
+      spiffeIds: sans.filter((s) => s.startsWith('URI:')).map((s) => s.slice(4)),
+      dnsNames: sans.filter((s) => s.startsWith('DNS:')).map((s) => s.slice(4)),
+      serial: leaf.serialNumber,
+      chainPem,
+      privateKeyPem: Buffer.from(secret.tls_certificate.private_key.inline_bytes).toString('utf8'),
+    };
   }
 
   close(): void {

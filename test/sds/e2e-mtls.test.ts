@@ -109,3 +109,28 @@ describe('end to end: two workloads, SDS, then mutual TLS with exactly what SDS 
     expect((error as NodeJS.ErrnoException).code).toMatch(/UNABLE_TO_GET_ISSUER_CERT_LOCALLY|SELF_SIGNED|UNABLE_TO_VERIFY/);
   });
 });
+
+describe('logs', () => {
+  it('never contain key material, whatever the stream does', async () => {
+    const { Writable } = await import('node:stream');
+    const { pino } = await import('pino');
+    const lines: string[] = [];
+    const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) });
+    const logged = await startHarness({ authority: h.authority, logger: pino({ level: 'trace' }, sink) });
+    try {
+      const stream = XdsStream.sotw(logged.client());
+      stream.send({ node: envoyNode('ns/log/sa/check'), resource_names: ['default'], type_url: secretTypeUrl });
+      const res = await stream.next();
+      const key = decodeSecret(res.resources[0]).privateKey!;
+      stream.send({ version_info: '', resource_names: ['default'], type_url: secretTypeUrl, response_nonce: res.nonce, error_detail: { code: 3, message: 'rejected' } });
+      stream.send({ version_info: '', resource_names: ['spiffe://cluster.local/other'], type_url: secretTypeUrl, response_nonce: res.nonce });
+      await stream.status;
+      const text = lines.join('');
+      expect(text).toContain('NACK');
+      expect(text).not.toContain('PRIVATE KEY');
+      expect(text).not.toContain(key.split('\n')[1]!);
+    } finally {
+      await logged.close();
+    }
+  });
+});

@@ -4,8 +4,8 @@ import type { JoinTokenStore } from './store.js';
 
 /**
  * `authorization: Bearer wcajt_…`: a machine's first contact. The token is spent
- * here, so the stream that presented it is the only one it ever opens; the
- * machine renews over mtls with the SVID it received.
+ * here (the same machine may open its other first streams within the store's
+ * reuse window); afterwards the machine renews over mtls with the SVID it received.
  */
 export class JoinTokenAuthenticator implements Authenticator {
   readonly name = 'join-token';
@@ -15,7 +15,7 @@ export class JoinTokenAuthenticator implements Authenticator {
   async authenticate(context: CallerContext): Promise<Caller | null> {
     const bearer = readBearer(context.metadata);
     if (bearer === null || bearer.kind !== 'join-token') return null;
-    const grant = this.store.consume(bearer.token);
+    const grant = this.store.consume(bearer.token, claimantOf(context));
     return {
       authenticator: this.name,
       subject: `join-token:${grant.id}`,
@@ -23,4 +23,11 @@ export class JoinTokenAuthenticator implements Authenticator {
       boundSpiffeId: grant.spiffeId,
     };
   }
+}
+
+/** Peer host without the port, plus the Envoy node id: what "the same machine" means. */
+function claimantOf(context: CallerContext): string {
+  const address = context.peerAddress;
+  const host = context.transport === 'unix' ? address : address.replace(/:\d+$/, '');
+  return `${host}|${context.node?.id ?? ''}`;
 }

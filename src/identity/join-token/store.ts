@@ -30,6 +30,19 @@ export interface JoinTokenGrant {
 
 interface Entry extends JoinTokenGrant {
   expiresAtMs: number;
+  /** Set once used: the same machine may present it again until `untilMs`. */
+  spent?: { claimant: string; untilMs: number };
+}
+
+export interface JoinTokenStoreOptions {
+  /** Longest token lifetime accepted by create(); capped by limits.joinTokenMaxTtlSeconds. */
+  maxTtlSeconds?: number;
+  /**
+   * After first use, the same claimant (peer host + Envoy node id) may present the
+   * token again for this long: outside ADS an Envoy opens one SDS stream per
+   * secret (`default`, `ROOTCA`), each carrying the same token. 0 = strictly once.
+   */
+  reuseWindowSeconds?: number;
 }
 
 const sha256 = (token: string) => createHash('sha256').update(token).digest('hex');
@@ -37,22 +50,27 @@ const sha256 = (token: string) => createHash('sha256').update(token).digest('hex
 /**
  * One-time join tokens, kept only as SHA-256 hashes in memory: a heap dump or a
  * log line never yields a usable token. 32 random bytes make brute force and
- * slow hashing moot. Consuming is a synchronous delete, so two concurrent callers
- * can never both spend one token.
+ * slow hashing moot. The first use is synchronous (check and mark in one step),
+ * so of two concurrent claimants exactly one wins; the other is refused.
  */
 export class JoinTokenStore {
   private readonly entries = new Map<string, Entry>();
+  private readonly maxTtlSeconds: number;
+  private readonly reuseWindowMs: number;
 
   constructor(
     private readonly trustDomain: string,
     private readonly clock: Clock,
-    private readonly maxTtlSeconds: number = limits.joinTokenMaxTtlSeconds,
-  ) {}
+    options: JoinTokenStoreOptions = {},
+  ) {
+    this.maxTtlSeconds = Math.min(options.maxTtlSeconds ?? limits.joinTokenMaxTtlSeconds, limits.joinTokenMaxTtlSeconds);
+    this.reuseWindowMs = (options.reuseWindowSeconds ?? 0) * 1000;
+  }
 
   create(request: JoinTokenRequest): CreatedJoinToken {
     const spiffeId = parseSpiffeIdIn(request.spiffeId, this.trustDomain).uri;
     const dnsNames = parseDnsNames(request.dnsNames);
-    const maxTtl = Math.min(this.maxTtlSeconds, limits.joinTokenMaxTtlSeconds);
+    const maxTtl = this.maxTtlSeconds;
     if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > maxTtl) {
       throw new WcaError('ERR_TTL_INVALID', `join token TTL must be between 1 s and ${maxTtl} s, got ${request.ttlSeconds}`);
     }
@@ -68,28 +86,44 @@ export class JoinTokenStore {
     return { token, id, spiffeId, dnsNames, expiresAt: new Date(expiresAtMs) };
   }
 
-  /** Spends the token: returns its grant exactly once, or throws ERR_UNAUTHENTICATED. */
-  consume(token: string): JoinTokenGrant {
+  /**
+   * Spends the token for `claimant` (who presents it: peer host and node id) and
+   * returns its grant; the same claimant may repeat within the reuse window.
+   * Anything else throws ERR_UNAUTHENTICATED.
+   */
+  consume(token: string, claimant: string): JoinTokenGrant {
     const hash = sha256(token);
     const entry = this.entries.get(hash);
-    this.entries.delete(hash);
+    const now = this.clock.now();
     if (entry === undefined) {
-      throw new WcaError('ERR_UNAUTHENTICATED', 'join token is unknown or was already used', { details: { reason: 'unknown-or-used' } });
+      throw new WcaError('ERR_UNAUTHENTICATED', 'join token is unknown', { details: { reason: 'unknown' } });
     }
-    if (this.clock.now() > entry.expiresAtMs) {
+    const grant = { id: entry.id, spiffeId: entry.spiffeId, dnsNames: entry.dnsNames };
+    if (entry.spent) {
+      if (entry.spent.claimant === claimant && now < entry.spent.untilMs) return grant;
+      throw new WcaError('ERR_UNAUTHENTICATED', `join token ${entry.id} was already used`, { details: { reason: 'used', tokenId: entry.id } });
+    }
+    if (now > entry.expiresAtMs) {
+      this.entries.delete(hash);
       throw new WcaError('ERR_UNAUTHENTICATED', `join token ${entry.id} expired at ${new Date(entry.expiresAtMs).toISOString()}`, {
         details: { reason: 'expired', tokenId: entry.id },
       });
     }
-    return { id: entry.id, spiffeId: entry.spiffeId, dnsNames: entry.dnsNames };
+    entry.spent = { claimant, untilMs: now + this.reuseWindowMs };
+    return grant;
   }
 
-  get size(): number {
-    return this.entries.size;
+  /** Tokens not used yet. */
+  get outstanding(): number {
+    let count = 0;
+    for (const entry of this.entries.values()) if (!entry.spent) count++;
+    return count;
   }
 
   private prune(): void {
     const now = this.clock.now();
-    for (const [hash, entry] of this.entries) if (now > entry.expiresAtMs) this.entries.delete(hash);
+    for (const [hash, entry] of this.entries) {
+      if (now > (entry.spent ? entry.spent.untilMs : entry.expiresAtMs)) this.entries.delete(hash);
+    }
   }
 }

@@ -6,31 +6,33 @@ import type { CallerContext } from '../../../src/identity/types.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
 
 const ID = 'spiffe://cluster.local/vm/db-1';
-const context = (authorization?: string): CallerContext => ({
+const context = (authorization?: string, peer = '10.0.0.7:40000', nodeId = 'vm-db-1'): CallerContext => ({
   transport: 'tcp',
-  peerAddress: '10.0.0.7:40000',
+  peerAddress: peer,
   metadata: new Map(authorization === undefined ? [] : [['authorization', [authorization]]]),
+  node: { id: nodeId, cluster: 'vm' },
 });
 
-function setup() {
+function setup(reuseWindowSeconds = 0) {
   const clock = new FakeClock();
-  const store = new JoinTokenStore('cluster.local', clock, 3600);
+  const store = new JoinTokenStore('cluster.local', clock, { maxTtlSeconds: 3600, reuseWindowSeconds });
   return { clock, store, auth: new JoinTokenAuthenticator(store) };
 }
 
-async function denial(auth: JoinTokenAuthenticator, token: string) {
-  const err = await auth.authenticate(context(`Bearer ${token}`)).catch((e: unknown) => e);
+async function denial(auth: JoinTokenAuthenticator, token: string, ctx = context(`Bearer ${token}`)) {
+  const err = await auth.authenticate(ctx).catch((e: unknown) => e);
   if (!isWcaError(err, 'ERR_UNAUTHENTICATED')) throw new Error(`expected ERR_UNAUTHENTICATED, got ${String(err)}`);
   expect(err.message).not.toContain(token);
   return err;
 }
 
 describe('join tokens', () => {
-  it('authenticates a machine once, bound to the token’s SPIFFE ID and DNS names', async () => {
+  it('authenticates a machine, bound to the token’s SPIFFE ID and DNS names', async () => {
     const { store, auth } = setup();
     const created = store.create({ spiffeId: ID, dnsNames: ['DB-1.vm.internal'], ttlSeconds: 600 });
     expect(created.token).toMatch(/^wcajt_[A-Za-z0-9_-]{43}$/);
     expect(created.token).not.toContain(created.id);
+    expect(store.outstanding).toBe(1);
     const caller = await auth.authenticate(context(`Bearer ${created.token}`));
     expect(caller).toEqual({
       authenticator: 'join-token',
@@ -38,20 +40,36 @@ describe('join tokens', () => {
       claims: { tokenId: created.id, dnsNames: ['db-1.vm.internal'] },
       boundSpiffeId: ID,
     });
-    expect(store.size).toBe(0);
+    expect(store.outstanding).toBe(0);
   });
 
   it('rejects a reused token', async () => {
     const { store, auth } = setup();
-    const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
+    const { token, id } = store.create({ spiffeId: ID, ttlSeconds: 600 });
     await auth.authenticate(context(`Bearer ${token}`));
-    expect((await denial(auth, token)).message).toBe('join token is unknown or was already used');
+    const err = await denial(auth, token);
+    expect(err.message).toBe(`join token ${id} was already used`);
+    expect(err.details.reason).toBe('used');
   });
 
-  it('lets exactly one of many concurrent callers spend a token', async () => {
-    const { store, auth } = setup();
+  it('lets the same machine open its other first streams within the reuse window, and nobody else', async () => {
+    const { clock, store, auth } = setup(30);
     const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
-    const results = await Promise.allSettled(Array.from({ length: 20 }, () => auth.authenticate(context(`Bearer ${token}`))));
+    expect(await auth.authenticate(context(`Bearer ${token}`, '10.0.0.7:40000'))).toMatchObject({ boundSpiffeId: ID });
+    // Envoy's ROOTCA stream: same host, new source port, same node.
+    expect(await auth.authenticate(context(`Bearer ${token}`, '10.0.0.7:40002'))).toMatchObject({ boundSpiffeId: ID });
+    await denial(auth, token, context(`Bearer ${token}`, '10.0.0.8:40000'));
+    await denial(auth, token, context(`Bearer ${token}`, '10.0.0.7:40004', 'another-node'));
+    clock.advance(30_001);
+    expect((await denial(auth, token)).details.reason).toBe('used');
+  });
+
+  it('lets exactly one of many concurrent machines spend a token', async () => {
+    const { store, auth } = setup(30);
+    const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
+    const results = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => auth.authenticate(context(`Bearer ${token}`, `10.0.1.${i}:40000`, `node-${i}`))),
+    );
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
   });
 
@@ -60,12 +78,13 @@ describe('join tokens', () => {
     const { token, id } = store.create({ spiffeId: ID, ttlSeconds: 60 });
     clock.advance(60_001);
     const err = await denial(auth, token);
-    expect(err.message).toMatch(new RegExp(`join token ${id} expired at 2026-01-01T00:01:00.000Z`));
+    expect(err.message).toBe(`join token ${id} expired at 2026-01-01T00:01:00.000Z`);
+    expect(store.outstanding).toBe(0);
   });
 
   it('rejects a made-up token with the join-token prefix', async () => {
     const { auth } = setup();
-    await denial(auth, 'wcajt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA');
+    expect((await denial(auth, 'wcajt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA')).message).toBe('join token is unknown');
   });
 
   it('ignores JWTs and absent credentials', async () => {
@@ -83,6 +102,6 @@ describe('join tokens', () => {
   ] as const)('refuses to create a token for %s', (_name, request, code) => {
     const { store } = setup();
     expect(() => store.create(request)).toThrow(expect.objectContaining({ code }));
-    expect(store.size).toBe(0);
+    expect(store.outstanding).toBe(0);
   });
 });

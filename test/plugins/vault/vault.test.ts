@@ -10,6 +10,8 @@ import { createVault, mintAndValidate, rejectionOf, trustDomain, type Harness } 
 
 const approle = { roleId: 'role-1234', secretId: 'approle-secret-0f9e8d7c', tokenTtlSeconds: 60, tokenMaxTtlSeconds: 150 };
 const jwt = 'eyJhbGciOiJSUzI1NiJ9.k8s-service-account-jwt.sig';
+/** Background renewals finish on their own time; generous for a loaded CI machine. */
+const settle = { timeout: 15_000, interval: 5 };
 
 describe('vault plugin against a local server following the Vault HTTP API', () => {
   let ca: TestRootCa;
@@ -103,16 +105,16 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
 
     // 40s = 2/3 of 60s: first renewal; the max TTL (150s) leaves room for a full 60s.
     clock.advance(40_000);
-    await vi.waitFor(() => expect(server.count(/renew-self/)).toBe(1));
-    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1));
+    await vi.waitFor(() => expect(server.count(/renew-self/)).toBe(1), settle);
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), settle);
     expect(server.requests.at(-1)!.headers['x-vault-token']).toBe(firstToken);
     clock.advance(40_000);
-    await vi.waitFor(() => expect(server.count(/renew-self/)).toBe(2));
-    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1));
+    await vi.waitFor(() => expect(server.count(/renew-self/)).toBe(2), settle);
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), settle);
     // At 120s only 30s remain before the max TTL: Vault caps the renewal, the plugin logs in again.
     clock.advance(40_000);
-    await vi.waitFor(() => expect(server.count(/^auth\/approle\/login$/)).toBe(2));
-    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1));
+    await vi.waitFor(() => expect(server.count(/^auth\/approle\/login$/)).toBe(2), settle);
+    await vi.waitFor(() => expect(clock.pendingTimers).toBe(1), settle);
 
     await mintAndValidate(harness.authority);
     const signs = server.requests.filter((r) => r.path.endsWith('sign-intermediate'));
@@ -131,7 +133,7 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
     await mintAndValidate(harness.authority);
     server.overrides.push({ match: /renew-self/, response: { status: 403, errors: ['permission denied'] }, times: 1 });
     harness.clock.advance(40_000);
-    await vi.waitFor(() => expect(server.count(/^auth\/approle\/login$/)).toBe(2));
+    await vi.waitFor(() => expect(server.count(/^auth\/approle\/login$/)).toBe(2), settle);
     await mintAndValidate(harness.authority);
     expect(harness.logText()).toContain('token renewal failed');
   });
