@@ -102,6 +102,33 @@ describe('aws-acm-pca plugin failures against a local server following the AWS P
     }
   });
 
+  it('no credentials anywhere in the default chain: ERR_UPSTREAM_AUTH before any request', async () => {
+    server = await new FakePcaServer({ ca }).start();
+    useCredentials();
+    for (const name of ['AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_WEB_IDENTITY_TOKEN_FILE', 'AWS_CONTAINER_CREDENTIALS_FULL_URI', 'AWS_CONTAINER_CREDENTIALS_RELATIVE_URI']) {
+      delete process.env[name];
+    }
+    process.env.AWS_SHARED_CREDENTIALS_FILE = '/nonexistent/credentials';
+    process.env.AWS_CONFIG_FILE = '/nonexistent/config';
+    ({ authority } = await createPca(server, { signingAlgorithm: 'SHA256WITHECDSA' }));
+    const err = await rejectionOf(mintAndValidate(authority!));
+    expect(err.code).toBe('ERR_UPSTREAM_AUTH');
+    expect(err.message).toContain('IssueCertificate failed: CredentialsProviderError');
+    expect(server.calls).toHaveLength(0);
+  });
+
+  it('no region in config or environment: ERR_UPSTREAM_CONFIG', async () => {
+    server = await new FakePcaServer({ ca }).start();
+    useCredentials();
+    delete process.env.AWS_REGION;
+    delete process.env.AWS_DEFAULT_REGION;
+    process.env.AWS_CONFIG_FILE = '/nonexistent/config';
+    ({ authority } = await createPca(server, { signingAlgorithm: 'SHA256WITHECDSA', region: undefined }));
+    const err = await rejectionOf(mintAndValidate(authority!));
+    expect(err.code).toBe('ERR_UPSTREAM_CONFIG');
+    expect(err.message).toMatch(/region is missing/i);
+  });
+
   it('a CA that never answers: ERR_UPSTREAM_TIMEOUT after requestTimeoutMs, one call', async () => {
     const pca = await start([], { requestTimeoutMs: 300 });
     server.hang.add('IssueCertificate');

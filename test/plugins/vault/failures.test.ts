@@ -56,6 +56,16 @@ describe('vault plugin failures against a local server following the Vault HTTP 
     expect(server!.count(/sign-intermediate$/)).toBe(1);
   });
 
+  it('a valid token whose policy lacks sign-intermediate: ERR_UPSTREAM_DENIED, no retry', async () => {
+    server = await new FakeVaultServer({ ca }).start();
+    const readOnly = server.addToken({ canSign: false });
+    harness = await createVault({ address: server.address, auth: { method: 'token' } }, { VAULT_TOKEN: readOnly });
+    const err = await rejectionOf(mintAndValidate(harness.authority));
+    expect(err.code).toBe('ERR_UPSTREAM_DENIED');
+    expect(err.message).toBe('vault: pki/root/sign-intermediate returned HTTP 403: permission denied');
+    expect(server.count(/sign-intermediate$/)).toBe(1);
+  });
+
   it.each([
     ['a 200 answer without data.certificate', '{"data":{"issuing_ca":"x"}}', 'answer has no data.certificate'],
     ['a 200 answer that is not JSON', '<html>proxy error</html>', 'answer is not a JSON object'],
