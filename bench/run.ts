@@ -1,10 +1,14 @@
 import 'reflect-metadata';
 import { runIssueBench, printIssueBench } from './issue.js';
+import { runSdsScaleBench, printSdsScaleBench } from './sds-scale.js';
+import { runAuthJwtBench, printAuthJwtBench } from './auth-jwt.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
   const only = process.argv[2];
   if (!only || only === 'issue') printIssueBench(await runIssueBench());
+  if (!only || only === 'auth-jwt') printAuthJwtBench(await runAuthJwtBench());
+  if (!only || only === 'sds') printSdsScaleBench(await runSdsScaleBench());
 }
 
 main().then(

@@ -7,14 +7,14 @@ import { startHttpServer } from './telemetry/http.js';
 import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
 import { Rotator } from './rotation/rotator.js';
+import { RootWatcher } from './rotation/root-watcher.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
-import { InsecureDevAuthenticator } from './identity/insecure-dev.js';
-import { UnixAuthenticator } from './identity/unix.js';
-import { BoundPolicy } from './identity/bound-policy.js';
-import type { Authenticator } from './identity/types.js';
+import { assembleIdentity } from './identity/assemble.js';
+import { startAdminServer } from './admin/server.js';
+import { WcaError } from './errors.js';
 
 export interface App {
   authority: Authority;
@@ -50,9 +50,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     for (const close of closers.reverse()) await close().catch(() => undefined);
   };
   try {
-    const upstream = await loadUpstream(config.upstream, {
+    const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
       logger: logger.child({ component: 'upstream', plugin: config.upstream.plugin }),
       now: () => clock.now(),
+      schedule: (fn, ms) => clock.schedule(fn, ms),
       devProfile,
       env: deps.env ?? process.env,
     }, { baseDir: deps.configDir });
@@ -77,6 +78,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     const rotator = new Rotator(authority, { clock, logger: logger.child({ component: 'rotation' }) });
     rotator.start();
     closers.push(async () => rotator.stop());
+    const rootWatcher = new RootWatcher(upstream, authority, {
+      clock,
+      logger: logger.child({ component: 'rotation' }),
+      intervalMs: config.upstream.rootPollInterval * 1000,
+    });
+    rootWatcher.start();
+    closers.push(async () => rootWatcher.stop());
 
     const addresses: Record<string, string> = {};
     const track = (name: string, l: Listening) => {
@@ -99,21 +107,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
-    const sdsListen = config.listen.sds;
-    // Real credentials decide first; insecure-dev (dev profile, loopback only) comes last.
-    const authenticators: Authenticator[] = [
-      ...(sdsListen.kind === 'unix' && config.identity.unix ? [new UnixAuthenticator({ spiffeId: config.identity.unix.spiffeId })] : []),
-      ...(devProfile
-        ? [new InsecureDevAuthenticator({ profile: config.profile, trustDomain: config.trustDomain, listen: sdsListen, logger: logger.child({ component: 'identity' }) })]
-        : []),
-    ];
+    const identity = assembleIdentity(config, { issuer: authority, clock, logger });
+    if (config.listen.admin.kind !== 'unix') {
+      throw new WcaError('ERR_CONFIG_INVALID', 'listen.admin: the admin API listens on a Unix socket only (unix:/path)');
+    }
+    const admin = await startAdminServer({ joinTokens: identity.joinTokens, logger: logger.child({ component: 'admin' }), listen: config.listen.admin });
+    addresses.admin = `unix:${admin.path}`;
+    closers.push(() => admin.close());
+
     const sds = await startSdsServer({
       issuer: authority,
-      authenticators,
-      policy: new BoundPolicy({ trustDomain: config.trustDomain, maxTtlSeconds: config.ca.leafMaxTtl }),
+      authenticators: identity.authenticators,
+      policy: identity.policy,
       config: config.sds,
       profile: config.profile,
-      listen: sdsListen,
+      listen: config.listen.sds,
       logger: logger.child({ component: 'sds' }),
       metrics,
       clock,

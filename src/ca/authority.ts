@@ -9,6 +9,7 @@ import { parseDnsNames } from '../spiffe/dns.js';
 import { csrToDer } from '../x509/csr.js';
 import { SignerPool } from './signer-pool.js';
 import { mintIntermediate, type CaSlot } from './intermediate.js';
+import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
 import { keyTypes, type AuthorityEvent, type CsrLeafRequest, type IssuedCert, type IssuedSvid, type KeyType, type LeafIssuer, type LeafRequest, type ServerKeyLeafRequest, type TrustBundle } from './types.js';
 import type { SlotName } from './slots.js';
@@ -39,6 +40,8 @@ export class Authority implements LeafIssuer {
   private readonly slots: Partial<Record<SlotName, CaSlot>> = {};
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   private currentBundle: TrustBundle;
+  /** Roots the upstream announced ahead of use (root rotation): trusted before any leaf chains to them. */
+  private announcedRoots: string[] = [];
 
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
@@ -97,6 +100,24 @@ export class Authority implements LeafIssuer {
   /** PEM of the active intermediate (no key), for status output. */
   activeCertificatePem(): string | undefined {
     return this.slots.active?.signing.chainPemSuffix;
+  }
+
+  /**
+   * Our intermediates in every slot (and the upstream chain above them): peers that
+   * present only a leaf are verified through these, including leaves of the old slot
+   * during a rotation.
+   */
+  intermediatesPem(): string[] {
+    return Object.values(this.slots).map((s) => s.signing.chainPemSuffix);
+  }
+
+  /**
+   * The upstream's current roots, as polled. New roots join the bundle at once, so
+   * peers trust them before an intermediate chained to one is ever activated.
+   */
+  setAnnouncedRoots(rootsPem: readonly string[]): void {
+    this.announcedRoots = validateRoots(rootsPem);
+    this.refreshBundle();
   }
 
   bundle(): TrustBundle {
@@ -231,6 +252,7 @@ export class Authority implements LeafIssuer {
   private refreshBundle(): void {
     const roots = new Set<string>();
     for (const s of Object.values(this.slots)) for (const r of s.rootsPem) roots.add(r.trim() + '\n');
+    for (const r of this.announcedRoots) roots.add(r.trim() + '\n');
     const pem = [...roots].join('');
     if (pem === this.currentBundle.pem) return;
     const version = crypto.createHash('sha256').update(pem).digest('hex').slice(0, 16);

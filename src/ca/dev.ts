@@ -28,7 +28,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
   const logger = options.logger ?? silentLogger();
   const upstream = await selfSigned.create(
     selfSigned.configSchema.parse({ rootTtlSeconds: options.rootTtlSeconds ?? 365 * 86400 }),
-    { logger, now: () => clock.now(), devProfile: true, env: {} },
+    { logger, now: () => clock.now(), schedule: (fn, ms) => clock.schedule(fn, ms), devProfile: true, env: {} },
   );
   const authority = new Authority({
     trustDomain: options.trustDomain ?? 'cluster.local',

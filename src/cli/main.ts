@@ -6,6 +6,7 @@ import { registerServeCommand } from './commands/serve.js';
 import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
+import { registerTokenCommand } from './commands/token.js';
 
 export function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
   registerServeCommand(program);
   registerIssueCommand(program);
   registerUpstreamCommand(program);
+  registerTokenCommand(program);
   registerVersionCommand(program);
   return program;
 }

@@ -40,6 +40,8 @@ export const configSchema = z
       .object({
         plugin: z.string().min(1).default('self-signed'),
         config: z.record(z.string(), z.unknown()).default({}),
+        /** How often the upstream's roots are polled to notice a root rotation. */
+        rootPollInterval: duration.pipe(z.number().min(10)).default(300),
       })
       .strict()
       .prefault({}),

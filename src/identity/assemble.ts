@@ -1,0 +1,75 @@
+import type { Config } from '../config/schema.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import { WcaError } from '../errors.js';
+import type { Authenticator, Policy } from './types.js';
+import { InsecureDevAuthenticator } from './insecure-dev.js';
+import { UnixAuthenticator } from './unix.js';
+import { MtlsAuthenticator } from './mtls.js';
+import { JoinTokenStore } from './join-token/store.js';
+import { JoinTokenAuthenticator } from './join-token/authenticator.js';
+import { JwtAuthenticator } from './jwt/authenticator.js';
+import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
+import { RulePolicy } from './policy/rules.js';
+import { ruleSchema, type PolicyConfig } from './policy/config.js';
+import type { LeafIssuer } from '../ca/types.js';
+
+export interface IdentitySetup {
+  authenticators: Authenticator[];
+  policy: Policy;
+  joinTokens: JoinTokenStore;
+}
+
+/** Authenticators whose credential is bound to one SPIFFE ID by whoever issued it. */
+const boundAuthenticators = ['unix', 'insecure-dev', 'join-token', 'mtls'];
+
+/**
+ * Builds the SDS listener's authenticators and policy from config. Order decides
+ * (first credential present wins), so real credentials come before insecure-dev.
+ */
+export function assembleIdentity(
+  config: Config,
+  deps: { issuer: LeafIssuer & { intermediatesPem(): string[] }; clock: Clock; logger: Logger },
+): IdentitySetup {
+  const id = config.identity;
+  const logger = deps.logger.child({ component: 'identity' });
+  const joinTokens = new JoinTokenStore(config.trustDomain, deps.clock, {
+    maxTtlSeconds: id.joinToken?.maxTtl,
+    reuseWindowSeconds: id.joinToken?.reuseWindow ?? 30,
+  });
+  const listen = config.listen.sds;
+  const available: Record<string, () => Authenticator> = {
+    ...(listen.kind === 'unix' && id.unix ? { unix: () => new UnixAuthenticator({ spiffeId: id.unix!.spiffeId }) } : {}),
+    mtls: () => new MtlsAuthenticator(deps.issuer, deps.clock, () => deps.issuer.intermediatesPem()),
+    'join-token': () => new JoinTokenAuthenticator(joinTokens),
+    ...(id.jwt ? { jwt: () => new JwtAuthenticator({ config: id.jwt!, clock: deps.clock, logger }) } : {}),
+    ...(id.tokenReview ? { tokenreview: () => new TokenReviewAuthenticator(id.tokenReview!) } : {}),
+    ...(config.profile === 'dev'
+      ? { 'insecure-dev': () => new InsecureDevAuthenticator({ profile: config.profile, trustDomain: config.trustDomain, listen, logger }) }
+      : {}),
+  };
+  const names = config.sds.authenticators ?? Object.keys(available);
+  const authenticators = names.map((name) => {
+    const make = available[name];
+    if (!make) {
+      throw new WcaError(
+        'ERR_CONFIG_INVALID',
+        `sds.authenticators: "${name}" is not available here (configured: ${Object.keys(available).join(', ')}; ` +
+          'jwt and tokenreview need identity.jwt / identity.tokenReview, unix needs a unix: SDS listener and identity.unix, insecure-dev the dev profile)',
+      );
+    }
+    return make();
+  });
+
+  // A bound credential was issued for exactly one identity (by an operator, the
+  // admin API or our own CA): it receives that identity unless an earlier rule says
+  // otherwise. Everything else (JWT callers) needs an explicit rule.
+  const builtin = ruleSchema.parse({
+    name: 'builtin-bound-identity',
+    match: { authenticator: boundAuthenticators },
+    spiffeId: '{{bound}}',
+    maxTtl: config.ca.leafMaxTtl,
+  });
+  const policy = new RulePolicy(config.trustDomain, { rules: [...id.policy.rules, builtin] } satisfies PolicyConfig);
+  return { authenticators, policy, joinTokens };
+}
