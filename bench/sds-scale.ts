@@ -53,7 +53,7 @@ export async function runSdsScaleBench(options: { nodes?: number; timeoutMs?: nu
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
   const child = fork(fileURLToPath(new URL('./sds-scale-clients.ts', import.meta.url)), [server.address, String(nodes)], {
-    execArgv: ['--import', 'tsx'],
+    execArgv: ['--import', 'tsx', ...(process.env.CLIENT_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/profc'] : [])],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);

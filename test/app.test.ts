@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { loadConfig } from '../src/config/load.js';
@@ -62,5 +63,42 @@ describe('dev profile (npm start)', () => {
     } finally {
       client.close();
     }
+  });
+});
+
+describe('listeners on Unix sockets', () => {
+  it('serves metrics on a 0600 Unix socket and removes it on close', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-unix-'));
+    const config = loadConfig({
+      env: {},
+      flags: { sdsListen: '127.0.0.1:0', httpListen: `unix:${dir}/http.sock`, adminListen: `unix:${dir}/admin.sock` },
+    });
+    const unixApp = await startApp(config, { logger: silentLogger(), env: {} });
+    try {
+      for (const sock of ['http.sock', 'admin.sock']) expect(fs.statSync(path.join(dir, sock)).mode & 0o777).toBe(0o600);
+      const body = await new Promise<string>((resolve, reject) => {
+        http.get({ socketPath: path.join(dir, 'http.sock'), path: '/readyz' }, (res) => {
+          let text = '';
+          res.on('data', (c) => (text += c));
+          res.on('end', () => resolve(text));
+        }).on('error', reject);
+      });
+      expect(body).toBe('ready\n');
+    } finally {
+      await unixApp.close();
+    }
+    expect(fs.existsSync(path.join(dir, 'http.sock'))).toBe(false);
+    expect(fs.existsSync(path.join(dir, 'admin.sock'))).toBe(false);
+  });
+
+  it('refuses to start when a listener cannot bind, and leaves nothing running', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-busy-'));
+    fs.writeFileSync(path.join(dir, 'not-a-socket'), 'precious data');
+    const config = loadConfig({
+      env: {},
+      flags: { sdsListen: '127.0.0.1:0', httpListen: `unix:${dir}/not-a-socket`, adminListen: `unix:${dir}/admin.sock` },
+    });
+    await expect(startApp(config, { logger: silentLogger(), env: {} })).rejects.toMatchObject({ code: 'ERR_LISTEN_ADDRESS' });
+    expect(fs.readFileSync(path.join(dir, 'not-a-socket'), 'utf8')).toBe('precious data');
   });
 });

@@ -1,11 +1,10 @@
-import { unlink } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { JoinTokenStore } from '../identity/join-token/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createJoinToken } from './join-token-handler.js';
 import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
-import { claimSocketPath, restrictSocket } from './socket.js';
+import { bindUnixSocket } from '../transport/unix-socket.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -23,23 +22,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const { logger } = options;
   const path = options.listen.path;
   if (options.listen.kind !== 'unix') throw new WcaError('ERR_LISTEN_ADDRESS', 'the admin API listens on a Unix socket only (unix:/path)');
-  await claimSocketPath(path);
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => createJoinToken(options.joinTokens, logger, request), logger),
   });
-  await new Promise<void>((resolve, reject) =>
-    server.bindAsync(`unix:${path}`, grpc.ServerCredentials.createInsecure(), (err) =>
-      err ? reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on unix:${path}: ${err.message}`)) : resolve(),
+  // Mode 0600 before the socket is reachable: its file permissions are the admin API's access control.
+  const removeSocket = await bindUnixSocket(path, '0600', (address) =>
+    new Promise<void>((resolve, reject) =>
+      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) =>
+        err ? reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on unix:${path}: ${err.message}`)) : resolve(),
+      ),
     ),
   );
-  try {
-    await restrictSocket(path);
-  } catch (err) {
-    server.forceShutdown();
-    throw new WcaError('ERR_LISTEN_ADDRESS', `cannot restrict admin socket ${path} to mode 0600`, { cause: err });
-  }
   logger.info({ path }, 'admin API listening');
 
   return {
@@ -53,7 +48,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
           resolve();
         });
       });
-      await unlink(path).catch(() => undefined);
+      await removeSocket();
     },
   };
 }

@@ -1,7 +1,7 @@
-import fs from 'node:fs';
 import type net from 'node:net';
 import { WcaError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen.js';
+import { bindUnixSocket } from '../transport/unix-socket.js';
 
 export interface Listening {
   /** Where it actually listens (port 0 resolved). */
@@ -9,40 +9,33 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on TCP or a Unix socket (mode applied before anyone can connect to a stale one). */
-export async function listen(server: net.Server, address: ListenAddress, socketMode = 0o600): Promise<Listening> {
-  if (address.kind === 'unix') removeStaleSocket(address.path);
-  await new Promise<void>((resolve, reject) => {
-    const onError = (err: NodeJS.ErrnoException) =>
-      reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on ${formatListenAddress(address)}: ${err.code ?? err.message}`));
-    server.once('error', onError);
-    const done = () => {
-      server.off('error', onError);
-      resolve();
-    };
-    if (address.kind === 'unix') server.listen(address.path, done);
-    else server.listen(address.port, address.host, done);
-  });
-  if (address.kind === 'unix') fs.chmodSync(address.path, socketMode);
+/** Listens on TCP, or on a Unix socket that is never reachable with a looser mode than 0600. */
+export async function listen(server: net.Server, address: ListenAddress): Promise<Listening> {
+  const listenOn = (...args: unknown[]) =>
+    new Promise<void>((resolve, reject) => {
+      const onError = (err: NodeJS.ErrnoException) =>
+        reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on ${formatListenAddress(address)}: ${err.code ?? err.message}`));
+      server.once('error', onError);
+      server.listen(...(args as [string]), () => {
+        server.off('error', onError);
+        resolve();
+      });
+    });
+  let removeSocket: () => Promise<void> = async () => undefined;
+  if (address.kind === 'unix') removeSocket = await bindUnixSocket(address.path, '0600', (a) => listenOn(a.replace(/^unix:/, '')));
+  else await listenOn(address.port, address.host);
+
   const bound = server.address();
   const actual: ListenAddress =
-    address.kind === 'unix' || bound === null || typeof bound === 'string'
-      ? address
-      : { kind: 'tcp', host: address.host, port: bound.port };
+    address.kind === 'unix' || bound === null || typeof bound === 'string' ? address : { kind: 'tcp', host: address.host, port: bound.port };
   return {
     address: formatListenAddress(actual),
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await new Promise<void>((resolve) => {
         server.close(() => resolve());
         (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-      }),
+      });
+      await removeSocket();
+    },
   };
-}
-
-function removeStaleSocket(path: string): void {
-  try {
-    if (fs.statSync(path).isSocket()) fs.unlinkSync(path);
-  } catch {
-    // absent: nothing to remove
-  }
 }

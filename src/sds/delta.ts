@@ -5,11 +5,20 @@ import type { DeltaRequest, DeltaResponse, Resource } from './types.js';
 /** Unanswered responses remembered for ACK/NACK matching; older ones count as stale. */
 const pendingResponsesMax = 32;
 
+/** What one response carried, remembered until its ACK or NACK. */
+interface Sent {
+  versions: Map<string, string>;
+  removed: readonly string[];
+}
+
 /**
  * Incremental xDS for one stream: subscribe and unsubscribe by name, send only
  * resources whose version differs from what the client holds (seeded from
  * initial_resource_versions), match ACK/NACK to the response by nonce, never
- * resend a version the client rejected.
+ * resend a version the client rejected. A subscribed name that will never exist
+ * (a typo) is reported once in removed_resources, incremental xDS's way to say
+ * "does not exist": Envoy >= 1.31 then stops waiting for it; older ones NACK
+ * that response, which is logged and otherwise harmless. The stream stays open.
  */
 export class DeltaProtocol implements Protocol<DeltaRequest> {
   private readonly subscription: Subscription;
@@ -17,7 +26,9 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
   /** Version the client holds, per name. */
   private readonly held = new Map<string, string>();
   private readonly rejected = new Map<string, string>();
-  private readonly pending = new Map<string, Map<string, string>>();
+  private readonly pending = new Map<string, Sent>();
+  /** Names to report in removed_resources with the next response. */
+  private notFound: string[] = [];
   private nonces = 0;
   private started = false;
 
@@ -38,7 +49,10 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
         this.held.delete(name);
         this.rejected.delete(name);
       }
-      this.subscription.add(request.subscribe);
+      for (const unknown of this.subscription.add(request.subscribe)) {
+        this.notFound.push(unknown.name);
+        this.deps.onUnknown?.(unknown);
+      }
     });
   }
 
@@ -54,12 +68,12 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
     }
     this.pending.delete(request.responseNonce);
     if (!request.errorDetail) return;
-    for (const [name, version] of sent) {
+    for (const [name, version] of sent.versions) {
       this.rejected.set(name, version);
       // The client kept whatever it had before; we no longer know which version that is.
       if (this.held.get(name) === version) this.held.delete(name);
     }
-    const names = [...sent.keys()];
+    const names = [...sent.versions.keys(), ...sent.removed];
     this.deps.logger.warn({ resources: names, nonce: request.responseNonce, errorDetail: request.errorDetail }, 'sds: client rejected secrets (NACK)');
     this.deps.onNack?.(names, request.errorDetail);
   }
@@ -68,12 +82,14 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
     const changed = this.subscription
       .available()
       .filter((r: Resource) => this.held.get(r.name) !== r.version && this.rejected.get(r.name) !== r.version);
-    if (changed.length === 0) return;
+    const removed = this.notFound;
+    this.notFound = [];
+    if (changed.length === 0 && removed.length === 0) return;
     const nonce = String(++this.nonces);
     const versions = new Map(changed.map((r) => [r.name, r.version]));
     for (const [name, version] of versions) this.held.set(name, version);
-    this.pending.set(nonce, versions);
+    this.pending.set(nonce, { versions, removed });
     if (this.pending.size > pendingResponsesMax) this.pending.delete(this.pending.keys().next().value!);
-    this.deps.send({ systemVersionInfo: '', resources: changed, removed: [], nonce });
+    this.deps.send({ systemVersionInfo: '', resources: changed, removed, nonce });
   }
 }

@@ -1,12 +1,16 @@
 import type { Clock } from '../clock.js';
 import { WcaError } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
+import type { Metrics } from '../telemetry/metrics.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import type { SourceFactory } from './source.js';
 import { sotwVersion } from './sotw.js';
+import type { Log } from './stream-log.js';
 import type { Resource, SotwRequest, SotwResponse } from './types.js';
 
 export interface FetchDeps extends AuthorizeDeps {
+  logger: Log;
+  metrics: Metrics;
   sources: SourceFactory;
   clock: Clock;
   wildcardNames: readonly string[];
@@ -14,16 +18,24 @@ export interface FetchDeps extends AuthorizeDeps {
   timeoutMs: number;
 }
 
-/** FetchSecrets: one authorized request, the current value of every requested name. */
+/**
+ * FetchSecrets: one authorized request, the current value of every requested name.
+ * Unlike a stream, a unary call cannot wait for a name that will never exist, so
+ * such a name is NOT_FOUND, naming it.
+ */
 export async function fetchSecrets(
   deps: FetchDeps,
   context: Omit<CallerContext, 'node'>,
   request: SotwRequest,
 ): Promise<SotwResponse> {
-  const caller = await authorizeCaller(deps, context, request.node);
+  const caller = await authorizeCaller(deps, deps.logger, context, request.node);
   const source = deps.sources(caller);
   const names = request.resourceNames.length > 0 ? request.resourceNames : deps.wildcardNames;
-  names.forEach((name) => source.check(name));
+  const unknown = names.map((name) => source.check(name)).find((reason) => reason !== undefined);
+  if (unknown) {
+    deps.metrics.sdsUnknownResources.inc();
+    throw unknown;
+  }
   const found = new Map<string, Resource>();
   const cancels: (() => void)[] = [];
   try {

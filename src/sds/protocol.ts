@@ -1,4 +1,5 @@
-import type { Logger } from '../telemetry/logger.js';
+import type { Log } from './stream-log.js';
+import type { UnknownName } from './subscription.js';
 import type { ErrorDetail, ResourceSource } from './types.js';
 
 /** One stream's xDS state machine: requests in, responses out through `send`. */
@@ -11,9 +12,11 @@ export interface Protocol<Request> {
 export interface ProtocolDeps<Response> {
   source: ResourceSource;
   send(response: Response): void;
-  logger: Logger;
+  logger: Log;
   /** Called once per NACK with the names it covers, for metrics. */
   onNack?(names: readonly string[], detail: ErrorDetail): void;
+  /** Called when a name that will never exist joins the subscription (logged and counted, never fatal). */
+  onUnknown?(unknown: UnknownName): void;
 }
 
 /** Holds back change notifications while a request is handled, then flushes once. */

@@ -4,12 +4,16 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
-import type { Protocol } from './protocol.js';
+import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
-import type { DeltaRequest, ErrorDetail, ResourceSource, SotwRequest } from './types.js';
+import { StreamLog } from './stream-log.js';
+import type { UnknownName } from './subscription.js';
+import type { DeltaRequest, SotwRequest } from './types.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
+/** Distinct unknown names logged per stream, so a client cycling through names cannot flood the log. */
+const unknownLoggedMax = 16;
 
 /** The tiny stream interface the session needs; the gRPC wiring adapts a call to it. */
 export interface StreamIo<Response> {
@@ -20,18 +24,14 @@ export interface StreamIo<Response> {
 }
 
 export interface SessionDeps extends AuthorizeDeps {
+  logger: Logger;
   sources: SourceFactory;
   metrics: Metrics;
   /** Bounded metric label for a resource name. */
   resourceLabel(name: string): string;
 }
 
-export type ProtocolFactory<Request, Response> = (deps: {
-  source: ResourceSource;
-  send(response: Response): void;
-  logger: Logger;
-  onNack(names: readonly string[], detail: ErrorDetail): void;
-}) => Protocol<Request>;
+export type ProtocolFactory<Request, Response> = (deps: Required<ProtocolDeps<Response>>) => Protocol<Request>;
 
 /**
  * One SDS stream: authenticates on the first request (whose node is the node for
@@ -42,14 +42,15 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
-  private readonly logger: Logger;
+  private readonly log: StreamLog;
+  private unknownLogged: Set<string> | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
     private readonly io: StreamIo<Response>,
     private readonly makeProtocol: ProtocolFactory<Request, Response>,
   ) {
-    this.logger = deps.logger.child({ peer: io.context.peerAddress });
+    this.log = new StreamLog(deps.logger, { peer: io.context.peerAddress });
   }
 
   receive(message: Request | MalformedRequest): void {
@@ -73,13 +74,15 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private async start(first: Request): Promise<void> {
     this.state = 'authenticating';
     try {
-      const caller = await authorizeCaller({ ...this.deps, logger: this.logger }, this.io.context, first.node);
+      const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
+      this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
       this.protocol = this.makeProtocol({
         source: this.deps.sources(caller),
         send: (response) => this.io.send(response),
-        logger: this.logger.child({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id }),
+        logger: this.log,
         onNack: (names) => names.forEach((name) => this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) })),
+        onUnknown: (unknown) => this.unknown(unknown),
       });
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
@@ -97,13 +100,22 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     }
   }
 
+  /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
+  private unknown({ name, reason }: UnknownName): void {
+    this.deps.metrics.sdsUnknownResources.inc();
+    this.unknownLogged ??= new Set();
+    if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
+    this.unknownLogged.add(name);
+    this.log.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
+  }
+
   private end(err: unknown): void {
     if (this.state === 'closed') return;
     this.close();
     const status = grpcStatusOf(err);
     this.deps.metrics.sdsRejected.inc({ status: String(status) });
-    if (err instanceof WcaError) this.logger.info({ code: err.code, message: err.message }, 'sds: stream ended with error');
-    else this.logger.error({ err }, 'sds: stream failed');
+    if (err instanceof WcaError) this.log.info({ code: err.code, message: err.message }, 'sds: stream ended with error');
+    else this.log.error({ err }, 'sds: stream failed');
     this.io.fail(status, publicMessageOf(err));
   }
 }

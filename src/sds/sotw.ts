@@ -49,7 +49,9 @@ export class SotwProtocol implements Protocol<SotwRequest> {
       this.nack(request);
     }
     const names = request.resourceNames.length > 0 ? request.resourceNames : this.deps.wildcardNames;
-    this.batch.run(() => this.subscription.replace(names));
+    // A name that will never exist is simply never sent: Envoy keeps waiting (its
+    // initial_fetch_timeout applies) and the stream stays open for a corrected request.
+    this.batch.run(() => this.subscription.replace(names).forEach((unknown) => this.deps.onUnknown?.(unknown)));
   }
 
   close(): void {

@@ -10,7 +10,8 @@ import type { NodeInfo, Resource, ResourceSource } from './types.js';
  * Maps resource names to what one authenticated caller may see: the configured
  * certificate name or the caller's own SPIFFE ID is its certificate; the bundle
  * name or the trust domain ID (spiffe://td) is the bundle, as SPIRE's agent serves
- * them. Anything else is denied, naming the resource.
+ * them. Another SPIFFE ID is denied, naming the resource; any other name (a typo)
+ * simply does not exist here.
  */
 export interface SourceOptions {
   cache: SecretCache;
@@ -59,26 +60,34 @@ export function createSourceFactory(options: SourceOptions): SourceFactory {
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     const bundleMemo = spiffeValidator ? bundles.spiffe : bundles.plain;
 
-    const kindOf = (name: string): 'certificate' | 'bundle' => {
+    const kindOf = (name: string): 'certificate' | 'bundle' | WcaError => {
       if (name === options.certificateName || name === grant.spiffeId) return 'certificate';
       if (name === options.bundleName || name === tdId) return 'bundle';
       const shown = JSON.stringify(name.length > 128 ? `${name.slice(0, 128)}…` : name);
-      if (name.startsWith('spiffe://')) {
+      const details = { resource: name.slice(0, 128) };
+      // Any spiffe: URI (whatever its case or shape) asks for an identity: deny it
+      // loudly rather than let the caller wait for a certificate it will never get.
+      if (/^spiffe:/i.test(name)) {
         throw new WcaError('ERR_PERMISSION_DENIED', `resource ${shown} is not available to ${grant.spiffeId}: a caller receives only its own SPIFFE ID`, {
-          details: { resource: name.slice(0, 128) },
+          details,
         });
       }
-      throw new WcaError(
+      return new WcaError(
         'ERR_SDS_UNKNOWN_RESOURCE',
-        `resource ${shown} is not available to ${grant.spiffeId}: known names are "${options.certificateName}", "${options.bundleName}", its own SPIFFE ID and ${tdId}`,
-        { details: { resource: name.slice(0, 128) } },
+        `resource ${shown} does not exist here: known names are "${options.certificateName}", "${options.bundleName}", the caller's own SPIFFE ID (${grant.spiffeId}) and ${tdId}`,
+        { details },
       );
     };
 
     return {
-      check: (name) => void kindOf(name),
+      check(name) {
+        const kind = kindOf(name);
+        return kind instanceof WcaError ? kind : undefined;
+      },
       watch(name, onChange) {
-        if (kindOf(name) === 'certificate') {
+        const kind = kindOf(name);
+        if (kind instanceof WcaError) throw kind;
+        if (kind === 'certificate') {
           return options.cache.watchCertificate(key, request, (svid) =>
             onChange(certificates(svid, name, () => tlsCertificateResource(name, svid))),
           );

@@ -1,3 +1,4 @@
+import type { WcaError } from '../errors.js';
 import type { Resource, ResourceSource } from './types.js';
 
 interface Slot {
@@ -5,9 +6,19 @@ interface Slot {
   current?: Resource;
 }
 
+/** A subscribed name that will never exist here, and why (for the log, or a unary answer). */
+export interface UnknownName {
+  readonly name: string;
+  readonly reason: WcaError;
+}
+
+const noWatch = () => {};
+
 /**
  * The names one stream subscribes to, a watch per name, and the latest value of
  * each. Both protocol variants keep their subscription here, not in loose locals.
+ * A name that will never exist (a typo) stays subscribed without a watch, so it is
+ * never sent, and a later request listing it again is not a change.
  */
 export class Subscription {
   private readonly slots = new Map<string, Slot>();
@@ -25,18 +36,13 @@ export class Subscription {
     return this.slots.has(name);
   }
 
-  /** Checks every name before watching any, so a denial leaves the subscription unchanged. */
-  add(names: readonly string[]): void {
+  /**
+   * Checks every name before watching any, so a denial leaves the subscription
+   * unchanged. Returns the newly added names that will never exist.
+   */
+  add(names: readonly string[]): UnknownName[] {
     const added = names.filter((name) => !this.slots.has(name));
-    added.forEach((name) => this.source.check(name));
-    for (const name of added) {
-      const slot: Slot = { cancel: () => {} };
-      this.slots.set(name, slot);
-      slot.cancel = this.source.watch(name, (resource) => {
-        slot.current = resource;
-        if (this.slots.get(name) === slot) this.onChange(name);
-      });
-    }
+    return this.insert(added, added.map((name) => this.source.check(name)));
   }
 
   remove(names: readonly string[]): void {
@@ -46,16 +52,14 @@ export class Subscription {
     }
   }
 
-  /** Makes the subscription exactly `names`; checks the new ones first. */
-  replace(names: readonly string[]): boolean {
+  /** Makes the subscription exactly `names`, checking the new ones first; returns the new unknown names. */
+  replace(names: readonly string[]): UnknownName[] {
     const wanted = new Set(names);
     const dropped = this.names.filter((name) => !wanted.has(name));
     const added = names.filter((name) => !this.slots.has(name));
-    if (dropped.length === 0 && added.length === 0) return false;
-    added.forEach((name) => this.source.check(name));
+    const reasons = added.map((name) => this.source.check(name));
     this.remove(dropped);
-    this.add(added);
-    return true;
+    return this.insert(added, reasons);
   }
 
   /** Resources whose value is known, in name order. */
@@ -68,5 +72,23 @@ export class Subscription {
 
   close(): void {
     this.remove([...this.slots.keys()]);
+  }
+
+  private insert(added: readonly string[], reasons: readonly (WcaError | undefined)[]): UnknownName[] {
+    const unknown: UnknownName[] = [];
+    added.forEach((name, i) => {
+      const slot: Slot = { cancel: noWatch };
+      this.slots.set(name, slot);
+      const reason = reasons[i];
+      if (reason) {
+        unknown.push({ name, reason });
+        return;
+      }
+      slot.cancel = this.source.watch(name, (resource) => {
+        slot.current = resource;
+        if (this.slots.get(name) === slot) this.onChange(name);
+      });
+    });
+    return unknown;
   }
 }

@@ -1,3 +1,5 @@
+import type { WcaError } from '../errors.js';
+
 /**
  * Plain values the SDS protocol layer works with. The wire edge (messages.ts)
  * decodes and validates protobuf messages into these, so the state machines never
@@ -65,10 +67,12 @@ export interface DeltaResponse {
 
 /**
  * What one authenticated stream may see. check() throws a WcaError naming the
- * resource when the caller may not have it; watch() delivers the current value
- * (synchronously when known) and every later change until cancelled.
+ * resource when the caller may not have it (someone else's SPIFFE ID); it returns
+ * the reason a name will never exist here (a typo such as "defualt"), or undefined
+ * for a name this server serves. watch() takes served names only and delivers the
+ * current value (synchronously when known) and every later change until cancelled.
  */
 export interface ResourceSource {
-  check(name: string): void;
+  check(name: string): WcaError | undefined;
   watch(name: string, onChange: (resource: Resource) => void): () => void;
 }

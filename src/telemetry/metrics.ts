@@ -77,6 +77,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['resource'] as const,
       registers,
     }),
+    sdsUnknownResources: new Counter({
+      name: 'wca_sds_unknown_resources_total',
+      help: 'SDS requests for resource names this server never serves (typos); streams stay open, the name is never sent',
+      registers,
+    }),
     sdsRejected: new Counter({
       name: 'wca_sds_rejected_total',
       help: 'SDS streams or requests rejected, by gRPC status name',
