@@ -1,64 +1,180 @@
 /**
- * Child process of bench/sds-scale.ts: plays many Envoys (one stream per secret,
- * like Envoy outside ADS) so the server's CPU and memory are measured alone.
- * Protocol with the parent over IPC: {served} after every stream got its first
- * response; on {arm} it answers {armed}, then {pushed} once every stream got a
- * response with a new version.
+ * Child process of bench/sds-scale.ts: plays many Envoys, one SDS stream per
+ * secret as Envoy opens them outside ADS, so the server is measured alone.
+ *
+ * It speaks gRPC over node:http2 directly (a 5-byte length prefix per message,
+ * the official Envoy protos for the bytes): a grpc-js client spends more CPU per
+ * call than the server under test, and on a 2-core machine that would be measured
+ * as server time. Every response is checked before it counts: exactly one Secret
+ * of the Secret type, named as requested; `default` carries a PEM chain whose
+ * leaf names this node's SPIFFE ID and a PKCS#8 key, `ROOTCA` a trusted CA.
+ *
+ * argv: address nodes connections. IPC with the parent: {served, ms, cpuMs} once
+ * every stream got a valid first response (both counted from the first connection
+ * attempt); on {arm} it answers {armed}, then {pushed} once every certificate
+ * stream got a valid response with a new version. Any failure is {error, message}.
  */
-import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
-import { envoyProtoIncludeDirs, secretTypeUrl } from '../src/sds/protos.js';
+import http2 from 'node:http2';
+import { loadEnvoyProtos, secretTypeUrl } from '../src/sds/protos.js';
 
-const [address, nodesArg, channelsArg] = process.argv.slice(2);
+const [address, nodesArg, connectionsArg] = process.argv.slice(2);
 const nodes = Number(nodesArg);
-const channels = Number(channelsArg ?? 100);
+const connections = Number(connectionsArg ?? 100);
+/** Streams opened per event-loop turn, so the server starts answering while the rest are opened. */
+const openBatch = 200;
+const streamPath = '/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets';
 
-const definition = protoLoader.loadSync('envoy/service/secret/v3/sds.proto', {
-  includeDirs: [...envoyProtoIncludeDirs],
-  keepCase: true,
-  defaults: true,
-});
-const Client = (grpc.loadPackageDefinition(definition) as any).envoy.service.secret.v3.SecretDiscoveryService;
-const clients = Array.from({ length: channels }, () => new Client(address, grpc.credentials.createInsecure()));
+const root = loadEnvoyProtos(['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto']);
+const DiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
+const Secret = root.lookupType('envoy.extensions.transport_sockets.tls.v3.Secret');
+
+interface AnyMessage {
+  type_url: string;
+  value: Uint8Array;
+}
+interface Response {
+  version_info: string;
+  nonce: string;
+  resources: AnyMessage[];
+}
+interface SecretMessage {
+  name: string;
+  tls_certificate?: { certificate_chain?: { inline_bytes?: Uint8Array }; private_key?: { inline_bytes?: Uint8Array } };
+  validation_context?: { trusted_ca?: { inline_bytes?: Uint8Array } };
+}
 
 const send = (message: object) => process.send!(message);
+const fail = (message: string) => {
+  send({ type: 'error', message });
+  process.exit(1);
+};
+
+function frame(message: object): Buffer {
+  const body = DiscoveryRequest.encode(message).finish();
+  const out = Buffer.allocUnsafe(5 + body.length);
+  out[0] = 0;
+  out.writeUInt32BE(body.length, 1);
+  out.set(body, 5);
+  return out;
+}
+
+/** The DER of the first PEM certificate in a chain. */
+function leafDer(chainPem: string): Buffer {
+  const begin = '-----BEGIN CERTIFICATE-----';
+  const start = chainPem.indexOf(begin);
+  const end = chainPem.indexOf('-----END CERTIFICATE-----');
+  if (start !== 0 || end < 0) throw new Error('certificate_chain does not start with a PEM certificate');
+  return Buffer.from(chainPem.slice(start + begin.length, end), 'base64');
+}
+
+/** Throws unless the response carries exactly the secret `name` should hold for `spiffeId`. */
+function check(response: Response, name: string, spiffeId: Buffer): void {
+  if (response.nonce === '' || response.version_info === '') throw new Error('response without nonce or version_info');
+  if (response.resources.length !== 1) throw new Error(`${response.resources.length} resources for ${name}`);
+  const any = response.resources[0]!;
+  if (any.type_url !== secretTypeUrl) throw new Error(`type_url ${any.type_url}`);
+  const secret = Secret.decode(any.value) as unknown as SecretMessage;
+  if (secret.name !== name) throw new Error(`asked for ${name}, got ${secret.name}`);
+  if (name === 'ROOTCA') {
+    const ca = Buffer.from(secret.validation_context?.trusted_ca?.inline_bytes ?? []).toString();
+    if (!ca.startsWith('-----BEGIN CERTIFICATE-----')) throw new Error('ROOTCA without a trusted CA');
+    return;
+  }
+  const chain = Buffer.from(secret.tls_certificate?.certificate_chain?.inline_bytes ?? []).toString();
+  const key = Buffer.from(secret.tls_certificate?.private_key?.inline_bytes ?? []).toString();
+  if (!key.startsWith('-----BEGIN PRIVATE KEY-----')) throw new Error('default without a PKCS#8 key');
+  // The leaf's URI SAN holds the SPIFFE ID verbatim: a certificate for another node cannot pass.
+  if (!leafDer(chain).includes(spiffeId)) throw new Error(`default for ${spiffeId} names someone else`);
+}
+
+interface StreamState {
+  /** Latest version received; undefined until the first response. */
+  version?: string;
+  /** What the stream held when the parent armed the re-issue. */
+  armedVersion?: string;
+  pushed: boolean;
+}
+
 let firstPending = nodes * 2;
 let armed = false;
 let pushPending = 0;
-const started = performance.now();
-const streams: { version?: string; pushed: boolean }[] = [];
+const states: StreamState[] = [];
 
-for (let n = 0; n < nodes; n++) {
-  for (const name of ['default', 'ROOTCA']) {
-    const state: { version?: string; pushed: boolean } = { pushed: false };
-    streams.push(state);
-    const call = clients[streams.length % channels].StreamSecrets();
-    call.on('error', (err: grpc.ServiceError) => {
-      if (err.code !== grpc.status.CANCELLED) send({ type: 'error', message: `${err.code} ${err.details}` });
-    });
-    call.on('data', (res: { version_info: string; nonce: string }) => {
-      call.write({ version_info: res.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: res.nonce });
-      if (state.version === undefined) {
-        state.version = res.version_info;
-        if (--firstPending === 0) send({ type: 'served', ms: performance.now() - started, cpuMs: process.cpuUsage().user / 1000 });
-      } else if (armed && !state.pushed && res.version_info !== state.version) {
+const started = performance.now();
+const cpuAtStart = process.cpuUsage();
+const cpuMs = () => {
+  const { user, system } = process.cpuUsage(cpuAtStart);
+  return (user + system) / 1000;
+};
+const sessions = Array.from({ length: connections }, () => {
+  const session = http2.connect(`http://${address}`);
+  session.on('error', (err) => fail(`connection: ${err.message}`));
+  return session;
+});
+
+function open(n: number, name: string, index: number): void {
+  const state: StreamState = { pushed: name === 'ROOTCA' };
+  states.push(state);
+  const spiffeId = Buffer.from(`spiffe://cluster.local/ns/bench/sa/w${n}`);
+  const stream = sessions[index % connections]!.request(
+    { ':method': 'POST', ':path': streamPath, 'content-type': 'application/grpc', te: 'trailers' },
+    { endStream: false },
+  );
+  let pending: Buffer = Buffer.alloc(0);
+  stream.on('data', (chunk: Buffer) => {
+    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
+    while (pending.length >= 5) {
+      const length = pending.readUInt32BE(1);
+      if (pending.length < 5 + length) break;
+      const response = DiscoveryResponse.decode(pending.subarray(5, 5 + length)) as unknown as Response;
+      pending = pending.subarray(5 + length);
+      try {
+        check(response, name, spiffeId);
+      } catch (err) {
+        fail(`stream ${index} (${name}): ${(err as Error).message}`);
+      }
+      stream.write(frame({ version_info: response.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: response.nonce }));
+      const first = state.version === undefined;
+      state.version = response.version_info;
+      if (first) {
+        if (--firstPending === 0) send({ type: 'served', ms: performance.now() - started, cpuMs: cpuMs() });
+      } else if (armed && !state.pushed && response.version_info !== state.armedVersion) {
         state.pushed = true;
         if (--pushPending === 0) send({ type: 'pushed' });
       }
-    });
-    call.write({ node: { id: `ns/bench/sa/w${n}`, user_agent_name: 'envoy' }, resource_names: [name], type_url: secretTypeUrl });
-  }
+    }
+  });
+  const ended = (headers: http2.IncomingHttpHeaders) => {
+    const status = headers['grpc-status'];
+    if (status !== undefined) fail(`stream ${index} (${name}) ended with grpc-status ${status}: ${headers['grpc-message'] ?? ''}`);
+  };
+  stream.on('response', ended); // a trailers-only answer is an error
+  stream.on('trailers', ended);
+  stream.on('error', (err) => fail(`stream ${index} (${name}): ${err.message}`));
+  stream.write(frame({ node: { id: `ns/bench/sa/w${n}`, user_agent_name: 'envoy' }, resource_names: [name], type_url: secretTypeUrl }));
 }
+
+let next = 0;
+function openSome(): void {
+  for (const end = Math.min(nodes * 2, next + openBatch); next < end; next++) {
+    open(next >> 1, next % 2 === 0 ? 'default' : 'ROOTCA', next);
+  }
+  if (next < nodes * 2) setImmediate(openSome);
+}
+openSome();
 
 process.on('message', (message: { type: string }) => {
   if (message.type === 'arm') {
-    // Only certificates change on a CA rotation; bundle streams may see a new root too.
     armed = true;
-    pushPending = streams.filter((_, i) => i % 2 === 0).length;
-    streams.forEach((s, i) => (s.pushed = i % 2 !== 0));
+    // A CA rotation re-issues every certificate; the bundle may or may not change.
+    for (const state of states) {
+      state.armedVersion = state.version;
+      if (!state.pushed) pushPending++;
+    }
     send({ type: 'armed' });
   } else if (message.type === 'exit') {
-    clients.forEach((c) => c.close());
+    sessions.forEach((s) => s.destroy());
     process.exit(0);
   }
 });

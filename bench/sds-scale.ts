@@ -1,13 +1,17 @@
 /**
  * SDS scale benchmark: N nodes × 2 secrets (default, ROOTCA) as concurrent
- * streams from a separate process; time until every stream is served, server
- * RSS and memory per stream, then a forced re-issue of every identity (a CA
- * rotation) and the time until every certificate stream got its new one.
- * `npx tsx bench/sds-scale.ts [nodes]`, or call runSdsScaleBench() from bench/run.ts.
+ * streams from a separate process; time until every stream is served with the
+ * right secret, server CPU, RSS and memory per stream, then a forced re-issue of
+ * every identity (a CA rotation) and the time until every certificate stream got
+ * its new one. Baseline, same run: the same clients against a gRPC server that
+ * only answers with a canned secret (bench/sds-echo-server.ts).
+ * `node --expose-gc --import tsx bench/sds-scale.ts [nodes] [connections]`, or call
+ * runSdsScaleBench() from bench/run.ts.
  */
 import 'reflect-metadata';
-import { fork } from 'node:child_process';
+import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDevAuthority } from '../src/ca/dev.js';
 import { systemClock } from '../src/clock.js';
@@ -17,13 +21,20 @@ import { sdsConfigSchema } from '../src/sds/config.js';
 import { startSdsServer } from '../src/sds/server.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
+import { startEchoServer } from './sds-echo-server.js';
 
 export interface SdsScaleResult {
   nodes: number;
   streams: number;
+  connections: number;
   servedMs: number;
-  /** CPU the server process (main thread and signer threads) spent until then. */
+  /** The same clients served by the canned-answer server, same run. */
+  baselineMs: number;
+  baselineEventLoopCpuMs?: number;
+  /** CPU (user + system, all threads incl. signers) the server spent until every stream was served. */
   serverCpuMs: number;
+  /** The part of it on the main thread, the event loop that cannot use a second core (Linux only). */
+  eventLoopCpuMs?: number;
   clientCpuMs: number;
   rssBeforeMiB: number;
   rssServingMiB: number;
@@ -32,10 +43,89 @@ export interface SdsScaleResult {
 }
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
+const cpuMsSince = (start: NodeJS.CpuUsage) => {
+  const { user, system } = process.cpuUsage(start);
+  return Math.round((user + system) / 1000);
+};
 
-export async function runSdsScaleBench(options: { nodes?: number; timeoutMs?: number } = {}): Promise<SdsScaleResult> {
+let clockTicks: number | undefined;
+
+/** CPU of this process's main thread alone, from /proc; undefined where there is no /proc. */
+function mainThreadCpuMs(): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }));
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / clockTicks; // utime + stime
+  } catch {
+    return undefined;
+  }
+}
+
+interface ClientMessage {
+  type: string;
+  ms?: number;
+  cpuMs?: number;
+  message?: string;
+}
+
+/** Forks bench/sds-scale-clients.ts against `address`; next(type) waits for that message. */
+function forkClients(address: string, nodes: number, connections: number, timeoutMs: number) {
+  const child = fork(fileURLToPath(new URL('./sds-scale-clients.ts', import.meta.url)), [address, String(nodes), String(connections)], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+  // Queued, so a message that arrives while nobody waits (an error right after "served") is not lost.
+  const inbox: ClientMessage[] = [];
+  let wake: (() => void) | undefined;
+  let exit: string | undefined;
+  child.on('message', (message: ClientMessage) => (inbox.push(message), wake?.()));
+  child.on('exit', (code, signal) => ((exit = String(signal ?? code)), wake?.()));
+  return {
+    async next(type: string): Promise<ClientMessage> {
+      for (;;) {
+        const message = inbox.shift();
+        if (message?.type === type) return message;
+        if (message?.type === 'error') throw new Error(`client stream failed: ${message.message}`);
+        if (message) continue;
+        if (exit !== undefined) throw new Error(`client process exited (${exit}) before the benchmark finished`);
+        await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+    send: (message: object) => child.send(message),
+    async close(): Promise<void> {
+      clearTimeout(timer);
+      if (exit !== undefined) return;
+      const gone = once(child, 'exit');
+      child.send({ type: 'exit' });
+      await gone;
+    },
+  };
+}
+
+async function measureBaseline(nodes: number, connections: number, timeoutMs: number) {
+  const echo = await startEchoServer();
+  const mainCpuBefore = mainThreadCpuMs();
+  const clients = forkClients(echo.address, nodes, connections, timeoutMs);
+  try {
+    const served = await clients.next('served');
+    const mainCpuAfter = mainThreadCpuMs();
+    return {
+      baselineMs: Math.round(served.ms!),
+      ...(mainCpuBefore !== undefined && mainCpuAfter !== undefined ? { baselineEventLoopCpuMs: Math.round(mainCpuAfter - mainCpuBefore) } : {}),
+    };
+  } finally {
+    await clients.close();
+    echo.close();
+  }
+}
+
+export async function runSdsScaleBench(options: { nodes?: number; connections?: number; timeoutMs?: number } = {}): Promise<SdsScaleResult> {
   const nodes = options.nodes ?? 5000;
+  const connections = options.connections ?? 100;
   const timeoutMs = options.timeoutMs ?? 60_000;
+
   const logger = silentLogger();
   const authority = await createDevAuthority({ trustDomain: 'cluster.local' });
   const listen = { kind: 'tcp' as const, host: '127.0.0.1', port: 0 };
@@ -52,37 +142,31 @@ export async function runSdsScaleBench(options: { nodes?: number; timeoutMs?: nu
   });
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
-  const child = fork(fileURLToPath(new URL('./sds-scale-clients.ts', import.meta.url)), [server.address, String(nodes)], {
-    execArgv: ['--import', 'tsx', ...(process.env.CLIENT_PROF ? ['--cpu-prof', '--cpu-prof-dir=/tmp/profc'] : [])],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-  const next = async (type: string) => {
-    for (;;) {
-      const [message] = (await once(child, 'message')) as [{ type: string; ms?: number; cpuMs?: number; message?: string }];
-      if (message.type === type) return message;
-      if (message.type === 'error') throw new Error(`client stream failed: ${message.message}`);
-    }
-  };
+  const cpuBefore = process.cpuUsage();
+  const mainCpuBefore = mainThreadCpuMs();
+  const clients = forkClients(server.address, nodes, connections, timeoutMs);
+  let measured: Omit<SdsScaleResult, 'baselineMs' | 'baselineEventLoopCpuMs'>;
   try {
-    const cpuBefore = process.cpuUsage();
-    const served = await next('served');
-    const serverCpuMs = Math.round(process.cpuUsage(cpuBefore).user / 1000);
+    const served = await clients.next('served');
+    const serverCpuMs = cpuMsSince(cpuBefore);
+    const mainCpuAfter = mainThreadCpuMs();
     global.gc?.();
     const rssServing = process.memoryUsage().rss;
-    child.send({ type: 'arm' });
-    await next('armed');
+    clients.send({ type: 'arm' });
+    await clients.next('armed');
     const rotateStart = performance.now();
     await authority.prepareNext();
     authority.activateNext('benchmark: forced re-issue');
-    await next('pushed');
+    await clients.next('pushed');
     const reissuePushedMs = performance.now() - rotateStart;
     const streams = nodes * 2;
-    return {
+    measured = {
       nodes,
       streams,
+      connections,
       servedMs: Math.round(served.ms!),
       serverCpuMs,
+      ...(mainCpuBefore !== undefined && mainCpuAfter !== undefined ? { eventLoopCpuMs: Math.round(mainCpuAfter - mainCpuBefore) } : {}),
       clientCpuMs: Math.round(served.cpuMs!),
       rssBeforeMiB: mib(rssBefore),
       rssServingMiB: mib(rssServing),
@@ -90,25 +174,31 @@ export async function runSdsScaleBench(options: { nodes?: number; timeoutMs?: nu
       reissuePushedMs: Math.round(reissuePushedMs),
     };
   } finally {
-    clearTimeout(timer);
-    child.send({ type: 'exit' });
+    await clients.close();
     await server.close();
     await authority.close();
   }
+  // After, not before: the baseline's garbage must not count as the SDS server's RSS.
+  // It also runs on warmed-up grpc-js code, so the ratio errs against the server.
+  return { ...measured, ...(await measureBaseline(nodes, connections, timeoutMs)) };
 }
 
 export function printSdsScaleBench(r: SdsScaleResult): void {
-  console.log(`SDS scale: ${r.nodes} nodes × 2 secrets = ${r.streams} streams (clients in a child process)`);
-  console.log(`  all streams served in        ${r.servedMs} ms (target < 5000); CPU server ${r.serverCpuMs} ms, clients ${r.clientCpuMs} ms`);
+  const ratio = (r.servedMs / r.baselineMs).toFixed(2);
+  console.log(`SDS scale: ${r.nodes} nodes × 2 secrets = ${r.streams} streams over ${r.connections} connections (clients in a child process)`);
+  const eventLoop = r.eventLoopCpuMs === undefined ? '' : ` (event loop ${r.eventLoopCpuMs} ms)`;
+  console.log(`  all streams served in        ${r.servedMs} ms (target < 5000); CPU server ${r.serverCpuMs} ms${eventLoop}, clients ${r.clientCpuMs} ms`);
+  const baselineLoop = r.baselineEventLoopCpuMs === undefined ? '' : ` (event loop ${r.baselineEventLoopCpuMs} ms)`;
+  console.log(`  baseline, canned-answer gRPC ${r.baselineMs} ms${baselineLoop} for the same clients; ratio ${ratio}`);
   console.log(`  server RSS idle → serving    ${r.rssBeforeMiB} MiB → ${r.rssServingMiB} MiB (target < 1024)`);
   console.log(`  memory per stream            ${r.kibPerStream} KiB`);
   console.log(`  forced re-issue pushed in    ${r.reissuePushedMs} ms for ${r.nodes} identities (target < 5000)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  runSdsScaleBench({ nodes: Number(process.argv[2] ?? 5000) }).then(
-    (r) => {
-      printSdsScaleBench(r);
+  runSdsScaleBench({ nodes: Number(process.argv[2] ?? 5000), connections: Number(process.argv[3] ?? 100) }).then(
+    (result) => {
+      printSdsScaleBench(result);
       process.exit(0);
     },
     (err) => {

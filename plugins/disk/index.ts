@@ -4,7 +4,7 @@
  * so the plugin warns outside the dev profile.
  */
 import type { UpstreamAuthority, UpstreamPlugin } from '../../src/upstream/types.js';
-import { signIntermediate, signerFromKeyObject } from '../../src/upstream/sdk/ca-signer.js';
+import { signerAuthority, signerFromKeyObject } from '../../src/upstream/sdk/ca-signer.js';
 import { configSchema, type DiskConfig } from './config.js';
 import { loadMaterial, loadRoots } from './material.js';
 
@@ -19,23 +19,14 @@ const plugin: UpstreamPlugin<DiskConfig> = {
         'disk upstream: the CA key is read from a file; use it for labs only, prefer pkcs11, vault or aws-acm-pca in production',
       );
     }
-    const signer = signerFromKeyObject(material.key);
-    return {
+    return signerAuthority({
       name: 'disk',
-      async mintIntermediate(request) {
-        const signed = await signIntermediate({
-          signer,
-          issuerCertPem: material.issuerCertPem,
-          csr: request.csrDer,
-          trustDomain: request.trustDomain,
-          ttlSeconds: request.ttlSeconds,
-          now: context.now,
-        });
-        return { certificatePem: signed.certificatePem, upstreamChainPem: material.chainPem, rootsPem: await loadRoots(config, material) };
-      },
-      fetchRoots: () => loadRoots(config, material),
-      async close() {},
-    };
+      signer: signerFromKeyObject(material.key),
+      issuerCertPem: material.issuerCertPem,
+      upstreamChainPem: material.chainPem,
+      rootsPem: () => loadRoots(config, material),
+      now: context.now,
+    });
   },
 };
 

@@ -5,7 +5,7 @@
  */
 import { X509Certificate, verify } from 'node:crypto';
 import type { UpstreamAuthority, UpstreamPlugin } from '../../src/upstream/types.js';
-import { algorithmForPublicKey, hashOf, signIntermediate } from '../../src/upstream/sdk/ca-signer.js';
+import { algorithmForPublicKey, hashOf, signerAuthority } from '../../src/upstream/sdk/ca-signer.js';
 import { configError } from '../../src/upstream/sdk/errors.js';
 import { caChainAndRoots, readCertificateFile } from '../../src/upstream/sdk/files.js';
 import { toPem } from '../../src/upstream/sdk/pem.js';
@@ -52,26 +52,15 @@ const plugin: UpstreamPlugin<Pkcs11Config> = {
 
       const bundle = config.bundleFile === undefined ? undefined : await readCertificateFile(PLUGIN, 'config.bundleFile', config.bundleFile);
       const { chainPem, rootsPem } = caChainAndRoots(PLUGIN, certs, bundle, 'config.bundleFile');
-      const issuerCertPem = toPem(ca);
-
-      return {
+      return signerAuthority({
         name: PLUGIN,
-        async mintIntermediate(request) {
-          const signed = await signIntermediate({
-            signer,
-            issuerCertPem,
-            csr: request.csrDer,
-            trustDomain: request.trustDomain,
-            ttlSeconds: request.ttlSeconds,
-            now: context.now,
-          });
-          return { certificatePem: signed.certificatePem, upstreamChainPem: chainPem, rootsPem };
-        },
-        fetchRoots: async () => rootsPem,
-        async close() {
-          session.close();
-        },
-      };
+        signer,
+        issuerCertPem: toPem(ca),
+        upstreamChainPem: chainPem,
+        rootsPem: () => rootsPem,
+        now: context.now,
+        close: () => session.close(),
+      });
     } catch (err) {
       session.close();
       throw err;

@@ -1,11 +1,12 @@
 import crypto from 'node:crypto';
 import { z } from 'zod';
-import type { UpstreamPlugin, UpstreamAuthority, MintRequest, MintResult } from '../../src/upstream/types.js';
-import { signerFromCryptoKeyPair, signIntermediate, createSelfSignedRoot } from '../../src/upstream/sdk/ca-signer.js';
+import type { UpstreamPlugin, UpstreamAuthority } from '../../src/upstream/types.js';
+import { signerFromCryptoKeyPair, signerAuthority, createSelfSignedRoot } from '../../src/upstream/sdk/ca-signer.js';
 
 /**
- * The dev root: generated in memory when the plugin starts, never written
- * anywhere, gone when the process exits. Every restart is a new trust root.
+ * The dev root: its key generated in memory when the plugin starts, its
+ * certificate made by the first mint (for that mint's trust domain), never
+ * written anywhere, gone when the process exits. Every restart is a new trust root.
  */
 const configSchema = z
   .object({
@@ -32,34 +33,23 @@ const plugin: UpstreamPlugin<Config> = {
       ['sign', 'verify'],
     )) as CryptoKeyPair;
     const signer = await signerFromCryptoKeyPair(keys);
-    let rootPem: string | undefined;
-    const root = async (trustDomain: string) =>
-      (rootPem ??= await createSelfSignedRoot({
-        signer,
-        subject: `CN=workload-ca dev root, O=SPIFFE`,
-        ttlSeconds: config.rootTtlSeconds,
-        now: context.now,
-        trustDomain,
-      }));
-    return {
+    // One root, shared by concurrent first mints; a failed attempt (a bad trust domain) is not kept.
+    let root: Promise<string> | undefined;
+    const makeRoot = (trustDomain: string) =>
+      createSelfSignedRoot({ signer, subject: 'CN=workload-ca dev root, O=SPIFFE', ttlSeconds: config.rootTtlSeconds, now: context.now, trustDomain }).catch(
+        (err: unknown) => {
+          root = undefined;
+          throw err;
+        },
+      );
+    return signerAuthority({
       name: 'self-signed',
-      async mintIntermediate(request: MintRequest): Promise<MintResult> {
-        const issuerCertPem = await root(request.trustDomain);
-        const signed = await signIntermediate({
-          signer,
-          issuerCertPem,
-          csr: request.csrDer,
-          trustDomain: request.trustDomain,
-          ttlSeconds: request.ttlSeconds,
-          now: context.now,
-        });
-        return { certificatePem: signed.certificatePem, upstreamChainPem: [], rootsPem: [issuerCertPem] };
-      },
-      async fetchRoots() {
-        return rootPem ? [rootPem] : [];
-      },
-      async close() {},
-    };
+      signer,
+      issuerCertPem: (trustDomain) => (root ??= makeRoot(trustDomain)),
+      upstreamChainPem: [],
+      rootsPem: async () => (root ? [await root] : []),
+      now: context.now,
+    });
   },
 };
 

@@ -1,20 +1,13 @@
 import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import { sdsProtos, secretTypeUrl } from './protos.js';
-import type {
-  DeltaRequest,
-  DeltaResponse,
-  EnvoyVersion,
-  ErrorDetail,
-  NodeInfo,
-  SotwRequest,
-  SotwResponse,
-} from './types.js';
+import type { DeltaRequest, EnvoyVersion, ErrorDetail, NodeInfo, SotwRequest } from './types.js';
 
 /**
- * The wire edge: protobuf bytes in, validated plain values out (and back). A
- * request that cannot be decoded or breaks a limit becomes a MalformedRequest,
- * which the stream answers with INVALID_ARGUMENT instead of a generic INTERNAL.
+ * The wire edge, inbound: protobuf bytes in, validated plain values out (responses
+ * go out through encode.ts). A request that cannot be decoded or breaks a limit
+ * becomes a MalformedRequest, which the stream answers with INVALID_ARGUMENT
+ * instead of a generic INTERNAL.
  */
 export class MalformedRequest {
   constructor(readonly error: WcaError) {}
@@ -38,19 +31,20 @@ function checkTypeUrl(typeUrl: string): void {
 }
 
 /** Checks count and size of a list of resource names and removes duplicates. */
-export function checkNames(names: readonly string[], field: string): string[] {
+export function checkNames(names: readonly string[], field: string): readonly string[] {
   if (names.length > limits.sdsResourceNamesMax) {
     throw bad(`${field} has ${names.length} names (limit ${limits.sdsResourceNamesMax})`, { field });
   }
   names.forEach((name, i) => {
     if (name.length === 0) throw bad(`${field}[${i}] is empty`, { field: `${field}[${i}]` });
-    if (Buffer.byteLength(name, 'utf8') > limits.sdsResourceNameMaxBytes) {
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so only long names need counting (every request checks its names).
+    if (name.length * 3 > limits.sdsResourceNameMaxBytes && Buffer.byteLength(name, 'utf8') > limits.sdsResourceNameMaxBytes) {
       throw bad(`${field}[${i}] ${quote(name)} is longer than ${limits.sdsResourceNameMaxBytes} bytes`, {
         field: `${field}[${i}]`,
       });
     }
   });
-  return [...new Set(names)];
+  return names.length < 2 ? names : [...new Set(names)];
 }
 
 interface RawNode {
@@ -145,29 +139,4 @@ export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest | MalformedR
       ...(errorDetail ? { errorDetail } : {}),
     };
   });
-}
-
-export function encodeSotwResponse(response: SotwResponse): Buffer {
-  const message = {
-    version_info: response.versionInfo,
-    resources: response.resources.map((r) => ({ type_url: r.typeUrl, value: r.value })),
-    type_url: secretTypeUrl,
-    nonce: response.nonce,
-  };
-  return Buffer.from(sdsProtos().DiscoveryResponse.encode(message).finish());
-}
-
-export function encodeDeltaResponse(response: DeltaResponse): Buffer {
-  const message = {
-    system_version_info: response.systemVersionInfo,
-    resources: response.resources.map((r) => ({
-      name: r.name,
-      version: r.version,
-      resource: { type_url: r.typeUrl, value: r.value },
-    })),
-    type_url: secretTypeUrl,
-    removed_resources: response.removed,
-    nonce: response.nonce,
-  };
-  return Buffer.from(sdsProtos().DeltaDiscoveryResponse.encode(message).finish());
 }

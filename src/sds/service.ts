@@ -1,5 +1,6 @@
 import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
-import { decodeDeltaRequest, decodeSotwRequest, encodeDeltaResponse, encodeSotwResponse, MalformedRequest } from './messages.js';
+import { encodeDeltaResponse, encodeSotwResponse } from './encode.js';
+import { decodeDeltaRequest, decodeSotwRequest, MalformedRequest } from './messages.js';
 import { sdsServiceName } from './protos.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
 

@@ -3,11 +3,19 @@ import { Batch, type Protocol, type ProtocolDeps } from './protocol.js';
 import { Subscription } from './subscription.js';
 import type { Resource, SotwRequest, SotwResponse } from './types.js';
 
+/** Versions of one-resource responses (Envoy's one stream per secret), hashed once per Resource. */
+const singleVersions = new WeakMap<Resource, string>();
+
 /** version_info of a state-of-the-world response: changes with any name or version in it. */
 export function sotwVersion(resources: readonly Resource[]): string {
+  const single = resources.length === 1 ? resources[0]! : undefined;
+  const known = single && singleVersions.get(single);
+  if (known) return known;
   const hash = createHash('sha256');
   for (const r of resources) hash.update(`${r.name}\0${r.version}\n`);
-  return hash.digest('hex').slice(0, 16);
+  const version = hash.digest('hex').slice(0, 16);
+  if (single) singleVersions.set(single, version);
+  return version;
 }
 
 export interface SotwDeps extends ProtocolDeps<SotwResponse> {

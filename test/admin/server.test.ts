@@ -9,13 +9,13 @@ import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { isWcaError, WcaError } from '../../src/errors.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { FakeClock } from '../fakes/fake-clock.js';
-import { captureLogger } from '../identity/jwt/fixtures.js';
+import { capturingLogger } from '../fakes/upstream-ca.js';
 
 let dir: string;
 let server: AdminServer;
 let client: AdminClient;
 const store = new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 24 * 3600 });
-const logs = captureLogger();
+const logs = capturingLogger();
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'wca-admin-'));

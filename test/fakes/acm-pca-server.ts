@@ -12,10 +12,10 @@
  * {"__type": "...", "message": "..."} with AWS's HTTP statuses. CSRs are signed
  * by the shared test CA, so answers are real certificates.
  */
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
 import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { HttpTestServer, readBody } from './http-test-server.js';
 import type { Misbehaviour, TestRootCa } from './upstream-ca.js';
 
 export const testCredentials = { accessKeyId: 'AKIAWCATESTEXAMPLE01', secretAccessKey: 'wca/test/secret+key/EXAMPLEKEY0123456789' };
@@ -50,7 +50,7 @@ interface Issued {
   work: Promise<string>;
 }
 
-export class FakePcaServer {
+export class FakePcaServer extends HttpTestServer {
   readonly calls: PcaCall[] = [];
   failures: PcaFailure[] = [];
   /** Operations that never get an answer. */
@@ -63,43 +63,21 @@ export class FakePcaServer {
   private readonly issued = new Map<string, Issued>();
   private readonly tokens = new Map<string, { arn: string; at: number }>();
   private concurrent = 0;
-  private server!: http.Server;
-  private readonly sockets = new Set<Socket>();
   private readonly now: () => number;
 
   constructor(private readonly options: FakePcaOptions) {
+    super();
     this.region = options.region ?? 'eu-west-1';
     this.caArn = options.caArn ?? `arn:aws:acm-pca:${this.region}:123456789012:certificate-authority/${randomUUID()}`;
     this.now = options.now ?? Date.now;
-  }
-
-  get endpoint(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
   }
 
   count(operation: string): number {
     return this.calls.filter((c) => c.operation === operation).length;
   }
 
-  async start(): Promise<this> {
-    this.server = http.createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const raw = Buffer.concat(chunks);
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const raw = await readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('ACMPrivateCA.') ? target.slice('ACMPrivateCA.'.length) : '';
     if (req.method !== 'POST' || req.url !== '/' || req.headers['content-type'] !== 'application/x-amz-json-1.1' || !operation) {

@@ -9,7 +9,7 @@
  *   const result = await ca.signCaCsr(csrPem, { ttlSeconds: 3600, uriSan: 'spiffe://td' });
  *   const upstream = ca.upstream(); // an UpstreamAuthority for core tests
  */
-import { webcrypto } from 'node:crypto';
+import { createPrivateKey, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import type { Logger } from 'pino';
 import type { MintResult, PluginContext, UpstreamAuthority } from '../../src/upstream/types.js';
@@ -33,6 +33,13 @@ const algorithms: Record<TestKeyType, RsaHashedKeyGenParams | EcKeyGenParams> = 
 
 export async function generateTestKeys(keyType: TestKeyType = 'ec-p256'): Promise<CryptoKeyPair> {
   return (await subtle.generateKey(algorithms[keyType], true, ['sign', 'verify'])) as CryptoKeyPair;
+}
+
+/** The private key as PKCS#8 PEM; encrypted (aes-256-cbc) when a passphrase is given. */
+export async function privateKeyPem(keys: CryptoKeyPair, passphrase?: string): Promise<string> {
+  const der = Buffer.from(await subtle.exportKey('pkcs8', keys.privateKey));
+  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
+  return key.export({ type: 'pkcs8', format: 'pem', ...(passphrase === undefined ? {} : { cipher: 'aes-256-cbc', passphrase }) }) as string;
 }
 
 const signingAlgorithm = (keys: CryptoKeyPair) =>

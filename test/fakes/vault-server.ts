@@ -12,10 +12,9 @@
  * X-Vault-Namespace. It signs CSRs with the shared test CA, clamps TTLs above
  * maxTtlSeconds with Vault's warning, and can fail, hang or misbehave on request.
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
 import { randomBytes } from 'node:crypto';
+import { HttpTestServer, readBody, type TlsMaterial } from './http-test-server.js';
 import type { Misbehaviour, TestRootCa } from './upstream-ca.js';
 
 export interface FakeToken {
@@ -52,12 +51,12 @@ export interface FakeVaultOptions {
   namespace?: string;
   /** Mount's max TTL: longer requests are clamped with a warning. */
   maxTtlSeconds?: number;
-  tls?: { key: string; cert: string };
+  tls?: TlsMaterial;
   approle?: { mount?: string; roleId: string; secretId: string; tokenTtlSeconds: number; tokenMaxTtlSeconds: number };
   kubernetes?: { mount?: string; role: string; jwt: string; tokenTtlSeconds: number };
 }
 
-export class FakeVaultServer {
+export class FakeVaultServer extends HttpTestServer {
   readonly requests: RecordedRequest[] = [];
   readonly tokens = new Map<string, FakeToken>();
   /** Answer matching requests with this instead (status, Vault error texts). */
@@ -67,17 +66,11 @@ export class FakeVaultServer {
   misbehave: Misbehaviour | undefined;
   /** Put this (foreign) root at the end of ca_chain instead of ours. */
   foreignRootPem: string | undefined;
-  private server!: http.Server;
-  private sockets = new Set<Socket>();
   private readonly now: () => number;
 
   constructor(private readonly options: FakeVaultOptions) {
+    super(options.tls);
     this.now = options.now ?? Date.now;
-  }
-
-  get address(): string {
-    const { port } = this.server.address() as AddressInfo;
-    return `${this.options.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
   }
 
   /** Creates a token as Vault's token store would; returns its ID. */
@@ -100,26 +93,8 @@ export class FakeVaultServer {
     return this.requests.filter((r) => pathPattern.test(r.path)).length;
   }
 
-  async start(): Promise<this> {
-    const handler = (req: http.IncomingMessage, res: http.ServerResponse) => void this.handle(req, res);
-    this.server = this.options.tls ? https.createServer(this.options.tls, handler) : http.createServer(handler);
-    this.server.on('connection', (s: Socket) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const c of req) chunks.push(c as Buffer);
-    const text = Buffer.concat(chunks).toString('utf8');
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const text = (await readBody(req)).toString('utf8');
     let body: Record<string, unknown> = {};
     try {
       body = text ? (JSON.parse(text) as Record<string, unknown>) : {};

@@ -33,7 +33,7 @@ let dir: string;
 
 beforeAll(async () => {
   authority = await createDevAuthority({ trustDomain: 'cluster.local', signers: 1 });
-  issuer = await TestIssuer.start();
+  issuer = await new TestIssuer().start();
   key = await signingKey('k1');
   issuer.keys = [key.publicJwk];
   joinTokens = new JoinTokenStore('cluster.local', systemClock, { maxTtlSeconds: 3600, reuseWindowSeconds: 30 });
@@ -65,7 +65,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await Promise.all([tlsServer?.close(), mtlsServer?.close(), admin?.close(), issuer?.close()]);
+  await Promise.all([tlsServer?.close(), mtlsServer?.close(), admin?.close(), issuer?.stop()]);
   await authority?.close();
   await rm(dir, { recursive: true, force: true });
 });

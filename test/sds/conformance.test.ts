@@ -1,12 +1,17 @@
 import { X509Certificate } from 'node:crypto';
+import { Writable } from 'node:stream';
 import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { counterValue, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
+/** Every log line the server wrote, parsed. */
+const logLines: { level: number; msg: string; resource?: string; nodeId?: string }[] = [];
 beforeAll(async () => {
-  h = await startHarness();
+  const sink = new Writable({ write: (chunk, _e, cb) => (logLines.push(JSON.parse(String(chunk))), cb()) });
+  h = await startHarness({ logger: pino({ level: 'info' }, sink) });
 });
 afterAll(async () => h?.close());
 
@@ -134,16 +139,95 @@ describe('StreamSecrets (state of the world), as Envoy plays it', () => {
   });
 });
 
+describe('a typo never kills a stream', () => {
+  const unknownWarnings = (nodeId: string) => logLines.filter((l) => l.level === 40 && l.nodeId === nodeId && l.resource !== undefined);
+
+  it('serves the names that exist, never sends the typo, then serves it once corrected', async () => {
+    const nodeId = 'ns/shop/sa/typo';
+    const countedBefore = await counterValue(h.metrics.sdsUnknownResources, {});
+    const stream = await open(['defualt', 'ROOTCA'], nodeId);
+    const first = await stream.next();
+    expect(first.resources.map((r: any) => decodeSecret(r).name)).toEqual(['ROOTCA']);
+    // Envoy repeats every name in its ACK (no change, no second warning), then the typo is corrected.
+    stream.send({ version_info: first.version_info, resource_names: ['defualt', 'ROOTCA'], type_url: secretTypeUrl, response_nonce: first.nonce });
+    stream.send({ version_info: first.version_info, resource_names: ['default'], type_url: secretTypeUrl, response_nonce: first.nonce });
+    const fixed = await stream.next();
+    expect(fixed.resources).toHaveLength(1);
+    const secret = decodeSecret(fixed.resources[0]);
+    expect(secret.name).toBe('default');
+    expect(leafUri(secret.certificateChain!)).toBe('URI:spiffe://cluster.local/ns/shop/sa/typo');
+    expect(await counterValue(h.metrics.sdsUnknownResources, {})).toBe(countedBefore + 1);
+    expect(unknownWarnings(nodeId).map((l) => l.resource)).toEqual(['defualt']);
+    stream.cancel();
+  });
+
+  it('keeps a stream that asked only for a typo open and silent, and serves it when corrected', async () => {
+    const nodeId = 'ns/shop/sa/only-typo';
+    const stream = await open(['defualt'], nodeId);
+    stream.send({ resource_names: ['defualt'], type_url: secretTypeUrl });
+    stream.send({ resource_names: ['default'], type_url: secretTypeUrl });
+    // The first thing this stream ever receives is the corrected secret: nothing was sent for the typo.
+    const res = await stream.next();
+    expect(res.resources.map((r: any) => decodeSecret(r).name)).toEqual(['default']);
+    expect(unknownWarnings(nodeId)).toHaveLength(1);
+    stream.cancel();
+  });
+
+  it('DeltaSecrets reports the typo once in removed_resources and keeps serving', async () => {
+    const nodeId = 'ns/shop/sa/delta-typo';
+    const stream = XdsStream.delta(h.client());
+    stream.send({ node: envoyNode(nodeId), type_url: secretTypeUrl, resource_names_subscribe: ['defualt', 'ROOTCA'] });
+    const seen = { removed: [] as string[], names: [] as string[] };
+    while (seen.names.length === 0 || seen.removed.length === 0) {
+      const res = await stream.next();
+      seen.removed.push(...res.removed_resources);
+      seen.names.push(...res.resources.map((r: any) => r.name));
+      stream.send({ type_url: secretTypeUrl, response_nonce: res.nonce });
+    }
+    expect(seen).toEqual({ removed: ['defualt'], names: ['ROOTCA'] });
+    stream.send({ type_url: secretTypeUrl, resource_names_subscribe: ['default'] });
+    const fixed = await stream.next();
+    expect(fixed.resources.map((r: any) => r.name)).toEqual(['default']);
+    expect(fixed.removed_resources).toEqual([]);
+    expect(unknownWarnings(nodeId).map((l) => l.resource)).toEqual(['defualt']);
+    stream.cancel();
+  });
+
+  it('a mis-cased SPIFFE ID is still someone else’s identity: PERMISSION_DENIED', async () => {
+    const stream = await open(['SPIFFE://cluster.local/ns/shop/sa/cart']);
+    const status = await stream.status;
+    expect(status.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(status.details).toContain('SPIFFE://cluster.local/ns/shop/sa/cart');
+  });
+});
+
+function fetchSecrets(names: string[]): Promise<any> {
+  const client = h.client() as any;
+  return new Promise<any>((resolve, reject) =>
+    client.FetchSecrets({ node: envoyNode(cart), resource_names: names, type_url: secretTypeUrl }, (err: Error | null, r: any) =>
+      err ? reject(err) : resolve(r),
+    ),
+  );
+}
+
 describe('FetchSecrets', () => {
   it('returns the requested secrets in one unary call', async () => {
-    const client = h.client() as any;
-    const res = await new Promise<any>((resolve, reject) =>
-      client.FetchSecrets({ node: envoyNode(cart), resource_names: ['default', 'ROOTCA'], type_url: secretTypeUrl }, (err: Error | null, r: any) =>
-        err ? reject(err) : resolve(r),
-      ),
-    );
+    const res = await fetchSecrets(['default', 'ROOTCA']);
     expect(res.resources.map((r: any) => decodeSecret(r).name)).toEqual(['ROOTCA', 'default']);
     expect(res.version_info).not.toBe('');
+  });
+
+  it('answers a name that does not exist with NOT_FOUND naming it', async () => {
+    const error = await fetchSecrets(['ROOTCA', 'defualt']).catch((err: grpc.ServiceError) => err);
+    expect(error.code).toBe(grpc.status.NOT_FOUND);
+    expect(error.details).toContain('"defualt"');
+    expect(error.details).toContain('"default"');
+  });
+
+  it('denies someone else’s SPIFFE ID with PERMISSION_DENIED', async () => {
+    const error = await fetchSecrets(['spiffe://cluster.local/ns/bank/sa/vault']).catch((err: grpc.ServiceError) => err);
+    expect(error.code).toBe(grpc.status.PERMISSION_DENIED);
+    expect(error.details).toContain('spiffe://cluster.local/ns/bank/sa/vault');
   });
 });
 

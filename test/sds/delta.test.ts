@@ -19,7 +19,7 @@ function setup() {
   const rec = recorder<DeltaResponse>();
   const protocol = new DeltaProtocol(rec.deps(source));
   const sentPairs = (i: number) => rec.sent[i]!.resources.map((r) => `${r.name}@${r.version}`);
-  return { source, protocol, sent: rec.sent, nacks: rec.nacks, sentPairs };
+  return { source, protocol, sent: rec.sent, nacks: rec.nacks, unknown: rec.unknown, sentPairs };
 }
 
 describe('DeltaProtocol', () => {
@@ -79,15 +79,43 @@ describe('DeltaProtocol', () => {
     expect(sent).toHaveLength(2);
   });
 
-  it('rejects an unauthorized subscription with a typed error naming it', () => {
+  it('rejects someone else’s SPIFFE ID with a typed error naming it', () => {
     const { protocol } = setup();
     let caught: unknown;
     try {
-      protocol.handle(req({ subscribe: ['default', 'secret-of-someone-else'] }));
+      protocol.handle(req({ subscribe: ['default', 'spiffe://cluster.local/someone-else'] }));
     } catch (err) {
       caught = err;
     }
-    expect(isWcaError(caught, 'ERR_SDS_UNKNOWN_RESOURCE')).toBe(true);
-    expect((caught as Error).message).toContain('secret-of-someone-else');
+    expect(isWcaError(caught, 'ERR_PERMISSION_DENIED')).toBe(true);
+    expect((caught as Error).message).toContain('spiffe://cluster.local/someone-else');
+  });
+
+  it('reports a name that does not exist once in removed_resources and keeps serving', () => {
+    const { source, protocol, sent, sentPairs, unknown } = setup();
+    source.set('ROOTCA', 'b1');
+    protocol.handle(req({ subscribe: ['defualt', 'ROOTCA'] }));
+    expect(sent).toHaveLength(1);
+    expect(sentPairs(0)).toEqual(['ROOTCA@b1']);
+    expect(sent[0]!.removed).toEqual(['defualt']);
+    expect(unknown.map((u) => u.name)).toEqual(['defualt']);
+    protocol.handle(req({ responseNonce: sent[0]!.nonce, subscribe: ['defualt'] }));
+    expect(sent).toHaveLength(1);
+    source.set('default', 'v1');
+    protocol.handle(req({ subscribe: ['default'] }));
+    expect(sentPairs(1)).toEqual(['default@v1']);
+    expect(sent[1]!.removed).toEqual([]);
+  });
+
+  it('answers a subscription to only a missing name with a removal, and counts its NACK', () => {
+    const { protocol, sent, nacks } = setup();
+    protocol.handle(req({ subscribe: ['defualt'] }));
+    expect(sent).toHaveLength(1);
+    expect(sent[0]!.resources).toEqual([]);
+    expect(sent[0]!.removed).toEqual(['defualt']);
+    // Envoy before 1.31 rejects a removal-only SDS response ("Missing SDS resources").
+    protocol.handle(req({ responseNonce: sent[0]!.nonce, errorDetail: { code: 13, message: 'Missing SDS resources for defualt' } }));
+    expect(nacks).toEqual([{ names: ['defualt'], detail: { code: 13, message: 'Missing SDS resources for defualt' } }]);
+    expect(sent).toHaveLength(1);
   });
 });

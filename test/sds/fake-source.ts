@@ -1,20 +1,27 @@
 import { WcaError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
+import type { UnknownName } from '../../src/sds/subscription.js';
 import type { ErrorDetail, Resource, ResourceSource } from '../../src/sds/types.js';
 
-/** A ResourceSource whose values tests set by hand; names outside `allowed` are denied. */
+/**
+ * A ResourceSource whose values tests set by hand. Like the real one: a spiffe://
+ * name outside `allowed` is denied, any other name outside it does not exist.
+ */
 export class FakeSource implements ResourceSource {
   private readonly values = new Map<string, Resource>();
   private readonly watchers = new Map<string, Set<(r: Resource) => void>>();
 
   constructor(private readonly allowed: readonly string[] = ['default', 'ROOTCA']) {}
 
-  check(name: string): void {
-    if (!this.allowed.includes(name)) throw new WcaError('ERR_SDS_UNKNOWN_RESOURCE', `resource "${name}" is not available`);
+  check(name: string): WcaError | undefined {
+    if (this.allowed.includes(name)) return undefined;
+    if (name.startsWith('spiffe://')) throw new WcaError('ERR_PERMISSION_DENIED', `resource "${name}" is not available`);
+    return new WcaError('ERR_SDS_UNKNOWN_RESOURCE', `resource "${name}" does not exist here`);
   }
 
   watch(name: string, onChange: (r: Resource) => void): () => void {
-    this.check(name);
+    const unknown = this.check(name);
+    if (unknown) throw unknown;
     const set = this.watchers.get(name) ?? new Set();
     this.watchers.set(name, set);
     set.add(onChange);
@@ -37,14 +44,17 @@ export class FakeSource implements ResourceSource {
 export function recorder<T>() {
   const sent: T[] = [];
   const nacks: { names: readonly string[]; detail: ErrorDetail }[] = [];
+  const unknown: UnknownName[] = [];
   return {
     sent,
     nacks,
+    unknown,
     deps: (source: ResourceSource) => ({
       source,
       send: (r: T) => void sent.push(r),
       logger: silentLogger(),
       onNack: (names: readonly string[], detail: ErrorDetail) => void nacks.push({ names, detail }),
+      onUnknown: (u: UnknownName) => void unknown.push(u),
     }),
   };
 }

@@ -66,7 +66,7 @@ describe('bad input ends only the offending stream, with a clear status', () => 
     { what: 'a node.id that is not a SPIFFE path', request: { node: envoyNode('ns/../etc'), resource_names: ['default'] }, code: grpc.status.INVALID_ARGUMENT, says: 'node.id' },
     { what: 'a node.id in another trust domain', request: { node: envoyNode('spiffe://evil.example/x'), resource_names: ['default'] }, code: grpc.status.PERMISSION_DENIED, says: 'evil.example' },
     { what: 'no node at all', request: { resource_names: ['default'] }, code: grpc.status.UNAUTHENTICATED, says: 'no credential' },
-    { what: 'an unknown resource name', request: { node, resource_names: ['defualt'] }, code: grpc.status.PERMISSION_DENIED, says: 'defualt' },
+    { what: 'someone else’s SPIFFE ID', request: { node, resource_names: ['spiffe://cluster.local/ns/bank/sa/vault'] }, code: grpc.status.PERMISSION_DENIED, says: 'ns/bank/sa/vault' },
   ])('$what', async ({ request, code, says }) => {
     const status = await statusOf(request);
     expect(status.code).toBe(code);

@@ -18,7 +18,7 @@ function setup(allowed?: string[]) {
   const rec = recorder<SotwResponse>();
   const protocol = new SotwProtocol({ ...rec.deps(source), wildcardNames: ['default', 'ROOTCA'] });
   const names = (i: number) => rec.sent[i]!.resources.map((r) => r.name);
-  return { source, protocol, sent: rec.sent, nacks: rec.nacks, names };
+  return { source, protocol, sent: rec.sent, nacks: rec.nacks, unknown: rec.unknown, names };
 }
 
 describe('SotwProtocol', () => {
@@ -113,7 +113,7 @@ describe('SotwProtocol', () => {
     expect(names(0)).toEqual(['ROOTCA', 'default']);
   });
 
-  it('throws a typed denial naming the resource and leaves the subscription as it was', () => {
+  it('throws a typed denial for someone else’s SPIFFE ID and leaves the subscription as it was', () => {
     const { source, protocol } = setup();
     source.set('default', 'v1');
     protocol.handle(req());
@@ -123,9 +123,35 @@ describe('SotwProtocol', () => {
     } catch (err) {
       caught = err;
     }
-    expect(isWcaError(caught, 'ERR_SDS_UNKNOWN_RESOURCE')).toBe(true);
+    expect(isWcaError(caught, 'ERR_PERMISSION_DENIED')).toBe(true);
     expect((caught as Error).message).toContain('spiffe://cluster.local/other');
     expect(source.watching('default')).toBe(1);
+  });
+
+  it('never sends a name that does not exist, reports it once, and keeps serving the rest', () => {
+    const { source, protocol, sent, names, unknown } = setup();
+    source.set('default', 'v1');
+    source.set('ROOTCA', 'b1');
+    protocol.handle(req({ resourceNames: ['defualt', 'ROOTCA'] }));
+    expect(names(0)).toEqual(['ROOTCA']);
+    expect(unknown.map((u) => u.name)).toEqual(['defualt']);
+    expect(isWcaError(unknown[0]!.reason, 'ERR_SDS_UNKNOWN_RESOURCE')).toBe(true);
+    // Envoy repeats the names in its ACK: not a change, not reported again, nothing resent.
+    protocol.handle(req({ versionInfo: sent[0]!.versionInfo, responseNonce: sent[0]!.nonce, resourceNames: ['defualt', 'ROOTCA'] }));
+    expect(sent).toHaveLength(1);
+    expect(unknown).toHaveLength(1);
+    // The typo fixed on the same stream.
+    protocol.handle(req({ versionInfo: sent[0]!.versionInfo, responseNonce: sent[0]!.nonce, resourceNames: ['default'] }));
+    expect(names(1)).toEqual(['default']);
+  });
+
+  it('stays silent (not yet) when the only name requested does not exist', () => {
+    const { source, protocol, sent, unknown } = setup();
+    source.set('default', 'v1');
+    protocol.handle(req({ resourceNames: ['defualt'] }));
+    source.set('default', 'v2');
+    expect(sent).toHaveLength(0);
+    expect(unknown).toHaveLength(1);
   });
 
   it('drops every watch on close', () => {

@@ -1,5 +1,4 @@
 /** `workload-ca upstream check` (src/cli/commands/upstream.ts) against the disk plugin. */
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -7,23 +6,18 @@ import { Command } from 'commander';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerUpstreamCommand, runUpstreamCheck } from '../../src/cli/commands/upstream.js';
 import { exitCodeOf, ExitCode, isWcaError } from '../../src/errors.js';
-import { createTestRootCa } from '../fakes/upstream-ca.js';
+import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
 
 let dir: string;
 const configs: Record<string, string> = {};
-
-async function pkcs8Pem(keys: CryptoKeyPair): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey));
-  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' }).export({ type: 'pkcs8', format: 'pem' }) as string;
-}
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'wca-check-'));
   const ca = await createTestRootCa({ name: 'Check Root' });
   const other = await createTestRootCa({ name: 'Other' });
   await writeFile(path.join(dir, 'ca.pem'), ca.rootPem);
-  await writeFile(path.join(dir, 'ca.key'), await pkcs8Pem(ca.rootKeys));
-  await writeFile(path.join(dir, 'other.key'), await pkcs8Pem(other.rootKeys));
+  await writeFile(path.join(dir, 'ca.key'), await privateKeyPem(ca.rootKeys));
+  await writeFile(path.join(dir, 'other.key'), await privateKeyPem(other.rootKeys));
   const yaml = (upstreamConfig: string) =>
     `profile: dev\ntrustDomain: check.example\nlog:\n  level: silent\nupstream:\n  plugin: disk\n  config:\n${upstreamConfig}`;
   const write = async (name: string, text: string) => {

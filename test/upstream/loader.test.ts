@@ -2,9 +2,9 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { checkUpstreamConfig, loadUpstream } from '../../src/upstream/loader.js';
-import { validateMintResult } from '../../src/upstream/validate.js';
 import { isWcaError, type ErrorCode } from '../../src/errors.js';
-import { createCaCsr, testPluginContext } from '../fakes/upstream-ca.js';
+import { mintAndValidate } from '../fakes/mint.js';
+import { testPluginContext } from '../fakes/upstream-ca.js';
 import { created } from '../fixtures/upstream/shape-plugins.js';
 
 const fixtures = fileURLToPath(new URL('../fixtures/upstream/', import.meta.url));
@@ -20,12 +20,20 @@ async function loadError(spec: { plugin: string; config: Record<string, unknown>
 describe('loadUpstream', () => {
   it('loads the built-in self-signed plugin, whose mint passes validation', async () => {
     const upstream = await loadUpstream({ plugin: 'self-signed', config: {} }, testPluginContext());
-    const td = 'loader.example';
-    const csr = await createCaCsr(td);
-    const result = await upstream.mintIntermediate({ csrDer: csr.csrDer, csrPem: csr.csrPem, trustDomain: td, ttlSeconds: 3600 });
-    const now = new Date();
-    const v = validateMintResult(result, { publicKeySpkiDer: csr.spkiDer, trustDomain: td, requestedNotAfter: new Date(now.getTime() + 3600_000), now });
-    expect(v.chainPem).toHaveLength(1);
+    // The root is made by the first mint, for that mint's trust domain.
+    expect(await upstream.fetchRoots!()).toEqual([]);
+    const { result, validate } = await mintAndValidate(upstream, { trustDomain: 'loader.example' });
+    expect(validate().chainPem).toHaveLength(1);
+    expect(await upstream.fetchRoots!()).toEqual(result.rootsPem);
+    await upstream.close();
+  });
+
+  it('the self-signed plugin makes one root, even for concurrent first mints', async () => {
+    const upstream = await loadUpstream({ plugin: 'self-signed', config: {} }, testPluginContext());
+    const mints = await Promise.all([1, 2, 3].map(() => mintAndValidate(upstream, { trustDomain: 'loader.example' })));
+    for (const { validate } of mints) validate();
+    expect(new Set(mints.map(({ result }) => result.rootsPem.join(''))).size).toBe(1);
+    expect(await upstream.fetchRoots!()).toEqual(mints[0]!.result.rootsPem);
     await upstream.close();
   });
 

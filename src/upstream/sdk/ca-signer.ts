@@ -14,6 +14,8 @@
  *   signIntermediate({ signer, issuerCertPem, csr, trustDomain, ttlSeconds, now?, backdateSeconds? })
  *     → Promise<{ certificatePem, notBefore, notAfter }>
  *   createSelfSignedRoot({ signer, subject, ttlSeconds, now?, trustDomain? }) → Promise<string> (PEM)
+ *   signerAuthority({ name, signer, issuerCertPem, upstreamChainPem, rootsPem, now?, close? })
+ *     → UpstreamAuthority whose mints call signIntermediate (for plugins that hold the CA key)
  *
  * `sign` returns the signature the way WebCrypto and PKCS#11 produce it: for
  * ECDSA the fixed-size r||s (IEEE P1363, what CKM_ECDSA returns), for RSA the
@@ -31,6 +33,7 @@ import type { KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
+import type { UpstreamAuthority } from '../types.js';
 
 export type SignatureAlgorithm = 'ES256' | 'ES384' | 'RS256';
 
@@ -257,4 +260,45 @@ export async function createSelfSignedRoot(p: SelfSignedRootParams): Promise<str
     crypto,
   );
   return cert.toString('pem');
+}
+
+export interface SignerAuthorityParams {
+  name: string;
+  signer: CaSigner;
+  /**
+   * The signer's certificate, or a function giving it for the request's trust
+   * domain (for an issuer made on first use, like the dev root).
+   */
+  issuerCertPem: string | ((trustDomain: string) => Promise<string>);
+  /** Certificates between the issuer and the roots, nearest first (the issuer's own when it is not a root). */
+  upstreamChainPem: string[];
+  /** The roots to publish; asked after each mint and by fetchRoots, so it may re-read a bundle. */
+  rootsPem: () => string[] | Promise<string[]>;
+  now?: () => number;
+  /** Releases what the plugin holds (an HSM session); nothing by default. */
+  close?: () => void | Promise<void>;
+}
+
+/** The UpstreamAuthority of a plugin that signs intermediates itself with `signer`. */
+export function signerAuthority(p: SignerAuthorityParams): UpstreamAuthority {
+  const { name, signer, issuerCertPem, upstreamChainPem, rootsPem, now, close } = p;
+  return {
+    name,
+    async mintIntermediate(request) {
+      const issuer = typeof issuerCertPem === 'string' ? issuerCertPem : await issuerCertPem(request.trustDomain);
+      const signed = await signIntermediate({
+        signer,
+        issuerCertPem: issuer,
+        csr: request.csrDer,
+        trustDomain: request.trustDomain,
+        ttlSeconds: request.ttlSeconds,
+        now,
+      });
+      return { certificatePem: signed.certificatePem, upstreamChainPem: [...upstreamChainPem], rootsPem: await rootsPem() };
+    },
+    fetchRoots: async () => rootsPem(),
+    async close() {
+      await close?.();
+    },
+  };
 }

@@ -8,7 +8,8 @@ import { jwtConfigSchema } from '../../../src/identity/jwt/config.js';
 import type { CallerContext } from '../../../src/identity/types.js';
 import { isWcaError } from '../../../src/errors.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
-import { captureLogger, kubernetesClaims, metadataWith, sign, signingKey, TestIssuer, type SigningKey } from './fixtures.js';
+import { capturingLogger } from '../../fakes/upstream-ca.js';
+import { kubernetesClaims, metadataWith, sign, signingKey, TestIssuer, type SigningKey } from './fixtures.js';
 
 const clock = new FakeClock();
 const nowSeconds = () => Math.floor(clock.now() / 1000);
@@ -17,18 +18,18 @@ let key: SigningKey;
 let rsaKey: SigningKey;
 
 beforeAll(async () => {
-  issuer = await TestIssuer.start();
+  issuer = await new TestIssuer().start();
   key = await signingKey('k1', 'ES256');
   rsaKey = await signingKey('r1', 'RS256');
 });
-afterAll(() => issuer.close());
+afterAll(() => issuer.stop());
 beforeEach(() => {
   issuer.keys = [key.publicJwk, rsaKey.publicJwk];
   issuer.mode = 'ok';
   issuer.jwksRequests = 0;
 });
 
-function authenticator(overrides: Record<string, unknown> = {}, logger = captureLogger().logger) {
+function authenticator(overrides: Record<string, unknown> = {}, logger = capturingLogger().logger) {
   const config = jwtConfigSchema.parse({
     issuers: [{ issuer: issuer.url, audiences: ['workload-ca'], keys: { jwksUri: issuer.jwksUri }, fetchTimeout: '300ms', ...overrides }],
   });
@@ -117,7 +118,7 @@ describe('JwtAuthenticator', () => {
   ];
 
   it.each(forgedCases)('rejects a token that is %s', async (_name, make, message, reason) => {
-    const { logger, text } = captureLogger();
+    const { logger, text } = capturingLogger();
     const token = await make();
     const result = await rejection(authenticator({}, logger), token);
     expect(result.message).toMatch(message);

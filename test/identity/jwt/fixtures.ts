@@ -1,9 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Writable } from 'node:stream';
+import type http from 'node:http';
 import { exportJWK, generateKeyPair, SignJWT, type JWK, type JWTPayload, type CryptoKey } from 'jose';
-import { pino } from 'pino';
-import { redactPaths, type Logger } from '../../../src/telemetry/logger.js';
+import { HttpTestServer } from '../../fakes/http-test-server.js';
 
 export interface SigningKey {
   kid: string;
@@ -41,34 +38,16 @@ export function sign(key: SigningKey, claims: JWTPayload, header: Record<string,
 export type JwksMode = 'ok' | 'hang' | 'garbage' | 'not-jwks';
 
 /** A local OIDC issuer: discovery document and JWKS over real HTTP on port 0. */
-export class TestIssuer {
+export class TestIssuer extends HttpTestServer {
   keys: JWK[] = [];
   mode: JwksMode = 'ok';
   jwksRequests = 0;
-  private readonly server = http.createServer((req, res) => this.handle(req, res));
-  private readonly hanging: http.ServerResponse[] = [];
-
-  static async start(): Promise<TestIssuer> {
-    const issuer = new TestIssuer();
-    await new Promise<void>((resolve) => issuer.server.listen(0, '127.0.0.1', resolve));
-    return issuer;
-  }
-
-  get url(): string {
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
 
   get jwksUri(): string {
     return `${this.url}/keys`;
   }
 
-  async close(): Promise<void> {
-    this.hanging.forEach((res) => res.destroy());
-    this.server.closeAllConnections();
-    await new Promise((resolve) => this.server.close(resolve));
-  }
-
-  private handle(req: http.IncomingMessage, res: http.ServerResponse): void {
+  protected handle(req: http.IncomingMessage, res: http.ServerResponse): void {
     if (req.url === '/.well-known/openid-configuration') {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify({ issuer: this.url, jwks_uri: this.jwksUri, id_token_signing_alg_values_supported: ['ES256'] }));
@@ -80,28 +59,12 @@ export class TestIssuer {
       return;
     }
     this.jwksRequests++;
-    if (this.mode === 'hang') {
-      this.hanging.push(res);
-      return;
-    }
+    if (this.mode === 'hang') return; // open until the client gives up or the server stops
     res.setHeader('content-type', 'application/json');
     if (this.mode === 'garbage') res.end('<html>502 Bad Gateway</html>');
     else if (this.mode === 'not-jwks') res.end(JSON.stringify({ hello: 'world' }));
     else res.end(JSON.stringify({ keys: this.keys }));
   }
-}
-
-/** A logger writing into memory, with production redaction, so tests can grep for leaked tokens. */
-export function captureLogger(): { logger: Logger; text: () => string } {
-  const lines: string[] = [];
-  const sink = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'trace', redact: { paths: redactPaths, censor: '[REDACTED]' } }, sink);
-  return { logger, text: () => lines.join('') };
 }
 
 export function metadataWith(authorization?: string): Map<string, string[]> {

@@ -1,9 +1,7 @@
-import https from 'node:https';
-import type { AddressInfo } from 'node:net';
-import { webcrypto } from 'node:crypto';
+import type http from 'node:http';
 import * as x509 from '@peculiar/x509';
-
-x509.cryptoProvider.set(webcrypto as unknown as Crypto);
+import { HttpTestServer, readBody } from '../../fakes/http-test-server.js';
+import { generateTestKeys, privateKeyPem } from '../../fakes/upstream-ca.js';
 
 export interface ReviewedUser {
   username: string;
@@ -18,50 +16,39 @@ export interface ReviewedUser {
  * object for an unauthenticated caller), over real TLS with a certificate made at
  * test time. Only tokens in `users` authenticate.
  */
-export class KubeApiServer {
+export class KubeApiServer extends HttpTestServer {
   readonly users = new Map<string, ReviewedUser>();
   readonly requests: { authorization: string | undefined; body: unknown }[] = [];
-  private server!: https.Server;
   caPem = '';
 
-  constructor(private readonly reviewerToken: string) {}
+  constructor(private readonly reviewerToken: string) {
+    super();
+  }
 
-  async start(): Promise<void> {
-    const alg = { name: 'ECDSA', namedCurve: 'P-256', hash: 'SHA-256' };
-    const keys = (await webcrypto.subtle.generateKey(alg, true, ['sign', 'verify'])) as CryptoKeyPair;
+  /** Serves HTTPS with a fresh self-signed certificate for 127.0.0.1 (its PEM in `caPem`). */
+  override async start(): Promise<this> {
+    const keys = await generateTestKeys('ec-p256');
     const cert = await x509.X509CertificateGenerator.createSelfSigned({
       serialNumber: '01',
       name: 'CN=kube-apiserver test',
       notBefore: new Date(Date.now() - 60_000),
       notAfter: new Date(Date.now() + 3600_000),
       keys,
-      signingAlgorithm: alg,
+      signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
       extensions: [
         new x509.BasicConstraintsExtension(true, undefined, true),
         new x509.SubjectAlternativeNameExtension([{ type: 'ip', value: '127.0.0.1' }]),
       ],
     });
     this.caPem = cert.toString('pem');
-    const pkcs8 = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-    const key = `-----BEGIN PRIVATE KEY-----\n${pkcs8.match(/.{1,64}/g)!.join('\n')}\n-----END PRIVATE KEY-----\n`;
-    this.server = https.createServer({ cert: this.caPem, key }, (req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c));
-      req.on('end', () => this.handle(req.method, req.url, req.headers.authorization, body, res));
-    });
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.tls = { cert: this.caPem, key: await privateKeyPem(keys) };
+    return super.start();
   }
 
-  get url(): string {
-    return `https://127.0.0.1:${(this.server.address() as AddressInfo).port}`;
-  }
-
-  close(): Promise<void> {
-    this.server.closeAllConnections();
-    return new Promise((resolve) => this.server.close(() => resolve()));
-  }
-
-  private handle(method: string | undefined, url: string | undefined, authorization: string | undefined, raw: string, res: import('node:http').ServerResponse) {
+  protected async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const { method, url } = req;
+    const authorization = req.headers.authorization;
+    const raw = (await readBody(req)).toString('utf8');
     const send = (code: number, value: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(value));

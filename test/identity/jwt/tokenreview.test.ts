@@ -28,7 +28,7 @@ beforeAll(async () => {
   await writeFile(path.join(dir, 'ca.crt'), api.caPem);
 });
 afterAll(async () => {
-  await api.close();
+  await api.stop();
   await rm(dir, { recursive: true, force: true });
 });
 

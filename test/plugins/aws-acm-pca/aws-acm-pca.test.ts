@@ -4,7 +4,7 @@ import type { UpstreamAuthority } from '../../../src/upstream/types.js';
 import { FakePcaServer, testCredentials, type FakePcaOptions } from '../../fakes/acm-pca-server.js';
 import { createCaCsr, createTestRootCa, type TestRootCa } from '../../fakes/upstream-ca.js';
 import { provesEndToEnd } from '../../upstream/leaf-check.js';
-import { mintAndValidate, trustDomain } from '../vault/mint.js';
+import { mintAndValidate, trustDomain } from '../../fakes/mint.js';
 import { createPca, useCredentials } from './harness.js';
 
 describe('aws-acm-pca plugin against a local server following the AWS Private CA JSON 1.1 API (real AWS SDK, SigV4)', () => {
@@ -32,7 +32,7 @@ describe('aws-acm-pca plugin against a local server following the AWS Private CA
   it('mints an intermediate that validates, verifies with openssl and completes a TLS handshake', async () => {
     const pca = await start({ pendingPolls: 2 });
     const before = Math.floor(Date.now() / 1000);
-    const { csr, result, validate } = await mintAndValidate(pca, 3600);
+    const { csr, result, validate } = await mintAndValidate(pca, { ttlSeconds: 3600 });
     const validated = validate();
     expect(result.upstreamChainPem).toHaveLength(1);
     expect(result.rootsPem.map((p) => p.trim())).toEqual([ca.rootPem.trim()]);

@@ -2,7 +2,7 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { UpstreamAuthority } from '../../../src/upstream/types.js';
 import { FakePcaServer, testCredentials, type PcaFailure } from '../../fakes/acm-pca-server.js';
 import { createCaCsr, createTestRootCa, type Misbehaviour, type TestRootCa } from '../../fakes/upstream-ca.js';
-import { mintAndValidate, rejectionOf, trustDomain } from '../vault/mint.js';
+import { mintAndValidate, rejectionOf, trustDomain } from '../../fakes/mint.js';
 import { createPca, useCredentials } from './harness.js';
 
 describe('aws-acm-pca plugin failures against a local server following the AWS Private CA JSON 1.1 API', () => {
@@ -170,7 +170,7 @@ describe('aws-acm-pca plugin failures against a local server following the AWS P
   it('a lifetime cut short by the CA is reported by validation as truncated', async () => {
     const pca = await start();
     server.misbehave = 'short-ttl';
-    const validated = (await mintAndValidate(pca, 7200)).validate();
+    const validated = (await mintAndValidate(pca, { ttlSeconds: 7200 })).validate();
     expect(validated.truncated).toBe(true);
     expect(validated.warnings.some((w) => w.startsWith('intermediate truncated'))).toBe(true);
   });

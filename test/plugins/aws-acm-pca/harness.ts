@@ -22,7 +22,7 @@ export async function createPca(server: FakePcaServer, config: Partial<PcaConfig
   const parsed = plugin.configSchema.parse({
     certificateAuthorityArn: server.caArn,
     region: server.region,
-    endpoint: server.endpoint,
+    endpoint: server.url,
     // Small explicit waits: tests count calls, they do not measure time.
     issue: { initialDelayMs: 1, maxDelayMs: 4 },
     poll: { initialDelayMs: 1, maxDelayMs: 4 },

@@ -1,13 +1,12 @@
-import { createPrivateKey, webcrypto } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadUpstream } from '../../../src/upstream/loader.js';
-import { validateMintResult } from '../../../src/upstream/validate.js';
 import { isWcaError, type ErrorCode } from '../../../src/errors.js';
 import type { PluginContext, UpstreamAuthority } from '../../../src/upstream/types.js';
-import { capturingLogger, createCaCsr, createTestRootCa, testPluginContext, type TestRootCa } from '../../fakes/upstream-ca.js';
+import { mintAndValidate as mint } from '../../fakes/mint.js';
+import { capturingLogger, createTestRootCa, privateKeyPem, testPluginContext, type TestRootCa } from '../../fakes/upstream-ca.js';
 import { issueTestLeaf, provesEndToEnd } from '../../upstream/leaf-check.js';
 
 const td = 'disk.example';
@@ -18,12 +17,6 @@ let sub: TestRootCa;
 let other: TestRootCa;
 const file = (name: string) => path.join(dir, name);
 
-async function keyPem(keys: CryptoKeyPair, encrypt = false): Promise<string> {
-  const der = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey as webcrypto.CryptoKey));
-  const key = createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
-  return key.export(encrypt ? { type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase } : { type: 'pkcs8', format: 'pem' }) as string;
-}
-
 beforeAll(async () => {
   dir = await mkdtemp(path.join(os.tmpdir(), 'wca-disk-'));
   root = await createTestRootCa({ name: 'Disk Root' });
@@ -33,15 +26,15 @@ beforeAll(async () => {
   const notCa = await issueTestLeaf(root.rootKeys, root.rootPem, 'spiffe://disk.example/leaf');
   const files: Record<string, string> = {
     'root.pem': root.rootPem,
-    'root.key': await keyPem(root.rootKeys),
-    'root-enc.key': await keyPem(root.rootKeys, true),
+    'root.key': await privateKeyPem(root.rootKeys),
+    'root-enc.key': await privateKeyPem(root.rootKeys, passphrase),
     'sub.pem': sub.chainPem[0]! + sub.rootPem,
     'sub-only.pem': sub.chainPem[0]!,
-    'sub.key': await keyPem(sub.issuerKeys),
+    'sub.key': await privateKeyPem(sub.issuerKeys),
     'sub-bundle.pem': sub.rootPem,
-    'other.key': await keyPem(other.rootKeys),
+    'other.key': await privateKeyPem(other.rootKeys),
     'expired.pem': expired.rootPem,
-    'expired.key': await keyPem(expired.rootKeys),
+    'expired.key': await privateKeyPem(expired.rootKeys),
     'leaf.pem': notCa.certPem,
     'leaf.key': notCa.keyPem,
     'pass.txt': `${passphrase}\n`,
@@ -56,11 +49,8 @@ afterAll(async () => {
 });
 
 async function mintAndValidate(upstream: UpstreamAuthority) {
-  const csr = await createCaCsr(td);
-  const result = await upstream.mintIntermediate({ csrDer: csr.csrDer, csrPem: csr.csrPem, trustDomain: td, ttlSeconds: 3600 });
-  const now = new Date();
-  const validated = validateMintResult(result, { publicKeySpkiDer: csr.spkiDer, trustDomain: td, requestedNotAfter: new Date(now.getTime() + 3600_000), now });
-  return { csr, validated };
+  const { csr, validate } = await mint(upstream, { trustDomain: td });
+  return { csr, validated: validate() };
 }
 
 const load = (config: Record<string, unknown>, context: PluginContext = testPluginContext()) => loadUpstream({ plugin: 'disk', config }, context);

@@ -8,13 +8,13 @@ import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadUpstream } from '../../../src/upstream/loader.js';
-import { validateMintResult } from '../../../src/upstream/validate.js';
 import { isWcaError, type ErrorCode } from '../../../src/errors.js';
 import { algorithmForPublicKey, createSelfSignedRoot } from '../../../src/upstream/sdk/ca-signer.js';
 import type { UpstreamAuthority } from '../../../src/upstream/types.js';
 import { openSession } from '../../../plugins/pkcs11/client.js';
 import { hsmSigner } from '../../../plugins/pkcs11/signer.js';
-import { createCaCsr, createTestRootCa, testPluginContext, capturingLogger } from '../../fakes/upstream-ca.js';
+import { mintAndValidate } from '../../fakes/mint.js';
+import { createTestRootCa, testPluginContext, capturingLogger } from '../../fakes/upstream-ca.js';
 import { createSoftHsmToken, softhsmModule, type SoftHsmToken, type TokenKey } from '../../fixtures/upstream/softhsm.js';
 import { provesEndToEnd } from '../../upstream/leaf-check.js';
 
@@ -56,10 +56,8 @@ const ctx = (extra: Record<string, string> = {}) => testPluginContext({ env: { H
 const load = (config: Record<string, unknown>, context = ctx()) => loadUpstream({ plugin: 'pkcs11', config }, context);
 
 async function mintAndProve(upstream: UpstreamAuthority) {
-  const csr = await createCaCsr(td);
-  const result = await upstream.mintIntermediate({ csrDer: csr.csrDer, csrPem: csr.csrPem, trustDomain: td, ttlSeconds: 3600 });
-  const now = new Date();
-  const validated = validateMintResult(result, { publicKeySpkiDer: csr.spkiDer, trustDomain: td, requestedNotAfter: new Date(now.getTime() + 3600_000), now });
+  const { csr, validate } = await mintAndValidate(upstream, { trustDomain: td });
+  const validated = validate();
   return { validated, proof: await provesEndToEnd(csr.keys, validated, td) };
 }
 

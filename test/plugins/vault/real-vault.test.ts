@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { provesEndToEnd } from '../../upstream/leaf-check.js';
-import { createVault, mintAndValidate, trustDomain } from './harness.js';
+import { mintAndValidate, trustDomain } from '../../fakes/mint.js';
+import { createVault } from './harness.js';
 
 const env = process.env;
 
@@ -23,7 +24,7 @@ describe.runIf(Boolean(env.VAULT_ADDR && env.VAULT_TOKEN))('vault plugin against
       { VAULT_TOKEN: env.VAULT_TOKEN! },
     );
     try {
-      const { csr, validate } = await mintAndValidate(authority, 3600);
+      const { csr, validate } = await mintAndValidate(authority, { ttlSeconds: 3600 });
       const proof = await provesEndToEnd(csr.keys, validate(), trustDomain);
       expect(proof.opensslOutput).toContain('OK');
       expect((await authority.fetchRoots!()).length).toBeGreaterThan(0);

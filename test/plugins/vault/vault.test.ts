@@ -1,12 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { FakeClock } from '../../fakes/fake-clock.js';
-import { createTestRootCa, type TestRootCa } from '../../fakes/upstream-ca.js';
-import { FakeVaultServer } from '../../fakes/vault-server.js';
+import { mintAndValidate, rejectionOf, trustDomain } from '../../fakes/mint.js';
+import type { FakeVaultOptions, FakeVaultServer } from '../../fakes/vault-server.js';
 import { provesEndToEnd } from '../../upstream/leaf-check.js';
-import { createVault, mintAndValidate, rejectionOf, trustDomain, type Harness } from './harness.js';
+import { useVaultSuite, type Harness } from './harness.js';
 
 const approle = { roleId: 'role-1234', secretId: 'approle-secret-0f9e8d7c', tokenTtlSeconds: 60, tokenMaxTtlSeconds: 150 };
 const jwt = 'eyJhbGciOiJSUzI1NiJ9.k8s-service-account-jwt.sig';
@@ -14,39 +13,25 @@ const jwt = 'eyJhbGciOiJSUzI1NiJ9.k8s-service-account-jwt.sig';
 const settle = { timeout: 15_000, interval: 5 };
 
 describe('vault plugin against a local server following the Vault HTTP API', () => {
-  let ca: TestRootCa;
+  const suite = useVaultSuite();
   let server: FakeVaultServer;
-  let harness: Harness | undefined;
-  let dir: string;
+  let harness: Harness;
 
-  beforeAll(async () => {
-    ca = await createTestRootCa({ subCaLevels: 1, name: 'Vault PKI' });
-    dir = await mkdtemp(path.join(tmpdir(), 'wca-vault-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-  afterEach(async () => {
-    await harness?.authority.close();
-    harness = undefined;
-    await server?.stop();
-  });
-
-  async function startServer(options: Partial<ConstructorParameters<typeof FakeVaultServer>[0]> = {}) {
-    server = await new FakeVaultServer({ ca, approle, kubernetes: { role: 'workload-ca', jwt, tokenTtlSeconds: 300 }, ...options }).start();
+  async function startServer(options: Partial<FakeVaultOptions> = {}) {
+    server = await suite.startServer({ approle, kubernetes: { role: 'workload-ca', jwt, tokenTtlSeconds: 300 }, ...options });
     return server;
   }
 
   it('token auth: mints an intermediate that validates, verifies with openssl and completes a TLS handshake', async () => {
     await startServer();
     const token = server.addToken({ ttlSeconds: 0 });
-    harness = await createVault({ address: server.address, auth: { method: 'token' } }, { VAULT_TOKEN: token });
+    harness = await suite.createVault({ address: server.url, auth: { method: 'token' } }, { VAULT_TOKEN: token });
 
     const { csr, result, validate } = await mintAndValidate(harness.authority);
     const validated = validate();
     expect(validated.truncated).toBe(false);
     expect(result.upstreamChainPem).toHaveLength(1); // Vault's issuing sub-CA; the root goes to rootsPem
-    expect(result.rootsPem.map((p) => p.trim())).toEqual([ca.rootPem.trim()]);
+    expect(result.rootsPem.map((p) => p.trim())).toEqual([suite.ca.rootPem.trim()]);
     const proof = await provesEndToEnd(csr.keys, validated, trustDomain);
     expect(proof.opensslOutput).toContain('OK');
     expect(proof.clientSawServer).toBe(`spiffe://${trustDomain}/server`);
@@ -66,14 +51,14 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
   it('signs with a named issuer in a namespace and reads roots from the issuer JSON endpoint', async () => {
     await startServer({ pkiMount: 'pki-int', issuers: ['mesh'], namespace: 'team-a' });
     const token = server.addToken();
-    harness = await createVault(
-      { address: server.address, namespace: 'team-a', pkiMount: 'pki-int', issuerRef: 'mesh', auth: { method: 'token', token: { env: 'MY_TOKEN' } } },
+    harness = await suite.createVault(
+      { address: server.url, namespace: 'team-a', pkiMount: 'pki-int', issuerRef: 'mesh', auth: { method: 'token', token: { env: 'MY_TOKEN' } } },
       { MY_TOKEN: token },
     );
     const { validate } = await mintAndValidate(harness.authority);
     validate();
     const roots = await harness.authority.fetchRoots!();
-    expect(roots.map((p) => p.trim())).toEqual([ca.rootPem.trim()]);
+    expect(roots.map((p) => p.trim())).toEqual([suite.ca.rootPem.trim()]);
     expect(server.requests.map((r) => r.path)).toEqual(['auth/token/lookup-self', 'pki-int/issuer/mesh/sign-intermediate', 'pki-int/issuer/mesh/json']);
     expect(server.requests.every((r) => r.headers['x-vault-namespace'] === 'team-a')).toBe(true);
     // The issuer endpoint is unauthenticated: roots are fetched without a token.
@@ -82,19 +67,19 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
 
   it('reads roots of the default issuer from <mount>/cert/ca_chain', async () => {
     await startServer();
-    harness = await createVault({ address: server.address, auth: { method: 'token' } }, { VAULT_TOKEN: server.addToken() });
+    harness = await suite.createVault({ address: server.url, auth: { method: 'token' } }, { VAULT_TOKEN: server.addToken() });
     const roots = await harness.authority.fetchRoots!();
-    expect(roots.map((p) => p.trim())).toEqual([ca.rootPem.trim()]);
+    expect(roots.map((p) => p.trim())).toEqual([suite.ca.rootPem.trim()]);
     expect(server.requests.map((r) => r.path)).toEqual(['pki/cert/ca_chain']);
   });
 
   it('AppRole: logs in, renews at 2/3 of the TTL, and logs in again once renewal is capped by the max TTL', async () => {
     const clock = new FakeClock(Date.now());
     await startServer({ now: () => clock.now() }); // token lifetimes run on the same fake clock
-    const secretFile = path.join(dir, 'secret-id');
+    const secretFile = path.join(suite.dir, 'secret-id');
     await writeFile(secretFile, `${approle.secretId}\n`);
-    harness = await createVault(
-      { address: server.address, auth: { method: 'approle', roleId: approle.roleId, secretId: { file: secretFile } } },
+    harness = await suite.createVault(
+      { address: server.url, auth: { method: 'approle', roleId: approle.roleId, secretId: { file: secretFile } } },
       {},
       clock,
     );
@@ -126,8 +111,8 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
 
   it('AppRole: a refused renewal leads to a fresh login, not an outage', async () => {
     await startServer();
-    harness = await createVault(
-      { address: server.address, auth: { method: 'approle', roleId: approle.roleId } },
+    harness = await suite.createVault(
+      { address: server.url, auth: { method: 'approle', roleId: approle.roleId } },
       { VAULT_APPROLE_SECRET_ID: approle.secretId },
     );
     await mintAndValidate(harness.authority);
@@ -140,9 +125,9 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
 
   it('Kubernetes: logs in with the role and the service account JWT read from its file', async () => {
     await startServer();
-    const jwtFile = path.join(dir, 'sa-token');
+    const jwtFile = path.join(suite.dir, 'sa-token');
     await writeFile(jwtFile, jwt);
-    harness = await createVault({ address: server.address, auth: { method: 'kubernetes', role: 'workload-ca', jwtFile } });
+    harness = await suite.createVault({ address: server.url, auth: { method: 'kubernetes', role: 'workload-ca', jwtFile } });
     const { validate } = await mintAndValidate(harness.authority);
     validate();
     expect(server.requests[0]).toMatchObject({ path: 'auth/kubernetes/login', body: { role: 'workload-ca', jwt } });
@@ -150,9 +135,9 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
 
   it('Kubernetes: a rejected JWT is ERR_UPSTREAM_AUTH naming Vault\'s reason, without the JWT', async () => {
     await startServer();
-    const jwtFile = path.join(dir, 'bad-sa-token');
+    const jwtFile = path.join(suite.dir, 'bad-sa-token');
     await writeFile(jwtFile, 'eyJ.not-the-right-jwt.sig');
-    harness = await createVault({ address: server.address, auth: { method: 'kubernetes', role: 'workload-ca', jwtFile } });
+    harness = await suite.createVault({ address: server.url, auth: { method: 'kubernetes', role: 'workload-ca', jwtFile } });
     const err = await rejectionOf(mintAndValidate(harness.authority));
     expect(err.code).toBe('ERR_UPSTREAM_AUTH');
     expect(err.message).toContain('auth/kubernetes/login returned HTTP 403: permission denied');
@@ -164,7 +149,7 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
     ['an unknown Vault token', { method: 'token' } as const, { VAULT_TOKEN: 'hvs.unknown-token-0000' }, 'permission denied', 'hvs.unknown-token-0000'],
   ])('bad credentials (%s): ERR_UPSTREAM_AUTH, the secret appears in no error or log', async (_name, auth, env, vaultText, secret) => {
     await startServer();
-    harness = await createVault({ address: server.address, auth }, env);
+    harness = await suite.createVault({ address: server.url, auth }, env);
     const err = await rejectionOf(mintAndValidate(harness.authority));
     expect(err.code).toBe('ERR_UPSTREAM_AUTH');
     expect(err.message).toContain(vaultText);
@@ -177,7 +162,7 @@ describe('vault plugin against a local server following the Vault HTTP API', () 
     ['file', { method: 'approle', roleId: 'r', secretId: { file: '/nonexistent/secret-id' } } as const, 'config.auth.secretId.file: cannot read /nonexistent/secret-id (ENOENT)'],
   ])('a missing secret (%s) is ERR_UPSTREAM_CONFIG naming the field', async (_name, auth, message) => {
     await startServer();
-    harness = await createVault({ address: server.address, auth });
+    harness = await suite.createVault({ address: server.url, auth });
     const err = await rejectionOf(mintAndValidate(harness.authority));
     expect(err.code).toBe('ERR_UPSTREAM_CONFIG');
     expect(err.message).toContain(message);

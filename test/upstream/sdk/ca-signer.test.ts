@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import * as x509 from '@peculiar/x509';
 import {
   createSelfSignedRoot,
+  signerAuthority,
   signIntermediate,
   signerFromCryptoKeyPair,
   signerFromKeyObject,
@@ -10,7 +11,8 @@ import {
 } from '../../../src/upstream/sdk/ca-signer.js';
 import { validateMintResult } from '../../../src/upstream/validate.js';
 import { isWcaError, type ErrorCode } from '../../../src/errors.js';
-import { createCaCsr, generateTestKeys } from '../../fakes/upstream-ca.js';
+import { mintAndValidate } from '../../fakes/mint.js';
+import { createCaCsr, createTestRootCa, generateTestKeys } from '../../fakes/upstream-ca.js';
 import { provesEndToEnd } from '../leaf-check.js';
 
 const td = 'sdk.example';
@@ -126,5 +128,57 @@ describe('signIntermediate', () => {
     }).catch((e: unknown) => e);
     expect(isWcaError(err, code), String(err)).toBe(true);
     expect((err as Error).message).toMatch(message);
+  });
+});
+
+describe('signerAuthority', () => {
+  it('mints under a sub-CA: chain and roots as given, roots asked again for every mint and fetchRoots, close passed on', async () => {
+    const ca = await createTestRootCa({ subCaLevels: 1 });
+    const signer = await signerFromCryptoKeyPair(ca.issuerKeys);
+    let rootsAsked = 0;
+    let closed = 0;
+    const authority = signerAuthority({
+      name: 'sdk-test',
+      signer,
+      issuerCertPem: ca.issuerPem,
+      upstreamChainPem: ca.chainPem,
+      rootsPem: () => {
+        rootsAsked++;
+        return [ca.rootPem];
+      },
+      close: () => void closed++,
+    });
+    expect(authority.name).toBe('sdk-test');
+    const { csr, result, validate } = await mintAndValidate(authority, { trustDomain: td });
+    expect(result.upstreamChainPem).toEqual(ca.chainPem);
+    expect(result.rootsPem).toEqual([ca.rootPem]);
+    expect((await provesEndToEnd(csr.keys, validate(), td)).opensslOutput).toMatch(/: OK/);
+    expect(await authority.fetchRoots!()).toEqual([ca.rootPem]);
+    expect(rootsAsked).toBe(2);
+    await authority.close();
+    expect(closed).toBe(1);
+  });
+
+  it('asks a lazy issuer for the certificate of the request\'s trust domain', async () => {
+    const signer = signerFromKeyObject(generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey);
+    const asked: string[] = [];
+    const roots = new Map<string, string>();
+    const authority = signerAuthority({
+      name: 'lazy',
+      signer,
+      issuerCertPem: async (trustDomain) => {
+        asked.push(trustDomain);
+        const rootPem = await createSelfSignedRoot({ signer, subject: `CN=${trustDomain}`, ttlSeconds: 86400, trustDomain });
+        roots.set(trustDomain, rootPem);
+        return rootPem;
+      },
+      upstreamChainPem: [],
+      rootsPem: () => [...roots.values()],
+    });
+    const { result, validate } = await mintAndValidate(authority, { trustDomain: td });
+    expect(asked).toEqual([td]);
+    expect(result.rootsPem).toEqual([roots.get(td)]);
+    validate();
+    await authority.close();
   });
 });
