@@ -45,9 +45,12 @@ interface SecretMessage {
 }
 
 const send = (message: object) => process.send!(message);
+let failed = false;
+/** Reports the first failure, then exits once the report is on its way (exit before that would drop it). */
 const fail = (message: string) => {
-  send({ type: 'error', message });
-  process.exit(1);
+  if (failed) return;
+  failed = true;
+  process.send!({ type: 'error', message }, () => process.exit(1));
 };
 
 function frame(message: object): Buffer {
@@ -107,17 +110,23 @@ const cpuMs = () => {
   const { user, system } = process.cpuUsage(cpuAtStart);
   return (user + system) / 1000;
 };
-const sessions = Array.from({ length: connections }, () => {
-  const session = http2.connect(`http://${address}`);
-  session.on('error', (err) => fail(`connection: ${err.message}`));
-  return session;
-});
+const sessions: http2.ClientHttp2Session[] = [];
+
+/** Node n's connection, opened on first use: both streams of a node share one, as an Envoy's do. */
+function sessionFor(n: number): http2.ClientHttp2Session {
+  const i = n % connections;
+  if (!sessions[i]) {
+    sessions[i] = http2.connect(`http://${address}`);
+    sessions[i].on('error', (err) => fail(`connection: ${err.message}`));
+  }
+  return sessions[i];
+}
 
 function open(n: number, name: string, index: number): void {
   const state: StreamState = { pushed: name === 'ROOTCA' };
   states.push(state);
   const spiffeId = Buffer.from(`spiffe://cluster.local/ns/bench/sa/w${n}`);
-  const stream = sessions[index % connections]!.request(
+  const stream = sessionFor(n).request(
     { ':method': 'POST', ':path': streamPath, 'content-type': 'application/grpc', te: 'trailers' },
     { endStream: false },
   );
@@ -133,6 +142,7 @@ function open(n: number, name: string, index: number): void {
         check(response, name, spiffeId);
       } catch (err) {
         fail(`stream ${index} (${name}): ${(err as Error).message}`);
+        return;
       }
       stream.write(frame({ version_info: response.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: response.nonce }));
       const first = state.version === undefined;

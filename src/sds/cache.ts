@@ -26,6 +26,11 @@ export interface SecretCacheOptions {
 
 type Listener<T> = (value: T) => void;
 
+/** One watch: an object of its own, so the same listener can watch twice and each cancel removes one. */
+interface Watcher<T> {
+  readonly listener: Listener<T>;
+}
+
 interface Entry {
   readonly key: string;
   readonly request: ServerKeyLeafRequest;
@@ -36,7 +41,7 @@ interface Entry {
   /** Consecutive results signed by a CA already retired; stops a re-issue loop. */
   retiredResults: number;
   failures: number;
-  readonly watchers: Set<Listener<IssuedSvid>>;
+  readonly watchers: Set<Watcher<IssuedSvid>>;
   /** The one pending renew or retry timer. */
   cancelTimer?: () => void;
   cancelEvict?: () => void;
@@ -48,7 +53,7 @@ const retiredCaIdsKept = 64;
 
 export class SecretCache {
   private readonly entries = new Map<string, Entry>();
-  private readonly bundleWatchers = new Set<Listener<TrustBundle>>();
+  private readonly bundleWatchers = new Set<Watcher<TrustBundle>>();
   private readonly retiredCaIds = new Set<string>();
   private readonly limiter: Limiter;
   private readonly unsubscribe: () => void;
@@ -82,10 +87,9 @@ export class SecretCache {
     const e = entry;
     e.cancelEvict?.();
     e.cancelEvict = undefined;
-    // Wrap so the same function can watch twice and each cancel removes one.
-    const watcher: Listener<IssuedSvid> = (svid) => listener(svid);
+    const watcher: Watcher<IssuedSvid> = { listener };
     e.watchers.add(watcher);
-    if (e.svid) watcher(e.svid);
+    if (e.svid) listener(e.svid);
     else if (!e.issuing && !e.cancelTimer) this.issue(e);
     return () => {
       if (!e.watchers.delete(watcher) || e.watchers.size > 0 || this.entries.get(key) !== e) return;
@@ -94,9 +98,9 @@ export class SecretCache {
   }
 
   watchBundle(listener: Listener<TrustBundle>): () => void {
-    const watcher: Listener<TrustBundle> = (bundle) => listener(bundle);
+    const watcher: Watcher<TrustBundle> = { listener };
     this.bundleWatchers.add(watcher);
-    watcher(this.currentBundle);
+    listener(this.currentBundle);
     return () => void this.bundleWatchers.delete(watcher);
   }
 
@@ -208,9 +212,9 @@ export class SecretCache {
   }
 
   /** One subscriber's failure must not stop delivery to the others. */
-  private deliver<T>(watcher: Listener<T>, value: T): void {
+  private deliver<T>(watcher: Watcher<T>, value: T): void {
     try {
-      watcher(value);
+      watcher.listener(value);
     } catch (err) {
       this.options.logger.error({ err }, 'sds: watcher failed');
     }

@@ -17,8 +17,10 @@ interface Sent {
  * initial_resource_versions), match ACK/NACK to the response by nonce, never
  * resend a version the client rejected. A subscribed name that will never exist
  * (a typo) is reported once in removed_resources, incremental xDS's way to say
- * "does not exist": Envoy >= 1.31 then stops waiting for it; older ones NACK
- * that response, which is logged and otherwise harmless. The stream stays open.
+ * "does not exist" (DeltaDiscoveryResponse: removals of missing resources may be
+ * ignored). Envoy 1.31+ then stops waiting for it (envoyproxy/envoy#33362); older
+ * ones ignore it or NACK that response ("Missing SDS resources"), which is logged
+ * and otherwise harmless. Either way the stream stays open.
  */
 export class DeltaProtocol implements Protocol<DeltaRequest> {
   private readonly subscription: Subscription;

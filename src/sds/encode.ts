@@ -1,12 +1,12 @@
-import protobuf from 'protobufjs';
+import type protobuf from 'protobufjs';
 import { sdsProtos, secretTypeUrl } from './protos.js';
 import type { DeltaResponse, Resource, SotwResponse } from './types.js';
 
 /**
  * The wire edge, outbound. A certificate or bundle goes to many streams (a
- * bundle to every node, a certificate to each of its node's streams, and again
- * on every re-issue), so its google.protobuf.Any is encoded once per Resource and
- * each response only copies those bytes between its own few small fields.
+ * bundle to every node, a certificate to each of its node's streams), so it is
+ * packed as a google.protobuf.Any once (packResource) and each response only
+ * copies those bytes between its own few small fields.
  * Field numbers come from the official descriptors, so they cannot drift from
  * the protos; test/sds/encode.test.ts checks the bytes against protobufjs.
  */
@@ -45,56 +45,80 @@ let builtTags: ReturnType<typeof buildTags> | undefined;
 /** Built on first use, like sdsProtos(): importing this module parses nothing. */
 const tags = () => (builtTags ??= buildTags());
 
-const encodedAny = new WeakMap<Resource, Uint8Array>();
+type Field = readonly [tag: number, value: Uint8Array | string];
 
-/** The resource as an encoded google.protobuf.Any, computed once per Resource object. */
-function anyOf(resource: Resource): Uint8Array {
-  let bytes = encodedAny.get(resource);
-  if (!bytes) {
-    const writer = protobuf.Writer.create();
-    const { any } = tags();
-    writer.uint32(any.typeUrl).string(resource.typeUrl);
-    writer.uint32(any.value).bytes(resource.value);
-    bytes = writer.finish();
-    encodedAny.set(resource, bytes);
+function varintLength(n: number): number {
+  let length = 1;
+  while (n > 0x7f) {
+    n >>>= 7;
+    length++;
   }
-  return bytes;
+  return length;
 }
 
-/** grpc-js wants a Buffer; protobufjs already returns one under Node, so avoid a copy. */
-function asBuffer(bytes: Uint8Array): Buffer {
-  return Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+function putVarint(out: Uint8Array, at: number, n: number): number {
+  while (n > 0x7f) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n >>>= 7;
+  }
+  out[at++] = n;
+  return at;
 }
 
-/** Empty strings are left out, as proto3 encoders do. */
-function stringField(writer: protobuf.Writer, tag: number, value: string): void {
-  if (value !== '') writer.uint32(tag).string(value);
+/**
+ * Length-delimited fields, in order, into one exact-size buffer: tag, varint
+ * length, bytes (strings as UTF-8). Empty values are left out, as proto3 leaves
+ * out defaults (no repeated field written here ever holds an empty element).
+ */
+function encodeFields(fields: readonly Field[], allocate: (size: number) => Buffer = Buffer.allocUnsafe): Buffer {
+  const present = fields.filter(([, value]) => value.length > 0);
+  const lengths = present.map(([, value]) => (typeof value === 'string' ? Buffer.byteLength(value) : value.length));
+  let size = 0;
+  present.forEach(([tag], i) => (size += varintLength(tag) + varintLength(lengths[i]!) + lengths[i]!));
+  const out = allocate(size);
+  let at = 0;
+  present.forEach(([tag, value], i) => {
+    at = putVarint(out, at, tag);
+    at = putVarint(out, at, lengths[i]!);
+    if (typeof value === 'string') out.write(value, at);
+    else out.set(value, at);
+    at += lengths[i]!;
+  });
+  return out;
+}
+
+/**
+ * Packs a resource once as a google.protobuf.Any; every response that carries it
+ * copies these bytes. One exact-size allocation outside Node's shared 8 KiB Buffer
+ * pool (a small pooled slice would pin a whole slab for as long as the certificate
+ * lives, and there are thousands), with `value` a view into it.
+ */
+export function packResource(name: string, version: string, typeUrl: string, value: Uint8Array): Resource {
+  const { any: tag } = tags();
+  const any = encodeFields([[tag.typeUrl, typeUrl], [tag.value, value]], Buffer.allocUnsafeSlow);
+  return Object.freeze({ name, version, typeUrl, value: any.subarray(any.length - value.length), any });
 }
 
 export function encodeSotwResponse(response: SotwResponse): Buffer {
   const { sotw } = tags();
-  const writer = protobuf.Writer.create();
-  stringField(writer, sotw.versionInfo, response.versionInfo);
-  for (const resource of response.resources) writer.uint32(sotw.resources).bytes(anyOf(resource));
-  stringField(writer, sotw.typeUrl, secretTypeUrl);
-  stringField(writer, sotw.nonce, response.nonce);
-  return asBuffer(writer.finish());
+  return encodeFields([
+    [sotw.versionInfo, response.versionInfo],
+    ...response.resources.map((resource): Field => [sotw.resources, resource.any]),
+    [sotw.typeUrl, secretTypeUrl],
+    [sotw.nonce, response.nonce],
+  ]);
 }
 
 export function encodeDeltaResponse(response: DeltaResponse): Buffer {
   const { delta, resource: r } = tags();
-  const writer = protobuf.Writer.create();
-  stringField(writer, delta.systemVersionInfo, response.systemVersionInfo);
-  for (const resource of response.resources) {
-    // Resource is a nested message: fork() writes it, ldelim() prefixes its length.
-    writer.uint32(delta.resources).fork();
-    stringField(writer, r.name, resource.name);
-    stringField(writer, r.version, resource.version);
-    writer.uint32(r.resource).bytes(anyOf(resource));
-    writer.ldelim();
-  }
-  stringField(writer, delta.typeUrl, secretTypeUrl);
-  for (const name of response.removed) writer.uint32(delta.removedResources).string(name);
-  stringField(writer, delta.nonce, response.nonce);
-  return asBuffer(writer.finish());
+  return encodeFields([
+    [delta.systemVersionInfo, response.systemVersionInfo],
+    ...response.resources.map((resource): Field => [
+      delta.resources,
+      encodeFields([[r.name, resource.name], [r.version, resource.version], [r.resource, resource.any]]),
+    ]),
+    [delta.typeUrl, secretTypeUrl],
+    ...response.removed.map((name): Field => [delta.removedResources, name]),
+    [delta.nonce, response.nonce],
+  ]);
 }

@@ -1,3 +1,4 @@
+import { packResource } from './encode.js';
 import { sdsProtos, secretTypeUrl, spiffeValidatorTypeUrl } from './protos.js';
 import type { EnvoyVersion, Resource } from './types.js';
 
@@ -8,8 +9,7 @@ export function supportsSpiffeValidator(version: EnvoyVersion | undefined): bool
 }
 
 function secretResource(name: string, version: string, secret: Record<string, unknown>): Resource {
-  const value = sdsProtos().Secret.encode({ name, ...secret }).finish();
-  return Object.freeze({ name, version, typeUrl: secretTypeUrl, value });
+  return packResource(name, version, secretTypeUrl, sdsProtos().Secret.encode({ name, ...secret }).finish());
 }
 
 /** `default` or the caller's SPIFFE ID: chain leaf first, PKCS#8 key, both inline. */

@@ -4,7 +4,7 @@ import type { Clock } from '../clock.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen.js';
 import { GrpcStatus, grpcStatusOf, publicMessageOf } from '../errors.js';
 import { AuthenticatorChain } from '../identity/chain.js';
-import type { Authenticator, CallerContext, Policy } from '../identity/types.js';
+import type { Authenticator, Policy } from '../identity/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -18,7 +18,8 @@ import { fetchSecrets } from './fetch.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
-import { StreamSession, type ProtocolFactory, type SessionDeps } from './session.js';
+import { callerContextOf, ServedStream, type StreamRegistry } from './grpc-stream.js';
+import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
@@ -50,34 +51,6 @@ export interface SdsServer {
   readonly cache: SecretCache;
   streams(): number;
   close(): Promise<void>;
-}
-
-type Call = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>;
-
-function peerCertificatesOf(call: Call): Uint8Array[] | undefined {
-  let cert = call.getAuthContext()?.sslPeerCertificate as (import('node:tls').DetailedPeerCertificate | undefined);
-  const chain: Uint8Array[] = [];
-  while (cert?.raw && chain.length < 10) {
-    chain.push(new Uint8Array(cert.raw));
-    if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
-    cert = cert.issuerCertificate;
-  }
-  return chain.length > 0 ? chain : undefined;
-}
-
-function callerContextOf(call: Call, transport: ResolvedTransport, listen: ListenAddress): Omit<CallerContext, 'node'> {
-  const metadata = new Map<string, string[]>();
-  for (const [key, values] of Object.entries(call.metadata.toJSON())) {
-    metadata.set(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))));
-  }
-  // Only TLS listeners can carry client certificates; asking grpc-js costs an object per call.
-  const peerCertificates = transport === 'mtls' || transport === 'tls' ? peerCertificatesOf(call) : undefined;
-  return {
-    transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
-    peerAddress: listen.kind === 'unix' ? listen.path : call.getPeer(),
-    metadata,
-    ...(peerCertificates ? { peerCertificates } : {}),
-  };
 }
 
 function bindTcp(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
@@ -116,64 +89,32 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     sources,
     resourceLabel: (name) => (name === config.certificateName || name === config.bundleName ? name : 'other'),
   };
-  const sessions = new Set<StreamSession<SotwRequest | DeltaRequest, unknown>>();
+  const open = new Set<{ finish(): void }>();
   // Label children bound once: a labelled inc() hashes its labels on every call.
-  const streamsGauge = { sotw: metrics.sdsStreams.labels({ kind: 'sotw' }), delta: metrics.sdsStreams.labels({ kind: 'delta' }) };
-  const responsesCounter = { sotw: metrics.sdsResponses.labels({ kind: 'sotw' }), delta: metrics.sdsResponses.labels({ kind: 'delta' }) };
+  const registries: Record<'sotw' | 'delta', StreamRegistry> = {
+    sotw: { open, gauge: metrics.sdsStreams.labels({ kind: 'sotw' }), responses: metrics.sdsResponses.labels({ kind: 'sotw' }) },
+    delta: { open, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
+  };
 
   function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
     kind: 'sotw' | 'delta',
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,
   ): void {
-    if (sessions.size >= limits.sdsStreamsMax) {
+    if (open.size >= limits.sdsStreamsMax) {
       metrics.sdsRejected.inc({ status: String(GrpcStatus.RESOURCE_EXHAUSTED) });
       call.emit('error', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `more than ${limits.sdsStreamsMax} SDS streams` });
       return;
     }
-    let open = true;
-    const session = new StreamSession<Req, Res>(
-      deps,
-      {
-        context: callerContextOf(call, transport, listen),
-        send: (response) => {
-          if (!open) return;
-          call.write(response);
-          responsesCounter[kind].inc();
-        },
-        fail: (code, details) => {
-          if (!open) return;
-          finish();
-          call.emit('error', { code, details });
-        },
-      },
-      makeProtocol,
-    );
-    const finish = () => {
-      if (!open) return;
-      open = false;
-      sessions.delete(session);
-      streamsGauge[kind].dec();
-      session.close();
-    };
-    sessions.add(session);
-    streamsGauge[kind].inc();
-    call.on('data', (message: Req | MalformedRequest) => session.receive(message));
-    call.on('end', () => {
-      // The client half-closed: nothing more to say on this stream.
-      finish();
-      call.end();
-    });
-    call.on('cancelled', finish);
-    call.on('error', finish);
-    call.on('close', finish);
+    // It registers itself in `open` and lives as long as the call.
+    new ServedStream(call, callerContextOf(call, transport, listen), registries[kind], deps, makeProtocol);
   }
 
   const handlers: grpc.UntypedServiceImplementation = {
     StreamSecrets: (call: grpc.ServerDuplexStream<SotwRequest | MalformedRequest, SotwResponse>) =>
-      serveStream('sotw', call, (d) => new SotwProtocol({ ...d, wildcardNames })),
+      serveStream('sotw', call, (ports) => new SotwProtocol(ports, wildcardNames)),
     DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaRequest | MalformedRequest, DeltaResponse>) =>
-      serveStream('delta', call, (d) => new DeltaProtocol(d)),
+      serveStream('delta', call, (ports) => new DeltaProtocol(ports)),
     FetchSecrets: (
       call: grpc.ServerUnaryCall<SotwRequest | MalformedRequest, SotwResponse>,
       callback: grpc.sendUnaryData<SotwResponse>,
@@ -233,10 +174,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     address,
     transport,
     cache,
-    streams: () => sessions.size,
+    streams: () => open.size,
     async close() {
-      for (const session of sessions) session.close();
-      sessions.clear();
+      for (const stream of [...open]) stream.finish();
       server.forceShutdown();
       provider?.close();
       cache.close();

@@ -8,7 +8,7 @@ import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, SotwRequest } from './types.js';
+import type { DeltaRequest, ResourceSource, SotwRequest } from './types.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
@@ -31,7 +31,40 @@ export interface SessionDeps extends AuthorizeDeps {
   resourceLabel(name: string): string;
 }
 
-export type ProtocolFactory<Request, Response> = (deps: Required<ProtocolDeps<Response>>) => Protocol<Request>;
+export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<Response>>) => Protocol<Request>;
+
+/**
+ * What one stream's protocol may do to the outside world: send, count NACKs, log
+ * and count names that will never exist. A class, so each of tens of thousands of
+ * streams costs one object with prototype methods instead of a bag of closures.
+ */
+class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
+  private unknownLogged: Set<string> | undefined;
+
+  constructor(
+    readonly source: ResourceSource,
+    readonly logger: StreamLog,
+    private readonly io: StreamIo<Response>,
+    private readonly deps: SessionDeps,
+  ) {}
+
+  send(response: Response): void {
+    this.io.send(response);
+  }
+
+  onNack(names: readonly string[]): void {
+    for (const name of names) this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) });
+  }
+
+  /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
+  onUnknown({ name, reason }: UnknownName): void {
+    this.deps.metrics.sdsUnknownResources.inc();
+    this.unknownLogged ??= new Set();
+    if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
+    this.unknownLogged.add(name);
+    this.logger.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
+  }
+}
 
 /**
  * One SDS stream: authenticates on the first request (whose node is the node for
@@ -43,7 +76,6 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
   private readonly log: StreamLog;
-  private unknownLogged: Set<string> | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -77,13 +109,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
       this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
-      this.protocol = this.makeProtocol({
-        source: this.deps.sources(caller),
-        send: (response) => this.io.send(response),
-        logger: this.log,
-        onNack: (names) => names.forEach((name) => this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) })),
-        onUnknown: (unknown) => this.unknown(unknown),
-      });
+      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
     } catch (err) {
@@ -98,15 +124,6 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     } catch (err) {
       this.end(err);
     }
-  }
-
-  /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
-  private unknown({ name, reason }: UnknownName): void {
-    this.deps.metrics.sdsUnknownResources.inc();
-    this.unknownLogged ??= new Set();
-    if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
-    this.unknownLogged.add(name);
-    this.log.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
   }
 
   private end(err: unknown): void {

@@ -18,11 +18,6 @@ export function sotwVersion(resources: readonly Resource[]): string {
   return version;
 }
 
-export interface SotwDeps extends ProtocolDeps<SotwResponse> {
-  /** Names served when a request lists none (as SPIRE's agent does). */
-  wildcardNames: readonly string[];
-}
-
 /**
  * State-of-the-world xDS for one stream. Every response carries a fresh nonce; a
  * request whose non-empty nonce is not the latest is stale and ignored; a NACK
@@ -39,7 +34,11 @@ export class SotwProtocol implements Protocol<SotwRequest> {
   private nackedVersion: string | undefined;
   private started = false;
 
-  constructor(private readonly deps: SotwDeps) {
+  constructor(
+    private readonly deps: ProtocolDeps<SotwResponse>,
+    /** Names served when a request lists none (as SPIRE's agent does). */
+    private readonly wildcardNames: readonly string[],
+  ) {
     this.batch = new Batch(() => this.flush());
     this.subscription = new Subscription(deps.source, () => this.batch.changed());
   }
@@ -56,7 +55,7 @@ export class SotwProtocol implements Protocol<SotwRequest> {
     } else if (request.responseNonce !== '' && request.errorDetail) {
       this.nack(request);
     }
-    const names = request.resourceNames.length > 0 ? request.resourceNames : this.deps.wildcardNames;
+    const names = request.resourceNames.length > 0 ? request.resourceNames : this.wildcardNames;
     // A name that will never exist is simply never sent: Envoy keeps waiting (its
     // initial_fetch_timeout applies) and the stream stays open for a corrected request.
     this.batch.run(() => this.subscription.replace(names).forEach((unknown) => this.deps.onUnknown?.(unknown)));

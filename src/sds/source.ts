@@ -1,4 +1,4 @@
-import type { IssuedSvid, TrustBundle } from '../ca/types.js';
+import type { IssuedSvid, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { Grant } from '../identity/types.js';
 import { trustDomainId } from '../spiffe/id.js';
@@ -36,66 +36,100 @@ export function identityKey({ grant, node }: StreamCaller): string {
 }
 
 /** Encodes each (certificate or bundle, name) once however many streams want it. */
-function memo<K extends object>(): (key: K, name: string, build: () => Resource) => Resource {
-  const byKey = new WeakMap<K, Map<string, Resource>>();
-  return (key, name, build) => {
-    let names = byKey.get(key);
-    if (!names) byKey.set(key, (names = new Map()));
+class Memo<K extends object> {
+  private readonly byKey = new WeakMap<K, Map<string, Resource>>();
+
+  constructor(private readonly build: (name: string, value: K) => Resource) {}
+
+  get(value: K, name: string): Resource {
+    let names = this.byKey.get(value);
+    if (!names) this.byKey.set(value, (names = new Map()));
     let resource = names.get(name);
-    if (!resource) names.set(name, (resource = build()));
+    if (!resource) names.set(name, (resource = this.build(name, value)));
     return resource;
-  };
+  }
+}
+
+/** Per server: the options and the encodings every stream shares. */
+interface Shared {
+  readonly options: SourceOptions;
+  readonly tdId: string;
+  readonly certificates: Memo<IssuedSvid>;
+  readonly bundles: { readonly spiffe: Memo<TrustBundle>; readonly plain: Memo<TrustBundle> };
+}
+
+/**
+ * One authenticated caller's view. A class, so each of tens of thousands of
+ * streams costs one object with prototype methods instead of a set of closures.
+ */
+class CallerSource implements ResourceSource {
+  private readonly grant: Grant;
+  private readonly key: string;
+  private readonly request: ServerKeyLeafRequest;
+  private readonly bundles: Memo<TrustBundle>;
+
+  constructor(
+    private readonly shared: Shared,
+    caller: StreamCaller,
+  ) {
+    const { options } = shared;
+    const { grant } = caller;
+    this.grant = grant;
+    this.key = identityKey(caller);
+    const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
+    this.request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
+    const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
+    this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
+  }
+
+  check(name: string): WcaError | undefined {
+    const kind = this.kindOf(name);
+    return kind instanceof WcaError ? kind : undefined;
+  }
+
+  watch(name: string, onChange: (resource: Resource) => void): () => void {
+    const kind = this.kindOf(name);
+    if (kind instanceof WcaError) throw kind;
+    const { cache } = this.shared.options;
+    if (kind === 'certificate') {
+      const { certificates } = this.shared;
+      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)));
+    }
+    const { bundles } = this;
+    return cache.watchBundle((bundle) => onChange(bundles.get(bundle, name)));
+  }
+
+  private kindOf(name: string): 'certificate' | 'bundle' | WcaError {
+    const { options, tdId } = this.shared;
+    const { spiffeId } = this.grant;
+    if (name === options.certificateName || name === spiffeId) return 'certificate';
+    if (name === options.bundleName || name === tdId) return 'bundle';
+    const shown = JSON.stringify(name.length > 128 ? `${name.slice(0, 128)}…` : name);
+    const details = { resource: name.slice(0, 128) };
+    // Any spiffe: URI (whatever its case or shape) asks for an identity: deny it
+    // loudly rather than let the caller wait for a certificate it will never get.
+    if (/^spiffe:/i.test(name)) {
+      throw new WcaError('ERR_PERMISSION_DENIED', `resource ${shown} is not available to ${spiffeId}: a caller receives only its own SPIFFE ID`, {
+        details,
+      });
+    }
+    return new WcaError(
+      'ERR_SDS_UNKNOWN_RESOURCE',
+      `resource ${shown} does not exist here: known names are "${options.certificateName}", "${options.bundleName}", the caller's own SPIFFE ID (${spiffeId}) and ${tdId}`,
+      { details },
+    );
+  }
 }
 
 export function createSourceFactory(options: SourceOptions): SourceFactory {
-  const tdId = trustDomainId(options.trustDomain);
-  const certificates = memo<IssuedSvid>();
-  const bundles = { spiffe: memo<TrustBundle>(), plain: memo<TrustBundle>() };
-
-  return (caller) => {
-    const { grant } = caller;
-    const key = identityKey(caller);
-    const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
-    const request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
-    const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
-    const bundleMemo = spiffeValidator ? bundles.spiffe : bundles.plain;
-
-    const kindOf = (name: string): 'certificate' | 'bundle' | WcaError => {
-      if (name === options.certificateName || name === grant.spiffeId) return 'certificate';
-      if (name === options.bundleName || name === tdId) return 'bundle';
-      const shown = JSON.stringify(name.length > 128 ? `${name.slice(0, 128)}…` : name);
-      const details = { resource: name.slice(0, 128) };
-      // Any spiffe: URI (whatever its case or shape) asks for an identity: deny it
-      // loudly rather than let the caller wait for a certificate it will never get.
-      if (/^spiffe:/i.test(name)) {
-        throw new WcaError('ERR_PERMISSION_DENIED', `resource ${shown} is not available to ${grant.spiffeId}: a caller receives only its own SPIFFE ID`, {
-          details,
-        });
-      }
-      return new WcaError(
-        'ERR_SDS_UNKNOWN_RESOURCE',
-        `resource ${shown} does not exist here: known names are "${options.certificateName}", "${options.bundleName}", the caller's own SPIFFE ID (${grant.spiffeId}) and ${tdId}`,
-        { details },
-      );
-    };
-
-    return {
-      check(name) {
-        const kind = kindOf(name);
-        return kind instanceof WcaError ? kind : undefined;
-      },
-      watch(name, onChange) {
-        const kind = kindOf(name);
-        if (kind instanceof WcaError) throw kind;
-        if (kind === 'certificate') {
-          return options.cache.watchCertificate(key, request, (svid) =>
-            onChange(certificates(svid, name, () => tlsCertificateResource(name, svid))),
-          );
-        }
-        return options.cache.watchBundle((bundle) =>
-          onChange(bundleMemo(bundle, name, () => validationContextResource(name, bundle, spiffeValidator))),
-        );
-      },
-    };
+  const shared: Shared = {
+    options,
+    tdId: trustDomainId(options.trustDomain),
+    certificates: new Memo(tlsCertificateResource),
+    bundles: {
+      spiffe: new Memo((name, bundle) => validationContextResource(name, bundle, true)),
+      plain: new Memo((name, bundle) => validationContextResource(name, bundle, false)),
+    },
   };
+  return (caller) => new CallerSource(shared, caller);
 }

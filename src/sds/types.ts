@@ -44,12 +44,15 @@ export interface DeltaRequest {
   errorDetail?: ErrorDetail;
 }
 
-/** One named resource, already packed as a google.protobuf.Any. */
+/** One named resource, already packed as a google.protobuf.Any (see encode.ts packResource). */
 export interface Resource {
   readonly name: string;
   readonly version: string;
   readonly typeUrl: string;
+  /** The encoded resource message; a view into `any`. */
   readonly value: Uint8Array;
+  /** google.protobuf.Any { type_url, value }, encoded. */
+  readonly any: Uint8Array;
 }
 
 export interface SotwResponse {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { encodeDeltaResponse, encodeSotwResponse } from '../../src/sds/encode.js';
+import { encodeDeltaResponse, encodeSotwResponse, packResource } from '../../src/sds/encode.js';
 import { loadEnvoyProtos, secretTypeUrl } from '../../src/sds/protos.js';
 import type { Resource } from '../../src/sds/types.js';
 
@@ -8,11 +8,11 @@ const root = loadEnvoyProtos(['envoy/service/discovery/v3/discovery.proto']);
 const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
 const DeltaDiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse');
 
-const resource = (name: string, version: string): Resource => ({ name, version, typeUrl: secretTypeUrl, value: Buffer.from(`secret ${name}@${version}`) });
+const resource = (name: string, version: string): Resource => packResource(name, version, secretTypeUrl, Buffer.from(`secret ${name}@${version}`));
 const plain = (message: object) => JSON.parse(JSON.stringify(message, (_k, v) => (v?.type === 'Buffer' ? Buffer.from(v.data).toString() : v)));
 
 describe('response encoding', () => {
-  it('writes a DiscoveryResponse byte for byte as protobufjs does, also when a resource’s cached Any is reused', () => {
+  it('writes a DiscoveryResponse byte for byte as protobufjs does, also when a packed resource is reused', () => {
     const rootca = resource('ROOTCA', 'b1');
     const cert = resource('default', 'v1');
     for (const response of [

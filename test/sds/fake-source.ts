@@ -1,4 +1,5 @@
 import { WcaError } from '../../src/errors.js';
+import { packResource } from '../../src/sds/encode.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import type { UnknownName } from '../../src/sds/subscription.js';
 import type { ErrorDetail, Resource, ResourceSource } from '../../src/sds/types.js';
@@ -31,7 +32,7 @@ export class FakeSource implements ResourceSource {
   }
 
   set(name: string, version: string): void {
-    const resource = { name, version, typeUrl: 'test', value: Buffer.from(`${name}@${version}`) };
+    const resource = packResource(name, version, 'test', Buffer.from(`${name}@${version}`));
     this.values.set(name, resource);
     this.watchers.get(name)?.forEach((w) => w(resource));
   }

@@ -16,7 +16,7 @@ const req = (over: Partial<SotwRequest> = {}): SotwRequest => ({
 function setup(allowed?: string[]) {
   const source = new FakeSource(allowed);
   const rec = recorder<SotwResponse>();
-  const protocol = new SotwProtocol({ ...rec.deps(source), wildcardNames: ['default', 'ROOTCA'] });
+  const protocol = new SotwProtocol(rec.deps(source), ['default', 'ROOTCA']);
   const names = (i: number) => rec.sent[i]!.resources.map((r) => r.name);
   return { source, protocol, sent: rec.sent, nacks: rec.nacks, unknown: rec.unknown, names };
 }
