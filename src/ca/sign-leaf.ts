@@ -37,7 +37,7 @@ export interface SignResult {
   serialHex: string;
 }
 
-export function signLeaf(ca: SigningCa, job: SignJob): SignResult {
+export async function signLeaf(ca: SigningCa, job: SignJob): Promise<SignResult> {
   let spkiDer: Buffer;
   let publicKeyBits: Buffer;
   let rsa: boolean;
@@ -49,7 +49,8 @@ export function signLeaf(ca: SigningCa, job: SignJob): SignResult {
     privateKeyPem = pem('PRIVATE KEY', key.pkcs8Der);
     key.pkcs8Der.fill(0);
   } else {
-    const csr = parseAndVerifyCsr(Buffer.from(job.csrDer));
+    // The job crossed threads as a plain Uint8Array: view it as a Buffer without copying.
+    const csr = await parseAndVerifyCsr(Buffer.from(job.csrDer.buffer, job.csrDer.byteOffset, job.csrDer.byteLength));
     ({ spkiDer, publicKeyBits } = csr);
     rsa = csr.keyKind === 'rsa';
   }

@@ -19,18 +19,19 @@ port.on('message', (msg: WorkerRequest) => {
       cas.delete(msg.caId);
       break;
     case 'batch': {
-      const results: WorkerResult[] = msg.jobs.map(({ caId, job }) => run(caId, job));
-      port.postMessage({ type: 'results', batchId: msg.batchId, results });
+      void Promise.all(msg.jobs.map(({ caId, job }) => run(caId, job))).then((results) =>
+        port.postMessage({ type: 'results', batchId: msg.batchId, results }),
+      );
       break;
     }
   }
 });
 
-function run(caId: string, job: SignJob): WorkerResult {
+async function run(caId: string, job: SignJob): Promise<WorkerResult> {
   const ca = cas.get(caId);
   if (!ca) return { error: { code: 'ERR_CA_NOT_READY', message: `signing CA ${caId} is not loaded` } };
   try {
-    return { ok: signLeaf(ca, job) };
+    return { ok: await signLeaf(ca, job) };
   } catch (err) {
     if (err instanceof WcaError) return { error: { code: err.code, message: err.message } };
     // Foreign errors may quote inputs; report only their class.

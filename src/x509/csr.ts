@@ -12,6 +12,8 @@ export interface ParsedCsr {
   keyKind: 'ec' | 'rsa';
 }
 
+type VerifyKey = crypto.KeyObject | crypto.webcrypto.CryptoKey;
+
 const SIGNATURE_HASH: Record<string, string> = {
   [OID.ecdsaSha256]: 'sha256',
   [OID.ecdsaSha384]: 'sha384',
@@ -20,13 +22,13 @@ const SIGNATURE_HASH: Record<string, string> = {
   [OID.rsaSha512]: 'sha512',
 };
 
-const EC_CURVE_JWK: Record<string, { crv: string; size: number }> = {
+const EC_CURVES: Record<string, { crv: string; size: number }> = {
   [OID.p256]: { crv: 'P-256', size: 32 },
   [OID.p384]: { crv: 'P-384', size: 48 },
 };
 
 export function csrToDer(csr: Uint8Array | string): Buffer {
-  if (typeof csr !== 'string') return Buffer.from(csr);
+  if (typeof csr !== 'string') return Buffer.isBuffer(csr) ? csr : Buffer.from(csr.buffer, csr.byteOffset, csr.byteLength);
   const blocks = pemBlocks(csr, 'CERTIFICATE REQUEST');
   if (blocks.length !== 1) throw new WcaError('ERR_CSR_INVALID', 'CSR must be DER or exactly one PEM "CERTIFICATE REQUEST" block');
   return blocks[0]!;
@@ -34,9 +36,11 @@ export function csrToDer(csr: Uint8Array | string): Buffer {
 
 /**
  * Parses a PKCS#10 request and verifies its self-signature (proof that the caller
- * holds the key). EC keys are imported as JWK: node's SPKI decoder is ~3x slower.
+ * holds the key). EC points are imported raw through WebCrypto, which checks the
+ * point is on the curve (sufficient for these cofactor-1 curves) without the full
+ * key check of the JWK path (~25 µs saved); node's SPKI decoder is slower still.
  */
-export function parseAndVerifyCsr(der: Buffer): ParsedCsr {
+export async function parseAndVerifyCsr(der: Buffer): Promise<ParsedCsr> {
   if (der.length > limits.csrMaxBytes) {
     throw new WcaError('ERR_CSR_INVALID', `CSR is ${der.length} bytes; the limit is ${limits.csrMaxBytes}`);
   }
@@ -72,16 +76,16 @@ export function parseAndVerifyCsr(der: Buffer): ParsedCsr {
   const hash = SIGNATURE_HASH[parts.sigAlg];
   if (!hash) throw new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `CSR signature algorithm ${parts.sigAlg} is not supported (use ECDSA or RSA PKCS#1 v1.5 with SHA-2)`);
 
-  let key: crypto.KeyObject;
+  let key: VerifyKey;
   let keyKind: 'ec' | 'rsa';
   if (parts.keyAlg === OID.ecPublicKey) {
-    const curve = parts.curveOid ? EC_CURVE_JWK[parts.curveOid] : undefined;
+    const curve = parts.curveOid ? EC_CURVES[parts.curveOid] : undefined;
     if (!curve) throw new WcaError('ERR_KEY_TYPE_UNSUPPORTED', 'CSR EC key must be on P-256 or P-384');
     const point = parts.keyBits;
     if (point.length !== 1 + 2 * curve.size || point[0] !== 4) {
       throw new WcaError('ERR_CSR_INVALID', 'CSR EC public key must be an uncompressed point');
     }
-    key = importEc(curve.crv, point, curve.size);
+    key = await importEc(curve.crv, point);
     keyKind = 'ec';
   } else if (parts.keyAlg === OID.rsaEncryption) {
     key = importKey(() => crypto.createPublicKey({ key: wholeOf(der, parts.spki) as Buffer, format: 'der', type: 'spki' }));
@@ -92,7 +96,8 @@ export function parseAndVerifyCsr(der: Buffer): ParsedCsr {
     throw new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `CSR key algorithm ${parts.keyAlg} is not supported (use EC P-256/P-384 or RSA)`);
   }
 
-  if (!crypto.verify(hash, wholeOf(der, parts.info), key, parts.sig)) {
+  // Node accepts a CryptoKey here (documented since v15); @types/node 20 does not list it.
+  if (!crypto.verify(hash, wholeOf(der, parts.info), key as crypto.KeyObject, parts.sig)) {
     throw new WcaError('ERR_CSR_SIGNATURE', 'CSR signature does not verify with its own public key');
   }
   if (parts.attrs && requestsCa(der, parts.attrs)) {
@@ -109,10 +114,13 @@ function importKey(f: () => crypto.KeyObject): crypto.KeyObject {
   }
 }
 
-function importEc(crv: string, point: Buffer, size: number): crypto.KeyObject {
-  const x = point.subarray(1, 1 + size).toString('base64url');
-  const y = point.subarray(1 + size).toString('base64url');
-  return importKey(() => crypto.createPublicKey({ key: { kty: 'EC', crv, x, y }, format: 'jwk' }));
+async function importEc(namedCurve: string, point: Buffer): Promise<VerifyKey> {
+  try {
+    // crypto.verify takes the CryptoKey itself; wrapping it in a KeyObject costs ~10 µs.
+    return await crypto.webcrypto.subtle.importKey('raw', point, { name: 'ECDSA', namedCurve }, false, ['verify']);
+  } catch {
+    throw new WcaError('ERR_CSR_INVALID', 'CSR EC public key is not a point on its curve');
+  }
 }
 
 /** True when the extensionRequest attribute carries basicConstraints with cA = TRUE. */

@@ -169,9 +169,20 @@ export function assembleCertificate(tbs: Buffer, signatureAlgDer: Buffer, signat
   return seq(tbs, signatureAlgDer, bitString(signature));
 }
 
+// One call into OpenSSL's RNG per 256 serials: a 16-byte randomBytes costs ~8 µs, mostly call overhead.
+let randomPool = Buffer.alloc(0);
+let randomOffset = 0;
+
 /** 16 random bytes with the top bits fixed to 01: always positive, always 16 bytes, 126 bits of entropy. */
 export function randomSerial(): Buffer {
-  const serial = crypto.randomBytes(16);
+  if (randomOffset + SERIAL_LENGTH > randomPool.length) {
+    randomPool = crypto.randomBytes(SERIAL_LENGTH * 256);
+    randomOffset = 0;
+  }
+  const serial = Buffer.from(randomPool.subarray(randomOffset, randomOffset + SERIAL_LENGTH));
+  // Serial bytes are never reused: wipe them from the pool once copied out.
+  randomPool.fill(0, randomOffset, randomOffset + SERIAL_LENGTH);
+  randomOffset += SERIAL_LENGTH;
   serial[0] = (serial[0]! & 0x3f) | 0x40;
   return serial;
 }
