@@ -17,6 +17,9 @@ export interface IssueBenchResult {
   latency: { rate: number; p50Ms: number; p99Ms: number; maxMs: number; count: number };
 }
 
+/** Requests kept in flight by the load generator: enough to keep every signer busy. */
+const CONCURRENCY = Number(process.env.WCA_BENCH_CONCURRENCY ?? 512);
+
 export function opensslSignRate(seconds = 3): number {
   const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ecdsap256'], {
     encoding: 'utf8',
@@ -72,11 +75,11 @@ export async function runIssueBench(options: { total?: number; csrs?: number } =
     const spiffeIds = Array.from({ length: 1000 }, (_, i) => `spiffe://cluster.local/ns/bench/sa/w${i}`);
     // Warm up the workers (JIT, pooled buffers) before measuring.
     await throughput(4000, 512, (i) => authority.issue({ spiffeId: spiffeIds[i % 1000]! }));
-    const serverKeyPerSec = await throughput(total, 2048, (i) => authority.issue({ spiffeId: spiffeIds[i % 1000]! }));
+    const serverKeyPerSec = await throughput(total, CONCURRENCY, (i) => authority.issue({ spiffeId: spiffeIds[i % 1000]! }));
 
     // Distinct CSRs made before timing; each is verified in full on every use.
     const csrs = Array.from({ length: options.csrs ?? 2000 }, () => makeCsr().der);
-    const csrPerSec = await throughput(total, 2048, (i) =>
+    const csrPerSec = await throughput(total, CONCURRENCY, (i) =>
       authority.issueForCsr({ spiffeId: spiffeIds[i % 1000]!, csr: csrs[i % csrs.length]! }),
     );
     const latency = await latencyAt(authority, 1000, 5);

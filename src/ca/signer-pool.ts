@@ -6,7 +6,7 @@ import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SigningCa, SignJob, SignResult } from './sign-leaf.js';
-import type { WorkerRequest, WorkerResponse } from './signer-protocol.js';
+import { unpackResult, type WorkerRequest, type WorkerResponse } from './signer-protocol.js';
 
 interface Pending {
   caId: string;
@@ -122,8 +122,8 @@ export class SignerPool {
       if (!batch) return;
       slot.inFlight.delete(msg.batchId);
       slot.load -= batch.length;
-      msg.results.forEach((r, i) => {
-        const p = batch[i]!;
+      batch.forEach((p, i) => {
+        const r = unpackResult(msg, i);
         if (r.ok) p.resolve(r.ok);
         else p.reject(new WcaError(r.error.code, r.error.message));
       });

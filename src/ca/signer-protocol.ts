@@ -9,8 +9,40 @@ export type WorkerRequest =
 
 export type WorkerResult = { ok: SignResult; error?: undefined } | { ok?: undefined; error: { code: ErrorCode; message: string } };
 
+/**
+ * Results travel as one flat string array, three slots per job (leaf PEM or error
+ * code, serial or message, key PEM or ""), plus a flag per job: structured clone
+ * of many small objects cost more than the signing it reports on.
+ */
 export interface WorkerResponse {
   type: 'results';
   batchId: number;
-  results: WorkerResult[];
+  ok: Uint8Array;
+  texts: string[];
+}
+
+export function packResults(batchId: number, results: readonly WorkerResult[]): WorkerResponse {
+  const ok = new Uint8Array(results.length);
+  const texts: string[] = new Array(results.length * 3);
+  results.forEach((r, i) => {
+    if (r.ok) {
+      ok[i] = 1;
+      texts[3 * i] = r.ok.leafPem;
+      texts[3 * i + 1] = r.ok.serialHex;
+      texts[3 * i + 2] = r.ok.privateKeyPem ?? '';
+    } else {
+      texts[3 * i] = r.error.code;
+      texts[3 * i + 1] = r.error.message;
+      texts[3 * i + 2] = '';
+    }
+  });
+  return { type: 'results', batchId, ok, texts };
+}
+
+export function unpackResult(response: WorkerResponse, i: number): WorkerResult {
+  const t = response.texts;
+  if (!response.ok[i]) return { error: { code: t[3 * i] as ErrorCode, message: t[3 * i + 1]! } };
+  const result: SignResult = { leafPem: t[3 * i]!, serialHex: t[3 * i + 1]! };
+  if (t[3 * i + 2]) result.privateKeyPem = t[3 * i + 2]!;
+  return { ok: result };
 }

@@ -1,7 +1,7 @@
 import { parentPort } from 'node:worker_threads';
 import { signLeaf, type SigningCa, type SignJob } from './sign-leaf.js';
 import { WcaError } from '../errors.js';
-import type { WorkerRequest, WorkerResult } from './signer-protocol.js';
+import { packResults, type WorkerRequest, type WorkerResult } from './signer-protocol.js';
 
 /**
  * A signer thread: holds CA keys as KeyObjects (cloned in memory by postMessage,
@@ -20,7 +20,7 @@ port.on('message', (msg: WorkerRequest) => {
       break;
     case 'batch': {
       void Promise.all(msg.jobs.map(({ caId, job }) => run(caId, job))).then((results) =>
-        port.postMessage({ type: 'results', batchId: msg.batchId, results }),
+        port.postMessage(packResults(msg.batchId, results)),
       );
       break;
     }
