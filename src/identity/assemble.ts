@@ -49,6 +49,7 @@ export function assembleIdentity(
       : {}),
   };
   const names = config.sds.authenticators ?? Object.keys(available);
+  checkCertificateFirst(names, config);
   const authenticators = names.map((name) => {
     const make = available[name];
     if (!make) {
@@ -72,4 +73,28 @@ export function assembleIdentity(
   });
   const policy = new RulePolicy(config.trustDomain, { rules: [...id.policy.rules, builtin] } satisfies PolicyConfig);
   return { authenticators, policy, joinTokens };
+}
+
+/** Authenticators whose credential travels in the request (metadata, node.id), not in the TLS handshake. */
+const requestCredentialAuthenticators = ['join-token', 'jwt', 'tokenreview', 'insecure-dev'];
+
+/**
+ * On an mtls listener a client certificate, when presented, must be judged before
+ * any token is looked at: otherwise a caller whose certificate fails (another
+ * root, expired) would be served on the strength of a token sent alongside it,
+ * and a certificate nobody checks would be requested for nothing.
+ */
+function checkCertificateFirst(names: readonly string[], config: Config): void {
+  const mtlsAt = names.indexOf('mtls');
+  const before = names.slice(0, mtlsAt).filter((name) => requestCredentialAuthenticators.includes(name));
+  if (mtlsAt >= 0 && before.length > 0) {
+    throw new WcaError('ERR_CONFIG_INVALID', `sds.authenticators: mtls must come before ${before.join(', ')}, so a presented client certificate is always checked first`, {
+      details: { field: 'sds.authenticators' },
+    });
+  }
+  if (mtlsAt < 0 && config.sds.transport === 'mtls' && config.listen.sds.kind === 'tcp') {
+    throw new WcaError('ERR_CONFIG_INVALID', 'sds.authenticators: sds.transport mtls asks clients for certificates, so mtls must be listed (or use sds.transport: tls)', {
+      details: { field: 'sds.authenticators' },
+    });
+  }
 }

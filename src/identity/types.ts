@@ -10,7 +10,7 @@ export interface CallerContext {
   peerAddress: string;
   /** gRPC metadata, lower-case keys. */
   metadata: ReadonlyMap<string, readonly string[]>;
-  /** DER certificates the peer presented over TLS, leaf first (verified by the TLS layer). */
+  /** DER certificates the peer presented over TLS, leaf first, NOT verified by the TLS layer (the mtls authenticator does). */
   peerCertificates?: readonly Uint8Array[];
   /** Envoy node identity from the first SDS request. */
   node?: { id: string; cluster: string };

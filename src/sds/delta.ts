@@ -12,12 +12,21 @@ interface Sent {
 }
 
 /**
- * Incremental xDS for one stream: subscribe and unsubscribe by name, send only
- * resources whose version differs from what the client holds (seeded from
- * initial_resource_versions), match ACK/NACK to the response by nonce, never
- * resend a version the client rejected. A subscribed name that will never exist
- * (a typo) is reported once in removed_resources, incremental xDS's way to say
- * "does not exist" (DeltaDiscoveryResponse: removals of missing resources may be
+ * Incremental xDS for one stream: subscribe and unsubscribe by name, push only
+ * resources whose version differs from what the client holds, match ACK/NACK to
+ * the response by nonce, never push a version the client rejected.
+ *
+ * Every name in resource_names_subscribe is answered, even when the client seems
+ * to hold its current version: the client may have dropped it and regained
+ * interest before it could unsubscribe (xDS protocol, "Subscribing to Resources";
+ * DeltaDiscoveryRequest.resource_names_subscribe). The one exception is the first
+ * request of a stream: a name it subscribes to *and* lists in
+ * initial_resource_versions with the current version is what a reconnecting
+ * client already holds, which is that field's whole point, so it is not resent.
+ *
+ * A subscribed name that will never exist (a typo) is answered in
+ * removed_resources, incremental xDS's way to say "does not exist", once per
+ * subscription of it (DeltaDiscoveryResponse: removals of missing resources may be
  * ignored). Envoy 1.31+ then stops waiting for it (envoyproxy/envoy#33362); older
  * ones ignore it or NACK that response ("Missing SDS resources"), which is logged
  * and otherwise harmless. Either way the stream stays open.
@@ -30,7 +39,7 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
   private readonly rejected = new Map<string, string>();
   private readonly pending = new Map<string, Sent>();
   /** Names to report in removed_resources with the next response. */
-  private notFound: string[] = [];
+  private readonly notFound = new Set<string>();
   private nonces = 0;
   private started = false;
 
@@ -40,26 +49,38 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
   }
 
   handle(request: DeltaRequest): void {
-    if (!this.started) {
+    const first = !this.started;
+    if (first) {
       this.started = true;
       for (const [name, version] of request.initialVersions) this.held.set(name, version);
     }
     if (request.responseNonce !== '') this.acknowledge(request);
     this.batch.run(() => {
       this.subscription.remove(request.unsubscribe);
-      for (const name of request.unsubscribe) {
-        this.held.delete(name);
-        this.rejected.delete(name);
-      }
-      for (const unknown of this.subscription.add(request.subscribe)) {
-        this.notFound.push(unknown.name);
-        this.deps.onUnknown?.(unknown);
+      for (const name of request.unsubscribe) this.forget(name);
+      // Checks every new name first: a denied one throws and changes nothing.
+      this.subscription.add(request.subscribe);
+      for (const name of request.subscribe) {
+        const unknown = this.subscription.unknown(name);
+        if (unknown) {
+          this.notFound.add(name);
+          this.deps.onUnknown?.(unknown);
+        } else if (!(first && request.initialVersions.has(name))) {
+          // An explicit (re)subscription asks for the current version, even one sent or rejected before.
+          this.forget(name);
+        }
       }
     });
   }
 
   close(): void {
     this.subscription.close();
+  }
+
+  /** Forgets what the client holds or rejected for `name`, so its current version goes out next. */
+  private forget(name: string): void {
+    this.held.delete(name);
+    this.rejected.delete(name);
   }
 
   private acknowledge(request: DeltaRequest): void {
@@ -84,8 +105,8 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
     const changed = this.subscription
       .available()
       .filter((r: Resource) => this.held.get(r.name) !== r.version && this.rejected.get(r.name) !== r.version);
-    const removed = this.notFound;
-    this.notFound = [];
+    const removed = [...this.notFound];
+    this.notFound.clear();
     if (changed.length === 0 && removed.length === 0) return;
     const nonce = String(++this.nonces);
     const versions = new Map(changed.map((r) => [r.name, r.version]));

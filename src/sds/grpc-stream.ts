@@ -1,5 +1,4 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { DetailedPeerCertificate } from 'node:tls';
 import type { ListenAddress } from '../config/listen.js';
 import type { CallerContext } from '../identity/types.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
@@ -9,30 +8,30 @@ import type { DeltaRequest, SotwRequest } from './types.js';
 
 type Call = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>;
 
-function peerCertificatesOf(call: Call): Uint8Array[] | undefined {
-  let cert = call.getAuthContext()?.sslPeerCertificate as DetailedPeerCertificate | undefined;
-  const chain: Uint8Array[] = [];
-  while (cert?.raw && chain.length < 10) {
-    chain.push(new Uint8Array(cert.raw));
-    if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
-    cert = cert.issuerCertificate;
-  }
-  return chain.length > 0 ? chain : undefined;
-}
+/** The certificates the client of a connection presented, by the call's getPeer() (see TlsListener). */
+export type PeerCertificates = (peer: string) => readonly Uint8Array[];
 
-/** What the authenticators may know about a call, before its first request names the node. */
-export function callerContextOf(call: Call, transport: ResolvedTransport, listen: ListenAddress): Omit<CallerContext, 'node'> {
+/**
+ * What the authenticators may know about a call, before its first request names
+ * the node. Throws when the call's client certificates cannot be known.
+ */
+export function callerContextOf(
+  call: Call,
+  transport: ResolvedTransport,
+  listen: ListenAddress,
+  peerCertificatesOf?: PeerCertificates,
+): Omit<CallerContext, 'node'> {
   const metadata = new Map<string, string[]>();
   for (const [key, values] of Object.entries(call.metadata.toJSON())) {
     metadata.set(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))));
   }
-  // Only TLS listeners can carry client certificates; asking grpc-js costs an object per call.
-  const peerCertificates = transport === 'mtls' || transport === 'tls' ? peerCertificatesOf(call) : undefined;
+  const peer = call.getPeer();
+  const peerCertificates = peerCertificatesOf?.(peer);
   return {
     transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
-    peerAddress: listen.kind === 'unix' ? listen.path : call.getPeer(),
+    peerAddress: listen.kind === 'unix' ? listen.path : peer,
     metadata,
-    ...(peerCertificates ? { peerCertificates } : {}),
+    ...(peerCertificates && peerCertificates.length > 0 ? { peerCertificates } : {}),
   };
 }
 

@@ -2,14 +2,14 @@ import * as grpc from '@grpc/grpc-js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen.js';
-import { GrpcStatus, grpcStatusOf, publicMessageOf } from '../errors.js';
+import { grpcStatusOf, publicMessageOf, WcaError } from '../errors.js';
 import { AuthenticatorChain } from '../identity/chain.js';
 import type { Authenticator, Policy } from '../identity/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
-import { SvidCertificateProvider } from '../transport/svid-provider.js';
+import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { bindUnixSocket, type SocketMode } from '../transport/unix-socket.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
@@ -18,7 +18,7 @@ import { fetchSecrets } from './fetch.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
-import { callerContextOf, ServedStream, type StreamRegistry } from './grpc-stream.js';
+import { callerContextOf, ServedStream, type PeerCertificates, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
@@ -64,6 +64,12 @@ export const sdsGrpcServerOptions: grpc.ServerOptions = Object.freeze({
   'grpc.enable_channelz': 0,
 });
 
+/** Ends a stream before it is served, with the error's status. */
+function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
+  metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+  call.emit('error', { code: grpcStatusOf(err), details: publicMessageOf(err) });
+}
+
 /** Starts the SDS gRPC server; resolves once it accepts connections. */
 export async function startSdsServer(options: SdsServerOptions): Promise<SdsServer> {
   const { issuer, config, logger, metrics, clock, listen } = options;
@@ -96,18 +102,28 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     delta: { open, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
   };
 
+  let tlsListener: TlsListener | undefined;
+  // Only a listener that asks for client certificates can have any to look up.
+  const peerCertificatesOf: PeerCertificates | undefined = transport === 'mtls' ? (peer) => tlsListener!.peerCertificates(peer) : undefined;
+  const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
+    callerContextOf(call, transport, listen, peerCertificatesOf);
+
   function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
     kind: 'sotw' | 'delta',
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,
   ): void {
     if (open.size >= limits.sdsStreamsMax) {
-      metrics.sdsRejected.inc({ status: String(GrpcStatus.RESOURCE_EXHAUSTED) });
-      call.emit('error', { code: GrpcStatus.RESOURCE_EXHAUSTED, details: `more than ${limits.sdsStreamsMax} SDS streams` });
-      return;
+      return refuseStream(call, metrics, new WcaError('ERR_SDS_LIMIT', `more than ${limits.sdsStreamsMax} SDS streams`));
+    }
+    let context;
+    try {
+      context = describeCaller(call);
+    } catch (err) {
+      return refuseStream(call, metrics, err);
     }
     // It registers itself in `open` and lives as long as the call.
-    new ServedStream(call, callerContextOf(call, transport, listen), registries[kind], deps, makeProtocol);
+    new ServedStream(call, context, registries[kind], deps, makeProtocol);
   }
 
   const handlers: grpc.UntypedServiceImplementation = {
@@ -125,8 +141,14 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
       };
       if (request instanceof MalformedRequest) return fail(request.error);
+      let context;
+      try {
+        context = describeCaller(call);
+      } catch (err) {
+        return fail(err);
+      }
       const fetchDeps = { ...deps, clock, wildcardNames, timeoutMs: config.fetchTimeout * 1000 };
-      fetchSecrets(fetchDeps, callerContextOf(call, transport, listen), request).then((response) => {
+      fetchSecrets(fetchDeps, context, request).then((response) => {
         metrics.sdsResponses.inc({ kind: 'fetch' });
         callback(null, response);
       }, fail);
@@ -136,7 +158,6 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const server = new grpc.Server(sdsGrpcServerOptions);
   server.addService(sdsServiceDefinition, handlers);
 
-  let provider: SvidCertificateProvider | undefined;
   let removeSocket: (() => Promise<void>) | undefined;
   let address: string;
   try {
@@ -145,26 +166,28 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         bindTcp(server, addr, grpc.ServerCredentials.createInsecure()).then(() => undefined),
       );
       address = formatListenAddress(listen);
+    } else if (transport === 'plaintext') {
+      const port = await bindTcp(server, formatListenAddress(listen), grpc.ServerCredentials.createInsecure());
+      address = formatListenAddress({ ...listen, port });
     } else {
-      let credentials = grpc.ServerCredentials.createInsecure();
-      if (transport === 'tls' || transport === 'mtls') {
-        const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
-        const ttl = options.leafTtlSeconds;
-        const p = new SvidCertificateProvider({
+      const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
+      const ttl = options.leafTtlSeconds;
+      tlsListener = await listenTls({
+        grpcServer: server,
+        host: listen.host,
+        port: listen.port,
+        feed: {
           watchCertificate: (listener) =>
             cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
           watchBundle: (listener) => cache.watchBundle(listener),
-        });
-        provider = p;
-        await p.ready;
-        credentials = grpc.experimental.createCertificateProviderServerCredentials(p, transport === 'mtls' ? p : null, transport === 'mtls');
-      }
-      const port = await bindTcp(server, formatListenAddress(listen), credentials);
-      address = formatListenAddress({ ...listen, port });
+        },
+        requestClientCertificate: transport === 'mtls',
+        logger,
+      });
+      address = formatListenAddress({ ...listen, port: tlsListener.port });
     }
   } catch (err) {
     server.forceShutdown();
-    provider?.close();
     cache.close();
     throw err;
   }
@@ -178,7 +201,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     async close() {
       for (const stream of [...open]) stream.finish();
       server.forceShutdown();
-      provider?.close();
+      await tlsListener?.close();
       cache.close();
       await removeSocket?.();
     },

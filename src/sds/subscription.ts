@@ -4,6 +4,8 @@ import type { Resource, ResourceSource } from './types.js';
 interface Slot {
   cancel: () => void;
   current?: Resource;
+  /** Set when the name will never exist here. */
+  unknown?: UnknownName;
 }
 
 /** A subscribed name that will never exist here, and why (for the log, or a unary answer). */
@@ -34,6 +36,11 @@ export class Subscription {
 
   has(name: string): boolean {
     return this.slots.has(name);
+  }
+
+  /** The subscribed name's reason never to exist, or undefined (not subscribed, or it exists). */
+  unknown(name: string): UnknownName | undefined {
+    return this.slots.get(name)?.unknown;
   }
 
   /**
@@ -81,7 +88,8 @@ export class Subscription {
       this.slots.set(name, slot);
       const reason = reasons[i];
       if (reason) {
-        unknown.push({ name, reason });
+        slot.unknown = { name, reason };
+        unknown.push(slot.unknown);
         return;
       }
       slot.cancel = this.source.watch(name, (resource) => {

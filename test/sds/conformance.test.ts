@@ -232,7 +232,7 @@ describe('FetchSecrets', () => {
 });
 
 describe('DeltaSecrets', () => {
-  it('subscribe, ACK, unsubscribe, resubscribe, and initial_resource_versions on reconnect', async () => {
+  it('subscribe, ACK, unsubscribe, resubscribe, a repeated subscribe, and initial_resource_versions on reconnect', async () => {
     const node = envoyNode('ns/shop/sa/delta');
     const stream = XdsStream.delta(h.client());
     stream.send({ node, type_url: secretTypeUrl, resource_names_subscribe: ['default', 'ROOTCA'] });
@@ -253,6 +253,11 @@ describe('DeltaSecrets', () => {
     stream.send({ type_url: secretTypeUrl, resource_names_subscribe: ['ROOTCA'] });
     const again = await stream.next();
     expect(again.resources.map((r: any) => r.name)).toEqual(['ROOTCA']);
+    // Subscribing to a name the client already holds (no unsubscribe in between) is still answered.
+    stream.send({ type_url: secretTypeUrl, response_nonce: again.nonce, resource_names_subscribe: ['default'] });
+    const resent = await stream.next();
+    expect(resent.resources.map((r: any) => [r.name, r.version])).toEqual([['default', versions.default]]);
+    expect(resent.nonce).not.toBe(again.nonce);
     stream.cancel();
 
     const reconnect = XdsStream.delta(h.client());

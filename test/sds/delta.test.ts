@@ -35,13 +35,42 @@ describe('DeltaProtocol', () => {
     expect(sent[1]!.nonce).not.toBe(sent[0]!.nonce);
   });
 
-  it('honours initial_resource_versions: a held version is not resent', () => {
+  it('honours initial_resource_versions on the first request: a held version is not resent, a stale one is', () => {
     const { source, protocol, sent, sentPairs } = setup();
     source.set('default', 'v1');
     source.set('ROOTCA', 'b1');
     protocol.handle(req({ subscribe: ['default', 'ROOTCA'], initialVersions: new Map([['default', 'v1'], ['ROOTCA', 'old']]) }));
     expect(sent).toHaveLength(1);
     expect(sentPairs(0)).toEqual(['ROOTCA@b1']);
+    source.set('default', 'v2');
+    expect(sentPairs(1)).toEqual(['default@v2']);
+  });
+
+  it('answers a resubscription to a name the client holds with its current version (xDS: it may have dropped it)', () => {
+    const { source, protocol, sent, sentPairs } = setup();
+    source.set('default', 'v1');
+    source.set('ROOTCA', 'b1');
+    protocol.handle(req({ subscribe: ['default', 'ROOTCA'] }));
+    protocol.handle(req({ responseNonce: sent[0]!.nonce, subscribe: ['default'] }));
+    expect(sent).toHaveLength(2);
+    expect(sentPairs(1)).toEqual(['default@v1']);
+    expect(sent[1]!.nonce).not.toBe(sent[0]!.nonce);
+    // An ACK that subscribes to nothing new sends nothing.
+    protocol.handle(req({ responseNonce: sent[1]!.nonce }));
+    expect(sent).toHaveLength(2);
+  });
+
+  it('trusts initial_resource_versions only on the first request of a stream', () => {
+    const { source, protocol, sent, sentPairs } = setup();
+    source.set('default', 'v1');
+    source.set('ROOTCA', 'b1');
+    protocol.handle(req({ subscribe: ['ROOTCA'], initialVersions: new Map([['default', 'v1']]) }));
+    expect(sentPairs(0)).toEqual(['ROOTCA@b1']);
+    // The same map on a later request is ignored (the field is only meaningful at stream start):
+    // subscribing to default now must send it although the client claimed v1 earlier.
+    protocol.handle(req({ responseNonce: sent[0]!.nonce, subscribe: ['default'], initialVersions: new Map([['default', 'v1']]) }));
+    expect(sentPairs(1)).toEqual(['default@v1']);
+    expect(sent).toHaveLength(2);
   });
 
   it('stops watching on unsubscribe and resends from scratch on resubscribe', () => {
@@ -56,17 +85,27 @@ describe('DeltaProtocol', () => {
     expect(sentPairs(1)).toEqual(['default@v2']);
   });
 
-  it('on NACK records the rejected versions, reports them, and does not resend them', () => {
+  it('on NACK records the rejected versions, reports them, and does not push them again', () => {
     const { source, protocol, sent, nacks } = setup();
     source.set('default', 'v1');
     protocol.handle(req({ subscribe: ['default'] }));
     protocol.handle(req({ responseNonce: sent[0]!.nonce, errorDetail: { code: 13, message: 'cannot load key' } }));
     expect(nacks).toEqual([{ names: ['default'], detail: { code: 13, message: 'cannot load key' } }]);
     source.set('default', 'v1');
-    protocol.handle(req({ subscribe: ['default'] }));
     expect(sent).toHaveLength(1);
     source.set('default', 'v2');
     expect(sent).toHaveLength(2);
+  });
+
+  it('sends a rejected version again only when the client explicitly subscribes to it again', () => {
+    const { source, protocol, sent, sentPairs } = setup();
+    source.set('default', 'v1');
+    protocol.handle(req({ subscribe: ['default'] }));
+    protocol.handle(req({ responseNonce: sent[0]!.nonce, errorDetail: { code: 13, message: 'cannot load key' } }));
+    expect(sent).toHaveLength(1);
+    protocol.handle(req({ subscribe: ['default'] }));
+    expect(sent).toHaveLength(2);
+    expect(sentPairs(1)).toEqual(['default@v1']);
   });
 
   it('ignores an ACK or NACK for an unknown nonce', () => {
@@ -91,7 +130,7 @@ describe('DeltaProtocol', () => {
     expect((caught as Error).message).toContain('spiffe://cluster.local/someone-else');
   });
 
-  it('reports a name that does not exist once in removed_resources and keeps serving', () => {
+  it('reports a name that does not exist in removed_resources once per subscription and keeps serving', () => {
     const { source, protocol, sent, sentPairs, unknown } = setup();
     source.set('ROOTCA', 'b1');
     protocol.handle(req({ subscribe: ['defualt', 'ROOTCA'] }));
@@ -99,12 +138,21 @@ describe('DeltaProtocol', () => {
     expect(sentPairs(0)).toEqual(['ROOTCA@b1']);
     expect(sent[0]!.removed).toEqual(['defualt']);
     expect(unknown.map((u) => u.name)).toEqual(['defualt']);
-    protocol.handle(req({ responseNonce: sent[0]!.nonce, subscribe: ['defualt'] }));
-    expect(sent).toHaveLength(1);
+    // An ACK, or a change of another resource, does not repeat the report...
+    protocol.handle(req({ responseNonce: sent[0]!.nonce }));
+    source.set('ROOTCA', 'b2');
+    expect(sent).toHaveLength(2);
+    expect(sent[1]!.removed).toEqual([]);
+    // ...subscribing to the name again does, like any subscription, and nothing else changes.
+    protocol.handle(req({ responseNonce: sent[1]!.nonce, subscribe: ['defualt'] }));
+    expect(sent).toHaveLength(3);
+    expect(sent[2]!.resources).toEqual([]);
+    expect(sent[2]!.removed).toEqual(['defualt']);
+    expect(unknown.map((u) => u.name)).toEqual(['defualt', 'defualt']);
     source.set('default', 'v1');
     protocol.handle(req({ subscribe: ['default'] }));
-    expect(sentPairs(1)).toEqual(['default@v1']);
-    expect(sent[1]!.removed).toEqual([]);
+    expect(sentPairs(3)).toEqual(['default@v1']);
+    expect(sent[3]!.removed).toEqual([]);
   });
 
   it('answers a subscription to only a missing name with a removal, and counts its NACK', () => {

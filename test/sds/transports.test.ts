@@ -7,14 +7,16 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
 import { createDevAuthority } from '../../src/ca/dev.js';
-import { isWcaError } from '../../src/errors.js';
+import { isWcaError, type WcaError } from '../../src/errors.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
 import { UnixAuthenticator } from '../../src/identity/unix.js';
 import type { Authenticator, CallerContext } from '../../src/identity/types.js';
 import { resolveSdsTransport } from '../../src/transport/sds-transport.js';
+import { listenTls } from '../../src/transport/tls-listener.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { startHarness, trustDomain } from './harness.js';
+import { splitPem } from '../helpers/pki.js';
 
 let authority: Authority;
 let dir: string;
@@ -75,7 +77,7 @@ describe('TLS transport', () => {
 });
 
 describe('mTLS transport', () => {
-  it('requires a client certificate chaining to the bundle and hands it to the authenticators', async () => {
+  it('asks for a client certificate without requiring one, and hands the presented chain, verified or not, to the authenticators', async () => {
     const seen: CallerContext[] = [];
     const recording: Authenticator = {
       name: 'recording',
@@ -89,20 +91,62 @@ describe('mTLS transport', () => {
       transport: 'mtls',
       authenticators: (listen) => [recording, new InsecureDevAuthenticator({ profile: 'dev', trustDomain, listen, logger: silentLogger() })],
     });
+    const foreignCa = await createDevAuthority({ trustDomain, signers: 1 });
     try {
       const svid = await authority.issue({ spiffeId: `spiffe://${trustDomain}/ns/client/sa/envoy` });
-      const ok = spiffeTls(svid.privateKeyPem, svid.chainPem);
-      await fetchDefault(h.client(ok.credentials));
+      await fetchDefault(h.client(spiffeTls(svid.privateKeyPem, svid.chainPem).credentials));
       expect(seen[0]!.transport).toBe('tls');
-      const leaf = new X509Certificate(Buffer.from(seen[0]!.peerCertificates![0]!));
-      expect(leaf.subjectAltName).toBe(`URI:spiffe://${trustDomain}/ns/client/sa/envoy`);
+      // The whole chain as sent (leaf, then our intermediate), not only the leaf; OpenSSL may append the root it found.
+      const sent = splitPem(svid.chainPem).map((pem) => new X509Certificate(pem).fingerprint256);
+      expect(sent).toHaveLength(2);
+      expect(seen[0]!.peerCertificates!.map((der) => new X509Certificate(Buffer.from(der)).fingerprint256).slice(0, sent.length)).toEqual(sent);
 
-      const anonymous = spiffeTls();
-      const stream = XdsStream.sotw(h.client(anonymous.credentials));
-      stream.send({ node: envoyNode('ns/a/sa/b'), resource_names: ['default'], type_url: secretTypeUrl });
-      expect((await stream.status).code).toBe(grpc.status.UNAVAILABLE);
+      // No certificate: the TLS handshake succeeds and the call reaches the authenticators without one.
+      await fetchDefault(h.client(spiffeTls().credentials));
+      expect(seen[1]!.transport).toBe('tls');
+      expect(seen[1]!.peerCertificates).toBeUndefined();
+
+      // A certificate that does not chain to our bundle is not hidden: the authenticators see it.
+      const foreign = await foreignCa.issue({ spiffeId: `spiffe://${trustDomain}/ns/client/sa/envoy` });
+      await fetchDefault(h.client(spiffeTls(foreign.privateKeyPem, foreign.chainPem).credentials));
+      expect(new X509Certificate(Buffer.from(seen[2]!.peerCertificates![0]!)).fingerprint256).toBe(new X509Certificate(splitPem(foreign.chainPem)[0]!).fingerprint256);
     } finally {
+      await foreignCa.close();
       await h.close();
+    }
+  });
+
+  it('refuses to guess the client certificate of a connection it does not know', async () => {
+    const server = new grpc.Server();
+    const listener = await listenTls({
+      grpcServer: server,
+      host: '127.0.0.1',
+      port: 0,
+      feed: {
+        watchCertificate: (listener) => {
+          void authority.issue({ spiffeId: `spiffe://${trustDomain}/workload-ca/sds` }).then(listener);
+          return () => undefined;
+        },
+        watchBundle: (listener) => {
+          listener(authority.bundle());
+          return () => undefined;
+        },
+      },
+      requestClientCertificate: true,
+      logger: silentLogger(),
+    });
+    try {
+      let caught: unknown;
+      try {
+        listener.peerCertificates('127.0.0.1:1');
+      } catch (err) {
+        caught = err;
+      }
+      expect(isWcaError(caught, 'ERR_UNAUTHENTICATED')).toBe(true);
+      expect((caught as WcaError).details.reason).toBe('tls-connection-unknown');
+    } finally {
+      await listener.close();
+      server.forceShutdown();
     }
   });
 });
