@@ -15,6 +15,8 @@ interface Pending {
   reject: (e: Error) => void;
 }
 
+const BATCHES_IN_FLIGHT_PER_WORKER = 2;
+
 interface Slot {
   worker: Worker;
   inFlight: Map<number, Pending[]>;
@@ -95,12 +97,19 @@ export class SignerPool {
     return n;
   }
 
+  /**
+   * Each worker gets at most two batches in flight (one running, one ready). The
+   * rest waits here and leaves as one larger batch when a worker reports back: under
+   * load, batches grow on their own; at low load, an idle worker gets work at once.
+   */
   private flush(): void {
     this.flushScheduled = false;
     while (this.queue.length > 0) {
-      const take = Math.min(limits.signBatchMax, Math.ceil(this.queue.length / this.slots.length));
+      const slot = this.slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size || (b.inFlight.size === a.inFlight.size && b.load < a.load) ? b : a));
+      if (slot.inFlight.size >= BATCHES_IN_FLIGHT_PER_WORKER) break;
+      const open = this.slots.filter((s) => s.inFlight.size < BATCHES_IN_FLIGHT_PER_WORKER).length;
+      const take = Math.min(limits.signBatchMax, Math.ceil(this.queue.length / open));
       const batch = this.queue.splice(0, take);
-      const slot = this.slots.reduce((a, b) => (b.load < a.load ? b : a));
       const batchId = this.nextBatchId++;
       slot.inFlight.set(batchId, batch);
       slot.load += batch.length;
@@ -110,7 +119,7 @@ export class SignerPool {
         jobs: batch.map((p) => ({ caId: p.caId, job: p.job })),
       } satisfies WorkerRequest);
     }
-    this.options.onQueueDepth?.(this.inFlightCount());
+    this.options.onQueueDepth?.(this.inFlightCount() + this.queue.length);
   }
 
   private spawn(): Slot {
@@ -127,7 +136,7 @@ export class SignerPool {
         if (r.ok) p.resolve(r.ok);
         else p.reject(new WcaError(r.error.code, r.error.message));
       });
-      this.options.onQueueDepth?.(this.inFlightCount() + this.queue.length);
+      this.flush();
     });
     worker.on('error', (err) => this.replace(slot, err));
     worker.on('exit', (code) => {
@@ -148,5 +157,6 @@ export class SignerPool {
     slot.inFlight.clear();
     void slot.worker.terminate();
     this.slots[index] = this.spawn();
+    this.flush();
   }
 }
