@@ -1,0 +1,85 @@
+import crypto from 'node:crypto';
+import { describe, it, expect, beforeAll } from 'vitest';
+import { SignerPool } from '../../src/ca/signer-pool.js';
+import type { SigningCa, SignJob } from '../../src/ca/sign-leaf.js';
+import { leafCaProfile } from '../../src/x509/ca-profile.js';
+import { pemBlocks } from '../../src/x509/der.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { createTestRootCa } from '../fakes/upstream-ca.js';
+import { makeCsr } from '../fakes/csr.js';
+import { splitPem } from '../helpers/pki.js';
+
+let ca: SigningCa;
+let caPem: string;
+beforeAll(async () => {
+  const root = await createTestRootCa();
+  caPem = root.rootPem;
+  const key = crypto.KeyObject.from(root.rootKeys.privateKey);
+  const profile = leafCaProfile(pemBlocks(caPem)[0]!, key);
+  ca = { id: 'test-ca', key, profile, hash: profile.hash, chainPemSuffix: caPem };
+});
+
+const now = Date.now();
+const keyJob = (i: number): SignJob => ({ kind: 'key', keyType: 'ec-p256', spiffeId: `spiffe://td/w/${i}`, dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000 });
+
+describe('SignerPool', () => {
+  it('signs a burst across its workers; every certificate verifies under the CA and is for its own job', async () => {
+    const pool = new SignerPool({ size: 2, logger: silentLogger() });
+    try {
+      pool.addCa(ca);
+      const results = await Promise.all(Array.from({ length: 2000 }, (_, i) => pool.sign(ca.id, keyJob(i))));
+      const caCert = new crypto.X509Certificate(caPem);
+      results.forEach((r, i) => {
+        const leaf = new crypto.X509Certificate(splitPem(r.leafPem)[0]!);
+        expect(leaf.verify(caCert.publicKey)).toBe(true);
+        expect(leaf.subjectAltName).toBe(`URI:spiffe://td/w/${i}`);
+        expect(leaf.checkPrivateKey(crypto.createPrivateKey(r.privateKeyPem!))).toBe(true);
+      });
+      expect(new Set(results.map((r) => r.serialHex)).size).toBe(2000);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('reports a bad job as its own typed error without failing the others in its batch', async () => {
+    const pool = new SignerPool({ size: 1, logger: silentLogger() });
+    try {
+      pool.addCa(ca);
+      const csrJob = (csr: Buffer): SignJob => ({ kind: 'csr', csrDer: csr, spiffeId: 'spiffe://td/csr', dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000 });
+      const settled = await Promise.allSettled([
+        pool.sign(ca.id, keyJob(1)),
+        pool.sign(ca.id, csrJob(makeCsr({ breakSignature: true }).der)),
+        pool.sign('no-such-ca', keyJob(2)),
+        pool.sign(ca.id, csrJob(makeCsr().der)),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'rejected', 'fulfilled']);
+      expect((settled[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_CSR_SIGNATURE' });
+      expect((settled[2] as PromiseRejectedResult).reason).toMatchObject({ code: 'ERR_CA_NOT_READY' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('stops signing with a removed CA', async () => {
+    const pool = new SignerPool({ size: 1, logger: silentLogger() });
+    try {
+      pool.addCa(ca);
+      await pool.sign(ca.id, keyJob(1));
+      pool.removeCa(ca.id);
+      await expect(pool.sign(ca.id, keyJob(2))).rejects.toMatchObject({ code: 'ERR_CA_NOT_READY' });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('rejects queued and new work with ERR_CA_CLOSED on close', async () => {
+    const pool = new SignerPool({ size: 1, logger: silentLogger() });
+    pool.addCa(ca);
+    const pending = Array.from({ length: 300 }, (_, i) => pool.sign(ca.id, keyJob(i)).then(() => 'signed', (e: { code: string }) => e.code));
+    await pool.close();
+    const outcomes = await Promise.all(pending);
+    expect(outcomes.every((o) => o === 'signed' || o === 'ERR_CA_CLOSED')).toBe(true);
+    expect(outcomes).toContain('ERR_CA_CLOSED');
+    await expect(pool.sign(ca.id, keyJob(0))).rejects.toMatchObject({ code: 'ERR_CA_CLOSED' });
+  });
+});
