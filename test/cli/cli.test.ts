@@ -65,6 +65,17 @@ describe('workload-ca issue', () => {
     expect(r.stdout).not.toContain('PRIVATE KEY');
   });
 
+  it('refuses a bad upstream config before listening, naming plugin, key and problem (exit 3)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-cli-'));
+    const file = path.join(dir, 'bad-upstream.yaml');
+    fs.writeFileSync(file, `profile: production\nupstream:\n  plugin: vault\n  config:\n    address: https://vault.example:8200\n    auth: { method: approle }\nlisten:\n  sds: 127.0.0.1:0\n  http: 127.0.0.1:0\n  admin: unix:${dir}/admin.sock\n`);
+    const r = await cli('serve', '--config', file);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/upstream "vault": config\.auth\.roleId/);
+    expect(r.stdout).not.toContain('serving');
+    expect(fs.existsSync(path.join(dir, 'admin.sock'))).toBe(false);
+  });
+
   it('prints its version', async () => {
     const r = await cli('version');
     expect(r.code).toBe(0);
