@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createDevAuthority } from '../src/ca/dev.js';
 import { systemClock } from '../src/clock.js';
-import { BoundPolicy } from '../src/identity/bound-policy.js';
+import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';
 import { InsecureDevAuthenticator } from '../src/identity/insecure-dev.js';
 import { sdsConfigSchema } from '../src/sds/config.js';
 import { startSdsServer } from '../src/sds/server.js';
@@ -132,7 +132,7 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
   const server = await startSdsServer({
     issuer: authority,
     authenticators: [new InsecureDevAuthenticator({ profile: 'dev', trustDomain: 'cluster.local', listen, logger })],
-    policy: new BoundPolicy({ trustDomain: 'cluster.local', maxTtlSeconds: 3600 }),
+    policy: rulePolicyWithBuiltins('cluster.local', [], 3600),
     config: sdsConfigSchema.parse({}),
     profile: 'dev',
     listen,

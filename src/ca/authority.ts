@@ -209,7 +209,14 @@ export class Authority implements LeafIssuer {
   private validSpiffeId(input: string): string {
     const known = this.validIds.get(input);
     if (known !== undefined) return known;
-    const uri = parseSpiffeIdIn(input, this.trustDomain).uri;
+    const id = parseSpiffeIdIn(input, this.trustDomain);
+    if (id.path === '') {
+      // X509-SVID spec: a leaf's SPIFFE ID names a workload; the bare trust domain ID never does.
+      throw new WcaError('ERR_SPIFFE_ID_INVALID', `SPIFFE ID "${id.uri}" is the trust domain's own ID; a workload SVID needs a path`, {
+        details: { reason: 'trust-domain-id' },
+      });
+    }
+    const uri = id.uri;
     if (this.validIds.size >= 10_000) this.validIds.clear();
     this.validIds.set(input, uri);
     return uri;

@@ -10,8 +10,7 @@ import { JoinTokenStore } from './join-token/store.js';
 import { JoinTokenAuthenticator } from './join-token/authenticator.js';
 import { JwtAuthenticator } from './jwt/authenticator.js';
 import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
-import { RulePolicy } from './policy/rules.js';
-import { ruleSchema, type PolicyConfig } from './policy/config.js';
+import { rulePolicyWithBuiltins } from './policy/builtin.js';
 import type { LeafIssuer } from '../ca/types.js';
 
 export interface IdentitySetup {
@@ -19,9 +18,6 @@ export interface IdentitySetup {
   policy: Policy;
   joinTokens: JoinTokenStore;
 }
-
-/** Authenticators whose credential is bound to one SPIFFE ID by whoever issued it. */
-const boundAuthenticators = ['unix', 'insecure-dev', 'join-token', 'mtls'];
 
 /**
  * Builds the SDS listener's authenticators and policy from config. Order decides
@@ -62,16 +58,7 @@ export function assembleIdentity(
     return make();
   });
 
-  // A bound credential was issued for exactly one identity (by an operator, the
-  // admin API or our own CA): it receives that identity unless an earlier rule says
-  // otherwise. Everything else (JWT callers) needs an explicit rule.
-  const builtin = ruleSchema.parse({
-    name: 'builtin-bound-identity',
-    match: { authenticator: boundAuthenticators },
-    spiffeId: '{{bound}}',
-    maxTtl: config.ca.leafMaxTtl,
-  });
-  const policy = new RulePolicy(config.trustDomain, { rules: [...id.policy.rules, builtin] } satisfies PolicyConfig);
+  const policy = rulePolicyWithBuiltins(config.trustDomain, id.policy.rules, config.ca.leafMaxTtl);
   return { authenticators, policy, joinTokens };
 }
 

@@ -104,6 +104,7 @@ describe('Authority: bad requests get typed errors and change nothing', () => {
   const cases: [string, () => Promise<unknown>, string, RegExp][] = [
     ['invalid SPIFFE ID', () => ca.issue({ spiffeId: 'spiffe://cluster.local/a//b' }), 'ERR_SPIFFE_ID_INVALID', /empty segments/],
     ['not a SPIFFE ID', () => ca.issue({ spiffeId: 'https://example.com' }), 'ERR_SPIFFE_ID_INVALID', /spiffe:\/\//],
+    ['trust domain ID as a leaf', () => ca.issue({ spiffeId: 'spiffe://cluster.local' }), 'ERR_SPIFFE_ID_INVALID', /trust domain's own ID/],
     ['foreign trust domain', () => ca.issue({ spiffeId: 'spiffe://evil.local/x' }), 'ERR_TRUST_DOMAIN_MISMATCH', /not in trust domain/],
     ['TTL 0', () => ca.issue({ spiffeId: ID, ttlSeconds: 0 }), 'ERR_TTL_INVALID', /positive/],
     ['negative TTL', () => ca.issue({ spiffeId: ID, ttlSeconds: -5 }), 'ERR_TTL_INVALID', /positive/],

@@ -3,7 +3,7 @@ import type { Authority } from '../../src/ca/authority.js';
 import { createDevAuthority } from '../../src/ca/dev.js';
 import { systemClock } from '../../src/clock.js';
 import type { ListenAddress } from '../../src/config/listen.js';
-import { BoundPolicy } from '../../src/identity/bound-policy.js';
+import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
 import type { Authenticator } from '../../src/identity/types.js';
 import { sdsConfigSchema } from '../../src/sds/config.js';
@@ -41,7 +41,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   ];
   const server = await startSdsServer({
     issuer: authority,
-    policy: new BoundPolicy({ trustDomain, maxTtlSeconds: 3600 }),
+    policy: rulePolicyWithBuiltins(trustDomain, [], 3600),
     profile: 'dev',
     logger,
     metrics,
