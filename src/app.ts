@@ -75,7 +75,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     closers.push(() => authority.close());
     await authority.start();
 
-    const rotator = new Rotator(authority, { clock, logger: logger.child({ component: 'rotation' }) });
+    const rotator = new Rotator(authority, {
+      clock,
+      logger: logger.child({ component: 'rotation' }),
+      onOutcome: (step, failures) => {
+        if (failures > 0) metrics.rotationFailures.inc({ step });
+        metrics.rotationConsecutiveFailures.set(failures);
+      },
+    });
     rotator.start();
     closers.push(async () => rotator.stop());
     const rootWatcher = new RootWatcher(upstream, authority, {

@@ -18,6 +18,8 @@ export interface RotatorOptions {
   retryBaseMs?: number;
   retryMaxMs?: number;
   random?: () => number;
+  /** Reports each step's outcome (metrics); failures count consecutive failed steps. */
+  onOutcome?: (step: RotationStep, failures: number) => void;
 }
 
 /**
@@ -66,9 +68,11 @@ export class Rotator {
         case 'none':
           break;
       }
+      if (step !== 'none') this.options.onOutcome?.(step, 0);
       return step;
     } catch (err) {
       this.failures++;
+      this.options.onOutcome?.(step, this.failures);
       this.options.logger.error({ step, failures: this.failures, error: publicMessageOf(err) }, 'rotation step failed; current intermediate keeps serving');
       throw err;
     } finally {

@@ -47,6 +47,17 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Intermediates whose validity was shorter than requested',
       registers,
     }),
+    rotationFailures: new Counter({
+      name: 'wca_rotation_failures_total',
+      help: 'Failed rotation steps (the active intermediate keeps serving)',
+      labelNames: ['step'] as const,
+      registers,
+    }),
+    rotationConsecutiveFailures: new Gauge({
+      name: 'wca_rotation_consecutive_failures',
+      help: 'Rotation steps failed in a row; 0 once a step succeeds',
+      registers,
+    }),
     upstreamRequests: new Counter({
       name: 'wca_upstream_requests_total',
       help: 'Calls to the upstream authority by plugin and outcome',

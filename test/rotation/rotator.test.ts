@@ -60,7 +60,18 @@ describe('Rotator with the real Authority and an injected clock', () => {
       activateNext: () => undefined,
       retireOld: () => undefined,
     };
-    const rotator = new Rotator(ca, { clock, logger: silentLogger(), retryBaseMs: 1000, retryMaxMs: 8000, random: () => 1 });
+    const outcomes: number[] = [];
+    const rotator = new Rotator(ca, {
+      clock,
+      logger: silentLogger(),
+      retryBaseMs: 1000,
+      retryMaxMs: 8000,
+      random: () => 1,
+      onOutcome: (step, failures) => {
+        expect(step).toBe('prepare');
+        outcomes.push(failures);
+      },
+    });
     rotator.start();
     const flush = () => new Promise((r) => setImmediate(r));
     clock.advance(5 * HOUR);
@@ -72,6 +83,8 @@ describe('Rotator with the real Authority and an injected clock', () => {
       await flush();
       expect(attempts).toBe(expected);
     }
+    // Every failure was reported, counting up, for metrics and alerting.
+    expect(outcomes).toEqual([1, 2, 3, 4, 5, 6]);
     rotator.stop();
   });
 });
