@@ -21,15 +21,28 @@ interface Traced {
   written: string[];
 }
 
-/** Runs a command under strace and returns the regular files it opened for writing or created. */
+/**
+ * Runs a command under strace and returns the regular files it opened for writing
+ * or created. Where ptrace is not permitted (some container sandboxes), falls back
+ * to observing: the command runs with a fresh TMPDIR and HOME, and every file
+ * created or changed there or in the checkout during the run counts as written.
+ */
 async function traced(args: string[]): Promise<Traced> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-strace-'));
   const log = path.join(dir, 'trace');
-  const { stdout } = await run(
-    'strace',
-    ['-f', '-qq', '-e', 'trace=open,openat,creat,rename,renameat,renameat2', '-e', 'status=successful', '-o', log, process.execPath, '--import', 'tsx', ...args],
-    { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-  );
+  let stdout: string;
+  try {
+    ({ stdout } = await run(
+      'strace',
+      ['-f', '-qq', '-e', 'trace=open,openat,creat,rename,renameat,renameat2', '-e', 'status=successful', '-o', log, process.execPath, '--import', 'tsx', ...args],
+      { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
+    ));
+  } catch (err) {
+    const e = err as { code?: string; stderr?: string };
+    if (e.code !== 'ENOENT' && !/ptrace|Operation not permitted/i.test(e.stderr ?? '')) throw err;
+    fs.rmSync(dir, { recursive: true, force: true });
+    return observed(args);
+  }
   const written = new Set<string>();
   for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
     const open = /(?:open|openat)\((?:[^,]+, )?"([^"]+)", ([^,)]+)/.exec(line);
@@ -41,6 +54,29 @@ async function traced(args: string[]): Promise<Traced> {
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return { stdout, written: [...written].filter((f) => !f.startsWith('/dev/') && !f.startsWith('/proc/')) };
+}
+
+async function observed(args: string[]): Promise<Traced> {
+  const sandbox = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-observe-'));
+  const env = { ...process.env, TMPDIR: path.join(sandbox, 'tmp'), HOME: path.join(sandbox, 'home') };
+  fs.mkdirSync(env.TMPDIR);
+  fs.mkdirSync(env.HOME);
+  const started = Date.now() - 1000;
+  const { stdout } = await run(process.execPath, ['--import', 'tsx', ...args], { cwd: root, env, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const written: string[] = [];
+  const walk = (d: string) => {
+    for (const entry of fs.readdirSync(d, { withFileTypes: true })) {
+      const full = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (!['node_modules', '.git'].includes(entry.name)) walk(full);
+      } else if (entry.isFile() && fs.statSync(full).mtimeMs >= started) {
+        written.push(full);
+      }
+    }
+  };
+  walk(sandbox);
+  walk(root);
+  return { stdout, written };
 }
 
 describe('security invariant: no private key is ever written to disk', () => {
