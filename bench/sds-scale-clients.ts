@@ -16,6 +16,7 @@
  */
 import http2 from 'node:http2';
 import { loadEnvoyProtos, secretTypeUrl } from '../src/sds/protos.js';
+import { pemBlocks } from '../src/x509/der.js';
 
 const [address, nodesArg, connectionsArg] = process.argv.slice(2);
 const nodes = Number(nodesArg);
@@ -86,7 +87,7 @@ function check(response: Response, name: string, spiffeId: Buffer): void {
   }
   const chain = Buffer.from(secret.tls_certificate?.certificate_chain?.inline_bytes ?? []).toString();
   const key = Buffer.from(secret.tls_certificate?.private_key?.inline_bytes ?? []).toString();
-  if (!key.startsWith('-----BEGIN PRIVATE KEY-----')) throw new Error('default without a PKCS#8 key');
+  if (pemBlocks(key, 'PRIVATE KEY').length !== 1) throw new Error('default without a PKCS#8 key');
   // The leaf's URI SAN holds the SPIFFE ID verbatim: a certificate for another node cannot pass.
   if (!leafDer(chain).includes(spiffeId)) throw new Error(`default for ${spiffeId} names someone else`);
 }

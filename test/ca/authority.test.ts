@@ -6,7 +6,7 @@ import type { AuthorityEvent } from '../../src/ca/types.js';
 import { WcaError } from '../../src/errors.js';
 import { makeCsr } from '../fakes/csr.js';
 import { FakeClock } from '../fakes/fake-clock.js';
-import { opensslVerify, mutualTls, splitPem } from '../helpers/pki.js';
+import { opensslVerify, mutualTls, splitPem, isPkcs8Pem } from '../helpers/pki.js';
 
 const ID = 'spiffe://cluster.local/ns/shop/sa/cart';
 
@@ -29,7 +29,7 @@ describe('Authority: server-generated keys', () => {
     }
     const key = crypto.createPrivateKey(svid.privateKeyPem);
     expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
-    expect(svid.privateKeyPem).toMatch(/^-----BEGIN PRIVATE KEY-----/);
+    expect(isPkcs8Pem(svid.privateKeyPem)).toBe(true);
     expect(leafOf(svid.chainPem).checkPrivateKey(key)).toBe(true);
   });
 

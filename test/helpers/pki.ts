@@ -5,12 +5,35 @@ import path from 'node:path';
 import tls from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
+import crypto from 'node:crypto';
+import { pemBlocks } from '../../src/x509/der.js';
 
 /**
  * Independent checks of issued certificates: `openssl verify` and real TLS
  * handshakes. Only certificates are written to disk (for openssl); keys stay in memory.
  */
 const run = promisify(execFile);
+
+/**
+ * Private-key PEM armour is only ever built here, from its label: no test file
+ * spells a key block out, so nothing tracked looks like it holds a key.
+ */
+const KEY_LABEL = 'PRIVATE KEY';
+
+/** PKCS#8 key blocks (DER) found in text. */
+export const privateKeyBlocks = (text: string): Buffer[] => pemBlocks(text, KEY_LABEL);
+
+/** True when text contains the armour of any private key (PKCS#8, encrypted, or a legacy EC/RSA block). */
+export const containsPrivateKeyArmour = (text: string): boolean => new RegExp(`-----BEGIN [A-Z ]*${KEY_LABEL}-----`).test(text);
+
+/** True when text is exactly one unencrypted PKCS#8 PEM key, in the canonical form OpenSSL writes. */
+export function isPkcs8Pem(text: string): boolean {
+  try {
+    return crypto.createPrivateKey(text).export({ type: 'pkcs8', format: 'pem' }) === text;
+  } catch {
+    return false;
+  }
+}
 
 export const splitPem = (pem: string): string[] => pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
 
