@@ -4,7 +4,7 @@ import type { JoinTokenStore } from '../identity/join-token/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { createJoinToken } from './join-token-handler.js';
 import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
-import { bindUnixSocket } from '../transport/unix-socket.js';
+import { bindUnixSocket } from '../net/unix-socket.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;

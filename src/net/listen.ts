@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { WcaError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen.js';
-import { bindUnixSocket } from '../transport/unix-socket.js';
+import { bindUnixSocket } from './unix-socket.js';
 
 export interface Listening {
   /** Where it actually listens (port 0 resolved). */

@@ -10,7 +10,7 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
-import { bindUnixSocket, type SocketMode } from '../transport/unix-socket.js';
+import { bindUnixSocket, type SocketMode } from '../net/unix-socket.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
