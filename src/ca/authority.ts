@@ -71,7 +71,7 @@ export class Authority implements LeafIssuer {
   /** Mints an intermediate into the "next" slot (rotation prepares ahead of time). */
   async prepareNext(signal?: AbortSignal): Promise<CaSlot> {
     const slot = await this.mint(signal);
-    if (this.slots.next) this.retire(this.slots.next);
+    if (this.slots.next) this.pool.removeCa(this.slots.next.id);
     this.install('next', slot);
     return slot;
   }
@@ -81,7 +81,6 @@ export class Authority implements LeafIssuer {
     const next = this.slots.next;
     if (!next) throw new WcaError('ERR_CA_NOT_READY', 'no prepared intermediate to activate');
     const previous = this.slots.active;
-    if (this.slots.old) this.retire(this.slots.old);
     if (previous) this.install('old', previous);
     delete this.slots.next;
     this.install('active', next);
@@ -91,7 +90,6 @@ export class Authority implements LeafIssuer {
 
   retireOld(): void {
     if (this.slots.old) {
-      this.retire(this.slots.old);
       delete this.slots.old;
       this.options.metrics.intermediateNotAfter.remove('old');
     }
@@ -265,13 +263,12 @@ export class Authority implements LeafIssuer {
 
   private install(name: SlotName, slot: CaSlot): void {
     this.slots[name] = slot;
-    if (name !== 'old') this.pool.addCa(slot.signing);
+    // Signers hold what may sign (active, and next so activation has no gap); an old
+    // slot only keeps its roots in the bundle until its leaves expire.
+    if (name === 'old') this.pool.removeCa(slot.id);
+    else this.pool.addCa(slot.signing);
     this.options.metrics.intermediateNotAfter.set({ slot: name }, slot.notAfterMs / 1000);
     this.refreshBundle();
-  }
-
-  private retire(slot: CaSlot): void {
-    this.pool.removeCa(slot.id);
   }
 
   /** The bundle holds the roots of every slot, so a root rotation is trusted before it is used. */

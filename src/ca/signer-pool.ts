@@ -59,13 +59,15 @@ export class SignerPool {
     return this.slots.length;
   }
 
+  /** Idempotent: a slot promoted from next to active is already loaded. */
   addCa(ca: SigningCa): void {
+    if (this.cas.has(ca.id)) return;
     this.cas.set(ca.id, ca);
     for (const slot of this.slots) slot.worker.postMessage({ type: 'add-ca', ca } satisfies WorkerRequest);
   }
 
   removeCa(caId: string): void {
-    this.cas.delete(caId);
+    if (!this.cas.delete(caId)) return;
     for (const slot of this.slots) slot.worker.postMessage({ type: 'remove-ca', caId } satisfies WorkerRequest);
   }
 
