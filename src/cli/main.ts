@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import fs from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
 import { registerServeCommand } from './commands/serve.js';
@@ -35,7 +37,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-const isEntry = process.argv[1] && import.meta.url.endsWith(process.argv[1].split('/').pop()!);
+// Run when this file is the process entry, also through npm's bin symlink (argv[1] is the link).
+const isEntry = process.argv[1] !== undefined && fs.realpathSync(process.argv[1]) === fileURLToPath(import.meta.url);
 if (isEntry) {
   main(process.argv).then((code) => {
     if (code !== ExitCode.OK) process.exitCode = code;

@@ -75,6 +75,14 @@ describe('workload-ca issue', () => {
     expect(fs.existsSync(path.join(dir, 'admin.sock'))).toBe(false);
   });
 
+  it('runs when started through a symlink, as npm links the workload-ca bin', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-bin-'));
+    const link = path.join(dir, 'workload-ca');
+    fs.symlinkSync(path.join(root, 'src/cli/main.ts'), link);
+    const { stdout } = await runFile(process.execPath, ['--import', 'tsx', link, 'version'], { cwd: root, timeout: 60_000 });
+    expect(stdout).toMatch(/^workload-ca \d+\.\d+\.\d+/);
+  });
+
   it('prints its version', async () => {
     const r = await cli('version');
     expect(r.code).toBe(0);
