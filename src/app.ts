@@ -14,7 +14,6 @@ import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
 import { startAdminServer } from './admin/server.js';
-import { WcaError } from './errors.js';
 
 export interface App {
   authority: Authority;
@@ -115,10 +114,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     );
 
     const identity = assembleIdentity(config, { issuer: authority, clock, logger });
-    if (config.listen.admin.kind !== 'unix') {
-      throw new WcaError('ERR_CONFIG_INVALID', 'listen.admin: the admin API listens on a Unix socket only (unix:/path)');
-    }
-    const admin = await startAdminServer({ joinTokens: identity.joinTokens, logger: logger.child({ component: 'admin' }), listen: config.listen.admin });
+    // config/load.ts guarantees a Unix socket here.
+    const admin = await startAdminServer({
+      joinTokens: identity.joinTokens,
+      logger: logger.child({ component: 'admin' }),
+      listen: config.listen.admin as { kind: 'unix'; path: string },
+    });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());
 

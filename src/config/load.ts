@@ -4,6 +4,8 @@ import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
 import { parseTrustDomain } from '../spiffe/id.js';
+import { resolveSdsTransport } from '../transport/sds-transport.js';
+import { selectAuthenticators } from '../identity/selection.js';
 
 /** Flags that override config and environment (the CLI's `serve` options). */
 export interface ConfigFlags {
@@ -113,9 +115,13 @@ function checkConsistency(config: Config): Config {
   if (config.profile === 'production' && config.upstream.plugin === 'self-signed') {
     problems.push('upstream.plugin: "self-signed" keeps its root in memory and is for the dev profile only');
   }
-  if (config.profile === 'production' && config.sds.transport === 'plaintext') {
-    problems.push('sds.transport: plaintext is allowed only in the dev profile');
+  try {
+    resolveSdsTransport(config.sds.transport, config.profile, config.listen.sds);
+  } catch (err) {
+    problems.push((err as Error).message);
   }
+  if (config.listen.admin.kind !== 'unix') problems.push('listen.admin: the admin API listens on a Unix socket only (unix:/path)');
+  problems.push(...selectAuthenticators(config).problems);
   if (problems.length > 0) {
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
   }

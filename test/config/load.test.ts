@@ -63,6 +63,10 @@ describe('config loading', () => {
     ['leaf max not below intermediate', 'ca:\n  leafMaxTtl: 2d\n', /ca\.leafMaxTtl: .*shorter than ca\.intermediateTtl/],
     ['self-signed in production', 'profile: production\n', /upstream\.plugin: "self-signed" .* dev profile only/],
     ['plaintext SDS in production', 'profile: production\nupstream:\n  plugin: disk\nsds:\n  transport: plaintext\n', /sds\.transport: plaintext/],
+    ['plaintext SDS off loopback in dev', 'listen:\n  sds: 0.0.0.0:8234\nsds:\n  transport: plaintext\n', /sds\.transport: plaintext .* loopback/],
+    ['admin API on TCP', 'listen:\n  admin: 127.0.0.1:9000\n', /listen\.admin: .*Unix socket only/],
+    ['a token authenticator before mtls', 'sds:\n  authenticators: [join-token, mtls]\n', /mtls must come before join-token/],
+    ['an authenticator that is not configured', 'sds:\n  authenticators: [jwt]\n', /"jwt" is not available here/],
   ])('rejects %s, naming the key and the problem', (_name, yaml, message) => {
     const err = errorOf(() => loadConfig({ file: tmpFile(yaml), env: {} }));
     expect(err.code).toBe('ERR_CONFIG_INVALID');
