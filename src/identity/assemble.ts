@@ -28,8 +28,8 @@ export function assembleIdentity(
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
   const joinTokens = new JoinTokenStore(config.trustDomain, deps.clock, {
-    maxTtlSeconds: id.joinToken?.maxTtl,
-    reuseWindowSeconds: id.joinToken?.reuseWindow ?? 30,
+    maxTtlSeconds: id.joinToken.maxTtl,
+    reuseWindowSeconds: id.joinToken.reuseWindow,
   });
   const listen = config.listen.sds;
   // Constructors for every name selectAuthenticators may return.

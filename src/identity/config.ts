@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
+import { limits } from '../limits.js';
 import { jwtConfigSchema, tokenReviewConfigSchema } from './jwt/config.js';
 import { policyConfigSchema } from './policy/config.js';
 
@@ -15,14 +16,12 @@ export const identityConfigSchema = z
     /** `join-token` authenticator: one-time tokens minted through the admin API. */
     joinToken: z
       .object({
-        maxTtl: duration.pipe(z.number().min(1)).default(24 * 3600),
+        maxTtl: duration.pipe(z.number().min(1).max(limits.joinTokenMaxTtlSeconds)).default(24 * 3600),
         /** The same machine may present a used token again this long (one SDS stream per secret). */
         reuseWindow: duration.pipe(z.number().min(0).max(300)).default(30),
       })
       .strict()
-      .optional(),
-    /** `mtls` authenticator: an SVID of our trust domain renews itself. */
-    mtls: z.object({}).strict().optional(),
+      .prefault({}),
     policy: policyConfigSchema,
   })
   .strict()
