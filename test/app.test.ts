@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import http from 'node:http';
+import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
@@ -94,6 +95,19 @@ describe('listeners on Unix sockets', () => {
     }
     expect(fs.existsSync(path.join(dir, 'http.sock'))).toBe(false);
     expect(fs.existsSync(path.join(dir, 'admin.sock'))).toBe(false);
+  });
+
+  it('reports a busy SDS port as a listen-address error (exit 3), not an internal one', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-busy-'));
+    const blocker = net.createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as net.AddressInfo).port;
+    try {
+      const config = loadConfig({ env: {}, flags: { sdsListen: `127.0.0.1:${port}`, httpListen: '127.0.0.1:0', adminListen: `unix:${dir}/admin.sock` } });
+      await expect(startApp(config, { logger: silentLogger(), env: {} })).rejects.toMatchObject({ code: 'ERR_LISTEN_ADDRESS', exitCode: 3 });
+    } finally {
+      blocker.close();
+    }
   });
 
   it('refuses to start when a listener cannot bind, and leaves nothing running', async () => {

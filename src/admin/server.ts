@@ -5,6 +5,7 @@ import type { Logger } from '../telemetry/logger.js';
 import { createJoinToken } from './join-token-handler.js';
 import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
+import { bindGrpc } from '../net/grpc-bind.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -21,7 +22,6 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { logger } = options;
   const path = options.listen.path;
-  if (options.listen.kind !== 'unix') throw new WcaError('ERR_LISTEN_ADDRESS', 'the admin API listens on a Unix socket only (unix:/path)');
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   server.addService(adminService().service, {
@@ -29,11 +29,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   });
   // Mode 0600 before the socket is reachable: its file permissions are the admin API's access control.
   const removeSocket = await bindUnixSocket(path, '0600', (address) =>
-    new Promise<void>((resolve, reject) =>
-      server.bindAsync(address, grpc.ServerCredentials.createInsecure(), (err) =>
-        err ? reject(new WcaError('ERR_LISTEN_ADDRESS', `cannot listen on unix:${path}: ${err.message}`)) : resolve(),
-      ),
-    ),
+    bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
   );
   logger.info({ path }, 'admin API listening');
 

@@ -11,6 +11,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { bindUnixSocket, type SocketMode } from '../net/unix-socket.js';
+import { bindGrpc } from '../net/grpc-bind.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -51,10 +52,6 @@ export interface SdsServer {
   readonly cache: SecretCache;
   streams(): number;
   close(): Promise<void>;
-}
-
-function bindTcp(server: grpc.Server, address: string, credentials: grpc.ServerCredentials): Promise<number> {
-  return new Promise((resolve, reject) => server.bindAsync(address, credentials, (err, port) => (err ? reject(err) : resolve(port))));
 }
 
 /** grpc-js options of the SDS server; exported so the benchmark's baseline server runs with the same. */
@@ -163,11 +160,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   try {
     if (listen.kind === 'unix') {
       removeSocket = await bindUnixSocket(listen.path, options.socketMode ?? '0600', (addr) =>
-        bindTcp(server, addr, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+        bindGrpc(server, addr, grpc.ServerCredentials.createInsecure()).then(() => undefined),
       );
       address = formatListenAddress(listen);
     } else if (transport === 'plaintext') {
-      const port = await bindTcp(server, formatListenAddress(listen), grpc.ServerCredentials.createInsecure());
+      const port = await bindGrpc(server, formatListenAddress(listen), grpc.ServerCredentials.createInsecure());
       address = formatListenAddress({ ...listen, port });
     } else {
       const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
