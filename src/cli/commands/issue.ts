@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { createDevAuthority } from '../../ca/dev.js';
+import { createDevAuthority } from '../../dev-authority.js';
 import { keyTypes, type KeyType } from '../../ca/types.js';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { WcaError } from '../../errors.js';

@@ -1,9 +1,10 @@
-import { Authority } from './authority.js';
-import selfSigned from '../../plugins/self-signed/index.js';
-import { systemClock, type Clock } from '../clock.js';
-import { silentLogger, type Logger } from '../telemetry/logger.js';
-import { createMetrics, type Metrics } from '../telemetry/metrics.js';
-import type { KeyType } from './types.js';
+import { Authority } from './ca/authority.js';
+import selfSigned from '../plugins/self-signed/index.js';
+import { configSchema } from './config/schema.js';
+import { systemClock, type Clock } from './clock.js';
+import { silentLogger, type Logger } from './telemetry/logger.js';
+import { createMetrics, type Metrics } from './telemetry/metrics.js';
+import type { KeyType } from './ca/types.js';
 
 export interface DevAuthorityOptions {
   trustDomain?: string;
@@ -30,17 +31,19 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     selfSigned.configSchema.parse({ rootTtlSeconds: options.rootTtlSeconds ?? 365 * 86400 }),
     { logger, now: () => clock.now(), schedule: (fn, ms) => clock.schedule(fn, ms), devProfile: true, env: {} },
   );
+  // The same defaults as `npm start`: one schema holds them.
+  const defaults = configSchema.parse({});
   const authority = new Authority({
-    trustDomain: options.trustDomain ?? 'cluster.local',
+    trustDomain: options.trustDomain ?? defaults.trustDomain,
     upstream,
     clock,
     logger,
     metrics: options.metrics ?? createMetrics(),
-    keyType: options.keyType ?? 'ec-p256',
-    intermediateTtlSeconds: options.intermediateTtlSeconds ?? 24 * 3600,
-    defaultLeafTtlSeconds: options.defaultLeafTtlSeconds ?? 3600,
-    maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? 12 * 3600,
-    backdateSeconds: options.backdateSeconds ?? 30,
+    keyType: options.keyType ?? (defaults.ca.keyType as KeyType),
+    intermediateTtlSeconds: options.intermediateTtlSeconds ?? defaults.ca.intermediateTtl,
+    defaultLeafTtlSeconds: options.defaultLeafTtlSeconds ?? defaults.ca.leafTtl,
+    maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
+    backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
   });
   await authority.start();
