@@ -66,11 +66,16 @@ function fail(input: string, problem: SpiffeIdProblem): never {
 
 /** Validates a trust domain name (no scheme). */
 export function parseTrustDomain(name: string): string {
-  if (name.length === 0) fail(name, 'missing-trust-domain');
-  if (name.length > 255) fail(name, 'trust-domain-too-long');
-  if (name.includes('@')) fail(name, 'userinfo');
-  if (name.includes(':')) fail(name, 'port');
-  if (!TRUST_DOMAIN_CHARS.test(name)) fail(name, 'trust-domain-chars');
+  const bad = (problem: SpiffeIdProblem): never => {
+    // Quoted only when it could be a hostname, for the same reason as quote().
+    const shown = /^[A-Za-z0-9._:@-]{1,64}$/.test(name) ? `"${name}"` : `(${name.length} characters)`;
+    throw new WcaError('ERR_SPIFFE_ID_INVALID', `invalid trust domain ${shown}: ${reasons[problem]}`, { details: { reason: problem } });
+  };
+  if (name.length === 0) bad('missing-trust-domain');
+  if (name.length > 255) bad('trust-domain-too-long');
+  if (name.includes('@')) bad('userinfo');
+  if (name.includes(':')) bad('port');
+  if (!TRUST_DOMAIN_CHARS.test(name)) bad('trust-domain-chars');
   return name;
 }
 

@@ -28,11 +28,13 @@
  * serial, notAfter clamped to the issuer's notAfter (validation then reports
  * the truncation), notBefore backdated for clock skew but not before the issuer's.
  */
-import { X509Certificate as NodeX509, createHash, createPublicKey, sign as nodeSign, webcrypto, randomBytes } from 'node:crypto';
+import { X509Certificate as NodeX509, createHash, createPublicKey, sign as nodeSign, webcrypto } from 'node:crypto';
 import type { KeyObject } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
+import { parseTrustDomain } from '../../spiffe/id.js';
+import { randomSerial } from '../../x509/leaf.js';
 import type { UpstreamAuthority } from '../types.js';
 
 export type SignatureAlgorithm = 'ES256' | 'ES384' | 'RS256';
@@ -125,20 +127,6 @@ async function publicCryptoKey(signer: CaSigner): Promise<CryptoKey> {
   return subtle.importKey('spki', new Uint8Array(signer.publicKeySpkiDer), webParams[signer.algorithm].import, true, ['verify']);
 }
 
-function positiveSerial(): string {
-  const bytes = randomBytes(16);
-  bytes[0] = (bytes[0]! & 0x7f) | 0x01; // positive and exactly 16 octets in DER
-  return bytes.toString('hex');
-}
-
-const TRUST_DOMAIN = /^[a-z0-9._-]{1,255}$/;
-
-function checkTrustDomain(trustDomain: string): void {
-  if (!TRUST_DOMAIN.test(trustDomain)) {
-    throw new WcaError('ERR_SPIFFE_ID_INVALID', `trust domain "${trustDomain.slice(0, 64)}" is not valid (lowercase letters, digits, '.', '-', '_')`);
-  }
-}
-
 async function parseCsr(csr: Uint8Array | string): Promise<x509.Pkcs10CertificateRequest> {
   const size = typeof csr === 'string' ? csr.length : csr.byteLength;
   if (size > limits.csrMaxBytes * 2) throw new WcaError('ERR_CSR_INVALID', `CSR is ${size} bytes, above the limit`);
@@ -186,7 +174,7 @@ export interface SignedIntermediate {
 }
 
 export async function signIntermediate(p: SignIntermediateParams): Promise<SignedIntermediate> {
-  checkTrustDomain(p.trustDomain);
+  parseTrustDomain(p.trustDomain);
   if (!Number.isInteger(p.ttlSeconds) || p.ttlSeconds <= 0) {
     throw new WcaError('ERR_TTL_INVALID', `ttlSeconds must be a positive integer, got ${p.ttlSeconds}`);
   }
@@ -202,7 +190,7 @@ export async function signIntermediate(p: SignIntermediateParams): Promise<Signe
   const crypto = cryptoSigningWith(p.signer);
   const cert = await x509.X509CertificateGenerator.create(
     {
-      serialNumber: positiveSerial(),
+      serialNumber: randomSerial().toString('hex'),
       subject: csr.subject || `O=SPIFFE, CN=${p.trustDomain}`,
       issuer: issuer.subject,
       notBefore,
@@ -236,7 +224,7 @@ export interface SelfSignedRootParams {
 }
 
 export async function createSelfSignedRoot(p: SelfSignedRootParams): Promise<string> {
-  if (p.trustDomain !== undefined) checkTrustDomain(p.trustDomain);
+  if (p.trustDomain !== undefined) parseTrustDomain(p.trustDomain);
   const now = (p.now ?? Date.now)();
   const crypto = cryptoSigningWith(p.signer);
   const publicKey = await publicCryptoKey(p.signer);
@@ -247,7 +235,7 @@ export async function createSelfSignedRoot(p: SelfSignedRootParams): Promise<str
   ];
   const cert = await x509.X509CertificateGenerator.create(
     {
-      serialNumber: positiveSerial(),
+      serialNumber: randomSerial().toString('hex'),
       subject: p.subject,
       issuer: p.subject,
       notBefore: new Date(now - 60_000),
