@@ -46,7 +46,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
-    for (const close of closers.reverse()) await close().catch(() => undefined);
+    // Reverse start order; splice so a second close() finds nothing left to close.
+    for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
   try {
     const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {

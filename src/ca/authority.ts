@@ -104,11 +104,6 @@ export class Authority implements LeafIssuer {
     return out;
   }
 
-  /** PEM of the active intermediate (no key), for status output. */
-  activeCertificatePem(): string | undefined {
-    return this.slots.active?.signing.chainPemSuffix;
-  }
-
   /**
    * Our intermediates in every slot (and the upstream chain above them): peers that
    * present only a leaf are verified through these, including leaves of the old slot

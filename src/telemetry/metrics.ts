@@ -95,7 +95,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     sdsRejected: new Counter({
       name: 'wca_sds_rejected_total',
-      help: 'SDS streams or requests rejected, by gRPC status name',
+      help: 'SDS streams or requests rejected, by numeric gRPC status code',
       labelNames: ['status'] as const,
       registers,
     }),

@@ -31,7 +31,7 @@ beforeAll(async () => {
   joinTokens = new JoinTokenStore('cluster.local', systemClock, { maxTtlSeconds: 3600, reuseWindowSeconds: 30 });
   const logger = silentLogger();
   const authenticators = [
-    new MtlsAuthenticator(authority, systemClock, () => [authority.activeCertificatePem() ?? '']),
+    new MtlsAuthenticator(authority, systemClock, () => authority.intermediatesPem()),
     new JoinTokenAuthenticator(joinTokens),
     new JwtAuthenticator({
       config: jwtConfigSchema.parse({ issuers: [{ issuer: issuer.url, audiences: ['workload-ca'], keys: { discovery: true } }] }),
