@@ -21,7 +21,7 @@ export interface IssueBenchResult {
 /** Requests kept in flight by the load generator: enough to keep every signer busy. */
 const CONCURRENCY = Number(process.env.WCA_BENCH_CONCURRENCY ?? 512);
 
-export function opensslRates(seconds = 3): { sign: number; verify: number } {
+function opensslRates(seconds = 3): { sign: number; verify: number } {
   const out = execFileSync('openssl', ['speed', '-seconds', String(seconds), 'ecdsap256'], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],

@@ -12,7 +12,7 @@ import { z } from 'zod';
 
 export const defaultTemplateArn = 'arn:aws:acm-pca:::template/SubordinateCACertificate_PathLen0/V1';
 
-export const signingAlgorithms = [
+const signingAlgorithms = [
   'SHA256WITHECDSA',
   'SHA384WITHECDSA',
   'SHA512WITHECDSA',

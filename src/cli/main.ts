@@ -10,7 +10,7 @@ import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
 
-export function buildProgram(): Command {
+function buildProgram(): Command {
   const program = new Command('workload-ca')
     .description('In-memory SPIFFE workload CA serving X.509-SVIDs to Envoy over SDS')
     .exitOverride()

@@ -18,7 +18,7 @@ export interface ConfigFlags {
 }
 
 /** Environment variables that override the config file; flags override them. */
-export const envOverrides: Record<string, string> = {
+const envOverrides: Record<string, string> = {
   WCA_PROFILE: 'profile',
   WCA_TRUST_DOMAIN: 'trustDomain',
   WCA_SDS_LISTEN: 'listen.sds',

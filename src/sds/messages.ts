@@ -31,7 +31,7 @@ function checkTypeUrl(typeUrl: string): void {
 }
 
 /** Checks count and size of a list of resource names and removes duplicates. */
-export function checkNames(names: readonly string[], field: string): readonly string[] {
+function checkNames(names: readonly string[], field: string): readonly string[] {
   if (names.length > limits.sdsResourceNamesMax) {
     throw bad(`${field} has ${names.length} names (limit ${limits.sdsResourceNamesMax})`, { field });
   }

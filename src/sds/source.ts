@@ -31,7 +31,7 @@ export interface StreamCaller {
 export type SourceFactory = (caller: StreamCaller) => ResourceSource;
 
 /** Same grant and same Envoy node: same key. Different nodes never share one. */
-export function identityKey({ grant, node }: StreamCaller): string {
+function identityKey({ grant, node }: StreamCaller): string {
   return JSON.stringify([grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '']);
 }
 

@@ -15,7 +15,7 @@ import { configError, type ConfigProblem } from './sdk/errors.js';
 
 export type { ConfigProblem };
 
-export const builtinPlugins = ['self-signed', 'disk', 'pkcs11', 'vault', 'aws-acm-pca'] as const;
+const builtinPlugins = ['self-signed', 'disk', 'pkcs11', 'vault', 'aws-acm-pca'] as const;
 
 export interface UpstreamSpec {
   plugin: string;
@@ -56,7 +56,7 @@ function isUpstreamPlugin(value: unknown): value is UpstreamPlugin {
 }
 
 /** Import the plugin module and check it has the UpstreamPlugin shape. */
-export async function importPlugin(plugin: string, options: LoadOptions = {}): Promise<UpstreamPlugin> {
+async function importPlugin(plugin: string, options: LoadOptions = {}): Promise<UpstreamPlugin> {
   const specifier = specifierFor(plugin, options.baseDir ?? process.cwd());
   let mod: Record<string, unknown>;
   try {

@@ -21,7 +21,7 @@ import { parseCertificates, toPem } from './sdk/pem.js';
 import { isSelfSigned } from './sdk/chain.js';
 
 export const minIntermediateLifetimeSeconds = 10 * 60;
-export const clockSkewSeconds = 60;
+const clockSkewSeconds = 60;
 
 export interface MintExpectation {
   /** SubjectPublicKeyInfo (DER) of the key we put in the CSR. */

@@ -97,7 +97,7 @@ export class JwtAuthenticator implements Authenticator {
 }
 
 /** Builds the policy-facing caller: standard claims plus the issuer's mapped claims. */
-export function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenticator: string): Caller {
+function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenticator: string): Caller {
   const claims: Record<string, unknown> = {
     issuer: payload.iss,
     audience: typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []),

@@ -5,10 +5,10 @@ import { duration } from '../../config/duration.js';
  * Asymmetric JWS algorithms only: HMAC would let anyone holding the (public) JWKS
  * mint tokens, and `none` is no signature at all.
  */
-export const jwtAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
+const jwtAlgorithms = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA'] as const;
 
 /** Istio's reading of a Kubernetes projected service account token. */
-export const kubernetesClaimMap: Readonly<Record<string, string>> = Object.freeze({
+const kubernetesClaimMap: Readonly<Record<string, string>> = Object.freeze({
   namespace: 'kubernetes.io/namespace',
   serviceAccount: 'kubernetes.io/serviceaccount/name',
   podName: 'kubernetes.io/pod/name',
@@ -32,7 +32,7 @@ const keySource = z.union([
   z.object({ jwksFile: z.string().min(1) }).strict(),
 ]);
 
-export const jwtIssuerSchema = z
+const jwtIssuerSchema = z
   .object({
     issuer: z.string().min(1),
     audiences: z.array(z.string().min(1)).min(1),

@@ -3,14 +3,14 @@ import { RulePolicy } from './rules.js';
 import { ruleSchema, type PolicyConfig, type RuleConfig } from './config.js';
 
 /** Authenticators whose credential is bound to one SPIFFE ID by whoever issued it. */
-export const boundAuthenticators = ['unix', 'insecure-dev', 'join-token', 'mtls'] as const;
+const boundAuthenticators = ['unix', 'insecure-dev', 'join-token', 'mtls'] as const;
 
 /**
  * A bound credential was issued for exactly one identity (by an operator, the admin
  * API or our own CA): it receives that identity, with no DNS names unless the
  * credential carries them. Appended after the configured rules.
  */
-export function boundIdentityRule(maxTtlSeconds: number): RuleConfig {
+function boundIdentityRule(maxTtlSeconds: number): RuleConfig {
   return ruleSchema.parse({
     name: 'builtin-bound-identity',
     match: { authenticator: [...boundAuthenticators] },

@@ -20,7 +20,7 @@ const template = (kind: TemplateKind) =>
 const globs = oneOrMany.transform((patterns) => patterns.map(compileGlob));
 
 /** Every selector present must match (AND); a list matches any of its patterns (OR). */
-export const ruleMatchSchema = z
+const ruleMatchSchema = z
   .object({
     authenticator: oneOrMany.optional(),
     issuer: globs.optional(),
