@@ -1,4 +1,6 @@
 import { X509Certificate } from 'node:crypto';
+import { pemBlocks } from '../x509/der.js';
+import { issuedBy } from '../x509/issued-by.js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
 import { WcaError } from '../errors.js';
@@ -76,20 +78,18 @@ export class MtlsAuthenticator implements Authenticator {
 
   private currentRoots(): X509Certificate[] {
     const bundle = this.issuer.bundle();
-    if (this.roots?.version !== bundle.version) this.roots = { version: bundle.version, certs: parsePems(bundle.pem) };
+    if (this.roots?.version !== bundle.version) this.roots = { version: bundle.version, certs: certificatesIn(bundle.pem) };
     return this.roots.certs;
   }
 
   private knownIntermediates(): X509Certificate[] {
     const pems = this.intermediates().join('');
-    if (this.known?.pems !== pems) this.known = { pems, certs: parsePems(pems).filter((cert) => cert.ca) };
+    if (this.known?.pems !== pems) this.known = { pems, certs: certificatesIn(pems).filter((cert) => cert.ca) };
     return this.known.certs;
   }
 }
 
-function parsePems(pems: string): X509Certificate[] {
-  return (pems.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((pem) => new X509Certificate(pem));
-}
+const certificatesIn = (pems: string) => pemBlocks(pems).map((der) => new X509Certificate(der));
 
 function parse(der: Uint8Array, index: number): X509Certificate {
   try {
@@ -97,10 +97,6 @@ function parse(der: Uint8Array, index: number): X509Certificate {
   } catch {
     reject(`client certificate #${index} is not a valid X.509 certificate`, 'unparseable');
   }
-}
-
-function issuedBy(child: X509Certificate, parent: X509Certificate): boolean {
-  return child.checkIssued(parent) && child.verify(parent.publicKey);
 }
 
 function checkValidity(cert: X509Certificate, now: number, what: string): void {

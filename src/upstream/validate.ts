@@ -14,6 +14,7 @@
  *   `minIntermediateLifetimeSeconds` remain; anything shorter is an error.
  */
 import { X509Certificate, createPublicKey } from 'node:crypto';
+import { issuedBy } from '../x509/issued-by.js';
 import * as x509 from '@peculiar/x509';
 import { WcaError } from '../errors.js';
 import type { MintResult } from './types.js';
@@ -82,7 +83,7 @@ function checkCa(c: Parsed, below: number, requireKeyUsage: boolean): void {
 }
 
 function checkSignedBy(child: Parsed, issuer: Parsed): boolean {
-  return child.node.checkIssued(issuer.node) && child.node.verify(issuer.node.publicKey);
+  return issuedBy(child.node, issuer.node);
 }
 
 function checkValidNow(c: Parsed, now: Date): void {

@@ -6,6 +6,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ErrorCode } from '../../errors.js';
 import { parseCertificates, toPem } from './pem.js';
+import { issuedBy } from '../../x509/issued-by.js';
 
 export interface SplitChain {
   /** Non-self-signed certificates, in the order given (nearest first). */
@@ -15,7 +16,7 @@ export interface SplitChain {
 }
 
 export function isSelfSigned(cert: X509Certificate): boolean {
-  return cert.checkIssued(cert) && cert.verify(cert.publicKey);
+  return issuedBy(cert, cert);
 }
 
 /** Splits PEM text(s) into intermediates and roots; duplicates are dropped. */
