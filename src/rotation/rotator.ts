@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import { rotationStep, nextStepAt, type Lifetime, type RotationStep } from '../ca/slots.js';
 import { publicMessageOf } from '../errors.js';
+import { backoffMs } from '../backoff.js';
 
 /** What the rotator drives; the Authority implements it. Declared here so rotation depends on nothing else. */
 export interface RotatableCa {
@@ -14,7 +15,7 @@ export interface RotatableCa {
 export interface RotatorOptions {
   clock: Clock;
   logger: Logger;
-  /** Backoff after a failed prepare: base doubles up to max, with full jitter. */
+  /** Backoff after a failed prepare: base doubles up to max, jittered (src/backoff.ts). */
   retryBaseMs?: number;
   retryMaxMs?: number;
   random?: () => number;
@@ -95,9 +96,6 @@ export class Rotator {
   }
 
   private backoffMs(): number {
-    const base = this.options.retryBaseMs ?? 5_000;
-    const max = this.options.retryMaxMs ?? 5 * 60_000;
-    const ceiling = Math.min(max, base * 2 ** Math.min(this.failures - 1, 20));
-    return Math.max(base / 2, (this.options.random ?? Math.random)() * ceiling);
+    return backoffMs(this.failures, this.options.retryBaseMs ?? 5_000, this.options.retryMaxMs ?? 5 * 60_000, this.options.random);
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { backoffMs } from '../backoff.js';
 import type { AuthorityEvent, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -176,8 +177,7 @@ export class SecretCache {
     entry.again = false;
     if (!this.isLive(entry)) return;
     entry.failures++;
-    const backoff = Math.min(retryMaxMs, retryBaseMs * 2 ** (entry.failures - 1));
-    const delay = Math.round(backoff * (0.5 + this.random() / 2));
+    const delay = backoffMs(entry.failures, retryBaseMs, retryMaxMs, this.random);
     const code = (err as { code?: string }).code ?? 'unknown';
     // Keep serving the current certificate (if any); only the retry is scheduled.
     this.options.logger.warn({ spiffeId: entry.request.spiffeId, code, retryMs: delay }, 'sds: certificate issue failed');
