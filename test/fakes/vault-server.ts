@@ -148,7 +148,7 @@ export class FakeVaultServer extends HttpTestServer {
     const issuerJson = new RegExp(`^${mount}/issuer/([^/]+)/json$`).exec(path);
     if (method === 'GET' && issuerJson) {
       if (!this.knownIssuer(issuerJson[1]!)) return err(500, `unable to find PKI issuer for reference: ${issuerJson[1]}`);
-      return ok({ data: { certificate: this.caChain()[0], ca_chain: this.caChain(), issuer_id: 'f0e1d2c3', revocation_time: 0 } });
+      return ok({ data: { certificate: this.caChain()[0], ca_chain: this.caChain(), issuer_id: 'f0e1d2c3-0000-4000-8000-000000000001', issuer_name: issuerJson[1] } });
     }
     if (method === 'GET' && path === `${mount}/cert/ca_chain`) {
       const joined = this.caChain().join('');

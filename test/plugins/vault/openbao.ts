@@ -36,6 +36,42 @@ async function freePort(): Promise<number> {
   return port;
 }
 
+/** One call to a Vault-API server (real or fake) as given, without a client library. */
+export function httpCall(
+  address: string,
+  method: string,
+  apiPath: string,
+  body?: unknown,
+  options: CallOptions & { caPem?: string } = {},
+): Promise<BaoAnswer> {
+  const url = new URL(`/v1/${apiPath}`, address);
+  const headers: Record<string, string> = { 'content-type': 'application/json' };
+  if (options.token) headers['x-vault-token'] = options.token;
+  if (options.namespace) headers['x-vault-namespace'] = options.namespace;
+  const payload = body === undefined ? undefined : JSON.stringify(body);
+  const mod = url.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(url, { method, headers, timeout: 20_000, ...(options.caPem ? { ca: options.caPem } : {}) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const bytes = Buffer.concat(chunks);
+        const raw = bytes.toString('utf8');
+        let parsed: unknown = undefined;
+        try {
+          parsed = raw ? JSON.parse(raw) : undefined;
+        } catch {
+          parsed = undefined;
+        }
+        resolve({ status: res.statusCode ?? 0, body: parsed, raw, bytes });
+      });
+    });
+    req.on('timeout', () => req.destroy(new Error(`${method} ${apiPath} timed out`)));
+    req.on('error', reject);
+    req.end(payload);
+  });
+}
+
 export class OpenBao {
   /** The CA (PEM) of the server's TLS certificate, and its file, with `tls`. */
   caPem: string | undefined;
@@ -89,32 +125,7 @@ export class OpenBao {
 
   /** One HTTP call to the server's API as given (no client library). */
   call(method: string, apiPath: string, body?: unknown, options: CallOptions = {}): Promise<BaoAnswer> {
-    const url = new URL(`/v1/${apiPath}`, this.address);
-    const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (options.token) headers['x-vault-token'] = options.token;
-    if (options.namespace) headers['x-vault-namespace'] = options.namespace;
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const mod = url.protocol === 'https:' ? https : http;
-    return new Promise((resolve, reject) => {
-      const req = mod.request(url, { method, headers, timeout: 20_000, ...(this.caPem ? { ca: this.caPem } : {}) }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const bytes = Buffer.concat(chunks);
-          const raw = bytes.toString('utf8');
-          let parsed: unknown = undefined;
-          try {
-            parsed = raw ? JSON.parse(raw) : undefined;
-          } catch {
-            parsed = undefined;
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed, raw, bytes });
-        });
-      });
-      req.on('timeout', () => req.destroy(new Error(`bao ${method} ${apiPath} timed out`)));
-      req.on('error', reject);
-      req.end(payload);
-    });
+    return httpCall(this.address, method, apiPath, body, { ...options, caPem: this.caPem });
   }
 
   /** As the root token; throws unless 2xx. */
