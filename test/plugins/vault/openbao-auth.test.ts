@@ -35,8 +35,8 @@ describe.runIf(hasTools('bao'))('vault plugin authentication against a real Open
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  async function vault(auth: VaultConfigInput['auth'], env: Record<string, string> = {}, clock?: PluginClock) {
-    const h = await createVault({ address: bao.address, auth }, env, clock);
+  async function vault(auth: VaultConfigInput['auth'], env: Record<string, string> = {}, clock?: PluginClock, renewAtFraction?: number) {
+    const h = await createVault({ address: bao.address, auth, ...(renewAtFraction ? { renewAtFraction } : {}) }, env, clock);
     harnesses.push(h);
     return h;
   }
@@ -59,15 +59,16 @@ describe.runIf(hasTools('bao'))('vault plugin authentication against a real Open
   });
 
   it('AppRole: renews on OpenBao\'s clock and logs in again once the max TTL caps the renewal', async () => {
-    // 3 s tokens, 5 s max: renewal at 2 s (full 3 s granted), at 4 s only 1 s is left → re-login.
-    const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '3s', tokenMaxTtl: '5s' });
-    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
+    // 4 s tokens, 7 s max, renewal at half the TTL (2 s of slack each time on a loaded machine):
+    // at 2 s the full 4 s are granted, at 4 s only 3 s are left → capped → re-login.
+    const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '4s', tokenMaxTtl: '7s' });
+    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime, 0.5);
     await mintAndValidate(h.authority);
     await vi.waitFor(() => expect(count(h, 'vault: token renewed')).toBe(1), { timeout: 15_000, interval: 100 });
     await vi.waitFor(() => expect(count(h, 'vault: authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
     expect(h.logText()).toContain('token reached its max TTL');
     // The first token is past its max TTL by now; the new one signs.
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 3500));
     (await mintAndValidate(h.authority)).validate();
     expect(h.logText()).not.toContain('login failed');
   });

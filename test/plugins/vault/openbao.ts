@@ -17,7 +17,6 @@ import { toolPath } from '../../helpers/tools.js';
 
 export interface BaoAnswer {
   status: number;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
   body: any;
   raw: string;
   bytes: Buffer;
