@@ -73,7 +73,7 @@ export class VaultAuth {
     const token = await this.token(signal);
     const res = await this.deps.client.read(LOOKUP_SELF, { operation: 'token', token, signal });
     const ttl = res.data?.ttl;
-    const policies = Array.isArray(res.data?.policies) ? res.data.policies.filter((p) => typeof p === 'string').join(',') : '';
+    const policies = Array.isArray(res.data?.policies) ? res.data.policies.filter((p) => typeof p === 'string').slice(0, 20).join(',') : '';
     const expiry = typeof ttl === 'number' && ttl > 0 ? `token TTL ${ttl}s` : 'token without expiry';
     return `${this.deps.auth.method} auth accepted by ${this.deps.client.address} (${expiry}, policies ${policies || 'none'})`;
   }

@@ -66,7 +66,14 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, path: s
   });
 }
 
+/** The address as messages show it: never with a user:password part. */
+function shownAddress(address: string): string {
+  const u = new URL(address);
+  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+
 export function createVaultClient(options: VaultClientOptions): VaultClient {
+  const address = shownAddress(options.address);
   const vault = nodeVault({
     endpoint: options.address,
     // node-vault's debug output would print login bodies (secret IDs, JWTs) when DEBUG is set.
@@ -99,14 +106,14 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
         throw vaultHttpError(options_.operation, path, err.response.statusCode, errorTexts(err.response.body));
       }
       if (isWcaError(err)) throw err;
-      throw vaultTransportError(options.address, path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
+      throw vaultTransportError(address, path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
     }
     if (typeof body !== 'object' || body === null) throw vaultBadResponse(path, 'answer is not a JSON object');
     return body as VaultResponse;
   }
 
   return {
-    address: options.address,
+    address,
     read: (path, o) => call(path, o, (ro) => vault.read(path, ro)),
     write: (path, body, o) => call(path, o, (ro) => vault.write(path, body, ro)),
   };

@@ -110,16 +110,18 @@ describe('vault plugin against a FAKE Vault, for what a real server cannot be ma
     expect(err.message).toContain('aborted by the caller');
   });
 
-  it('an address where nothing listens: ERR_UPSTREAM_UNAVAILABLE naming the address', async () => {
+  it('an address where nothing listens: ERR_UPSTREAM_UNAVAILABLE naming the address, without its password', async () => {
     const probe = createServer();
     await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
     const { port } = probe.address() as { port: number };
     await new Promise<void>((resolve) => probe.close(() => resolve()));
-    const { authority } = await suite.createVault({ address: `http://127.0.0.1:${port}`, auth: { method: 'token' } }, { VAULT_TOKEN: 'hvs.some-token' });
+    // A user:password part of the address (a proxy's basic auth) is never shown.
+    const { authority } = await suite.createVault({ address: `http://proxy:pa55word@127.0.0.1:${port}`, auth: { method: 'token' } }, { VAULT_TOKEN: 'hvs.some-token' });
     const err = await rejectionOf(mintAndValidate(authority));
     expect(err.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
-    expect(err.message).toContain(`cannot reach Vault at http://127.0.0.1:${port}`);
+    expect(err.message).toContain(`cannot reach Vault at http://127.0.0.1:${port} for`);
     expect(err.message).toContain('ECONNREFUSED');
+    expect(err.message + JSON.stringify(err)).not.toContain('pa55word');
   });
 
   it('a chain without a self-signed root anywhere is ERR_UPSTREAM_CHAIN', async () => {
