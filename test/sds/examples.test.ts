@@ -3,6 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { loadEnvoyProtos } from '../../src/sds/protos.js';
+import { fullEnvoyApiIncludeDirs } from '../helpers/full-envoy-api.js';
 import { fromProtoJson } from './proto-json.js';
 
 const dir = path.resolve(import.meta.dirname, '../../examples/envoy');
@@ -15,7 +16,7 @@ const root = loadEnvoyProtos([
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/transport_sockets/tls/v3/tls.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-]);
+], fullEnvoyApiIncludeDirs);
 const Bootstrap = root.lookupType('envoy.config.bootstrap.v3.Bootstrap');
 
 function load(yamlText: string) {
