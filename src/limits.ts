@@ -22,6 +22,8 @@ export const limits = {
   sdsMaxReceiveMessageBytes: 64 * 1024,
   /** Concurrent SDS streams per server. */
   sdsStreamsMax: 50_000,
+  /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
+  shutdownTimeoutMaxSeconds: 300,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

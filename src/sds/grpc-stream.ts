@@ -37,7 +37,7 @@ export function callerContextOf(
 
 /** What the streams of one kind share: the server's set of open streams and their metrics. */
 export interface StreamRegistry {
-  readonly open: Set<{ finish(): void }>;
+  readonly open: Set<{ fail(status: number, message: string): void }>;
   readonly gauge: { inc(): void; dec(): void };
   readonly responses: { inc(): void };
 }
