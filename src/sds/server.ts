@@ -12,6 +12,7 @@ import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-tr
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { listenPlain } from '../transport/plain-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
+import { peerHost, StreamAdmission } from './admission.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -97,7 +98,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     metrics,
     sources,
     resourceLabel: (name) => (name === config.certificateName || name === config.bundleName ? name : 'other'),
+    clock,
+    firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
+  const admission = new StreamAdmission({ streamsMax: config.maxStreams, streamsPerAddress: config.maxStreamsPerAddress });
   /** Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls. */
   type Endable = { fail(status: number, message: string): void };
   const open = new Set<Endable>();
@@ -106,8 +110,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const shuttingDown = () => new WcaError('ERR_SDS_SHUTTING_DOWN', 'the SDS server is shutting down; reconnect');
   // Label children bound once: a labelled inc() hashes its labels on every call.
   const registries: Record<'sotw' | 'delta', StreamRegistry> = {
-    sotw: { open, gauge: metrics.sdsStreams.labels({ kind: 'sotw' }), responses: metrics.sdsResponses.labels({ kind: 'sotw' }) },
-    delta: { open, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
+    sotw: { open, admission, gauge: metrics.sdsStreams.labels({ kind: 'sotw' }), responses: metrics.sdsResponses.labels({ kind: 'sotw' }) },
+    delta: { open, admission, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
   };
 
   let tlsListener: TlsListener | undefined;
@@ -122,17 +126,19 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     makeProtocol: ProtocolFactory<Req, Res>,
   ): void {
     if (stopping) return refuseStream(call, metrics, shuttingDown());
-    if (open.size >= limits.sdsStreamsMax) {
-      return refuseStream(call, metrics, new WcaError('ERR_SDS_LIMIT', `more than ${limits.sdsStreamsMax} SDS streams`));
-    }
     let context;
+    let admittedAs;
     try {
       context = describeCaller(call);
+      // Per address, not per connection: connections are cheap to open. The server-wide
+      // limit counts the stream only once it authenticates (ServedStream.authenticated).
+      admittedAs = peerHost(context.peerAddress);
+      admission.open(admittedAs);
     } catch (err) {
       return refuseStream(call, metrics, err);
     }
     // It registers itself in `open` and lives as long as the call.
-    new ServedStream(call, context, registries[kind], deps, makeProtocol);
+    new ServedStream(call, context, admittedAs, registries[kind], deps, makeProtocol);
   }
 
   const handlers: grpc.UntypedServiceImplementation = {
@@ -178,7 +184,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     },
   };
 
-  const server = new grpc.Server(sdsGrpcServerOptions);
+  const server = new grpc.Server({ ...sdsGrpcServerOptions, 'grpc.max_concurrent_streams': config.maxStreamsPerConnection });
   server.addService(sdsServiceDefinition, handlers);
 
   let listener: { close(): Promise<void> };
