@@ -228,8 +228,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       stopping = true;
       const status = shuttingDown();
       for (const endable of [...open, ...fetches]) endable.fail(status.grpcStatus, status.message);
-      // GOAWAY on every connection; each closes once its streams have sent their status.
-      // A peer that does not read them gets drainTimeoutMs, then its connection is cut.
+      // GOAWAY on every connection; each closes once the peer has closed its side of every
+      // stream, which a gRPC client does on reading the status. One that never does is cut
+      // after drainTimeoutMs: grpc-js never resets a stream it has sent a status on.
       await new Promise<void>((resolve) => {
         const deadline = setTimeout(resolve, options.drainTimeoutMs ?? defaultDrainTimeoutMs);
         server.tryShutdown(() => {
