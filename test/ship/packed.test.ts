@@ -1,14 +1,20 @@
 /**
- * Issue #11 item 1: what `npm pack` ships and what an install of it can do, on a
- * machine that skipped optional dependencies and install scripts (no C++ toolchain,
- * no vendor SDKs, no tsx, no grpc-js-xds).
+ * Issue #11 items 1 and 2, on one packed install (packing runs a clean build, so two
+ * files packing at once would race on dist/): what `npm pack` ships and what an
+ * install of it can do on a machine that skipped optional dependencies and install
+ * scripts (no C++ toolchain, no vendor SDKs, no tsx, no grpc-js-xds); and the
+ * container image's own entry command, run the way the image runs it.
  */
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { X509Certificate } from 'node:crypto';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { containsPrivateKeyArmour, privateKeyBlocks, splitPem } from '../helpers/pki.js';
+import { finalStageRuntime } from '../helpers/dockerfile.js';
+import { connect, decodeSecret, type AnyMsg, envoyNode, secretTypeUrl } from '../sds/envoy-client.js';
 import { httpGet, packAndInstall, repoRoot, runCommand, startServer, type PackedInstall } from '../helpers/packed.js';
 
 let packed: PackedInstall;
@@ -124,5 +130,94 @@ describe('installed with --omit=optional --ignore-scripts', () => {
     const r = await runCommand(process.execPath, [tsc, '-p', 'tsconfig.json'], { cwd: packed.dir });
     expect(r.stdout + r.stderr).toBe('');
     expect(r.code).toBe(0);
+  }, 120_000);
+});
+
+/** A port nobody listens on right now (the config needs fixed ports for healthcheck to find). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as net.AddressInfo;
+      server.close(() => resolve(port));
+    });
+    server.on('error', reject);
+  });
+}
+
+/** Files under /tmp owned by `uid`: the image has no writable /tmp, so there must be none. */
+const tmpFilesOf = (uid: number): string[] =>
+  execFileSync('find', ['/tmp', '-maxdepth', '3', '-uid', String(uid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+
+describe('the container image entry (Dockerfile), outside a container', () => {
+  const image = finalStageRuntime(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
+
+  it('runs node on the compiled bin as a numeric non-root user, with a healthcheck command (no curl)', () => {
+    expect(image.entrypoint).toEqual(['node', 'dist/src/cli/main.js']);
+    expect(image.cmd).toEqual(['serve']);
+    expect(image.healthcheck).toEqual([...image.entrypoint, 'healthcheck']);
+    expect(image.user.uid).toBeGreaterThan(0);
+    expect(image.workdir).toBe('/app');
+  });
+
+  it('serves SDS and passes its HEALTHCHECK as that user, from a read-only tree, with no writable temp directory', async () => {
+    // The image's filesystem: /app (the package, read-only), /etc/workload-ca (config,
+    // read-only), /run/workload-ca (the one writable folder, the admin socket's), and a
+    // TMPDIR and HOME nobody can write.
+    const root = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-image-'));
+    fs.chmodSync(root, 0o755);
+    const app = path.join(root, 'app');
+    fs.cpSync(packed.dir, app, { recursive: true, verbatimSymlinks: true });
+    const workdir = path.join(app, 'node_modules/workload-ca');
+    const etc = path.join(root, 'etc/workload-ca');
+    const run = path.join(root, 'run/workload-ca');
+    const readOnly = path.join(root, 'read-only');
+    for (const dir of [etc, run, readOnly]) fs.mkdirSync(dir, { recursive: true });
+    const [sdsPort, httpPort] = [await freePort(), await freePort()];
+    fs.writeFileSync(path.join(etc, 'config.yaml'), `listen:\n  sds: 127.0.0.1:${sdsPort}\n  http: 127.0.0.1:${httpPort}\n`);
+    execFileSync('chmod', ['-R', 'a-w,a+rX', app, path.join(root, 'etc'), readOnly]);
+    fs.chownSync(run, image.user.uid, image.user.gid);
+    fs.chmodSync(run, 0o700);
+
+    const fromImage = (value: string) =>
+      value.replace('/etc/workload-ca', etc).replace('/run/workload-ca', run).replace(/^\/app\b/, workdir);
+    const env = {
+      PATH: process.env.PATH,
+      HOME: readOnly,
+      TMPDIR: readOnly,
+      ...Object.fromEntries(Object.entries(image.env).map(([k, v]) => [k, fromImage(v)])),
+    };
+    const asImageUser = ['--reuid', String(image.user.uid), '--regid', String(image.user.gid), '--clear-groups', '--'];
+    const tmpBefore = tmpFilesOf(image.user.uid);
+
+    const server = await startServer('setpriv', [...asImageUser, ...image.entrypoint, ...image.cmd], { cwd: workdir, env });
+    try {
+      expect(server.stdout()).toContain(`admin  unix:${run}/admin.sock`);
+      const health = await runCommand('setpriv', [...asImageUser, ...image.healthcheck], { cwd: workdir, env });
+      expect(health, health.stderr).toMatchObject({ code: 0 });
+      expect(health.stdout).toMatch(/\/readyz: 200 ready/);
+
+      // A real SDS request: the dev profile's insecure-dev authenticator names the identity by node.id.
+      const client = connect(`127.0.0.1:${sdsPort}`);
+      try {
+        const response = await new Promise<{ resources: AnyMsg[] }>((resolve, reject) =>
+          (client as any).FetchSecrets(
+            { node: envoyNode('ns/shop/sa/cart'), resource_names: ['default'], type_url: secretTypeUrl },
+            (err: Error | null, r: { resources: AnyMsg[] }) => (err ? reject(err) : resolve(r)),
+          ),
+        );
+        const secret = decodeSecret(response.resources[0]!);
+        expect(new X509Certificate(secret.certificateChain!).subjectAltName).toBe('URI:spiffe://cluster.local/ns/shop/sa/cart');
+      } finally {
+        client.close();
+      }
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
+    // With the server gone, the healthcheck fails (exit 1), naming what it could not reach.
+    const down = await runCommand('setpriv', [...asImageUser, ...image.healthcheck], { cwd: workdir, env });
+    expect(down.code).toBe(1);
+    expect(down.stderr).toContain(`127.0.0.1:${httpPort}/readyz: ECONNREFUSED`);
+    expect(tmpFilesOf(image.user.uid).filter((f) => !tmpBefore.includes(f))).toEqual([]);
+    expect(containsPrivateKeyArmour(server.stderr())).toBe(false);
   }, 120_000);
 });
