@@ -203,7 +203,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         port: listen.port,
         feed: {
           watchCertificate: (listener) =>
-            cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
+            cache.watchCertificate(
+              'workload-ca/sds-server',
+              { spiffeId: serverSpiffeId, dnsNames: config.serverDnsNames, ...(ttl ? { ttlSeconds: ttl } : {}) },
+              listener,
+            ),
           watchBundle: (listener) => cache.watchBundle(listener),
         },
         requestClientCertificate: transport === 'mtls',
