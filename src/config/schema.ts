@@ -4,6 +4,7 @@ import { listenAddress } from './listen.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
+import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 
 /**
  * The whole configuration. Sections owned by a subsystem live next to it and are
@@ -42,6 +43,8 @@ export const configSchema = z
         config: z.record(z.string(), z.unknown()).default({}),
         /** How often the upstream's roots are polled to notice a root rotation. */
         rootPollInterval: duration.pipe(z.number().min(10)).default(300),
+        /** Deadline of every call into the plugin; a call that takes longer is a failed (retried) step. */
+        timeout: duration.pipe(z.number().min(0.1).max(3600)).default(defaultUpstreamTimeoutMs / 1000),
       })
       .strict()
       .prefault({}),
