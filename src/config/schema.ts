@@ -5,6 +5,7 @@ import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
+import { defaultAdminSocketPath } from '../admin/socket-path.js';
 
 /**
  * The whole configuration. Sections owned by a subsystem live next to it and are
@@ -19,7 +20,8 @@ export const configSchema = z
       .object({
         sds: listenAddress.prefault('127.0.0.1:8234'),
         http: listenAddress.prefault('127.0.0.1:8235'),
-        admin: listenAddress.prefault('unix:/tmp/workload-ca-admin.sock'),
+        // Per user (see admin/socket-path.ts); loadConfig passes its injected environment instead.
+        admin: listenAddress.prefault(() => `unix:${defaultAdminSocketPath(process.env)}`),
       })
       .strict()
       .prefault({}),
