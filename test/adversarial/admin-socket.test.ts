@@ -38,9 +38,14 @@ if (!canDropPrivileges) {
 }
 
 let base: string;
+/** `serve` with one signer thread: each start is seconds of CPU on a loaded machine. */
+let serveFlags: string[];
 beforeAll(() => {
   base = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-admin-sock-'));
   fs.chmodSync(base, 0o755); // nobody must reach the directories made below
+  const config = path.join(base, 'config.yaml');
+  fs.writeFileSync(config, 'ca: { signers: 1 }\nlisten: { sds: "127.0.0.1:0", http: "127.0.0.1:0" }\n', { mode: 0o644 });
+  serveFlags = ['serve', '-c', config];
 });
 afterAll(() => fs.rmSync(base, { recursive: true, force: true }));
 
@@ -97,7 +102,6 @@ function runAsNobody(args: string[], env: Record<string, string>, limitMs: numbe
   });
 }
 
-const serveFlags = ['serve', '--sds-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0'];
 
 describe('the default admin socket directory', () => {
   it('is per user: /run/workload-ca for root, $XDG_RUNTIME_DIR/workload-ca, else a per-uid directory; serve and the CLI agree', () => {
@@ -196,7 +200,7 @@ describe.runIf(canDropPrivileges)('as a non-root user (nobody)', () => {
     } finally {
       await server.stop();
     }
-  });
+  }, 60_000);
 
   it.concurrent('stops a non-root server quickly, naming the owner, when someone created its default directory first', async () => {
     const runtime = makeDir('xdg-squatted', NOBODY, 0o755);
@@ -204,7 +208,7 @@ describe.runIf(canDropPrivileges)('as a non-root user (nobody)', () => {
     const run = await runAsNobody(serveFlags, { XDG_RUNTIME_DIR: runtime }, 25_000);
     expect(run.code).toBe(ExitCode.CONFIG);
     expect(run.stderr).toMatch(new RegExp(`error: ${runtime}/workload-ca \\(the admin socket's directory\\) belongs to uid 0, not to this user \\(uid ${NOBODY}\\)`));
-  });
+  }, 60_000);
 
   it.concurrent.each([
     ['admin', '--admin-listen', /the admin socket's directory\) has mode 1777: other users can create or replace the socket/],
@@ -214,11 +218,11 @@ describe.runIf(canDropPrivileges)('as a non-root user (nobody)', () => {
     const stale = path.join(shared, `${name}.sock`);
     await leaveStaleSocket(stale);
     const own = makeDir(`own-${name}`, NOBODY, 0o700);
-    const flags = { '--sds-listen': '127.0.0.1:0', '--http-listen': '127.0.0.1:0', '--admin-listen': `unix:${own}/admin.sock`, [flag]: `unix:${stale}` };
-    const run = await runAsNobody(['serve', ...Object.entries(flags).flat()], {}, 25_000);
+    const flags = { '--admin-listen': `unix:${own}/admin.sock`, [flag]: `unix:${stale}` };
+    const run = await runAsNobody([...serveFlags, ...Object.entries(flags).flat()], {}, 25_000);
     expect(run.code).toBe(ExitCode.CONFIG);
     expect(run.stderr).toMatch(message);
     // The stale socket is left alone, and nothing of ours is left next to it.
     expect(fs.readdirSync(shared)).toEqual([`${name}.sock`]);
-  });
+  }, 60_000);
 });
