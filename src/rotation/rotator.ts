@@ -90,6 +90,8 @@ export class Rotator {
       if (step !== 'none') this.options.onOutcome?.(step, 0);
       return step;
     } catch (err) {
+      // A step cancelled by stop() is shutdown, not an upstream failure.
+      if (this.stopped) throw err;
       this.failures++;
       const code = isWcaError(err) ? err.code : 'ERR_INTERNAL';
       this.lastError = { step, code, message: publicMessageOf(err) };
