@@ -67,16 +67,28 @@ export function callWithDeadline<T>(
   });
 }
 
-/** The plugin's authority with every call bounded by the deadline; optional methods stay optional. */
+/** The contract's optional methods; the table below must cover each, or this file does not compile. */
+type OptionalMethod = { [K in keyof UpstreamAuthority]-?: undefined extends UpstreamAuthority[K] ? K : never }[keyof UpstreamAuthority];
+
+type Bounded = <T>(operation: string, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>) => Promise<T>;
+
+const optionalMethods: { [K in OptionalMethod]: (u: UpstreamAuthority, bounded: Bounded) => NonNullable<UpstreamAuthority[K]> } = {
+  fetchRoots: (u, bounded) => (signal) => bounded('fetchRoots', signal, (s) => u.fetchRoots!(s)),
+  checkCredentials: (u, bounded) => (signal) => bounded('checkCredentials', signal, (s) => u.checkCredentials!(s)),
+  revoke: (u, bounded) => (serialHex, signal) => bounded('revoke', signal, (s) => u.revoke!(serialHex, s)),
+};
+
+/** The plugin's authority with every call bounded by the deadline; optional methods stay absent when the plugin lacks them. */
 export function withDeadline(upstream: UpstreamAuthority, options: DeadlineOptions): UpstreamAuthority {
-  const bounded = <T>(operation: string, outer: AbortSignal | undefined, call: (signal: AbortSignal) => Promise<T>) =>
-    callWithDeadline(upstream.name, operation, options, outer, call);
-  const fetchRoots = upstream.fetchRoots?.bind(upstream);
-  return {
+  const bounded: Bounded = (operation, outer, call) => callWithDeadline(upstream.name, operation, options, outer, call);
+  const adapted: UpstreamAuthority = {
     name: upstream.name,
     mintIntermediate: (request: MintRequest, signal?: AbortSignal) =>
       bounded('mintIntermediate', signal, (s) => upstream.mintIntermediate(request, s)),
-    ...(fetchRoots ? { fetchRoots: (signal?: AbortSignal) => bounded('fetchRoots', signal, (s) => fetchRoots(s)) } : {}),
     close: () => bounded('close', undefined, () => upstream.close()),
   };
+  for (const method of Object.keys(optionalMethods) as OptionalMethod[]) {
+    if (upstream[method]) Object.assign(adapted, { [method]: optionalMethods[method](upstream, bounded) });
+  }
+  return adapted;
 }

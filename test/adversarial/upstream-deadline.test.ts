@@ -135,6 +135,17 @@ describe('the deadline adapter in the loader', () => {
     expect((err as { details?: unknown }).details).toMatchObject({ operation: 'create', reason: 'deadline', timeoutMs: 1000 });
   });
 
+  it('bounds every optional method the plugin has, and adds none it lacks', async () => {
+    const clock = new FakeClock();
+    const context = testPluginContext({ schedule: (fn, ms) => clock.schedule(fn, ms), now: () => clock.now() });
+    const upstream = await loadUpstream({ plugin: fake, config: {} }, context, { timeoutMs: 1000 });
+    expect(upstream.revoke).toBeUndefined();
+    const checking = upstream.checkCredentials!();
+    clock.advance(1000);
+    expect(await rejectionOf(checking)).toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT', details: { operation: 'checkCredentials', reason: 'deadline' } });
+    await upstream.close();
+  });
+
   it('keeps fetchRoots optional and bounded, and cancels with the caller', async () => {
     const clock = new FakeClock();
     const context = testPluginContext({ schedule: (fn, ms) => clock.schedule(fn, ms), now: () => clock.now() });
