@@ -36,7 +36,7 @@ function get(address: string, urlPath: string): Promise<{ status: number; body: 
 
 /** Real time passes only for the async work (key generation) between clock steps. */
 async function until(what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 800; i++) {
     if (await cond()) return;
     await new Promise((r) => setTimeout(r, 25));
   }
