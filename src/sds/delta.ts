@@ -103,8 +103,7 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
       if (this.held.get(name) === version) this.held.delete(name);
     }
     const names = [...sent.versions.keys(), ...sent.removed];
-    this.deps.logger.warn({ resources: names, nonce: request.responseNonce, errorDetail: request.errorDetail }, 'sds: client rejected secrets (NACK)');
-    this.deps.onNack?.(names, request.errorDetail);
+    this.deps.onNack?.(names, request.errorDetail, { nonce: request.responseNonce });
   }
 
   /** Looks only at what this request or a change touched, so its cost follows the request, not the subscription. */

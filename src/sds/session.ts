@@ -4,11 +4,12 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
+import { NackLog, untrustedText } from './nack-log.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, ResourceSource, SotwRequest } from './types.js';
+import type { DeltaRequest, ErrorDetail, ResourceSource, SotwRequest } from './types.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
@@ -40,6 +41,7 @@ export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<R
  */
 class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
   private unknownLogged: Set<string> | undefined;
+  private nackLog: NackLog | undefined;
 
   constructor(
     readonly source: ResourceSource,
@@ -52,8 +54,14 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     this.io.send(response);
   }
 
-  onNack(names: readonly string[]): void {
+  /** Counted every time; logged sampled, cut and escaped (see NackLog): the detail is the client's text. */
+  onNack(names: readonly string[], detail: ErrorDetail, response: Record<string, unknown>): void {
     for (const name of names) this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) });
+    (this.nackLog ??= new NackLog(this.logger)).record(names, detail, response);
+  }
+
+  close(): void {
+    this.nackLog?.close();
   }
 
   /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
@@ -62,7 +70,7 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     this.unknownLogged ??= new Set();
     if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
     this.unknownLogged.add(name);
-    this.logger.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
+    this.logger.warn({ resource: untrustedText(name, 128), reason: reason.code }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
   }
 }
 
@@ -75,6 +83,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
+  private ports: StreamPorts<Response> | undefined;
   private readonly log: StreamLog;
 
   constructor(
@@ -100,6 +109,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   close(): void {
     this.state = 'closed';
     this.protocol?.close();
+    this.ports?.close();
     this.queue.length = 0;
   }
 
@@ -109,7 +119,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
       this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
-      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
+      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps);
+      this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
     } catch (err) {

@@ -140,7 +140,10 @@ describe('what one credential makes the cache hold is bounded (item 9)', () => {
     const refused = await Promise.all(Array.from({ length: 200 }, (_, i) => openStream(token, nodeId(1000 + i)).status));
     expect(refused.map((s) => s.code)).toEqual(refused.map(() => grpc.status.RESOURCE_EXHAUSTED));
     expect(refused[0]!.details).toMatch(/node identities \(limit 16\)/);
-    expect(h.server.cache.stats().identities).toBe(others + limits.sdsNodesPerInstanceMax);
+    // Earlier tests' identities may idle out meanwhile (2 s): this pod's 16 stay.
+    const { identities } = h.server.cache.stats();
+    expect(identities).toBeGreaterThanOrEqual(limits.sdsNodesPerInstanceMax);
+    expect(identities).toBeLessThanOrEqual(others + limits.sdsNodesPerInstanceMax);
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(96 * 1024 * 1024);
 
     // The pod's own node still gets its key on a new stream, and the bundle needs no identity at all.
