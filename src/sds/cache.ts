@@ -9,10 +9,11 @@ import { Limiter } from './limiter.js';
 /**
  * Decides what each subscriber should have: one key and certificate per node
  * identity (shared by that node's streams, never across nodes or authenticated
- * instances) and the trust bundle. Bounded: a few identities per instance, a
- * fixed number in all. Renews at half of the remaining lifetime minus jitter, re-issues at once
- * when the CA retires the signer, and bounds concurrent issues. Knows nothing of
- * the xDS protocol; streams see it through watches that return a cancel function.
+ * instances) and the trust bundle. Holds a few identities per instance and a
+ * fixed number in all. Renews at half of the remaining lifetime minus jitter,
+ * re-issues at once when the CA retires the signer, and bounds concurrent issues.
+ * Knows nothing of the xDS protocol; streams see it through watches that return a
+ * cancel function.
  */
 export interface SecretCacheOptions {
   issuer: LeafIssuer;

@@ -19,9 +19,10 @@ const noWatch = () => {};
 
 /**
  * The names one stream subscribes to (at most limits.sdsStreamNamesMax), a watch
- * per name, and the latest value of each. Both protocol variants keep their subscription here, not in loose locals.
- * A name that will never exist (a typo) stays subscribed without a watch, so it is
- * never sent, and a later request listing it again is not a change.
+ * per name, and the latest value of each. Both protocol variants keep their
+ * subscription here, not in loose locals. A name that will never exist (a typo)
+ * stays subscribed without a watch, so it is never sent, and a later request
+ * listing it again is not a change.
  */
 export class Subscription {
   private readonly slots = new Map<string, Slot>();
