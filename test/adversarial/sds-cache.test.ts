@@ -6,6 +6,7 @@ import { JoinTokenAuthenticator } from '../../src/identity/join-token/authentica
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { JwtAuthenticator } from '../../src/identity/jwt/authenticator.js';
 import { jwtConfigSchema } from '../../src/identity/jwt/config.js';
+import { MtlsAuthenticator } from '../../src/identity/mtls.js';
 import { policyConfigSchema } from '../../src/identity/policy/config.js';
 import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
 import { limits } from '../../src/limits.js';
@@ -14,6 +15,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { FakeIssuer, settle } from '../fakes/fake-issuer.js';
 import { kubernetesClaims, sign, signingKey, TestIssuer, type SigningKey } from '../identity/jwt/fixtures.js';
+import { TestPki } from '../identity/svids.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
 import { startHarness, trustDomain, type Harness } from '../sds/harness.js';
 
@@ -109,6 +111,17 @@ describe('a private key belongs to one instance (item 5)', () => {
     const [k1, k2] = await Promise.all(streams.map(keyOf));
     expect(k2).not.toBe(k1);
     streams.forEach((s) => s.cancel());
+  });
+
+  it('tells two mTLS callers presenting SVIDs of one SPIFFE ID apart by the key each holds', async () => {
+    const pki = await TestPki.create();
+    const id = 'spiffe://cluster.local/vm/db';
+    const [first, second] = [await pki.svid(id), await pki.svid(id)];
+    const mtls = new MtlsAuthenticator(pki.issuer(), new FakeClock(Date.now()));
+    const instanceOf = async (peerCertificates: Uint8Array[]) =>
+      (await mtls.authenticate({ transport: 'tls', peerAddress: '127.0.0.1:2', metadata: new Map(), peerCertificates }))!.instance;
+    expect(await instanceOf(first)).not.toBe(await instanceOf(second));
+    expect(await instanceOf(first)).toBe(await instanceOf(first));
   });
 });
 
