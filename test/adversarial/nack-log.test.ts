@@ -87,6 +87,8 @@ describe('untrustedText', () => {
     ['a lone surrogate', 'x\ud800y', 'x\\ud800y'],
     ['line and paragraph separators', 'a\u2028b\u2029c', 'a\\u2028b\\u2029c'],
     ['an ordinary Envoy message', 'Failed to load private key from <inline>', 'Failed to load private key from <inline>'],
+    ['a long Kubernetes SPIFFE ID', 'no spiffe://cluster.local/ns/payments-production/sa/payments-api-gateway', 'no spiffe://cluster.local/ns/payments-production/sa/payments-api-gateway'],
+    ['a base64 run without a digit', `k ${'AbCdEfGh'.repeat(6)}`, 'k [redacted]'],
   ])('handles %s', (_what, input, expected) => {
     expect(untrustedText(input, 256)).toBe(expected);
   });
