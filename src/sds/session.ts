@@ -2,9 +2,10 @@ import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { untrustedText } from '../telemetry/untrusted-text.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
-import { NackLog, untrustedText } from './nack-log.js';
+import { NackLog } from './nack-log.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
@@ -118,7 +119,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     try {
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
-      this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
+      // The node.id is the caller's own text, written into every later line of this stream.
+      this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
       this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps);
       this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '../../src/limits.js';
-import { untrustedText } from '../../src/sds/nack-log.js';
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
 import { counterValue, startHarness, type Harness } from '../sds/harness.js';
