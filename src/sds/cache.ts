@@ -121,14 +121,14 @@ export class SecretCache {
       throw new WcaError(
         'ERR_SDS_LIMIT',
         `this caller already holds ${owned} node identities (limit ${this.maxPerOwner}); a node's key is kept ${this.idleMs / 1000} s after its last stream closes`,
-        { details: { limit: 'nodesPerInstance', max: this.maxPerOwner } },
+        { details: { reason: 'nodes-per-instance', max: this.maxPerOwner } },
       );
     }
     if (this.entries.size >= this.maxIdentities) {
       const oldest = this.idle.values().next();
       if (oldest.done) {
         throw new WcaError('ERR_SDS_LIMIT', `the server holds ${this.entries.size} node identities, all in use (limit ${this.maxIdentities})`, {
-          details: { limit: 'identities', max: this.maxIdentities },
+          details: { reason: 'identities', max: this.maxIdentities },
         });
       }
       this.evict(oldest.value);

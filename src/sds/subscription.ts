@@ -94,7 +94,7 @@ export class Subscription {
   private checkCap(size: number): void {
     if (size <= limits.sdsStreamNamesMax) return;
     throw new WcaError('ERR_SDS_LIMIT', `the stream would subscribe ${size} names (limit ${limits.sdsStreamNamesMax}); unsubscribe some first`, {
-      details: { limit: 'streamNames', max: limits.sdsStreamNamesMax },
+      details: { reason: 'stream-names', max: limits.sdsStreamNamesMax },
     });
   }
 

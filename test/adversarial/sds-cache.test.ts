@@ -192,7 +192,7 @@ describe('the cache holds a bounded number of identities in all (item 9)', () =>
         refusal = err;
       }
       expect(isWcaError(refusal, 'ERR_SDS_LIMIT')).toBe(true);
-      expect((refusal as { details: { limit: string } }).details.limit).toBe('identities');
+      expect((refusal as { details: { reason: string } }).details.reason).toBe('identities');
 
       cancels[1]!();
       cancels[2]!();
