@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 # workload-ca: the packed npm package with production dependencies on Node 20, run as
 # a non-root user. Works with a read-only root filesystem and no writable /tmp; only
-# /run/workload-ca (the admin socket) must be writable:
+# /run/workload-ca (the admin socket's folder) must be writable:
 #
 #   docker build -t workload-ca .
 #   docker run --read-only -v "$PWD/config.yaml:/etc/workload-ca/config.yaml:ro" \
@@ -34,7 +34,7 @@ RUN mkdir -p /etc/workload-ca /run/workload-ca \
 WORKDIR /app
 ENV NODE_ENV=production \
     WCA_CONFIG=/etc/workload-ca/config.yaml \
-    WCA_ADMIN_LISTEN=unix:/run/workload-ca/admin.sock
+    WCA_ADMIN_LISTEN=unix:/run/workload-ca/admin/admin.sock
 USER 65532:65532
 VOLUME ["/run/workload-ca"]
 EXPOSE 8234 8235

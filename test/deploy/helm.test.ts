@@ -131,7 +131,7 @@ describe.runIf(hasTools('helm', 'kubernetesValidate'))('Helm chart deploy/helm/w
     const config = loadConfig({ file, env: {} });
     expect(config.profile).toBe('production');
     expect(config.listen.sds).toEqual({ kind: 'tcp', host: '0.0.0.0', port: 8234 });
-    expect(config.listen.admin).toEqual({ kind: 'unix', path: '/run/workload-ca/admin.sock' });
+    expect(config.listen.admin).toEqual({ kind: 'unix', path: '/run/workload-ca/admin/admin.sock' });
     expect(config.sds.serverDnsNames).toEqual(['workload-ca.workload-ca.svc', 'workload-ca.workload-ca.svc.cluster.local']);
     expect(config.upstream.config).toMatchObject({ auth: { method: 'kubernetes', jwtFile: '/var/run/secrets/workload-ca/vault/token' } });
     expect(await checkUpstreamConfig({ plugin: config.upstream.plugin, config: config.upstream.config })).toEqual([]);

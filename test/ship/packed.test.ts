@@ -191,7 +191,7 @@ describe('the container image entry (Dockerfile), outside a container', () => {
 
     const server = await startServer('setpriv', [...asImageUser, ...image.entrypoint, ...image.cmd], { cwd: workdir, env });
     try {
-      expect(server.stdout()).toContain(`admin  unix:${run}/admin.sock`);
+      expect(server.stdout()).toContain(`admin  unix:${run}/admin/admin.sock`);
       const health = await runCommand('setpriv', [...asImageUser, ...image.healthcheck], { cwd: workdir, env });
       expect(health, health.stderr).toMatchObject({ code: 0 });
       expect(health.stdout).toMatch(/\/readyz: 200 ready/);

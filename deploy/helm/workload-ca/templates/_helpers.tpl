@@ -30,7 +30,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 
 {{/* The server's config file: the user's config with the listeners the pod exposes and, unless set, the Service's DNS names on the SDS certificate. */}}
 {{- define "workload-ca.config" -}}
-{{- $listen := dict "sds" (printf "0.0.0.0:%d" (int .Values.ports.sds)) "http" (printf "0.0.0.0:%d" (int .Values.ports.http)) "admin" "unix:/run/workload-ca/admin.sock" }}
+{{- $listen := dict "sds" (printf "0.0.0.0:%d" (int .Values.ports.sds)) "http" (printf "0.0.0.0:%d" (int .Values.ports.http)) "admin" "unix:/run/workload-ca/admin/admin.sock" }}
 {{- $service := printf "%s.%s.svc" (include "workload-ca.fullname" .) .Release.Namespace }}
 {{- $sds := dict "serverDnsNames" (list $service (printf "%s.cluster.local" $service)) }}
 {{- toYaml (merge (dict "listen" $listen) (deepCopy .Values.config) (dict "sds" $sds)) }}
