@@ -27,6 +27,7 @@ export const tools = {
     install: 'python3 -m venv .tools/kubernetes-validate && .tools/kubernetes-validate/bin/pip install kubernetes-validate==1.37.0',
   },
   systemdAnalyze: { bin: 'systemd-analyze', install: 'apt-get install systemd' },
+  systemdSysusers: { bin: 'systemd-sysusers', install: 'apt-get install systemd' },
 } satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof tools;
