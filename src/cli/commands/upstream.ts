@@ -10,6 +10,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
+import { memoryKeyManager } from '../../keys/memory.js';
 import { WcaError } from '../../errors.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
@@ -86,7 +87,8 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
       const slot = await step(
         out,
         'mint',
-        () => mintIntermediate({ upstream, trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
+        // A throw-away in-memory key: the check is about the upstream, and must not add versions to a remote key.
+        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
         (s) =>
           `intermediate valid until ${new Date(s.notAfterMs).toISOString()}${s.truncated ? ' (TRUNCATED)' : ''}, ` +
           `roots: ${s.rootsPem.length}`,
