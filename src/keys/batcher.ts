@@ -1,0 +1,90 @@
+/**
+ * Coalesces concurrent signing requests to a remote key into batch calls: a
+ * batch leaves when it holds `maxSize` items or `maxDelayMs` after its first
+ * item, and at most `maxInFlight` calls run at once (items wait here meanwhile,
+ * so batches grow under load instead of calls piling up at the backend).
+ * With maxSize 1 every item is its own call (batching off).
+ */
+import { WcaError } from '../errors.js';
+import { limits } from '../limits.js';
+
+export const batchSizeMax = limits.keySignBatchMax;
+export const callsInFlightMax = limits.keySignCallsInFlightMax;
+
+export interface BatcherOptions {
+  maxSize: number;
+  maxDelayMs: number;
+  maxInFlight: number;
+  /** Timer (the injected clock); returns a cancel function. */
+  schedule(fn: () => void, ms: number): () => void;
+}
+
+interface Waiting<I, O> {
+  item: I;
+  resolve(out: O): void;
+  reject(err: unknown): void;
+}
+
+export class Batcher<I, O> {
+  private queue: Waiting<I, O>[] = [];
+  private inFlight = 0;
+  private cancelTimer: (() => void) | undefined;
+  private closed = false;
+  private readonly maxSize: number;
+  private readonly maxInFlight: number;
+
+  constructor(
+    /** Sends one batch; answers one result (or that item's own error) per item, in order. */
+    private readonly send: (items: I[]) => Promise<(O | Error)[]>,
+    private readonly options: BatcherOptions,
+  ) {
+    this.maxSize = Math.max(1, Math.min(options.maxSize, batchSizeMax));
+    this.maxInFlight = Math.max(1, Math.min(options.maxInFlight, callsInFlightMax));
+  }
+
+  submit(item: I): Promise<O> {
+    if (this.closed) return Promise.reject(new WcaError('ERR_CA_CLOSED', 'the key manager is closed'));
+    return new Promise<O>((resolve, reject) => {
+      this.queue.push({ item, resolve, reject });
+      if (this.queue.length >= this.maxSize || this.options.maxDelayMs <= 0) this.flush();
+      else this.cancelTimer ??= this.options.schedule(() => this.flush(), this.options.maxDelayMs);
+    });
+  }
+
+  close(): void {
+    this.closed = true;
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    const err = new WcaError('ERR_CA_CLOSED', 'the key manager is closed');
+    for (const w of this.queue.splice(0)) w.reject(err);
+  }
+
+  private flush(): void {
+    this.cancelTimer?.();
+    this.cancelTimer = undefined;
+    while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
+      void this.run(this.queue.splice(0, this.maxSize));
+    }
+  }
+
+  private async run(batch: Waiting<I, O>[]): Promise<void> {
+    this.inFlight++;
+    try {
+      const results = await this.send(batch.map((w) => w.item));
+      if (results.length !== batch.length) {
+        throw new WcaError('ERR_UPSTREAM_BAD_RESPONSE', `key manager answered ${results.length} results for ${batch.length} requests`);
+      }
+      batch.forEach((w, i) => {
+        const r = results[i]!;
+        if (r instanceof Error) w.reject(r);
+        else w.resolve(r);
+      });
+    } catch (err) {
+      for (const w of batch) w.reject(err);
+    } finally {
+      this.inFlight--;
+      // What queued while every call was busy has waited long enough: send it now.
+      if (!this.closed && this.queue.length > 0) this.flush();
+    }
+  }
+}
