@@ -7,7 +7,7 @@
 import crypto from 'node:crypto';
 import type { VaultClient, VaultResponse } from '../vault/client.js';
 import { vaultBadResponse } from '../vault/errors.js';
-import { WcaError } from '../../src/upstream/sdk/errors.js';
+import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { VaultTransitConfig } from './config.js';
 
 export const TRANSIT_KEY_TYPE = 'ecdsa-p256';
@@ -21,7 +21,7 @@ export interface TransitKeyInfo {
 }
 
 export interface TransitClient {
-  /** Creates the key if missing; `created` says whether this call made it. */
+  /** Reads the key, creating it when missing; `created` says whether this call made it. */
   ensureKey(token: string, signal?: AbortSignal): Promise<{ created: boolean; info: TransitKeyInfo }>;
   rotate(token: string, signal?: AbortSignal): Promise<TransitKeyInfo>;
   /** One transit/sign call: a signature (DER) or that item's error, per digest. */
@@ -76,14 +76,14 @@ export function createTransitClient(vault: VaultClient, config: VaultTransitConf
 
   return {
     async ensureKey(token, signal) {
-      // Creating an existing key answers 200 with the existing key (whatever type was asked); a new one 204.
-      const res = await vault.write(
-        paths.key,
-        { type: TRANSIT_KEY_TYPE, exportable: false, allow_plaintext_backup: false },
-        call(token, signal),
-      );
-      const created = res.data === undefined;
-      return { created, info: created ? await readKey(token, signal) : keyInfo(paths.key, res) };
+      try {
+        return { created: false, info: await readKey(token, signal) };
+      } catch (err) {
+        if (!(isWcaError(err) && err.details.status === 404)) throw err;
+      }
+      // Transit answers a create with the key as it then is, whoever made it first.
+      const res = await vault.write(paths.key, { type: TRANSIT_KEY_TYPE, exportable: false, allow_plaintext_backup: false }, call(token, signal));
+      return { created: true, info: keyInfo(paths.key, res) };
     },
 
     async rotate(token, signal) {

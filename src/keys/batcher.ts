@@ -15,8 +15,6 @@ export interface BatcherOptions {
   maxSize: number;
   maxDelayMs: number;
   maxInFlight: number;
-  /** Timer (the injected clock); returns a cancel function. */
-  schedule(fn: () => void, ms: number): () => void;
 }
 
 interface Waiting<I, O> {
@@ -28,7 +26,8 @@ interface Waiting<I, O> {
 export class Batcher<I, O> {
   private queue: Waiting<I, O>[] = [];
   private inFlight = 0;
-  private cancelTimer: (() => void) | undefined;
+  /** A wall-clock wait of a few ms for company, not a deadline: no injected clock here. */
+  private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private readonly maxSize: number;
   private readonly maxInFlight: number;
@@ -47,21 +46,21 @@ export class Batcher<I, O> {
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
       if (this.queue.length >= this.maxSize || this.options.maxDelayMs <= 0) this.flush();
-      else this.cancelTimer ??= this.options.schedule(() => this.flush(), this.options.maxDelayMs);
+      else this.timer ??= setTimeout(() => this.flush(), this.options.maxDelayMs);
     });
   }
 
   close(): void {
     this.closed = true;
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     const err = new WcaError('ERR_CA_CLOSED', 'the key manager is closed');
     for (const w of this.queue.splice(0)) w.reject(err);
   }
 
   private flush(): void {
-    this.cancelTimer?.();
-    this.cancelTimer = undefined;
+    clearTimeout(this.timer);
+    this.timer = undefined;
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       void this.run(this.queue.splice(0, this.maxSize));
     }

@@ -1,0 +1,251 @@
+/**
+ * The vault-transit key manager against a real OpenBao: the intermediate key
+ * lives in Transit, leaves and the intermediate's CSR are signed there, and the
+ * results verify with OpenSSL.
+ */
+import crypto from 'node:crypto';
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { hasTools } from '../../helpers/tools.js';
+import { opensslVerify, splitPem } from '../../helpers/pki.js';
+import { createDevAuthority } from '../../../src/dev-authority.js';
+import { isWcaError } from '../../../src/errors.js';
+import { makeCsr } from '../../fakes/csr.js';
+import { FakeClock } from '../../fakes/fake-clock.js';
+import { startOpenBao, RecordingProxy, NeverAnsweringServer, type OpenBao } from './openbao.js';
+import { transitKeyManager } from './harness.js';
+
+const spiffeId = 'spiffe://cluster.local/ns/shop/sa/cart';
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (err: unknown) => err,
+  );
+}
+
+describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real OpenBao)', () => {
+  let bao: OpenBao;
+  let proxy: RecordingProxy;
+  beforeAll(async () => {
+    bao = await startOpenBao();
+    proxy = await new RecordingProxy(bao.address).start();
+  }, 30_000);
+  afterAll(async () => {
+    await proxy?.stop();
+    await bao?.stop();
+  });
+
+  async function transitAuthority(overrides = {}, options: Parameters<typeof transitKeyManager>[2] = {}) {
+    const keyManager = await transitKeyManager(proxy.url, overrides, options);
+    const authority = await createDevAuthority({ keyManager, clock: options.clock, intermediateTtlSeconds: 3600 });
+    return { keyManager, authority, close: async () => (await authority.close(), await keyManager.close()) };
+  }
+
+
+  it('signs the intermediate CSR and every leaf through Transit; leaves verify with openssl -x509_strict to the root', async () => {
+    const keyName = 'wca-verify';
+    const { authority, close } = await transitAuthority({ keyName });
+    try {
+      const svid = await authority.issue({ spiffeId, dnsNames: ['cart.shop.svc'] });
+      const fromCsr = await authority.issueForCsr({ spiffeId, csr: makeCsr().pem });
+      for (const cert of [svid, fromCsr]) {
+        const verified = await opensslVerify(cert.chainPem, authority.bundle().pem);
+        expect(verified.output).toContain('OK');
+        expect(verified.ok).toBe(true);
+      }
+      // The intermediate certifies Transit's key: its public key is the one Transit publishes.
+      const key = await bao.api('GET', `transit/keys/${keyName}`);
+      const transitPublic = crypto.createPublicKey(key.body.data.keys[String(key.body.data.latest_version)].public_key);
+      const intermediate = new crypto.X509Certificate(splitPem(svid.chainPem)[1]!);
+      expect(intermediate.publicKey.equals(transitPublic)).toBe(true);
+      expect(key.body.data.type).toBe('ecdsa-p256');
+    } finally {
+      await close();
+    }
+  });
+
+  it('creates the key non-exportable; the server refuses to export it and the process never calls an export or backup path', async () => {
+    const keyName = 'wca-sealed';
+    proxy.calls.length = 0;
+    const { authority, close } = await transitAuthority({ keyName });
+    try {
+      await authority.issue({ spiffeId });
+      await authority.prepareNext();
+      authority.activateNext('test');
+      await authority.issue({ spiffeId });
+    } finally {
+      await close();
+    }
+    const create = proxy.calls.find((c) => c.method === 'POST' && c.path === `/v1/transit/keys/${keyName}`);
+    expect(JSON.parse(create!.body)).toMatchObject({ type: 'ecdsa-p256', exportable: false, allow_plaintext_backup: false });
+    const key = await bao.api('GET', `transit/keys/${keyName}`);
+    expect(key.body.data).toMatchObject({ exportable: false, allow_plaintext_backup: false });
+    expect((await bao.api('GET', `transit/export/signing-key/${keyName}`)).status).toBe(400);
+    expect((await bao.api('GET', `transit/backup/${keyName}`)).status).toBeGreaterThanOrEqual(400);
+    const paths = proxy.calls.map((c) => c.path);
+    expect(paths.length).toBeGreaterThan(0);
+    // Everything the process asked Vault for, by kind: nothing that returns key material.
+    for (const p of paths) {
+      expect(p).toMatch(new RegExp(`^/v1/(auth/token/lookup-self|transit/keys/${keyName}(/rotate)?|transit/sign/${keyName})$`));
+    }
+  });
+
+  it('refuses an existing key that is exportable (ERR_UPSTREAM_CONFIG, reason exportable), before any signing', async () => {
+    await bao.api('POST', 'transit/keys/wca-exportable', { type: 'ecdsa-p256', exportable: true });
+    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-exportable' });
+    try {
+      const err = await rejection(keyManager.generateKey('ec-p256'));
+      expect(isWcaError(err, 'ERR_UPSTREAM_CONFIG')).toBe(true);
+      expect((err as { details: { reason: string } }).details.reason).toBe('exportable');
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('refuses an existing key of another type (ERR_UPSTREAM_CONFIG, reason key-type)', async () => {
+    await bao.api('POST', 'transit/keys/wca-rsa', { type: 'rsa-2048' });
+    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-rsa' });
+    try {
+      const err = await rejection(keyManager.generateKey('ec-p256'));
+      expect(isWcaError(err, 'ERR_UPSTREAM_CONFIG')).toBe(true);
+      expect((err as { details: { reason: string } }).details.reason).toBe('key-type');
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('batches: 40 concurrent leaves share one transit/sign call; with batching off each leaf is its own call', async () => {
+    for (const [batch, expectedCalls] of [
+      [{ maxSize: 100, maxDelayMs: 200 }, 1],
+      [{ maxSize: 1, maxInFlight: 8 }, 40],
+    ] as const) {
+      const keyName = `wca-batch-${expectedCalls}`;
+      const { authority, close } = await transitAuthority({ keyName, batch });
+      try {
+        proxy.calls.length = 0;
+        const leaves = await Promise.all(Array.from({ length: 40 }, (_, i) => authority.issue({ spiffeId: `${spiffeId}${i}` })));
+        expect(proxy.callsTo(`/transit/sign/${keyName}`)).toBe(expectedCalls);
+        expect(new Set(leaves.map((l) => l.serial)).size).toBe(40);
+        expect((await opensslVerify(leaves[39]!.chainPem, authority.bundle().pem)).ok).toBe(true);
+      } finally {
+        await close();
+      }
+    }
+  });
+
+  it('rotation: each intermediate signs with a new key version; old versions are trimmed only once their leaves have expired', async () => {
+    const keyName = 'wca-rotate';
+    const clock = new FakeClock(Date.now());
+    const { authority, close } = await transitAuthority({ keyName }, { clock });
+    const keyInfo = async () => (await bao.api('GET', `transit/keys/${keyName}`)).body.data;
+    try {
+      expect((await keyInfo()).latest_version).toBe(1);
+      const first = await authority.issue({ spiffeId });
+      clock.advance(40 * 60_000);
+      await authority.prepareNext();
+      authority.activateNext('scheduled');
+      expect((await keyInfo()).latest_version).toBe(2);
+      // v1's intermediate (and so its leaves) is still valid: nothing trimmed.
+      expect((await keyInfo()).min_available_version).toBe(0);
+      const second = await authority.issue({ spiffeId });
+      const intermediates = [first, second].map((c) => new crypto.X509Certificate(splitPem(c.chainPem)[1]!));
+      expect(intermediates[0]!.publicKey.equals(intermediates[1]!.publicKey)).toBe(false);
+
+      clock.advance(40 * 60_000); // v1's intermediate expired 20 minutes ago; v2's still runs
+      await authority.prepareNext();
+      const info = await keyInfo();
+      expect(info.latest_version).toBe(3);
+      expect(info.min_available_version).toBe(2);
+      expect(Object.keys(info.keys).sort()).toEqual(['2', '3']);
+      // The active intermediate (v2) still signs after the trim.
+      expect(new crypto.X509Certificate(splitPem((await authority.issue({ spiffeId })).chainPem)[0]!).verify(intermediates[1]!.publicKey)).toBe(true);
+    } finally {
+      await close();
+    }
+  });
+
+  it('an existing key gets a new version at start; versions of an earlier run are kept for one intermediate lifetime', async () => {
+    const keyName = 'wca-restart';
+    await bao.api('POST', `transit/keys/${keyName}`, { type: 'ecdsa-p256' });
+    const clock = new FakeClock(Date.now());
+    const keyManager = await transitKeyManager(proxy.url, { keyName }, { clock, intermediateTtlSeconds: 3600 });
+    try {
+      const first = await keyManager.generateKey('ec-p256');
+      expect(first.id).toBe(`transit:${keyName}:v2`);
+      keyManager.retainUntil(first, clock.now() + 3600_000);
+      clock.advance(30 * 60_000);
+      const second = await keyManager.generateKey('ec-p256');
+      keyManager.retainUntil(second, clock.now() + 3600_000);
+      expect((await bao.api('GET', `transit/keys/${keyName}`)).body.data.min_available_version).toBe(0);
+      clock.advance(31 * 60_000); // past the earlier run's horizon and v2's retention, not v3's
+      await keyManager.generateKey('ec-p256');
+      expect((await bao.api('GET', `transit/keys/${keyName}`)).body.data.min_available_version).toBe(3);
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('a bad token fails with ERR_UPSTREAM_AUTH naming the lookup, and no key is made', async () => {
+    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-denied' }, { token: 'not-a-token' });
+    try {
+      const err = await rejection(keyManager.generateKey('ec-p256'));
+      expect(isWcaError(err, 'ERR_UPSTREAM_AUTH')).toBe(true);
+      expect((err as Error).message).toContain('auth/token/lookup-self');
+      expect((await bao.api('GET', 'transit/keys/wca-denied')).status).toBe(404);
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('a policy without sign capability: the first signature fails with ERR_UPSTREAM_DENIED', async () => {
+    const keyName = 'wca-nosign';
+    await bao.api('PUT', 'sys/policies/acl/no-sign', {
+      policy: `path "transit/keys/${keyName}" { capabilities = ["create", "read", "update"] }\npath "transit/keys/${keyName}/*" { capabilities = ["update"] }`,
+    });
+    const token = (await bao.api('POST', 'auth/token/create', { policies: ['no-sign'], ttl: '1h' })).body.auth.client_token as string;
+    const keyManager = await transitKeyManager(proxy.url, { keyName }, { token });
+    try {
+      const key = await keyManager.generateKey('ec-p256');
+      const err = await rejection(key.sign(Buffer.from('tbs')));
+      expect(isWcaError(err, 'ERR_UPSTREAM_DENIED')).toBe(true);
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('every call has a deadline: a sign call that gets no answer fails with ERR_UPSTREAM_TIMEOUT, and the next one works', async () => {
+    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-hang', requestTimeoutMs: 500 });
+    try {
+      const key = await keyManager.generateKey('ec-p256');
+      proxy.hang = /\/transit\/sign\//;
+      const started = Date.now();
+      const err = await rejection(key.sign(Buffer.from('tbs')));
+      expect(isWcaError(err, 'ERR_UPSTREAM_TIMEOUT')).toBe(true);
+      expect(Date.now() - started).toBeLessThan(10_000);
+      proxy.hang = undefined;
+      expect((await key.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
+    } finally {
+      proxy.hang = undefined;
+      await keyManager.close();
+    }
+  });
+});
+
+describe('vault-transit key manager deadlines (fake: a server that never answers)', () => {
+  it('start-up against a silent server fails with ERR_UPSTREAM_TIMEOUT within the deadline', async () => {
+    const silent = new NeverAnsweringServer();
+    const url = await silent.start();
+    const keyManager = await transitKeyManager(url, { requestTimeoutMs: 300 });
+    try {
+      const started = Date.now();
+      const err = await rejection(keyManager.generateKey('ec-p256'));
+      expect(isWcaError(err, 'ERR_UPSTREAM_TIMEOUT')).toBe(true);
+      expect(Date.now() - started).toBeLessThan(10_000);
+    } finally {
+      await keyManager.close();
+      await silent.stop();
+    }
+  });
+});
