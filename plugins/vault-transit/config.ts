@@ -32,7 +32,7 @@ export const vaultTransitConfigSchema = z
       .object({
         /** Digests per transit/sign call (batch_input); 1 turns batching off. */
         maxSize: z.number().int().min(1).max(batchSizeMax).default(256),
-        /** How long the first digest of a batch waits for company. */
+        /** How long the first digest of a batch waits for company (0: only what arrives in the same event-loop turn). */
         maxDelayMs: z.number().int().min(0).max(1000).default(2),
         /** Concurrent transit/sign calls; further batches wait (and grow). */
         maxInFlight: z.number().int().min(1).max(callsInFlightMax).default(4),

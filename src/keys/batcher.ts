@@ -1,7 +1,7 @@
 /**
  * Coalesces concurrent signing requests to a remote key into batch calls: a
  * batch leaves when it holds `maxSize` items or `maxDelayMs` after its first
- * item, and at most `maxInFlight` calls run at once (items wait here meanwhile,
+ * item (0: at the end of the current event-loop turn), and at most `maxInFlight` calls run at once (items wait here meanwhile,
  * so batches grow under load instead of calls piling up at the backend).
  * With maxSize 1 every item is its own call (batching off).
  */
@@ -27,7 +27,7 @@ export class Batcher<I, O> {
   private queue: Waiting<I, O>[] = [];
   private inFlight = 0;
   /** A wall-clock wait of a few ms for company, not a deadline: no injected clock here. */
-  private timer: NodeJS.Timeout | undefined;
+  private cancelWait: (() => void) | undefined;
   private closed = false;
   private readonly maxSize: number;
   private readonly maxInFlight: number;
@@ -45,25 +45,35 @@ export class Batcher<I, O> {
     if (this.closed) return Promise.reject(new WcaError('ERR_CA_CLOSED', 'the key manager is closed'));
     return new Promise<O>((resolve, reject) => {
       this.queue.push({ item, resolve, reject });
-      if (this.queue.length >= this.maxSize || this.options.maxDelayMs <= 0) this.flush();
-      else this.timer ??= setTimeout(() => this.flush(), this.options.maxDelayMs);
+      if (this.queue.length >= this.maxSize) this.flush();
+      else this.cancelWait ??= this.wait();
     });
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelWait?.();
+    this.cancelWait = undefined;
     const err = new WcaError('ERR_CA_CLOSED', 'the key manager is closed');
     for (const w of this.queue.splice(0)) w.reject(err);
   }
 
   private flush(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cancelWait?.();
+    this.cancelWait = undefined;
     while (this.queue.length > 0 && this.inFlight < this.maxInFlight) {
       void this.run(this.queue.splice(0, this.maxSize));
     }
+  }
+
+  /** maxDelayMs 0 still gathers what arrives in the same event-loop turn. */
+  private wait(): () => void {
+    if (this.options.maxDelayMs <= 0) {
+      const immediate = setImmediate(() => this.flush());
+      return () => clearImmediate(immediate);
+    }
+    const timer = setTimeout(() => this.flush(), this.options.maxDelayMs);
+    return () => clearTimeout(timer);
   }
 
   private async run(batch: Waiting<I, O>[]): Promise<void> {
