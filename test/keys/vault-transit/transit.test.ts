@@ -4,6 +4,7 @@
  * results verify with OpenSSL.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { hasTools } from '../../helpers/tools.js';
 import { opensslVerify, splitPem } from '../../helpers/pki.js';
@@ -210,6 +211,26 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
       const key = await keyManager.generateKey('ec-p256');
       const err = await rejection(key.sign(Buffer.from('tbs')));
       expect(isWcaError(err, 'ERR_UPSTREAM_DENIED')).toBe(true);
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('the least-privilege policy in docs/keys.md is enough to create, rotate, sign and trim', async () => {
+    const doc = fs.readFileSync(new URL('../../../docs/keys.md', import.meta.url), 'utf8');
+    const policy = /```hcl\n([\s\S]+?)```/.exec(doc)![1]!.replaceAll('workload-ca', 'wca-policy');
+    await bao.api('PUT', 'sys/policies/acl/wca-doc', { policy });
+    const token = (await bao.api('POST', 'auth/token/create', { policies: ['wca-doc'], ttl: '1h' })).body.auth.client_token as string;
+    const clock = new FakeClock(Date.now());
+    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-policy' }, { token, clock });
+    try {
+      const first = await keyManager.generateKey('ec-p256');
+      keyManager.retainUntil(first, clock.now() + 60_000);
+      expect((await first.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
+      clock.advance(120_000);
+      await keyManager.generateKey('ec-p256');
+      await keyManager.generateKey('ec-p256');
+      expect((await bao.api('GET', 'transit/keys/wca-policy')).body.data.min_available_version).toBe(3);
     } finally {
       await keyManager.close();
     }
