@@ -93,25 +93,19 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     }
   });
 
-  it('refuses an existing key that is exportable (ERR_UPSTREAM_CONFIG, reason exportable), before any signing', async () => {
-    await bao.api('POST', 'transit/keys/wca-exportable', { type: 'ecdsa-p256', exportable: true });
-    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-exportable' });
+  it.each([
+    { what: 'exportable', key: 'wca-exportable', params: { type: 'ecdsa-p256', exportable: true }, reason: 'exportable' },
+    { what: 'with plaintext backup allowed', key: 'wca-backup', params: { type: 'ecdsa-p256', allow_plaintext_backup: true }, reason: 'exportable' },
+    { what: 'of another type', key: 'wca-rsa', params: { type: 'rsa-2048' }, reason: 'key-type' },
+  ])('refuses an existing key $what (ERR_UPSTREAM_CONFIG, reason $reason) before any signing', async ({ key, params, reason }) => {
+    await bao.api('POST', `transit/keys/${key}`, params);
+    const keyManager = await transitKeyManager(proxy.url, { keyName: key });
+    proxy.calls.length = 0;
     try {
       const err = await rejection(keyManager.generateKey('ec-p256'));
       expect(isWcaError(err, 'ERR_UPSTREAM_CONFIG')).toBe(true);
-      expect((err as { details: { reason: string } }).details.reason).toBe('exportable');
-    } finally {
-      await keyManager.close();
-    }
-  });
-
-  it('refuses an existing key of another type (ERR_UPSTREAM_CONFIG, reason key-type)', async () => {
-    await bao.api('POST', 'transit/keys/wca-rsa', { type: 'rsa-2048' });
-    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-rsa' });
-    try {
-      const err = await rejection(keyManager.generateKey('ec-p256'));
-      expect(isWcaError(err, 'ERR_UPSTREAM_CONFIG')).toBe(true);
-      expect((err as { details: { reason: string } }).details.reason).toBe('key-type');
+      expect((err as { details: { reason: string } }).details.reason).toBe(reason);
+      expect(proxy.callsTo('/transit/sign/') + proxy.callsTo('/rotate')).toBe(0);
     } finally {
       await keyManager.close();
     }
