@@ -169,6 +169,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     try {
       const first = await keyManager.generateKey('ec-p256');
       expect(first.id).toBe(`transit:${keyName}:v2`);
+      expect(first.keyObject).toBeUndefined(); // nothing private in the process: signing goes to Transit
       keyManager.retainUntil(first, clock.now() + 3600_000);
       clock.advance(30 * 60_000);
       const second = await keyManager.generateKey('ec-p256');
