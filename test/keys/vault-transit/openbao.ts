@@ -6,6 +6,10 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import http from 'node:http';
+import https from 'node:https';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import net from 'node:net';
 import type { AddressInfo, Socket } from 'node:net';
 import { toolPath } from '../../helpers/tools.js';
@@ -23,36 +27,51 @@ async function freePort(): Promise<number> {
 
 export interface OpenBao {
   address: string;
-  /** Calls the HTTP API with the root token; returns status and parsed body. */
-  api(method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: any }>;
+  /** With `tls`: the PEM file of the dev server's generated CA. */
+  caFile?: string;
+  /** Calls the HTTP API (root token unless given); returns status and parsed body. */
+  api(method: string, path: string, body?: unknown, options?: { token?: string; namespace?: string }): Promise<{ status: number; body: any }>;
   stop(): Promise<void>;
 }
 
-export async function startOpenBao(): Promise<OpenBao> {
+function request(url: string, method: string, headers: Record<string, string>, body: string | undefined, ca?: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    const req = (url.startsWith('https:') ? https : http).request(url, { method, headers, ca, timeout: 10_000 }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode!, text: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`no answer from ${url}`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+export async function startOpenBao(options: { tls?: boolean } = {}): Promise<OpenBao> {
   const bao = toolPath('bao');
   if (!bao) throw new Error('bao not installed');
   const port = await freePort();
-  const address = `http://127.0.0.1:${port}`;
-  const child: ChildProcess = spawn(bao, ['server', '-dev', `-dev-root-token-id=${ROOT_TOKEN}`, `-dev-listen-address=127.0.0.1:${port}`], {
-    stdio: 'ignore',
-    env: { ...process.env, BAO_ADDR: address, VAULT_ADDR: address },
-  });
-  const api: OpenBao['api'] = async (method, path, body, token = ROOT_TOKEN) => {
-    const res = await fetch(`${address}/v1/${path}`, {
-      method,
-      headers: { 'X-Vault-Token': token, 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined };
+  const certDir = options.tls ? await mkdtemp(path.join(os.tmpdir(), 'wca-bao-tls-')) : undefined;
+  const address = `${certDir ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const args = ['server', '-dev', `-dev-root-token-id=${ROOT_TOKEN}`, `-dev-listen-address=127.0.0.1:${port}`];
+  if (certDir) args.push('-dev-tls', `-dev-tls-cert-dir=${certDir}`);
+  const child: ChildProcess = spawn(bao, args, { stdio: 'ignore', env: { ...process.env, BAO_ADDR: address, VAULT_ADDR: address } });
+  const caFile = certDir ? path.join(certDir, 'vault-ca.pem') : undefined;
+  let ca: string | undefined;
+  const api: OpenBao['api'] = async (method, apiPath, body, o = {}) => {
+    const headers: Record<string, string> = { 'X-Vault-Token': o.token ?? ROOT_TOKEN, 'content-type': 'application/json' };
+    if (o.namespace) headers['X-Vault-Namespace'] = o.namespace;
+    const res = await request(`${address}/v1/${apiPath}`, method, headers, body === undefined ? undefined : JSON.stringify(body), ca);
+    return { status: res.status, body: res.text ? JSON.parse(res.text) : undefined };
   };
   const deadline = Date.now() + 20_000;
   for (;;) {
     try {
-      const health = await fetch(`${address}/v1/sys/health`);
-      if (health.status === 200) break;
+      if (caFile) ca ??= await readFile(caFile, 'utf8');
+      if ((await api('GET', 'sys/health')).status === 200) break;
     } catch {
-      // not listening yet
+      // not listening (or no CA file) yet
     }
     if (child.exitCode !== null || Date.now() > deadline) {
       child.kill('SIGKILL');
@@ -64,12 +83,15 @@ export async function startOpenBao(): Promise<OpenBao> {
   if (mounted.status !== 204) throw new Error(`cannot mount transit: ${mounted.status}`);
   return {
     address,
+    caFile,
     api,
     async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((r) => child.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
+      if (child.exitCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      if (certDir) await rm(certDir, { recursive: true, force: true });
     },
   };
 }
