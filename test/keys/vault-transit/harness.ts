@@ -20,14 +20,14 @@ export function transitConfig(address: string, overrides: Partial<VaultTransitCo
 export function transitKeyManager(
   address: string,
   overrides: Partial<VaultTransitConfigInput> = {},
-  options: { clock?: Clock; logger?: Logger; token?: string; intermediateTtlSeconds?: number } = {},
+  options: { clock?: Clock; logger?: Logger; token?: string; env?: Record<string, string>; intermediateTtlSeconds?: number } = {},
 ): Promise<KeyManager> {
   const clock = options.clock ?? systemClock;
   return createKeyManager(transitConfig(address, overrides), {
     logger: options.logger ?? silentLogger(),
     now: () => clock.now(),
     schedule: (fn, ms) => clock.schedule(fn, ms),
-    env: { TEST_VAULT_TOKEN: options.token ?? ROOT_TOKEN },
+    env: { TEST_VAULT_TOKEN: options.token ?? ROOT_TOKEN, ...options.env },
     intermediateTtlSeconds: options.intermediateTtlSeconds ?? 86_400,
   });
 }

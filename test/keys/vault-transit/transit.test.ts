@@ -231,6 +231,36 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     }
   });
 
+  it('logs in with AppRole through the vault upstream\'s auth code', async () => {
+    await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
+    await bao.api('PUT', 'sys/policies/acl/wca-approle', { policy: 'path "transit/*" { capabilities = ["create", "read", "update"] }' });
+    await bao.api('POST', 'auth/approle/role/wca', { token_policies: ['wca-approle'], token_ttl: '1h' });
+    const roleId = (await bao.api('GET', 'auth/approle/role/wca/role-id')).body.data.role_id as string;
+    const secretId = (await bao.api('POST', 'auth/approle/role/wca/secret-id')).body.data.secret_id as string;
+    const keyManager = await transitKeyManager(
+      proxy.url,
+      { keyName: 'wca-approle', auth: { method: 'approle', roleId, secretId: { env: 'TEST_SECRET_ID' } } },
+      { env: { TEST_SECRET_ID: secretId } },
+    );
+    proxy.calls.length = 0;
+    try {
+      const key = await keyManager.generateKey('ec-p256');
+      expect((await key.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
+      expect(proxy.calls[0]!.path).toBe('/v1/auth/approle/login');
+      const wrong = await transitKeyManager(
+        proxy.url,
+        { keyName: 'wca-approle', auth: { method: 'approle', roleId, secretId: { env: 'TEST_SECRET_ID' } } },
+        { env: { TEST_SECRET_ID: 'not-the-secret' } },
+      );
+      const err = await rejection(wrong.generateKey('ec-p256'));
+      expect(isWcaError(err, 'ERR_UPSTREAM_AUTH')).toBe(true);
+      expect((err as Error).message).not.toContain('not-the-secret');
+      await wrong.close();
+    } finally {
+      await keyManager.close();
+    }
+  });
+
   it('every call has a deadline: a sign call that gets no answer fails with ERR_UPSTREAM_TIMEOUT, and the next one works', async () => {
     const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-hang', requestTimeoutMs: 500 });
     try {
