@@ -24,7 +24,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
     if (config.address.startsWith('http:') && !context.devProfile) {
       logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted');
     }
-    return new VaultAuthority(config, client, auth, logger);
+    return new VaultAuthority(config, client, auth, logger, () => context.now());
   },
 };
 

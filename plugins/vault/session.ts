@@ -31,6 +31,7 @@ export async function connectVault(
   const auth = new VaultAuth({
     client,
     auth: config.auth,
+    namespace: config.namespace,
     renewAtFraction: config.renewAtFraction,
     now: deps.now,
     schedule: deps.schedule,
