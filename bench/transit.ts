@@ -5,7 +5,7 @@ import { vaultTransitConfigSchema } from '../plugins/vault-transit/config.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { toolPath } from '../test/helpers/tools.js';
-import { startOpenBao, ROOT_TOKEN } from '../test/keys/vault-transit/openbao.js';
+import { startOpenBao } from '../test/keys/vault-transit/openbao.js';
 import { throughput } from './issue.js';
 
 /**
@@ -52,7 +52,7 @@ export async function runTransitBench(options: { memory?: number; batched?: numb
           logger: silentLogger(),
           now: () => systemClock.now(),
           schedule: systemClock.schedule,
-          env: { T: ROOT_TOKEN },
+          env: { T: bao.rootToken },
           intermediateTtlSeconds: 86_400,
         },
       );

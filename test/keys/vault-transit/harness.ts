@@ -4,7 +4,6 @@ import { createKeyManager } from '../../../src/keys/loader.js';
 import type { KeyManager } from '../../../src/keys/types.js';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/telemetry/logger.js';
-import { ROOT_TOKEN } from './openbao.js';
 
 export function transitConfig(address: string, overrides: Partial<VaultTransitConfigInput> = {}) {
   return vaultTransitConfigSchema.parse({
@@ -20,14 +19,14 @@ export function transitConfig(address: string, overrides: Partial<VaultTransitCo
 export function transitKeyManager(
   address: string,
   overrides: Partial<VaultTransitConfigInput> = {},
-  options: { clock?: Clock; logger?: Logger; token?: string; env?: Record<string, string>; intermediateTtlSeconds?: number } = {},
+  options: { token: string; clock?: Clock; logger?: Logger; env?: Record<string, string>; intermediateTtlSeconds?: number },
 ): Promise<KeyManager> {
   const clock = options.clock ?? systemClock;
   return createKeyManager(transitConfig(address, overrides), {
     logger: options.logger ?? silentLogger(),
     now: () => clock.now(),
     schedule: (fn, ms) => clock.schedule(fn, ms),
-    env: { TEST_VAULT_TOKEN: options.token ?? ROOT_TOKEN, ...options.env },
+    env: { TEST_VAULT_TOKEN: options.token, ...options.env },
     intermediateTtlSeconds: options.intermediateTtlSeconds ?? 86_400,
   });
 }

@@ -14,10 +14,10 @@ import { loadConfig } from '../../../src/config/load.js';
 import { startApp, type App } from '../../../src/app.js';
 import { silentLogger } from '../../../src/telemetry/logger.js';
 import { connect, XdsStream, envoyNode, decodeSecret, secretTypeUrl } from '../../sds/envoy-client.js';
-import { startOpenBao, ROOT_TOKEN, type OpenBao } from './openbao.js';
+import { startOpenBao, type TransitBao } from './openbao.js';
 
 describe.runIf(hasTools('bao', 'openssl'))('serve with keyManager vault-transit (real OpenBao)', () => {
-  let bao: OpenBao;
+  let bao: TransitBao;
   let app: App;
   beforeAll(async () => {
     bao = await startOpenBao();
@@ -40,7 +40,7 @@ describe.runIf(hasTools('bao', 'openssl'))('serve with keyManager vault-transit 
       env: {},
       flags: { sdsListen: '127.0.0.1:0', httpListen: '127.0.0.1:0', adminListen: `unix:${dir}/admin.sock` },
     });
-    app = await startApp(config, { logger: silentLogger(), env: { TRANSIT_TOKEN: ROOT_TOKEN } });
+    app = await startApp(config, { logger: silentLogger(), env: { TRANSIT_TOKEN: bao.rootToken } });
   }, 30_000);
   afterAll(async () => {
     await app?.close();

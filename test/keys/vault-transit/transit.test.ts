@@ -12,7 +12,7 @@ import { createDevAuthority } from '../../../src/dev-authority.js';
 import { isWcaError } from '../../../src/errors.js';
 import { makeCsr } from '../../fakes/csr.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
-import { startOpenBao, RecordingProxy, NeverAnsweringServer, type OpenBao } from './openbao.js';
+import { startOpenBao, RecordingProxy, NeverAnsweringServer, type TransitBao } from './openbao.js';
 import { transitKeyManager } from './harness.js';
 
 const spiffeId = 'spiffe://cluster.local/ns/shop/sa/cart';
@@ -27,8 +27,11 @@ async function rejection(p: Promise<unknown>): Promise<unknown> {
 }
 
 describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real OpenBao)', () => {
-  let bao: OpenBao;
+  let bao: TransitBao;
   let proxy: RecordingProxy;
+  /** A key manager through the recording proxy, with the root token unless the test gives another. */
+  const managerFor = (overrides: Parameters<typeof transitKeyManager>[1] = {}, options: Partial<Parameters<typeof transitKeyManager>[2]> = {}) =>
+    transitKeyManager(proxy.url, overrides, { token: bao.rootToken, ...options });
   beforeAll(async () => {
     bao = await startOpenBao();
     proxy = await new RecordingProxy(bao.address).start();
@@ -38,8 +41,8 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     await bao?.stop();
   });
 
-  async function transitAuthority(overrides = {}, options: Parameters<typeof transitKeyManager>[2] = {}) {
-    const keyManager = await transitKeyManager(proxy.url, overrides, options);
+  async function transitAuthority(overrides = {}, options: Partial<Parameters<typeof transitKeyManager>[2]> = {}) {
+    const keyManager = await managerFor(overrides, options);
     const authority = await createDevAuthority({ keyManager, clock: options.clock, intermediateTtlSeconds: 3600 });
     return { keyManager, authority, close: async () => (await authority.close(), await keyManager.close()) };
   }
@@ -99,7 +102,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     { what: 'of another type', key: 'wca-rsa', params: { type: 'rsa-2048' }, reason: 'key-type' },
   ])('refuses an existing key $what (ERR_UPSTREAM_CONFIG, reason $reason) before any signing', async ({ key, params, reason }) => {
     await bao.api('POST', `transit/keys/${key}`, params);
-    const keyManager = await transitKeyManager(proxy.url, { keyName: key });
+    const keyManager = await managerFor({ keyName: key });
     proxy.calls.length = 0;
     try {
       const err = await rejection(keyManager.generateKey('ec-p256'));
@@ -165,7 +168,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     const keyName = 'wca-restart';
     await bao.api('POST', `transit/keys/${keyName}`, { type: 'ecdsa-p256' });
     const clock = new FakeClock(Date.now());
-    const keyManager = await transitKeyManager(proxy.url, { keyName }, { clock, intermediateTtlSeconds: 3600 });
+    const keyManager = await managerFor({ keyName }, { clock, intermediateTtlSeconds: 3600 });
     try {
       const first = await keyManager.generateKey('ec-p256');
       expect(first.id).toBe(`transit:${keyName}:v2`);
@@ -184,7 +187,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
   });
 
   it('a bad token fails with ERR_UPSTREAM_AUTH naming the lookup, and no key is made', async () => {
-    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-denied' }, { token: 'not-a-token' });
+    const keyManager = await managerFor({ keyName: 'wca-denied' }, { token: 'not-a-token' });
     try {
       const err = await rejection(keyManager.generateKey('ec-p256'));
       expect(isWcaError(err, 'ERR_UPSTREAM_AUTH')).toBe(true);
@@ -197,11 +200,9 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
 
   it('a policy without sign capability: the first signature fails with ERR_UPSTREAM_DENIED', async () => {
     const keyName = 'wca-nosign';
-    await bao.api('PUT', 'sys/policies/acl/no-sign', {
-      policy: `path "transit/keys/${keyName}" { capabilities = ["create", "read", "update"] }\npath "transit/keys/${keyName}/*" { capabilities = ["update"] }`,
-    });
-    const token = (await bao.api('POST', 'auth/token/create', { policies: ['no-sign'], ttl: '1h' })).body.auth.client_token as string;
-    const keyManager = await transitKeyManager(proxy.url, { keyName }, { token });
+    await bao.policy('no-sign', `path "transit/keys/${keyName}" { capabilities = ["create", "read", "update"] }\npath "transit/keys/${keyName}/*" { capabilities = ["update"] }`);
+    const token = await bao.token(['no-sign']);
+    const keyManager = await managerFor({ keyName }, { token });
     try {
       const key = await keyManager.generateKey('ec-p256');
       const err = await rejection(key.sign(Buffer.from('tbs')));
@@ -214,10 +215,10 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
   it('the least-privilege policy in docs/keys.md is enough to create, rotate, sign and trim', async () => {
     const doc = fs.readFileSync(new URL('../../../docs/keys.md', import.meta.url), 'utf8');
     const policy = /```hcl\n([\s\S]+?)```/.exec(doc)![1]!.replaceAll('workload-ca', 'wca-policy');
-    await bao.api('PUT', 'sys/policies/acl/wca-doc', { policy });
-    const token = (await bao.api('POST', 'auth/token/create', { policies: ['wca-doc'], ttl: '1h' })).body.auth.client_token as string;
+    await bao.policy('wca-doc', policy);
+    const token = await bao.token(['wca-doc']);
     const clock = new FakeClock(Date.now());
-    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-policy' }, { token, clock });
+    const keyManager = await managerFor({ keyName: 'wca-policy' }, { token, clock });
     try {
       const first = await keyManager.generateKey('ec-p256');
       keyManager.retainUntil(first, clock.now() + 60_000);
@@ -232,13 +233,9 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
   });
 
   it('logs in with AppRole through the vault upstream\'s auth code', async () => {
-    await bao.api('POST', 'sys/auth/approle', { type: 'approle' });
-    await bao.api('PUT', 'sys/policies/acl/wca-approle', { policy: 'path "transit/*" { capabilities = ["create", "read", "update"] }' });
-    await bao.api('POST', 'auth/approle/role/wca', { token_policies: ['wca-approle'], token_ttl: '1h' });
-    const roleId = (await bao.api('GET', 'auth/approle/role/wca/role-id')).body.data.role_id as string;
-    const secretId = (await bao.api('POST', 'auth/approle/role/wca/secret-id')).body.data.secret_id as string;
-    const keyManager = await transitKeyManager(
-      proxy.url,
+    await bao.policy('wca-approle', 'path "transit/*" { capabilities = ["create", "read", "update"] }');
+    const { roleId, secretId } = await bao.appRole('wca', { policies: ['wca-approle'], tokenTtl: '1h', tokenMaxTtl: '2h' });
+    const keyManager = await managerFor(
       { keyName: 'wca-approle', auth: { method: 'approle', roleId, secretId: { env: 'TEST_SECRET_ID' } } },
       { env: { TEST_SECRET_ID: secretId } },
     );
@@ -247,8 +244,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
       const key = await keyManager.generateKey('ec-p256');
       expect((await key.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
       expect(proxy.calls[0]!.path).toBe('/v1/auth/approle/login');
-      const wrong = await transitKeyManager(
-        proxy.url,
+      const wrong = await managerFor(
         { keyName: 'wca-approle', auth: { method: 'approle', roleId, secretId: { env: 'TEST_SECRET_ID' } } },
         { env: { TEST_SECRET_ID: 'not-the-secret' } },
       );
@@ -262,7 +258,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
   });
 
   it('every call has a deadline: a sign call that gets no answer fails with ERR_UPSTREAM_TIMEOUT, and the next one works', async () => {
-    const keyManager = await transitKeyManager(proxy.url, { keyName: 'wca-hang', requestTimeoutMs: 500 });
+    const keyManager = await managerFor({ keyName: 'wca-hang', requestTimeoutMs: 500 });
     try {
       const key = await keyManager.generateKey('ec-p256');
       proxy.hang = /\/transit\/sign\//;
@@ -283,7 +279,7 @@ describe('vault-transit key manager deadlines (fake: a server that never answers
   it('start-up against a silent server fails with ERR_UPSTREAM_TIMEOUT within the deadline', async () => {
     const silent = new NeverAnsweringServer();
     const url = await silent.start();
-    const keyManager = await transitKeyManager(url, { requestTimeoutMs: 300 });
+    const keyManager = await transitKeyManager(url, { requestTimeoutMs: 300 }, { token: 'unused' });
     try {
       const started = Date.now();
       const err = await rejection(keyManager.generateKey('ec-p256'));
