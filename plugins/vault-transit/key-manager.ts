@@ -56,8 +56,10 @@ export class TransitKeyManager implements KeyManager {
     } else {
       info = await this.client.rotate(token, signal);
     }
-    // A version made for an intermediate that never got certified is needed by no one.
-    for (const [v, until] of this.uses) if (until === Infinity) this.uses.delete(v);
+    // A version made for an intermediate that never got certified is needed by no one, nor one
+    // whose leaves have all expired: dropping both keeps this map as small as the live versions.
+    const now = this.context.now();
+    for (const [v, until] of this.uses) if (until === Infinity || until <= now) this.uses.delete(v);
     this.uses.set(info.latestVersion, Infinity);
     this.logger.info({ keyManager: this.name, key: this.config.keyName, version: info.latestVersion }, 'vault-transit: new key version');
     if (this.config.trim) await this.trim(token, info, signal);
