@@ -29,6 +29,8 @@ export class RecordingProxy extends HttpTestServer {
   readonly calls: { method: string; path: string; body: string }[] = [];
   /** Fake behaviour for deadline tests: requests whose path matches get no answer at all. */
   hang: RegExp | undefined;
+  /** Fake behaviour for hostile-answer tests: rewrites the real server's answer body. */
+  rewrite: ((path: string, body: string) => string) | undefined;
 
   constructor(private readonly target: string) {
     super();
@@ -49,7 +51,8 @@ export class RecordingProxy extends HttpTestServer {
       body: body.length > 0 ? body.toString("utf8") : undefined,
     });
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
-    res.end(Buffer.from(await upstream.arrayBuffer()));
+    const answer = Buffer.from(await upstream.arrayBuffer());
+    res.end(this.rewrite ? this.rewrite(req.url!, answer.toString('utf8')) : answer);
   }
 
   callsTo(fragment: string): number {

@@ -257,6 +257,34 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
     }
   });
 
+  it('hostile batch answers (fake rewrite of real answers): each bad item fails alone with a coded error, the rest are used', async () => {
+    const keyManager = await managerFor({ keyName: 'wca-hostile', batch: { maxSize: 4, maxDelayMs: 50 } });
+    try {
+      const key = await keyManager.generateKey('ec-p256');
+      proxy.rewrite = (path, body) => {
+        if (!path.includes('/transit/sign/')) return body;
+        const answer = JSON.parse(body);
+        const results = answer.data.batch_results;
+        results[1] = { error: 'simulated\n\t* failure', key_version: 0 };
+        results[2].signature = results[2].signature.replace(/^vault:v\d+:/, 'vault:v99:');
+        results[3].signature = 'vault:v1:!!!';
+        return JSON.stringify(answer);
+      };
+      const outcomes = await Promise.all([0, 1, 2, 3].map((i) => key.sign(Buffer.from(`tbs ${i}`)).then((sig) => sig, (err: unknown) => err)));
+      expect(Buffer.isBuffer(outcomes[0])).toBe(true);
+      expect(isWcaError(outcomes[1], 'ERR_UPSTREAM_UNAVAILABLE')).toBe(true);
+      expect((outcomes[1] as Error).message).toContain('simulated * failure');
+      expect(isWcaError(outcomes[2], 'ERR_UPSTREAM_BAD_RESPONSE')).toBe(true);
+      expect(isWcaError(outcomes[3], 'ERR_UPSTREAM_BAD_RESPONSE')).toBe(true);
+
+      proxy.rewrite = (path, body) => (path.includes('/transit/sign/') ? '{"data":{"batch_results":[]}}' : body);
+      expect(isWcaError(await rejection(key.sign(Buffer.from('tbs'))), 'ERR_UPSTREAM_BAD_RESPONSE')).toBe(true);
+    } finally {
+      proxy.rewrite = undefined;
+      await keyManager.close();
+    }
+  });
+
   it('every call has a deadline: a sign call that gets no answer fails with ERR_UPSTREAM_TIMEOUT, and the next one works', async () => {
     const keyManager = await managerFor({ keyName: 'wca-hang', requestTimeoutMs: 500 });
     try {
