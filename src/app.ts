@@ -66,6 +66,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       schedule: (fn, ms) => clock.schedule(fn, ms),
       env: deps.env ?? process.env,
       intermediateTtlSeconds: config.ca.intermediateTtl,
+      observeSignCall: (size, ok) => {
+        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome: ok ? 'ok' : 'error' });
+        metrics.keySignBatchSize.observe(size);
+      },
     });
     closers.push(() => keyManager.close());
 

@@ -83,7 +83,7 @@ export class TransitKeyManager implements KeyManager {
     const batcher = new Batcher<Buffer, Buffer>(
       // Each HTTP call carries the client's deadline (requestTimeoutMs).
       async (digests) => this.client.signDigests(await this.auth.token(), version, digests),
-      this.config.batch,
+      { ...this.config.batch, onCall: this.context.observeSignCall },
     );
     if (this.closed) batcher.close();
     else this.batchers.add(batcher);

@@ -15,6 +15,8 @@ export interface BatcherOptions {
   maxSize: number;
   maxDelayMs: number;
   maxInFlight: number;
+  /** Told about every call: how many items it carried and whether it succeeded (metrics). */
+  onCall?(size: number, ok: boolean): void;
 }
 
 interface Waiting<I, O> {
@@ -83,12 +85,14 @@ export class Batcher<I, O> {
       if (results.length !== batch.length) {
         throw new WcaError('ERR_UPSTREAM_BAD_RESPONSE', `key manager answered ${results.length} results for ${batch.length} requests`);
       }
+      this.options.onCall?.(batch.length, true);
       batch.forEach((w, i) => {
         const r = results[i]!;
         if (r instanceof Error) w.reject(r);
         else w.resolve(r);
       });
     } catch (err) {
+      this.options.onCall?.(batch.length, false);
       for (const w of batch) w.reject(err);
     } finally {
       this.inFlight--;

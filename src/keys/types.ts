@@ -60,4 +60,6 @@ export interface KeyManagerContext {
    * create may have certified an intermediate until at most this long after start.
    */
   intermediateTtlSeconds: number;
+  /** Remote managers report each signing call here (batch size, success) for metrics. */
+  observeSignCall?(batchSize: number, ok: boolean): void;
 }

@@ -42,9 +42,10 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
     expect(await Promise.all(rest)).toEqual([20, 30, 40]);
   });
 
-  it('an item error rejects that item only; a call failure rejects its whole batch', async () => {
+  it('an item error rejects that item only; a call failure rejects its whole batch; each call is reported', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4 });
+    const reported: [number, boolean][] = [];
+    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4, onCall: (size, ok) => reported.push([size, ok]) });
     const [a, c] = [batcher.submit(1), batcher.submit(2)];
     await settle();
     b.calls[0]!.answer([10, new WcaError('ERR_UPSTREAM_UNAVAILABLE', 'item failed')]);
@@ -55,6 +56,10 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
     b.calls[1]!.fail(new WcaError('ERR_UPSTREAM_TIMEOUT', 'deadline'));
     await expect(d).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
     await expect(e).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
+    expect(reported).toEqual([
+      [2, true],
+      [2, false],
+    ]);
   });
 
   it('refuses an answer with the wrong number of results', async () => {

@@ -63,6 +63,8 @@ describe.runIf(hasTools('bao', 'openssl'))('serve with keyManager vault-transit 
       const transitPublic = crypto.createPublicKey(key.keys[String(key.latest_version)].public_key);
       expect(new crypto.X509Certificate(intermediatePem!).publicKey.equals(transitPublic)).toBe(true);
       expect(key.exportable).toBe(false);
+      const calls = await app.metrics.registry.getSingleMetricAsString('wca_key_sign_calls_total');
+      expect(calls).toMatch(/wca_key_sign_calls_total\{key_manager="vault-transit",outcome="ok"\} [1-9]/);
     } finally {
       stream.cancel();
       client.close();
