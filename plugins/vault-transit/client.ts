@@ -21,6 +21,8 @@ export interface TransitKeyInfo {
 }
 
 export interface TransitClient {
+  /** Reads the key; undefined when it does not exist. */
+  readKey(token: string, signal?: AbortSignal): Promise<TransitKeyInfo | undefined>;
   /** Reads the key, creating it when missing; `created` says whether this call made it. */
   ensureKey(token: string, signal?: AbortSignal): Promise<{ created: boolean; info: TransitKeyInfo }>;
   rotate(token: string, signal?: AbortSignal): Promise<TransitKeyInfo>;
@@ -70,17 +72,21 @@ export function createTransitClient(vault: VaultClient, config: VaultTransitConf
     return { latestVersion: latest, minAvailableVersion: typeof min === 'number' && min > 0 ? min : 0, publicKeySpki };
   }
 
-  async function readKey(token: string, signal?: AbortSignal): Promise<TransitKeyInfo> {
-    return keyInfo(paths.key, await vault.read(paths.key, call(token, signal)));
+  async function readKey(token: string, signal?: AbortSignal): Promise<TransitKeyInfo | undefined> {
+    try {
+      return keyInfo(paths.key, await vault.read(paths.key, call(token, signal)));
+    } catch (err) {
+      if (isWcaError(err) && err.details.status === 404) return undefined;
+      throw err;
+    }
   }
 
   return {
+    readKey,
+
     async ensureKey(token, signal) {
-      try {
-        return { created: false, info: await readKey(token, signal) };
-      } catch (err) {
-        if (!(isWcaError(err) && err.details.status === 404)) throw err;
-      }
+      const existing = await readKey(token, signal);
+      if (existing) return { created: false, info: existing };
       // Transit answers a create with the key as it then is, whoever made it first.
       const res = await vault.write(paths.key, { type: TRANSIT_KEY_TYPE, exportable: false, allow_plaintext_backup: false }, call(token, signal));
       return { created: true, info: keyInfo(paths.key, res) };
@@ -88,7 +94,10 @@ export function createTransitClient(vault: VaultClient, config: VaultTransitConf
 
     async rotate(token, signal) {
       const res = await vault.write(paths.rotate, {}, call(token, signal));
-      return res.data ? keyInfo(paths.rotate, res) : readKey(token, signal);
+      if (res.data) return keyInfo(paths.rotate, res);
+      const info = await readKey(token, signal);
+      if (!info) throw vaultBadResponse(paths.key, 'the key disappeared after rotate');
+      return info;
     },
 
     async signDigests(token, keyVersion, digests, signal) {

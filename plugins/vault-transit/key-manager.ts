@@ -66,6 +66,15 @@ export class TransitKeyManager implements KeyManager {
     return this.caKey(info);
   }
 
+  async check(signal?: AbortSignal): Promise<string> {
+    const credentials = await this.auth.verify(signal);
+    const info = await this.client.readKey(await this.auth.token(signal), signal);
+    const key = `${this.config.paths.key}`;
+    return info
+      ? `${credentials}; ${key}: ecdsa-p256, not exportable, latest version ${info.latestVersion}`
+      : `${credentials}; ${key} does not exist yet: serve creates it (ecdsa-p256, not exportable)`;
+  }
+
   retainUntil(key: CaKey, untilMs: number): void {
     const version = VERSION_OF.get(key);
     if (version !== undefined) this.uses.set(version, untilMs);

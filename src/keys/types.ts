@@ -44,6 +44,11 @@ export interface KeyManager {
    * and may trim it afterwards.
    */
   retainUntil(key: CaKey, untilMs: number): void;
+  /**
+   * Dry run for `upstream check`: credentials accepted and the key usable, without
+   * creating, rotating or signing anything. Returns one line for the report.
+   */
+  check?(signal?: AbortSignal): Promise<string>;
   close(): Promise<void>;
 }
 
