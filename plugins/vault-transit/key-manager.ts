@@ -48,8 +48,8 @@ export class TransitKeyManager implements KeyManager {
       info = ensured.info;
       if (!ensured.created) {
         // Versions from an earlier run may have certified an intermediate that is still valid.
-        const until = this.context.now() + this.context.intermediateTtlSeconds * 1000;
-        for (let v = Math.max(1, info.minAvailableVersion); v <= info.latestVersion; v++) this.uses.set(v, until);
+        // Recording the lowest of them holds back the same trims as recording each one.
+        this.uses.set(Math.max(1, info.minAvailableVersion), this.context.now() + this.context.intermediateTtlSeconds * 1000);
         info = await this.client.rotate(token, signal);
       }
       this.initialized = true;
@@ -69,7 +69,7 @@ export class TransitKeyManager implements KeyManager {
   async check(signal?: AbortSignal): Promise<string> {
     const credentials = await this.auth.verify(signal);
     const info = await this.client.readKey(await this.auth.token(signal), signal);
-    const key = `${this.config.paths.key}`;
+    const key = this.config.paths.key;
     return info
       ? `${credentials}; ${key}: ecdsa-p256, not exportable, latest version ${info.latestVersion}`
       : `${credentials}; ${key} does not exist yet: serve creates it (ecdsa-p256, not exportable)`;

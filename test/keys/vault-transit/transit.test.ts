@@ -12,6 +12,7 @@ import { createDevAuthority } from '../../../src/dev-authority.js';
 import { isWcaError } from '../../../src/errors.js';
 import { makeCsr } from '../../fakes/csr.js';
 import { FakeClock } from '../../fakes/fake-clock.js';
+import { silentLogger } from '../../../src/telemetry/logger.js';
 import { startOpenBao, RecordingProxy, NeverAnsweringServer, type TransitBao } from './openbao.js';
 import { transitKeyManager } from './harness.js';
 
@@ -227,6 +228,27 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
       await keyManager.generateKey('ec-p256');
       await keyManager.generateKey('ec-p256');
       expect((await bao.api('GET', 'transit/keys/wca-policy')).body.data.min_available_version).toBe(3);
+    } finally {
+      await keyManager.close();
+    }
+  });
+
+  it('a trim the policy does not allow is logged and retried later, never fatal', async () => {
+    const keyName = 'wca-notrim';
+    await bao.policy('no-trim', `path "transit/keys/${keyName}" { capabilities = ["create", "read", "update"] }\npath "transit/keys/${keyName}/rotate" { capabilities = ["update"] }\npath "transit/sign/${keyName}" { capabilities = ["update"] }`);
+    const warnings: string[] = [];
+    const logger = silentLogger();
+    logger.warn = ((...args: unknown[]) => void warnings.push(String(args[args.length - 1]))) as typeof logger.warn;
+    const clock = new FakeClock(Date.now());
+    const keyManager = await managerFor({ keyName }, { token: await bao.token(['no-trim']), clock, logger });
+    try {
+      const first = await keyManager.generateKey('ec-p256');
+      keyManager.retainUntil(first, clock.now() + 60_000);
+      clock.advance(120_000);
+      const second = await keyManager.generateKey('ec-p256');
+      expect((await second.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
+      expect(warnings.some((w) => w.includes('trimming old key versions failed'))).toBe(true);
+      expect((await bao.api('GET', `transit/keys/${keyName}`)).body.data.min_available_version).toBe(0);
     } finally {
       await keyManager.close();
     }
