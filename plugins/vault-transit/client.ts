@@ -10,7 +10,7 @@ import { vaultBadResponse } from '../vault/errors.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { VaultTransitConfig } from './config.js';
 
-export const TRANSIT_KEY_TYPE = 'ecdsa-p256';
+const TRANSIT_KEY_TYPE = 'ecdsa-p256';
 
 /** What we read about the Transit key (never any private part: Transit does not return it). */
 export interface TransitKeyInfo {

@@ -5,7 +5,7 @@ import type { KeyManager } from '../../../src/keys/types.js';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/telemetry/logger.js';
 
-export function transitConfig(address: string, overrides: Partial<VaultTransitConfigInput> = {}) {
+function transitConfig(address: string, overrides: Partial<VaultTransitConfigInput> = {}) {
   return vaultTransitConfigSchema.parse({
     type: 'vault-transit',
     address,
