@@ -9,6 +9,7 @@ import { Authority } from './ca/authority.js';
 import { createKeyManager } from './keys/loader.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
+import { readiness } from './rotation/health.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
@@ -57,7 +58,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       schedule: (fn, ms) => clock.schedule(fn, ms),
       devProfile,
       env: deps.env ?? process.env,
-    }, { baseDir: deps.configDir });
+    }, { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 });
     closers.push(() => upstream.close());
 
     const keyManager = await createKeyManager(config.ca.keyManager, {
@@ -100,6 +101,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
+    const currentReadiness = () => readiness(authority.slotLifetimes(), clock.now(), rotator.status());
+    metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
       logger: logger.child({ component: 'rotation' }),
@@ -119,13 +122,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       await startHttpServer({
         listen: config.listen.http,
         registry: metrics.registry,
-        health: {
-          notReadyReason: () => {
-            const active = authority.slotLifetimes().active;
-            if (!active) return 'no active intermediate';
-            return active.notAfterMs <= clock.now() ? 'active intermediate expired' : null;
-          },
-        },
+        health: { readiness: currentReadiness },
       }),
     );
 
