@@ -3,7 +3,8 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
-import { parseTrustDomain } from '../spiffe/id.js';
+import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
+import { refuseReserved } from '../spiffe/reserved.js';
 import { resolveSdsTransport } from '../transport/sds-transport.js';
 import { selectAuthenticators } from '../identity/selection.js';
 
@@ -99,6 +100,16 @@ export function configError(error: z.ZodError, file?: string): WcaError {
   });
 }
 
+/** The Unix socket's one identity must be a workload ID of our own trust domain. */
+function unixIdentityProblems(spiffeId: string, trustDomain: string): string[] {
+  try {
+    refuseReserved(parseSpiffeIdIn(spiffeId, trustDomain).uri, trustDomain, 'the Unix socket identity');
+    return [];
+  } catch (err) {
+    return [`identity.unix.spiffeId: ${(err as Error).message}`];
+  }
+}
+
 function checkConsistency(config: Config): Config {
   const problems: string[] = [];
   try {
@@ -122,6 +133,7 @@ function checkConsistency(config: Config): Config {
   }
   if (config.listen.admin.kind !== 'unix') problems.push('listen.admin: the admin API listens on a Unix socket only (unix:/path)');
   problems.push(...selectAuthenticators(config).problems);
+  if (config.identity.unix) problems.push(...unixIdentityProblems(config.identity.unix.spiffeId, config.trustDomain));
   if (problems.length > 0) {
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
   }

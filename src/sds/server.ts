@@ -19,6 +19,7 @@ import { fetchSecrets } from './fetch.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
+import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import { callerContextOf, ServedStream, type PeerCertificates, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
@@ -167,7 +168,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       const port = await bindGrpc(server, formatListenAddress(listen), grpc.ServerCredentials.createInsecure());
       address = formatListenAddress({ ...listen, port });
     } else {
-      const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
+      const serverSpiffeId = options.serverSpiffeId ?? sdsServerSpiffeId(issuer.trustDomain);
       const ttl = options.leafTtlSeconds;
       tlsListener = await listenTls({
         grpcServer: server,
