@@ -137,3 +137,22 @@ describe('identity.unix.spiffeId', () => {
     expect(r.stdout).not.toMatch(/workload-ca serving/);
   });
 });
+
+describe('identity.jwt key sources found by the config fuzz', () => {
+  it.each([
+    { name: 'a jwksUri that is not a URL (a TypeError before)', keys: '{ jwksUri: dev }', problem: /identity\.jwt\.issuers\.0\.keys/ },
+    { name: 'OIDC discovery with an issuer that is not a URL (crashed at start before)', keys: '{ discovery: true }', problem: /identity\.jwt\.issuers\.0\.issuer: with keys\.discovery the issuer must be an https:\/\/ URL/ },
+  ])('$name fails config load (exit 3)', async ({ keys, problem }) => {
+    const config = file('jwt.yaml');
+    await writeFile(config, `identity: { jwt: { issuers: [ { issuer: kubernetes, audiences: [workload-ca], keys: ${keys} } ] } }\n`);
+    let err: unknown;
+    try {
+      loadConfig({ file: config, env: {} });
+    } catch (e) {
+      err = e;
+    }
+    expect(isWcaError(err, 'ERR_CONFIG_INVALID')).toBe(true);
+    expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
+    expect((err as Error).message).toMatch(problem);
+  });
+});

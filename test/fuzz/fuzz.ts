@@ -9,7 +9,7 @@ import { errorCodes, WcaError, type ErrorCode } from '../../src/errors.js';
 export const fuzzSeed = Number(process.env.WCA_FUZZ_SEED ?? 20261130);
 
 export function fuzzOptions<Ts extends unknown[]>(numRuns: number): fc.Parameters<Ts> {
-  return { seed: fuzzSeed, numRuns, endOnFailure: true };
+  return { seed: fuzzSeed, numRuns };
 }
 
 /**
