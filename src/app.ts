@@ -136,6 +136,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
+      drainTimeoutMs: config.shutdownTimeout * 1000,
     });
     addresses.sds = sds.address;
     closers.push(() => sds.close());
