@@ -8,7 +8,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { errorCodes, GrpcStatus, type ErrorCode } from '../../src/errors.js';
+import { errorCodes, GrpcStatus, WcaError, type ErrorCode } from '../../src/errors.js';
 import { AuthenticatorChain } from '../../src/identity/chain.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
 import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
@@ -125,6 +125,9 @@ function sessionDeps(): SessionDeps {
     metrics,
     sources: () => source,
     resourceLabel: (name) => (served.includes(name) ? name : 'other'),
+    // A manual clock: the first-request deadline never fires on its own here.
+    clock: new FakeClock(),
+    firstRequestTimeoutMs: 10_000,
   };
 }
 
@@ -132,13 +135,16 @@ function sessionDeps(): SessionDeps {
 async function fuzzSession(decoded: fc.Arbitrary<unknown>, makeProtocol: ProtocolFactory<never, unknown>): Promise<void> {
   const deps = sessionDeps();
   await fc.assert(
-    fc.asyncProperty(fc.array(decoded, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 8 }), async (messages, pauseAt) => {
+    fc.asyncProperty(fc.array(decoded, { minLength: 1, maxLength: 8 }), fc.integer({ min: 0, max: 8 }), fc.boolean(), async (messages, pauseAt, serverFull) => {
       const failures: number[] = [];
       let sentAfterFailure = 0;
       const io = {
         context: { transport: 'tcp' as const, peerAddress: '127.0.0.1:5000', metadata: new Map<string, string[]>() },
         send: () => void (failures.length > 0 && sentAfterFailure++),
         fail: (status: number) => void failures.push(status),
+        authenticated: () => {
+          if (serverFull) throw new WcaError('ERR_SDS_LIMIT', 'the server-wide stream limit is reached');
+        },
       };
       const session = new StreamSession(deps, io, makeProtocol);
       for (const [i, message] of messages.entries()) {
