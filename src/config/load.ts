@@ -1,5 +1,5 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
@@ -71,7 +71,7 @@ function readYaml(file: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYamlStrictly(text);
   } catch (err) {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -80,6 +80,18 @@ function readYaml(file: string): Record<string, unknown> {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} must contain a mapping at the top level`);
   }
   return doc as Record<string, unknown>;
+}
+
+/**
+ * YAML errors and warnings both refuse the file: a warning (an unknown tag such
+ * as `!!js/function`) would otherwise turn a value silently into a string, and
+ * the parser would print it to stderr behind our back.
+ */
+function parseYamlStrictly(text: string): unknown {
+  const document = parseDocument(text);
+  const problem = document.errors[0] ?? document.warnings[0];
+  if (problem) throw problem;
+  return document.toJS();
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {

@@ -156,3 +156,22 @@ describe('identity.jwt key sources found by the config fuzz', () => {
     expect((err as Error).message).toMatch(problem);
   });
 });
+
+describe('YAML the parser only warns about', () => {
+  it.each([
+    ['an unknown tag', 'profile: !!js/function "dev"\n'],
+    ['a local tag', 'trustDomain: !ref cluster.local\n'],
+  ])('%s refuses the file (exit 3) instead of turning the value into a string', async (_name, text) => {
+    const config = file('tagged.yaml');
+    await writeFile(config, text);
+    let err: unknown;
+    try {
+      loadConfig({ file: config, env: {} });
+    } catch (e) {
+      err = e;
+    }
+    expect(isWcaError(err, 'ERR_CONFIG_FILE')).toBe(true);
+    expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
+    expect((err as Error).message).toMatch(/is not valid YAML: .*tag/i);
+  });
+});
