@@ -6,6 +6,7 @@ import { createJoinToken } from './join-token-handler.js';
 import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
+import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -27,10 +28,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => createJoinToken(options.joinTokens, logger, request), logger),
   });
-  // Mode 0600 before the socket is reachable: its file permissions are the admin API's access control.
-  const removeSocket = await bindUnixSocket(path, '0600', (address) =>
-    bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
-  );
+  // Mode 0600 before the socket is reachable, in a directory no one else can write to:
+  // its file permissions are the admin API's access control.
+  let removeSocket: () => Promise<void>;
+  try {
+    await prepareAdminSocketDir(path);
+    removeSocket = await bindUnixSocket(path, '0600', (address) =>
+      bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+    );
+  } catch (err) {
+    // A server bound to the staging socket would keep the process alive after the error.
+    server.forceShutdown();
+    throw err;
+  }
   logger.info({ path }, 'admin API listening');
 
   return {

@@ -22,5 +22,7 @@ export async function authorizeCaller(
     { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
     'sds: caller authorized',
   );
-  return node ? { grant, node } : { grant };
+  // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
+  const instance = JSON.stringify([caller.authenticator, caller.instance]);
+  return node ? { grant, instance, node } : { grant, instance };
 }

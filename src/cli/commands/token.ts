@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import { connectAdmin } from '../../admin/client.js';
-import { configSchema } from '../../config/schema.js';
+import { defaultAdminSocketPath } from '../../admin/socket-path.js';
 import { parseDurationSeconds } from '../../config/duration.js';
-import { formatListenAddress, parseListenAddress } from '../../config/listen.js';
+import { parseListenAddress } from '../../config/listen.js';
 import { WcaError } from '../../errors.js';
 
 interface CreateFlags {
@@ -27,7 +27,7 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
     .requiredOption('--spiffe-id <id>', 'SPIFFE ID the machine will receive, e.g. spiffe://cluster.local/vm/db-1')
     .requiredOption('--ttl <duration>', 'how long the token can be used, e.g. 15m, 1h')
     .option('--dns <name>', 'DNS SAN the machine may have (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--admin-socket <address>', 'admin API address', formatListenAddress(configSchema.parse({}).listen.admin))
+    .option('--admin-socket <address>', 'admin API address', `unix:${defaultAdminSocketPath(process.env)}`)
     .option('--json', 'print the whole answer as JSON')
     .action(async (flags: CreateFlags) => {
       // parseDurationSeconds wants a unit in strings; a bare number on the command line means seconds.
