@@ -78,7 +78,7 @@ describe('join tokens', () => {
 describe('policy', () => {
   const jwtRule = ruleSchema.parse({ name: 'careless', match: { authenticator: 'jwt' }, spiffeId: 'spiffe://{{trustDomain}}/workload-ca/{{serviceAccount}}' });
   const policy = rulePolicyWithBuiltins(trustDomain, [jwtRule], 3600);
-  const bound = (authenticator: string, id: string): Caller => ({ authenticator, subject: id, claims: {}, boundSpiffeId: id });
+  const bound = (authenticator: string, id: string): Caller => ({ authenticator, subject: id, instance: id, claims: {}, boundSpiffeId: id });
 
   it.each(reserved.flatMap((r) => ['join-token', 'mtls', 'unix', 'insecure-dev'].map((authenticator) => ({ ...r, authenticator }))))(
     'refuses $name to a caller bound to it by $authenticator',
@@ -91,9 +91,9 @@ describe('policy', () => {
   );
 
   it('refuses a configured rule that renders the server identity from a claim', () => {
-    const err = thrown(() => policy.decide({ authenticator: 'jwt', subject: 'sa', claims: { serviceAccount: 'sds' } }));
+    const err = thrown(() => policy.decide({ authenticator: 'jwt', subject: 'sa', instance: 'pod-1', claims: { serviceAccount: 'sds' } }));
     expect(err.code).toBe('ERR_SPIFFE_ID_RESERVED');
-    expect(policy.decide({ authenticator: 'jwt', subject: 'sa', claims: { serviceAccount: 'agent' } }).spiffeId).toBe(`${TD_ID}/workload-ca/agent`);
+    expect(policy.decide({ authenticator: 'jwt', subject: 'sa', instance: 'pod-1', claims: { serviceAccount: 'agent' } }).spiffeId).toBe(`${TD_ID}/workload-ca/agent`);
   });
 });
 
