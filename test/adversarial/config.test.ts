@@ -11,7 +11,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
-import { ExitCode, exitCodeOf, isWcaError } from '../../src/errors.js';
+import { ExitCode, exitCodeOf, isWcaError, type ErrorCode } from '../../src/errors.js';
 import { loadUpstream } from '../../src/upstream/loader.js';
 import { capturingLogger, createTestRootCa, privateKeyPem, testPluginContext } from '../fakes/upstream-ca.js';
 
@@ -45,6 +45,21 @@ async function serve(configFile: string): Promise<{ code: number | null; stdout:
     const e = err as { code: number | null; stdout: string; stderr: string };
     return { code: typeof e.code === 'number' ? e.code : null, stdout: e.stdout, stderr: e.stderr };
   }
+}
+
+/** Writes `text` as a config file and expects loading it to fail with `code`, exit 3, and a message matching `problem`. */
+async function expectLoadRefused(name: string, text: string, code: ErrorCode, problem: RegExp): Promise<void> {
+  const config = file(name);
+  await writeFile(config, text);
+  let err: unknown;
+  try {
+    loadConfig({ file: config, env: {} });
+  } catch (e) {
+    err = e;
+  }
+  expect(isWcaError(err, code)).toBe(true);
+  expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
+  expect((err as Error).message).toMatch(problem);
 }
 
 const loadDisk = (devProfile: boolean, logger = capturingLogger().logger) =>
@@ -107,19 +122,7 @@ describe('identity.unix.spiffeId', () => {
     { name: 'the trust domain ID', id: 'spiffe://cluster.local', problem: /identity\.unix\.spiffeId: .*trust domain's own ID/ },
     { name: "the server's SDS identity", id: 'spiffe://cluster.local/workload-ca/sds', problem: /identity\.unix\.spiffeId: .*own SDS identity/ },
   ])('$name fails config load (exit 3)', async ({ id, problem }) => {
-    const config = file('unix.yaml');
-    await writeFile(config, yaml(id));
-    const err = (() => {
-      try {
-        loadConfig({ file: config, env: {} });
-      } catch (e) {
-        return e;
-      }
-      return undefined;
-    })();
-    expect(isWcaError(err, 'ERR_CONFIG_INVALID')).toBe(true);
-    expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
-    expect((err as Error).message).toMatch(problem);
+    await expectLoadRefused('unix.yaml', yaml(id), 'ERR_CONFIG_INVALID', problem);
   });
 
   it('a workload ID of our own trust domain loads', async () => {
@@ -143,17 +146,8 @@ describe('identity.jwt key sources found by the config fuzz', () => {
     { name: 'a jwksUri that is not a URL (a TypeError before)', keys: '{ jwksUri: dev }', problem: /identity\.jwt\.issuers\.0\.keys/ },
     { name: 'OIDC discovery with an issuer that is not a URL (crashed at start before)', keys: '{ discovery: true }', problem: /identity\.jwt\.issuers\.0\.issuer: with keys\.discovery the issuer must be an https:\/\/ URL/ },
   ])('$name fails config load (exit 3)', async ({ keys, problem }) => {
-    const config = file('jwt.yaml');
-    await writeFile(config, `identity: { jwt: { issuers: [ { issuer: kubernetes, audiences: [workload-ca], keys: ${keys} } ] } }\n`);
-    let err: unknown;
-    try {
-      loadConfig({ file: config, env: {} });
-    } catch (e) {
-      err = e;
-    }
-    expect(isWcaError(err, 'ERR_CONFIG_INVALID')).toBe(true);
-    expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
-    expect((err as Error).message).toMatch(problem);
+    const text = `identity: { jwt: { issuers: [ { issuer: kubernetes, audiences: [workload-ca], keys: ${keys} } ] } }\n`;
+    await expectLoadRefused('jwt.yaml', text, 'ERR_CONFIG_INVALID', problem);
   });
 });
 
@@ -162,16 +156,6 @@ describe('YAML the parser only warns about', () => {
     ['an unknown tag', 'profile: !!js/function "dev"\n'],
     ['a local tag', 'trustDomain: !ref cluster.local\n'],
   ])('%s refuses the file (exit 3) instead of turning the value into a string', async (_name, text) => {
-    const config = file('tagged.yaml');
-    await writeFile(config, text);
-    let err: unknown;
-    try {
-      loadConfig({ file: config, env: {} });
-    } catch (e) {
-      err = e;
-    }
-    expect(isWcaError(err, 'ERR_CONFIG_FILE')).toBe(true);
-    expect(exitCodeOf(err)).toBe(ExitCode.CONFIG);
-    expect((err as Error).message).toMatch(/is not valid YAML: .*tag/i);
+    await expectLoadRefused('tagged.yaml', text, 'ERR_CONFIG_FILE', /is not valid YAML: .*tag/i);
   });
 });
