@@ -11,6 +11,8 @@ export const limits = {
   dnsNamesPerCert: 32,
   /** Largest CSR we parse (DER bytes); an RSA-4096 CSR with SANs is ~2 KiB. */
   csrMaxBytes: 16 * 1024,
+  /** Largest RSA modulus accepted in a CSR: verification cost grows with its cube. */
+  csrRsaMaxModulusBits: 8192,
   /** Signing requests queued before callers get RESOURCE_EXHAUSTED. */
   signQueueMax: 50_000,
   /** Requests per message from the main thread to a signer worker. */

@@ -55,6 +55,9 @@ export interface Grant {
 }
 
 export interface Policy {
-  /** Throws WcaError ERR_PERMISSION_DENIED with a reason when nothing grants the caller. */
+  /**
+   * Throws WcaError ERR_PERMISSION_DENIED with a reason when nothing grants the caller,
+   * ERR_SPIFFE_ID_RESERVED when what would be granted is reserved (spiffe/reserved.ts).
+   */
   decide(caller: Caller): Grant;
 }

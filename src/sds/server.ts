@@ -20,6 +20,7 @@ import { fetchSecrets } from './fetch.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
+import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import { callerContextOf, ServedStream, type PeerCertificates, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
@@ -42,8 +43,6 @@ export interface SdsServerOptions {
   leafTtlSeconds?: number;
   /** File mode of a Unix socket listener (identity.unix.socketMode). */
   socketMode?: SocketMode;
-  /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
-  serverSpiffeId?: string;
   /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
   drainTimeoutMs?: number;
 }
@@ -195,7 +194,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       listener = plain;
       address = plain.address;
     } else {
-      const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
+      // Reserved (spiffe/reserved.ts): no workload can be granted the identity Envoys pin for this server.
+      const serverSpiffeId = sdsServerSpiffeId(issuer.trustDomain);
       const ttl = options.leafTtlSeconds;
       tlsListener = await listenTls({
         grpcServer: server,
