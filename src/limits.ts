@@ -22,6 +22,18 @@ export const limits = {
   sdsMaxReceiveMessageBytes: 64 * 1024,
   /** Concurrent SDS streams per server. */
   sdsStreamsMax: 50_000,
+  /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */
+  sdsConnectionsPerAddressMax: 4096,
+  /** SDS TLS: open connections in all, before the descriptor budget below lowers it further. */
+  sdsConnectionsMax: 60_000,
+  /**
+   * File descriptors kept free of SDS connections (admin socket and its clients,
+   * HTTP, upstream calls, signer threads, logs): SDS accepts at most
+   * RLIMIT_NOFILE minus this.
+   */
+  fdReserve: 256,
+  /** SDS TLS: longest handshake timeout config may set, in seconds. */
+  tlsHandshakeTimeoutMaxSeconds: 120,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

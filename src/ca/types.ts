@@ -57,6 +57,11 @@ export interface LeafIssuer {
   issue(request: ServerKeyLeafRequest): Promise<IssuedSvid>;
   issueForCsr(request: CsrLeafRequest): Promise<IssuedCert>;
   bundle(): TrustBundle;
+  /**
+   * PEM chain of each current signing slot (active, next, old): our intermediate
+   * first, then the upstream's certificates above it, without the root.
+   */
+  intermediatesPem(): string[];
   /** Returns an unsubscribe function. */
   subscribe(listener: (event: AuthorityEvent) => void): () => void;
 }

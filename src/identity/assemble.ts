@@ -23,7 +23,7 @@ export interface IdentitySetup {
 /** Builds the SDS listener's authenticators (chosen by selection.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
-  deps: { issuer: LeafIssuer & { intermediatesPem(): string[] }; clock: Clock; logger: Logger },
+  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger },
 ): IdentitySetup {
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
@@ -35,7 +35,7 @@ export function assembleIdentity(
   // Constructors for every name selectAuthenticators may return.
   const available: Record<string, () => Authenticator> = {
     ...(id.unix ? { unix: () => new UnixAuthenticator({ spiffeId: id.unix!.spiffeId }) } : {}),
-    mtls: () => new MtlsAuthenticator(deps.issuer, deps.clock, () => deps.issuer.intermediatesPem()),
+    mtls: () => new MtlsAuthenticator({ trustDomain: config.trustDomain, clock: deps.clock, intermediates: () => deps.issuer.intermediatesPem() }),
     'join-token': () => new JoinTokenAuthenticator(joinTokens),
     ...(id.jwt ? { jwt: () => new JwtAuthenticator({ config: id.jwt!, clock: deps.clock, logger }) } : {}),
     ...(id.tokenReview ? { tokenreview: () => new TokenReviewAuthenticator(id.tokenReview!) } : {}),

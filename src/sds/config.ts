@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { limits } from '../limits.js';
+import { connectionsConfigSchema } from '../transport/config.js';
 
 /** The `sds:` section. Owned by the SDS server; the top-level schema embeds it. */
 export const sdsConfigSchema = z
@@ -21,6 +22,8 @@ export const sdsConfigSchema = z
     fetchTimeout: duration.pipe(z.number().positive()).default(10),
     /** A node's key is kept this long after its last stream closes, so a reconnect gets the same one. */
     idleTimeout: duration.pipe(z.number().positive()).default(300),
+    /** Handshake and idle timeouts and per-address cap of the TLS listener's connections. */
+    connections: connectionsConfigSchema,
   })
   .strict()
   .prefault({});

@@ -9,6 +9,7 @@ import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
+import { sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { bindUnixSocket, type SocketMode } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
@@ -19,7 +20,7 @@ import { fetchSecrets } from './fetch.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
-import { callerContextOf, ServedStream, type PeerCertificates, type StreamRegistry } from './grpc-stream.js';
+import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
@@ -43,6 +44,8 @@ export interface SdsServerOptions {
   socketMode?: SocketMode;
   /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
   serverSpiffeId?: string;
+  /** Open TLS connections in all; default the descriptor budget (RLIMIT_NOFILE minus limits.fdReserve). */
+  maxConnections?: number;
 }
 
 export interface SdsServer {
@@ -101,9 +104,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
 
   let tlsListener: TlsListener | undefined;
   // Only a listener that asks for client certificates can have any to look up.
-  const peerCertificatesOf: PeerCertificates | undefined = transport === 'mtls' ? (peer) => tlsListener!.peerCertificates(peer) : undefined;
+  const peerChainOf: PeerChainOf | undefined = transport === 'mtls' ? (peer) => tlsListener!.peerChain(peer) : undefined;
   const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
-    callerContextOf(call, transport, listen, peerCertificatesOf);
+    callerContextOf(call, transport, listen, peerChainOf);
 
   function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
     kind: 'sotw' | 'delta',
@@ -152,7 +155,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     },
   };
 
-  const server = new grpc.Server(sdsGrpcServerOptions);
+  // A connection without a stream holds a descriptor for nothing: grpc-js closes it after this long.
+  const server = new grpc.Server({ ...sdsGrpcServerOptions, 'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000 });
   server.addService(sdsServiceDefinition, handlers);
 
   let removeSocket: (() => Promise<void>) | undefined;
@@ -176,9 +180,19 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         feed: {
           watchCertificate: (listener) =>
             cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
-          watchBundle: (listener) => cache.watchBundle(listener),
+          watchTrust: (listener) => {
+            const emit = () => listener({ rootsPem: cache.bundle.pem, intermediatesPem: issuer.intermediatesPem() });
+            // A rotation activates an intermediate with a re-issue event, a root change with a bundle event.
+            const cancels = [cache.watchBundle(emit), issuer.subscribe(emit)];
+            return () => cancels.forEach((cancel) => cancel());
+          },
         },
         requestClientCertificate: transport === 'mtls',
+        connections: {
+          handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
+          perAddress: config.connections.perAddress,
+          max: options.maxConnections ?? sdsConnectionBudget(),
+        },
         logger,
       });
       address = formatListenAddress({ ...listen, port: tlsListener.port });
