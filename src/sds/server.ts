@@ -9,7 +9,7 @@ import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
-import { sdsConnectionBudget } from '../transport/fd-budget.js';
+import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { bindUnixSocket, type SocketMode } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
@@ -44,8 +44,6 @@ export interface SdsServerOptions {
   socketMode?: SocketMode;
   /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
   serverSpiffeId?: string;
-  /** Open TLS connections in all; default the descriptor budget (RLIMIT_NOFILE minus limits.fdReserve). */
-  maxConnections?: number;
 }
 
 export interface SdsServer {
@@ -191,7 +189,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         connections: {
           handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
           perAddress: config.connections.perAddress,
-          max: options.maxConnections ?? sdsConnectionBudget(),
+          max: Math.min(config.connections.max ?? Number.POSITIVE_INFINITY, sdsConnectionBudget(openFilesLimit())),
         },
         logger,
       });

@@ -11,6 +11,8 @@ export const connectionsConfigSchema = z
     idleTimeout: duration.pipe(z.number().positive()).default(300),
     /** Open TLS connections per client IP address. */
     perAddress: z.number().int().min(1).max(limits.sdsConnectionsPerAddressMax).default(256),
+    /** Open TLS connections in all; never more than RLIMIT_NOFILE minus limits.fdReserve. */
+    max: z.number().int().min(1).max(limits.sdsConnectionsMax).optional(),
   })
   .strict()
   .prefault({});

@@ -18,7 +18,7 @@ export function openFilesLimit(procLimits = '/proc/self/limits'): number | undef
  * How many connections the SDS listener may hold: the hard cap, lowered so that
  * `limits.fdReserve` descriptors always stay free for the admin socket and the rest.
  */
-export function sdsConnectionBudget(fdLimit = openFilesLimit()): number {
+export function sdsConnectionBudget(fdLimit: number | undefined): number {
   if (fdLimit === undefined) return limits.sdsConnectionsMax;
   return Math.max(1, Math.min(limits.sdsConnectionsMax, fdLimit - limits.fdReserve));
 }

@@ -148,7 +148,12 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
         else perAddress.delete(address!);
       });
     });
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS handshake failed'));
+    // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
+    // handshake included): without this destroy, half-open connections stayed forever.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      logger.debug({ code: err.code }, 'sds: TLS handshake failed');
+      socket.destroy();
+    });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // http2 handles errors of the sessions it owns; this covers the moment before.
       socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS connection error'));
