@@ -25,6 +25,7 @@ interface JobBase {
   dnsNames: readonly string[];
   notBeforeMs: number;
   notAfterMs: number;
+  lineageStartMs: number;
 }
 
 export type SignJob = (JobBase & { kind: 'key'; keyType: KeyType }) | (JobBase & { kind: 'csr'; csrDer: Uint8Array });
@@ -59,6 +60,7 @@ export async function signLeaf(ca: SigningCa, job: SignJob): Promise<SignResult>
     serial,
     notBeforeMs: job.notBeforeMs,
     notAfterMs: job.notAfterMs,
+    lineageStartMs: job.lineageStartMs,
     spkiDer,
     publicKeyBits,
     spiffeId: job.spiffeId,

@@ -9,6 +9,11 @@ export interface LeafRequest {
   dnsNames?: readonly string[];
   /** Requested lifetime; the Authority clamps to its maximum and the intermediate's notAfter. */
   ttlSeconds?: number;
+  /**
+   * When the renewal lineage of the caller's credential began (mTLS renewal); the
+   * leaf carries it in its wcaLineageStart extension. Absent or in the future: now.
+   */
+  lineageStartMs?: number;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {
