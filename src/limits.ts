@@ -44,6 +44,8 @@ export const limits = {
   jwksMaxBytes: 256 * 1024,
   /** Outstanding (unused, unexpired) join tokens; bounds memory if the admin API is abused. */
   joinTokensMax: 100_000,
+  /** Evicted identities remembered at once (each only until its certificates have expired). */
+  evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
 } as const;

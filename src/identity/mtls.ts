@@ -4,6 +4,8 @@ import { issuedBy } from '../x509/issued-by.js';
 import type { Clock } from '../clock.js';
 import { WcaError } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from '../spiffe/id.js';
+import { lineageStartOf } from '../x509/lineage.js';
+import type { EvictionList } from './evictions.js';
 import type { Authenticator, Caller, CallerContext } from './types.js';
 
 export interface MtlsAuthenticatorOptions {
@@ -14,6 +16,10 @@ export interface MtlsAuthenticatorOptions {
    * first certificate of each is a workload-ca intermediate of this trust domain.
    */
   intermediates: () => readonly string[];
+  /** Identities whose current certificates an operator evicted. */
+  evictions?: EvictionList;
+  /** A renewal lineage older than this must present its original credential again (identity.mtls.lineageMaxAge). */
+  lineageMaxAgeMs?: number;
 }
 
 /**
@@ -26,6 +32,10 @@ export interface MtlsAuthenticatorOptions {
  * CA under the upstream root issued (an enterprise sub-CA, the root itself) is
  * refused: renewal is for our own SVIDs. Validity is checked again with our clock,
  * because HTTP/2 connections outlive the certificate they were opened with.
+ *
+ * Renewal is bounded in time: each SVID carries when its lineage began (the first
+ * credential was presented); past lineageMaxAgeMs, and for lineages current when
+ * the identity was evicted, the caller must present its original credential again.
  */
 export class MtlsAuthenticator implements Authenticator {
   readonly name = 'mtls';
@@ -46,15 +56,28 @@ export class MtlsAuthenticator implements Authenticator {
       reject(`client SVID ${id.uri} belongs to trust domain "${id.trustDomain}", not "${trustDomain}"`, 'foreign-trust-domain');
     }
     if (leaf.ca) reject(`client certificate for ${id.uri} is a CA certificate, not an SVID`, 'leaf-is-ca');
-    checkValidity(leaf, clock.now(), `client SVID ${id.uri}`);
+    const now = clock.now();
+    checkValidity(leaf, now, `client SVID ${id.uri}`);
     if (!this.ownIntermediates().some((ca) => issuedBy(leaf, ca))) {
       reject(`client SVID ${id.uri} was not issued by a current workload-ca intermediate of ${trustDomain}; renewal is only for our own SVIDs`, 'not-issued-by-us');
+    }
+    const lineageStartMs = lineageStart(chain.certificates[0]!, leaf);
+    this.options.evictions?.check(id.uri, lineageStartMs);
+    const maxAge = this.options.lineageMaxAgeMs;
+    if (maxAge !== undefined && now - lineageStartMs >= maxAge) {
+      throw new WcaError(
+        'ERR_LINEAGE_EXPIRED',
+        `the renewal lineage of ${id.uri} began at ${new Date(lineageStartMs).toISOString()}, more than ${maxAge / 1000}s ago: present the original credential (join token, JWT) again`,
+        { details: { reason: 'lineage-max-age', lineageStart: new Date(lineageStartMs).toISOString() } },
+      );
     }
     return {
       authenticator: this.name,
       subject: id.uri,
       claims: Object.freeze({ spiffeId: id.uri, dnsNames: sanValues(leaf, 'DNS'), serial: leaf.serialNumber }),
       boundSpiffeId: id.uri,
+      lineageStartMs,
+      ...(maxAge === undefined ? {} : { validUntilMs: lineageStartMs + maxAge }),
     };
   }
 
@@ -74,6 +97,15 @@ function parse(der: Uint8Array): X509Certificate {
     return new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch {
     reject('client certificate is not a valid X.509 certificate', 'unparseable');
+  }
+}
+
+/** Our leaves carry their lineage start; one from before that extension began its lineage when issued. */
+function lineageStart(der: Uint8Array, leaf: X509Certificate): number {
+  try {
+    return lineageStartOf(der) ?? Date.parse(leaf.validFrom);
+  } catch {
+    reject('client certificate has a malformed lineage extension', 'unparseable');
   }
 }
 

@@ -43,6 +43,8 @@ export interface Caller {
    * to this caller carry it on; absent, their lineage starts at issue.
    */
   lineageStartMs?: number;
+  /** When this credential stops being good enough (a lineage reaching its maximum age): streams it opened end then. */
+  validUntilMs?: number;
 }
 
 export interface Authenticator {

@@ -22,5 +22,10 @@ export async function authorizeCaller(
     { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
     'sds: caller authorized',
   );
-  return node ? { grant, node } : { grant };
+  return {
+    grant,
+    ...(node ? { node } : {}),
+    ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+    ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
+  };
 }

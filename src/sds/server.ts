@@ -17,6 +17,7 @@ import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
 import { fetchSecrets } from './fetch.js';
+import { IdentityStreams, type EvictionCheck } from './identity-streams.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
@@ -44,6 +45,8 @@ export interface SdsServerOptions {
   socketMode?: SocketMode;
   /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
   serverSpiffeId?: string;
+  /** Evicted identities, re-checked as each stream starts. */
+  evictions?: EvictionCheck;
 }
 
 export interface SdsServer {
@@ -52,6 +55,8 @@ export interface SdsServer {
   readonly transport: ResolvedTransport;
   readonly cache: SecretCache;
   streams(): number;
+  /** Ends every open stream of a SPIFFE ID with the error's status (eviction); returns how many. */
+  endStreams(spiffeId: string, err: unknown): number;
   close(): Promise<void>;
 }
 
@@ -85,7 +90,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   });
   const chain = new AuthenticatorChain(options.authenticators, metrics);
   const wildcardNames = [config.certificateName, config.bundleName];
+  const identities = new IdentityStreams(clock, options.evictions);
   const deps: SessionDeps = {
+    identities,
     chain,
     policy: options.policy,
     logger,
@@ -207,6 +214,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     transport,
     cache,
     streams: () => open.size,
+    endStreams: (spiffeId, err) => identities.end(spiffeId, err),
     async close() {
       for (const stream of [...open]) stream.finish();
       server.forceShutdown();

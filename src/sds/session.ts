@@ -5,6 +5,7 @@ import type { Metrics } from '../telemetry/metrics.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
+import type { IdentityStreams } from './identity-streams.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
@@ -29,6 +30,8 @@ export interface SessionDeps extends AuthorizeDeps {
   metrics: Metrics;
   /** Bounded metric label for a resource name. */
   resourceLabel(name: string): string;
+  /** Where authorized streams register, so eviction and lineage deadlines can end them. */
+  identities?: IdentityStreams;
 }
 
 export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<Response>>) => Protocol<Request>;
@@ -76,6 +79,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
   private readonly log: StreamLog;
+  private release: (() => void) | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -99,6 +103,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   /** The peer went away or the server is stopping: drop watches, send nothing. */
   close(): void {
     this.state = 'closed';
+    this.release?.();
+    this.release = undefined;
     this.protocol?.close();
     this.queue.length = 0;
   }
@@ -108,6 +114,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     try {
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
+      this.release = this.deps.identities?.admit(caller, (err) => this.end(err));
       this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
       this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
       this.state = 'ready';

@@ -26,13 +26,21 @@ export interface SourceOptions {
 export interface StreamCaller {
   grant: Grant;
   node?: NodeInfo;
+  /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
+  lineageStartMs?: number;
+  /** The stream ends then (the lineage reaches its maximum age). */
+  validUntilMs?: number;
 }
 
 export type SourceFactory = (caller: StreamCaller) => ResourceSource;
 
-/** Same grant and same Envoy node: same key. Different nodes never share one. */
-function identityKey({ grant, node }: StreamCaller): string {
-  return JSON.stringify([grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '']);
+/**
+ * Same grant, same Envoy node and same renewal lineage: same key. Different nodes
+ * never share one, and a renewing caller never gets certificates of a younger
+ * lineage than its own credential (they would escape the lineage's maximum age).
+ */
+function identityKey({ grant, node, lineageStartMs }: StreamCaller): string {
+  return JSON.stringify([grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '', lineageStartMs ?? '']);
 }
 
 /** Encodes each (certificate or bundle, name) once however many streams want it. */
@@ -77,7 +85,12 @@ class CallerSource implements ResourceSource {
     this.grant = grant;
     this.key = identityKey(caller);
     const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
-    this.request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
+    this.request = {
+      spiffeId: grant.spiffeId,
+      dnsNames: grant.dnsNames,
+      ttlSeconds: ttl,
+      ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+    };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
   }
