@@ -55,7 +55,7 @@ export interface SdsServer {
   readonly transport: ResolvedTransport;
   readonly cache: SecretCache;
   streams(): number;
-  /** Ends every open stream of a SPIFFE ID with the error's status (eviction); returns how many. */
+  /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
   endStreams(spiffeId: string, err: unknown): number;
   close(): Promise<void>;
 }
@@ -214,7 +214,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     transport,
     cache,
     streams: () => open.size,
-    endStreams: (spiffeId, err) => identities.end(spiffeId, err),
+    endStreams(spiffeId, err) {
+      const ended = identities.end(spiffeId, err);
+      cache.forget(spiffeId);
+      return ended;
+    },
     async close() {
       for (const stream of [...open]) stream.finish();
       server.forceShutdown();

@@ -1,5 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
+import { createDevAuthority } from '../../src/dev-authority.js';
 import { isWcaError } from '../../src/errors.js';
+import { EvictionList } from '../../src/identity/evictions.js';
+import { pemBlocks } from '../../src/x509/der.js';
 import { MtlsAuthenticator } from '../../src/identity/mtls.js';
 import type { CallerContext } from '../../src/identity/types.js';
 import { FakeClock } from '../fakes/fake-clock.js';
@@ -69,5 +72,33 @@ describe('MtlsAuthenticator', () => {
     expect(await auth.authenticate(context(chain))).not.toBeNull();
     current = [otherRoot.intermediatePem()];
     await expect(auth.authenticate(context(chain))).rejects.toMatchObject({ details: { reason: 'not-issued-by-us' } });
+  });
+});
+
+describe('MtlsAuthenticator renewal lineage (injected clock)', () => {
+  it('carries the lineage start of an SVID of ours on, refuses it at the maximum age and after an eviction', async () => {
+    const authority = await createDevAuthority({ signers: 1 });
+    try {
+      const started = Math.floor(Date.now() / 1000) * 1000 - 1800_000;
+      const svid = await authority.issue({ spiffeId: ID, lineageStartMs: started });
+      const certs = pemBlocks(svid.chainPem).map((der) => new Uint8Array(der));
+      const clock = new FakeClock(Date.now());
+      const evictions = new EvictionList(clock, 4 * 3600_000);
+      const maxAge = 3600_000;
+      const auth = new MtlsAuthenticator({ trustDomain: 'cluster.local', clock, intermediates: () => authority.intermediatesPem(), evictions, lineageMaxAgeMs: maxAge });
+      expect(await auth.authenticate(context(certs))).toMatchObject({ lineageStartMs: started, validUntilMs: started + maxAge });
+
+      clock.advance(started + maxAge - clock.now() - 1);
+      expect(await auth.authenticate(context(certs))).not.toBeNull();
+      clock.advance(1);
+      await expect(auth.authenticate(context(certs))).rejects.toMatchObject({ code: 'ERR_LINEAGE_EXPIRED', details: { reason: 'lineage-max-age' } });
+
+      const unlimited = new MtlsAuthenticator({ trustDomain: 'cluster.local', clock, intermediates: () => authority.intermediatesPem(), evictions });
+      expect(await unlimited.authenticate(context(certs))).not.toBeNull();
+      evictions.evict(ID);
+      await expect(unlimited.authenticate(context(certs))).rejects.toMatchObject({ code: 'ERR_IDENTITY_EVICTED' });
+    } finally {
+      await authority.close();
+    }
   });
 });
