@@ -144,6 +144,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
       evictions: identity.evictions,
+      drainTimeoutMs: config.shutdownTimeout * 1000,
     });
     sdsServer = sds;
     addresses.sds = sds.address;

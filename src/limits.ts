@@ -20,7 +20,7 @@ export const limits = {
   sdsResourceNameMaxBytes: 512,
   /** SDS: largest inbound gRPC message. */
   sdsMaxReceiveMessageBytes: 64 * 1024,
-  /** Concurrent SDS streams per server. */
+  /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
   /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */
   sdsConnectionsPerAddressMax: 4096,
@@ -34,6 +34,14 @@ export const limits = {
   fdReserve: 256,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */
   tlsHandshakeTimeoutMaxSeconds: 120,
+  /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  sdsStreamsPerConnectionMax: 10_000,
+  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer address. */
+  sdsStreamsPerAddressMax: 50_000,
+  /** Ceiling of sds.firstRequestTimeout: how long a stream may stay open without a first request. */
+  sdsFirstRequestTimeoutMaxSeconds: 60,
+  /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
+  shutdownTimeoutMaxSeconds: 300,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

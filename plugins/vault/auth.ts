@@ -4,6 +4,12 @@
  * renew it any more (not renewable, max TTL reached, renewal refused). Timers run
  * on the injected clock, so tests move time instead of sleeping.
  *
+ * With a namespace configured, the first login is preceded by a check that the
+ * namespace exists and that Vault honours it (namespace.ts).
+ *
+ * Shared by every plugin part that talks to Vault (PKI here, Transit keys next):
+ * construct one VaultAuth per client and ask it for token() before each call.
+ *
  * Secrets are read at the moment they are used and never stored beyond the
  * current token; nothing here logs or formats them into an error.
  */
@@ -14,10 +20,13 @@ import { readSecret, type SecretSource } from '../../src/upstream/sdk/secrets.js
 import type { VaultClient, VaultResponse } from './client.js';
 import type { VaultAuthConfig } from './config.js';
 import { vaultBadResponse } from './errors.js';
+import { verifyNamespace } from './namespace.js';
 
 export interface VaultAuthDeps {
   client: VaultClient;
   auth: VaultAuthConfig;
+  /** X-Vault-Namespace the client sends; verified before the first login. */
+  namespace?: string;
   renewAtFraction: number;
   now(): number;
   schedule: Schedule;
@@ -45,6 +54,7 @@ export class VaultAuth {
   private grantedTtlSeconds = 0;
   private cancelTimer: (() => void) | undefined;
   private closed = false;
+  private namespaceVerified = false;
 
   constructor(private readonly deps: VaultAuthDeps) {}
 
@@ -53,6 +63,19 @@ export class VaultAuth {
     const lease = this.lease;
     if (lease && !this.expired(lease)) return lease.token;
     return (await this.obtainOnce(signal)).token;
+  }
+
+  /**
+   * Proves the credentials work now: a token (logging in if needed), then
+   * lookup-self with it. Returns a line for `upstream check`.
+   */
+  async verify(signal?: AbortSignal): Promise<string> {
+    const token = await this.token(signal);
+    const res = await this.deps.client.read(LOOKUP_SELF, { operation: 'token', token, signal });
+    const ttl = res.data?.ttl;
+    const policies = Array.isArray(res.data?.policies) ? res.data.policies.filter((p) => typeof p === 'string').slice(0, 20).join(',') : '';
+    const expiry = typeof ttl === 'number' && ttl > 0 ? `token TTL ${ttl}s` : 'token without expiry';
+    return `${this.deps.auth.method} auth accepted by ${this.deps.client.address} (${expiry}, policies ${policies || 'none'})`;
   }
 
   close(): void {
@@ -78,6 +101,10 @@ export class VaultAuth {
   }
 
   private async obtain(signal?: AbortSignal): Promise<Lease> {
+    if (this.deps.namespace && !this.namespaceVerified) {
+      await verifyNamespace(this.deps.client, this.deps.namespace, signal);
+      this.namespaceVerified = true;
+    }
     const lease = await this.login(signal);
     if (this.closed) return lease;
     this.grantedTtlSeconds = lease.ttlSeconds;

@@ -23,10 +23,14 @@ export interface VaultCallOptions {
   operation: VaultOperation;
   /** Omitted for login calls, which must not carry a stale token. */
   token?: string;
+  /** Sent as X-Vault-Namespace instead of the configured namespace ('' = none). */
+  namespace?: string;
   signal?: AbortSignal;
 }
 
 export interface VaultClient {
+  /** Vault's address, for messages. */
+  readonly address: string;
   read(path: string, options: VaultCallOptions): Promise<VaultResponse>;
   write(path: string, body: Record<string, unknown>, options: VaultCallOptions): Promise<VaultResponse>;
 }
@@ -48,7 +52,8 @@ const isApiResponseError = (e: unknown): e is ApiResponseError =>
 
 function errorTexts(body: unknown): string[] {
   const errors = (body as { errors?: unknown } | undefined)?.errors;
-  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
+  // A hostile or broken server could send thousands; ten say enough.
+  return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string').slice(0, 10) : [];
 }
 
 function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, path: string): Promise<T> {
@@ -61,7 +66,14 @@ function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, path: s
   });
 }
 
+/** The address as messages show it: never with a user:password part. */
+function shownAddress(address: string): string {
+  const u = new URL(address);
+  return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
+}
+
 export function createVaultClient(options: VaultClientOptions): VaultClient {
+  const address = shownAddress(options.address);
   const vault = nodeVault({
     endpoint: options.address,
     // node-vault's debug output would print login bodies (secret IDs, JWTs) when DEBUG is set.
@@ -72,16 +84,20 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       ...(options.caPem ? { ca: options.caPem } : {}),
     },
   });
-  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE from process.env; we pass both explicitly.
+  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE from process.env; we pass both explicitly, per call.
   vault.token = '';
-  (vault as unknown as { namespace: string }).namespace = options.namespace ?? '';
+  (vault as unknown as { namespace: string }).namespace = '';
 
   async function call(
     path: string,
     options_: VaultCallOptions,
     send: (requestOptions: Record<string, unknown>) => Promise<unknown>,
   ): Promise<VaultResponse> {
-    const headers = options_.token ? { 'X-Vault-Token': options_.token } : {};
+    const namespace = options_.namespace ?? options.namespace ?? '';
+    const headers = {
+      ...(options_.token ? { 'X-Vault-Token': options_.token } : {}),
+      ...(namespace ? { 'X-Vault-Namespace': namespace } : {}),
+    };
     let body: unknown;
     try {
       body = await raceAbort(send({ headers }), options_.signal, path);
@@ -90,13 +106,14 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
         throw vaultHttpError(options_.operation, path, err.response.statusCode, errorTexts(err.response.body));
       }
       if (isWcaError(err)) throw err;
-      throw vaultTransportError(path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
+      throw vaultTransportError(address, path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
     }
     if (typeof body !== 'object' || body === null) throw vaultBadResponse(path, 'answer is not a JSON object');
     return body as VaultResponse;
   }
 
   return {
+    address,
     read: (path, o) => call(path, o, (ro) => vault.read(path, ro)),
     write: (path, body, o) => call(path, o, (ro) => vault.write(path, body, ro)),
   };

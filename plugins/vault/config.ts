@@ -60,7 +60,7 @@ export const vaultConfigSchema = z
   .object({
     /** Vault's address, e.g. https://vault.example.com:8200. */
     address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://vault:8200' }),
-    /** Vault Enterprise namespace, sent as X-Vault-Namespace. */
+    /** Vault Enterprise or OpenBao namespace, sent as X-Vault-Namespace; checked to exist and be honoured. */
     namespace: z.string().min(1).optional(),
     /** PEM file with the CA(s) that sign Vault's TLS certificate. */
     caFile: z.string().min(1).optional(),
@@ -81,6 +81,7 @@ export const vaultConfigSchema = z
       sign: c.issuerRef ? `${c.pkiMount}/issuer/${c.issuerRef}/sign-intermediate` : `${c.pkiMount}/root/sign-intermediate`,
       // The issuer's JSON carries its full chain; cert/ca_chain is the JSON form for the default issuer.
       bundle: c.issuerRef ? `${c.pkiMount}/issuer/${c.issuerRef}/json` : `${c.pkiMount}/cert/ca_chain`,
+      revoke: `${c.pkiMount}/revoke`,
     },
   }));
 

@@ -1,29 +1,51 @@
 /**
  * Vault answers and transport failures → typed WcaErrors. Messages carry Vault's
- * own `errors` text and the path, which name the problem for the operator; they
- * never carry a token, secret ID or JWT (those only travel in headers and login
- * bodies, which nothing here reads).
+ * own `errors` text (made one line) and the path, which name the problem for the
+ * operator; they never carry a token, secret ID or JWT (those only travel in
+ * headers and login bodies, which nothing here reads).
  */
 import { WcaError, type ErrorCode } from '../../src/upstream/sdk/errors.js';
 
 /** What the failed request was for: login failures are authentication problems. */
 export type VaultOperation = 'login' | 'token' | 'pki';
 
+/** Longest Vault error text kept in a message: the body comes from the network. */
+const maxErrorTextChars = 500;
+
+/**
+ * Vault wraps errors from its Go multierror as "1 error occurred:\n\t* text\n\n";
+ * an operator reads one line, so the wrapper goes and several items join with "; ".
+ */
+export function oneLine(text: string): string {
+  const items = text
+    .replace(/^\s*\d+ errors? occurred:\s*/, '')
+    .split(/\n\s*\*\s*/)
+    .map((s) => s.replace(/\s+/g, ' ').trim().replace(/^\* /, ''))
+    .filter((s) => s !== '');
+  const line = items.join('; ');
+  return line.length > maxErrorTextChars ? `${line.slice(0, maxErrorTextChars)}…` : line;
+}
+
 /** A non-2xx answer from Vault. */
 export function vaultHttpError(operation: VaultOperation, path: string, status: number, errors: string[]): WcaError {
-  const code = codeForStatus(operation, status);
-  const text = errors.length > 0 ? errors.join('; ') : 'no error text';
+  const texts = errors.map(oneLine).filter((t) => t !== '');
+  const code = codeForStatus(operation, status, texts);
+  const text = texts.length > 0 ? texts.join('; ') : 'no error text';
   return new WcaError(code, `vault: ${path} returned HTTP ${status}: ${text}`, {
-    details: { plugin: 'vault', path, status, errors },
+    details: { plugin: 'vault', path, status, errors: texts },
   });
 }
 
-function codeForStatus(operation: VaultOperation, status: number): ErrorCode {
+/** Vault answers 500 for an issuer reference that names no issuer; the config is wrong, not Vault. */
+const unknownIssuer = /unable to find PKI issuer for reference/;
+
+function codeForStatus(operation: VaultOperation, status: number, texts: string[]): ErrorCode {
   // Vault answers 400/403 for a bad secret ID, JWT or token on login and lookup.
   if (operation !== 'pki' && (status === 400 || status === 401 || status === 403)) return 'ERR_UPSTREAM_AUTH';
   if (status === 403) return 'ERR_UPSTREAM_DENIED';
   if (status === 429) return 'ERR_UPSTREAM_THROTTLED';
-  // 400: Vault refused what we asked for (unknown issuer, TTL or CN not allowed): fix the config.
+  if (texts.some((t) => unknownIssuer.test(t))) return 'ERR_UPSTREAM_CONFIG';
+  // 400: Vault refused what we asked for (TTL or CN not allowed): fix the config.
   // 404: no such mount or route.
   if (status === 400 || status === 404) return 'ERR_UPSTREAM_CONFIG';
   if (status >= 500 || status === 412) return 'ERR_UPSTREAM_UNAVAILABLE';
@@ -40,21 +62,22 @@ const tlsCodes = new Set([
 ]);
 
 /**
- * A request that got no HTTP answer. Only the error's code and our own words
- * are used: the client library's error object holds the request headers
- * (X-Vault-Token), so it is never kept as `cause` or logged.
+ * A request that got no HTTP answer, naming the Vault address it went to. Only
+ * the error's code and our own words are used: the client library's error
+ * object holds the request headers (X-Vault-Token), so it is never kept as
+ * `cause` or logged.
  */
-export function vaultTransportError(path: string, code: string | undefined, timeoutMs: number): WcaError {
-  const details = { plugin: 'vault', path, code };
+export function vaultTransportError(address: string, path: string, code: string | undefined, timeoutMs: number): WcaError {
+  const details = { plugin: 'vault', address, path, code };
   if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
-    return new WcaError('ERR_UPSTREAM_TIMEOUT', `vault: ${path} got no answer within ${timeoutMs} ms`, { details });
+    return new WcaError('ERR_UPSTREAM_TIMEOUT', `vault: ${path} at ${address} got no answer within ${timeoutMs} ms`, { details });
   }
   if (code && tlsCodes.has(code)) {
-    return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: TLS verification of Vault failed (${code}); check caFile and address`, {
+    return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: TLS verification of Vault at ${address} failed (${code}); check caFile and address`, {
       details,
     });
   }
-  return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: ${path} failed: ${code ?? 'connection error'}`, { details });
+  return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: cannot reach Vault at ${address} for ${path}: ${code ?? 'connection error'}`, { details });
 }
 
 export function vaultAbortedError(path: string): WcaError {

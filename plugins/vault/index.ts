@@ -24,6 +24,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
     const auth = new VaultAuth({
       client,
       auth: config.auth,
+      namespace: config.namespace,
       renewAtFraction: config.renewAtFraction,
       now: () => context.now(),
       schedule: scheduleFrom(context),
@@ -33,7 +34,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
     if (config.address.startsWith('http:') && !context.devProfile) {
       logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted');
     }
-    return new VaultAuthority(config, client, auth, logger);
+    return new VaultAuthority(config, client, auth, logger, () => context.now());
   },
 };
 

@@ -4,6 +4,7 @@ import { listenAddress } from './listen.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
+import { limits } from '../limits.js';
 
 /**
  * The whole configuration. Sections owned by a subsystem live next to it and are
@@ -47,6 +48,8 @@ export const configSchema = z
       .prefault({}),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
+    /** On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut. */
+    shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()

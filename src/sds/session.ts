@@ -1,3 +1,4 @@
+import type { Clock } from '../clock.js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -22,6 +23,8 @@ export interface StreamIo<Response> {
   send(response: Response): void;
   /** Ends the stream with this gRPC status and message. */
   fail(status: number, message: string): void;
+  /** The caller is authenticated: count the stream toward the server-wide limit; throws ERR_SDS_LIMIT when full. */
+  authenticated(): void;
 }
 
 export interface SessionDeps extends AuthorizeDeps {
@@ -30,6 +33,9 @@ export interface SessionDeps extends AuthorizeDeps {
   metrics: Metrics;
   /** Bounded metric label for a resource name. */
   resourceLabel(name: string): string;
+  clock: Clock;
+  /** A stream with no request after this long ends: an idle stream costs the server and tells it nothing. */
+  firstRequestTimeoutMs: number;
   /** Where authorized streams register, so eviction and lineage deadlines can end them. */
   identities?: IdentityStreams;
 }
@@ -79,6 +85,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
   private readonly log: StreamLog;
+  private cancelFirstRequestDeadline: (() => void) | undefined;
   private release: (() => void) | undefined;
 
   constructor(
@@ -87,6 +94,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     private readonly makeProtocol: ProtocolFactory<Request, Response>,
   ) {
     this.log = new StreamLog(deps.logger, { peer: io.context.peerAddress });
+    this.cancelFirstRequestDeadline = deps.clock.schedule(() => this.firstRequestMissed(), deps.firstRequestTimeoutMs);
   }
 
   receive(message: Request | MalformedRequest): void {
@@ -103,6 +111,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   /** The peer went away or the server is stopping: drop watches, send nothing. */
   close(): void {
     this.state = 'closed';
+    this.stopFirstRequestDeadline();
     this.release?.();
     this.release = undefined;
     this.protocol?.close();
@@ -111,9 +120,11 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
 
   private async start(first: Request): Promise<void> {
     this.state = 'authenticating';
+    this.stopFirstRequestDeadline();
     try {
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
+      this.io.authenticated();
       this.release = this.deps.identities?.admit(caller, (err) => this.end(err));
       this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
       this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
@@ -122,6 +133,18 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     } catch (err) {
       this.end(err);
     }
+  }
+
+  private firstRequestMissed(): void {
+    this.cancelFirstRequestDeadline = undefined;
+    if (this.state !== 'new') return;
+    const seconds = this.deps.firstRequestTimeoutMs / 1000;
+    this.end(new WcaError('ERR_SDS_FIRST_REQUEST_TIMEOUT', `no request within ${seconds}s of opening the stream (sds.firstRequestTimeout)`), true);
+  }
+
+  private stopFirstRequestDeadline(): void {
+    this.cancelFirstRequestDeadline?.();
+    this.cancelFirstRequestDeadline = undefined;
   }
 
   private handle(request: Request): void {
@@ -133,12 +156,13 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     }
   }
 
-  private end(err: unknown): void {
+  /** `quiet`: an outcome an attacker can cause by the thousand, logged at debug so it cannot flood the log (the metric still counts it). */
+  private end(err: unknown, quiet = false): void {
     if (this.state === 'closed') return;
     this.close();
     const status = grpcStatusOf(err);
     this.deps.metrics.sdsRejected.inc({ status: String(status) });
-    if (err instanceof WcaError) this.log.info({ code: err.code, message: err.message }, 'sds: stream ended with error');
+    if (err instanceof WcaError) this.log[quiet ? 'debug' : 'info']({ code: err.code, message: err.message }, 'sds: stream ended with error');
     else this.log.error({ err }, 'sds: stream failed');
     this.io.fail(status, publicMessageOf(err));
   }

@@ -32,6 +32,17 @@ export interface UpstreamAuthority {
   mintIntermediate(request: MintRequest, signal?: AbortSignal): Promise<MintResult>;
   /** Current upstream roots; the core polls this to learn about root rotation. */
   fetchRoots?(signal?: AbortSignal): Promise<string[]>;
+  /**
+   * Proves the credentials work now (a login, a token lookup) without issuing
+   * anything; resolves with one line for `upstream check`. Optional.
+   */
+  checkCredentials?(signal?: AbortSignal): Promise<string>;
+  /**
+   * Revokes a certificate this upstream issued (one of our intermediates) by its
+   * serial number in hex (colons allowed), so the upstream's CRL lists it. Optional:
+   * not every upstream can revoke.
+   */
+  revoke?(serialHex: string, signal?: AbortSignal): Promise<void>;
   close(): Promise<void>;
 }
 

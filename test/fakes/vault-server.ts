@@ -1,11 +1,15 @@
 /**
- * A local HTTP(S) server that follows the Vault HTTP API for the endpoints the
- * vault plugin calls, so the real node-vault client talks to it:
+ * A FAKE Vault, only for what a real OpenBao cannot be made to do (hang, answer
+ * garbage, sign a wrong chain, ignore namespaces like Vault Community Edition):
+ * everything else is tested against a real OpenBao (test/plugins/vault/openbao*.ts).
+ * Its answers follow the real shapes, and test/plugins/vault/fake-shapes.test.ts
+ * compares them with answers recorded from a real server. Endpoints:
  *
  *   POST /v1/<mount>/root/sign-intermediate, /v1/<mount>/issuer/<ref>/sign-intermediate
  *   GET  /v1/<mount>/cert/ca_chain, /v1/<mount>/issuer/<ref>/json        (unauthenticated)
  *   POST /v1/auth/<approle>/login, /v1/auth/<kubernetes>/login
  *   GET  /v1/auth/token/lookup-self, POST /v1/auth/token/renew-self
+ *   GET  /v1/sys/internal/ui/mounts                                      (unauthenticated)
  *
  * Answers use Vault's envelope ({data, auth, warnings, ...}) and its error body
  * {"errors": [...]}; tokens travel in X-Vault-Token, namespaces in
@@ -49,6 +53,8 @@ export interface FakeVaultOptions {
   /** Issuer names accepted in /issuer/<ref>/...; "default" always works. */
   issuers?: string[];
   namespace?: string;
+  /** Answer whatever X-Vault-Namespace says, as Vault Community Edition does. */
+  ignoresNamespace?: boolean;
   /** Mount's max TTL: longer requests are clamped with a warning. */
   maxTtlSeconds?: number;
   tls?: TlsMaterial;
@@ -113,7 +119,9 @@ export class FakeVaultServer extends HttpTestServer {
       res.writeHead(o.status, { 'content-type': 'application/json' });
       return void res.end(o.raw ?? JSON.stringify({ errors: o.errors ?? [] }));
     }
-    if ((req.headers['x-vault-namespace'] ?? undefined) !== this.options.namespace) {
+    const namespace = req.headers['x-vault-namespace'] ?? undefined;
+    if (namespace !== this.options.namespace && !this.options.ignoresNamespace) {
+      if (namespace !== undefined) return send(res, 404, { errors: ['namespace not found'] });
       return send(res, 404, { errors: [`no handler for route "${path}". route entry not found.`] });
     }
     try {
@@ -136,10 +144,11 @@ export class FakeVaultServer extends HttpTestServer {
       if (body.role !== k8s.role || body.jwt !== k8s.jwt) return err(403, 'permission denied');
       return this.login(k8s.tokenTtlSeconds, 0);
     }
+    if (method === 'GET' && path === 'sys/internal/ui/mounts') return ok({ data: { auth: {}, secret: {} } });
     const issuerJson = new RegExp(`^${mount}/issuer/([^/]+)/json$`).exec(path);
     if (method === 'GET' && issuerJson) {
       if (!this.knownIssuer(issuerJson[1]!)) return err(500, `unable to find PKI issuer for reference: ${issuerJson[1]}`);
-      return ok({ data: { certificate: this.caChain()[0], ca_chain: this.caChain(), issuer_id: 'f0e1d2c3', revocation_time: 0 } });
+      return ok({ data: { certificate: this.caChain()[0], ca_chain: this.caChain(), issuer_id: 'f0e1d2c3-0000-4000-8000-000000000001', issuer_name: issuerJson[1] } });
     }
     if (method === 'GET' && path === `${mount}/cert/ca_chain`) {
       const joined = this.caChain().join('');
@@ -155,8 +164,10 @@ export class FakeVaultServer extends HttpTestServer {
     if (method === 'POST' && path === 'auth/token/renew-self') return this.renew(token!, t);
     const sign = new RegExp(`^${mount}/(?:root|issuer/([^/]+))/sign-intermediate$`).exec(path);
     if (method === 'POST' && sign) {
-      if (!t.canSign) return err(403, 'permission denied');
-      if (sign[1] !== undefined && !this.knownIssuer(sign[1])) return err(400, `unable to find PKI issuer for reference: ${sign[1]}`);
+      if (!t.canSign) return err(403, multiError('permission denied'));
+      if (sign[1] !== undefined && !this.knownIssuer(sign[1])) {
+        return err(500, multiError(`could not fetch the CA certificate (was one set?): unable to find PKI issuer for reference: ${sign[1]}`));
+      }
       return this.signIntermediate(body);
     }
     return err(404, `no handler for route "${path}". route entry not found.`);
@@ -199,11 +210,13 @@ export class FakeVaultServer extends HttpTestServer {
     }
     const requested = parseTtl(body.ttl);
     if (requested === undefined) return err(400, `error parsing ttl: invalid duration "${String(body.ttl)}"`);
-    const warnings: string[] = [];
+    // The notes every real mint gets, in the real order: no AIA URLs on the mount, then our pathLen 0.
+    const warnings: string[] = [aiaWarning];
+    if (body.max_path_length === 0) warnings.push(pathLenZeroWarning);
     let ttl = requested;
     const max = this.options.maxTtlSeconds;
     if (max !== undefined && ttl > max) {
-      warnings.push(`TTL "${ttl}s" is longer than permitted maxTTL "${max}s", so maxTTL is being used`);
+      warnings.push(`TTL "${goDuration(ttl)}" is longer than permitted maxTTL "${goDuration(max)}", so maxTTL is being used`);
       ttl = max;
     }
     const { ca } = this.options;
@@ -218,7 +231,8 @@ export class FakeVaultServer extends HttpTestServer {
       data: {
         certificate: signed.certificatePem,
         issuing_ca: chain[0],
-        ca_chain: chain,
+        // Real servers list the new certificate first, then the issuer's chain.
+        ca_chain: [signed.certificatePem, ...chain],
         serial_number: randomBytes(20).toString('hex').match(/../g)!.join(':'),
         expiration: Math.floor(this.now() / 1000) + ttl,
       },
@@ -237,6 +251,23 @@ const ok = (payload: Record<string, unknown>): Answer => ({
   body: { request_id: randomBytes(8).toString('hex'), lease_id: '', renewable: false, lease_duration: 0, data: null, wrap_info: null, warnings: null, auth: null, ...payload },
 });
 const err = (status: number, ...errors: string[]): Answer => ({ status, body: { errors } });
+
+/** How Vault's Go multierror formats one error. */
+const multiError = (text: string) => `1 error occurred:\n\t* ${text}\n\n`;
+
+export const aiaWarning =
+  "This mount hasn't configured any authority information access (AIA) fields; this may make it harder for systems to find missing certificates in the chain or to validate revocation status of certificates. Consider updating /config/urls or the newly generated issuer with this information.";
+export const pathLenZeroWarning = 'Max path length of the signed certificate is zero. This certificate cannot be used to issue intermediate CA certificates.';
+
+/** Go's time.Duration String(): 3600 → "1h0m0s", 1800 → "30m0s", 90 → "1m30s". */
+function goDuration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  if (h > 0) return `${h}h${m}m${s}s`;
+  if (m > 0) return `${m}m${s}s`;
+  return `${s}s`;
+}
 
 function send(res: http.ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });

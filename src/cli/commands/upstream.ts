@@ -1,6 +1,6 @@
 /**
  * `workload-ca upstream check`: dry-runs the configured upstream the way
- * `serve` would use it (config, connect and authenticate, roots, and with
+ * `serve` would use it (config, connect, authenticate where the plugin can, roots, and with
  * --mint a real CSR round trip through the same validation) and reports each
  * step. Exits non-zero with the failing step's exit code.
  */
@@ -67,9 +67,13 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
         { logger: createLogger({ level: config.log.level }), now: Date.now, devProfile: config.profile === 'dev', env },
         { baseDir },
       ),
-    (u) => `plugin ${u.name} created (credentials accepted)`,
+    (u) => `plugin ${u.name} created`,
   );
   try {
+    if (upstream.checkCredentials) {
+      // A real login or token lookup: "accepted" is only said after the upstream said so.
+      await step(out, 'auth', () => upstream.checkCredentials!(), (line) => line);
+    }
     if (upstream.fetchRoots) {
       // self-signed makes its root on the first mint, so "none yet" is not a failure.
       await step(

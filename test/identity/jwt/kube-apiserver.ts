@@ -5,6 +5,8 @@ import { generateTestKeys, privateKeyPem } from '../../fakes/upstream-ca.js';
 
 export interface ReviewedUser {
   username: string;
+  /** The object's UID; for a service account, the one its tokens carry (Vault compares them). */
+  uid?: string;
   extra?: Record<string, string[]>;
   audiences: string[];
 }
@@ -59,7 +61,10 @@ export class KubeApiServer extends HttpTestServer {
     if (authorization !== `Bearer ${this.reviewerToken}`) return status(401, 'Unauthorized', 'Unauthorized');
     const review = JSON.parse(raw) as { apiVersion?: string; kind?: string; spec?: { token?: string; audiences?: string[] } };
     this.requests.push({ authorization, body: review });
-    if (review.apiVersion !== 'authentication.k8s.io/v1' || review.kind !== 'TokenReview' || !review.spec?.token) {
+    // Like the real apiserver, a body without apiVersion/kind takes them from the URL (Vault's client sends none).
+    const apiVersion = review.apiVersion ?? 'authentication.k8s.io/v1';
+    const kind = review.kind ?? 'TokenReview';
+    if (apiVersion !== 'authentication.k8s.io/v1' || kind !== 'TokenReview' || !review.spec?.token) {
       return status(400, 'BadRequest', 'invalid TokenReview');
     }
     const user = this.users.get(review.spec.token);
@@ -72,7 +77,7 @@ export class KubeApiServer extends HttpTestServer {
       metadata: { creationTimestamp: null },
       spec: { ...review.spec, token: undefined },
       status: authenticated
-        ? { authenticated: true, user: { username: user.username, uid: 'u-1', groups: ['system:serviceaccounts'], extra: user.extra ?? {} }, audiences }
+        ? { authenticated: true, user: { username: user.username, uid: user.uid ?? 'u-1', groups: ['system:serviceaccounts'], extra: user.extra ?? {} }, audiences }
         : { user: {}, error: user ? '[invalid bearer token, token audiences is invalid]' : '[invalid bearer token, service account token has been invalidated]' },
     });
   }

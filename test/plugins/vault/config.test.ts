@@ -5,7 +5,7 @@ import { configProblems } from '../../../src/upstream/loader.js';
 describe('vault plugin config', () => {
   it('derives the sign and bundle paths from pkiMount and issuerRef, with defaults', () => {
     const byDefault = plugin.configSchema.parse({ address: 'https://vault:8200', auth: { method: 'token' } });
-    expect(byDefault.paths).toEqual({ sign: 'pki/root/sign-intermediate', bundle: 'pki/cert/ca_chain' });
+    expect(byDefault.paths).toEqual({ sign: 'pki/root/sign-intermediate', bundle: 'pki/cert/ca_chain', revoke: 'pki/revoke' });
     expect(byDefault.auth).toEqual({ method: 'token', token: { env: 'VAULT_TOKEN' } });
     const named = plugin.configSchema.parse({
       address: 'https://vault:8200',
@@ -13,7 +13,7 @@ describe('vault plugin config', () => {
       issuerRef: 'mesh',
       auth: { method: 'approle', roleId: 'r', secretId: { file: '/run/secrets/secret-id' } },
     });
-    expect(named.paths).toEqual({ sign: 'pki/int/issuer/mesh/sign-intermediate', bundle: 'pki/int/issuer/mesh/json' });
+    expect(named.paths).toEqual({ sign: 'pki/int/issuer/mesh/sign-intermediate', bundle: 'pki/int/issuer/mesh/json', revoke: 'pki/int/revoke' });
     expect(named.auth).toMatchObject({ mount: 'approle', secretId: { file: '/run/secrets/secret-id' } });
   });
 

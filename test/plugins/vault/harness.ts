@@ -1,6 +1,8 @@
 /**
- * Builds the vault plugin the way the loader does (schema parse, then create)
- * against a FakeVaultServer, with a capturing logger and an injected clock.
+ * Builds the vault plugin the way the loader does (schema parse, then create),
+ * with a capturing logger and an injected clock: against a real OpenBao
+ * (openbao.ts) or, for what a real server cannot be made to do, the
+ * FakeVaultServer.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,9 +15,20 @@ import { FakeClock } from '../../fakes/fake-clock.js';
 import { capturingLogger, createTestRootCa, testPluginContext, type TestRootCa } from '../../fakes/upstream-ca.js';
 import { FakeVaultServer, type FakeVaultOptions } from '../../fakes/vault-server.js';
 
+/** Time as the plugin sees it: a FakeClock, or `realTime` against a real server's own token expiry. */
+export type PluginClock = Pick<FakeClock, 'now' | 'schedule'>;
+
+export const realTime: PluginClock = {
+  now: () => Date.now(),
+  schedule: (fn, ms) => {
+    const timer = setTimeout(fn, ms);
+    return () => clearTimeout(timer);
+  },
+};
+
 export interface Harness {
   authority: UpstreamAuthority;
-  clock: FakeClock;
+  clock: PluginClock;
   /** Everything the plugin logged (through the production logger and its redaction). */
   logText: () => string;
 }
@@ -23,7 +36,7 @@ export interface Harness {
 export async function createVault(
   config: Omit<VaultConfigInput, 'auth'> & { auth: VaultConfigInput['auth'] },
   env: Record<string, string> = {},
-  clock = new FakeClock(Date.now()),
+  clock: PluginClock = new FakeClock(Date.now()),
 ): Promise<Harness> {
   const { logger, text } = capturingLogger();
   const parsed = plugin.configSchema.parse(config);

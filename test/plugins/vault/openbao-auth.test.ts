@@ -1,0 +1,163 @@
+/**
+ * The vault plugin's authentication against a real OpenBao 2.7.2: token,
+ * AppRole and Kubernetes logins (Kubernetes through a local server following
+ * the TokenReview API), renewal and re-login at the max TTL on the server's own
+ * clock, refused credentials, and a sealed server (last: it stays sealed).
+ */
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { VaultConfigInput } from '../../../plugins/vault/config.js';
+import { hasTools } from '../../helpers/tools.js';
+import { mintAndValidate, rejectionOf } from '../../fakes/mint.js';
+import { KubeApiServer } from '../../identity/jwt/kube-apiserver.js';
+import { kubernetesClaims, sign, signingKey } from '../../identity/jwt/fixtures.js';
+import { createVault, realTime, type Harness, type PluginClock } from './harness.js';
+import { OpenBao, signPolicy } from './openbao.js';
+
+describe.runIf(hasTools('bao'))('vault plugin authentication against a real OpenBao', () => {
+  let bao: OpenBao;
+  let dir: string;
+  const harnesses: Harness[] = [];
+
+  beforeAll(async () => {
+    bao = await OpenBao.start();
+    dir = await mkdtemp(path.join(tmpdir(), 'wca-bao-auth-'));
+    await bao.rootMount('pki');
+    await bao.policy('signer', signPolicy('pki/root/sign-intermediate'));
+  });
+  afterEach(async () => {
+    for (const h of harnesses.splice(0)) await h.authority.close();
+  });
+  afterAll(async () => {
+    await bao?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function vault(auth: VaultConfigInput['auth'], env: Record<string, string> = {}, clock?: PluginClock, renewAtFraction?: number) {
+    const h = await createVault({ address: bao.address, auth, ...(renewAtFraction ? { renewAtFraction } : {}) }, env, clock);
+    harnesses.push(h);
+    return h;
+  }
+  const count = (h: Harness, msg: string) => h.logText().split('\n').filter((l) => l.includes(`"msg":"${msg}"`)).length;
+
+  it('token: looked up, then used to sign; checkCredentials reports what OpenBao said', async () => {
+    const token = await bao.token(['signer']);
+    const h = await vault({ method: 'token' }, { VAULT_TOKEN: token });
+    (await mintAndValidate(h.authority)).validate();
+    expect(await h.authority.checkCredentials!()).toMatch(new RegExp(`^token auth accepted by ${bao.address} \\(token TTL \\d+s, policies default,signer\\)$`));
+  });
+
+  it('AppRole: logs in with the role and secret ID (from a file) and signs', async () => {
+    const { roleId, secretId } = await bao.appRole('wca', { policies: ['signer'], tokenTtl: '1h', tokenMaxTtl: '2h' });
+    const secretFile = path.join(dir, 'secret-id');
+    await writeFile(secretFile, `${secretId}\n`);
+    const h = await vault({ method: 'approle', roleId, secretId: { file: secretFile } });
+    (await mintAndValidate(h.authority)).validate();
+    expect(h.logText()).not.toContain(secretId);
+  });
+
+  it('AppRole: renews on OpenBao\'s clock and logs in again once the max TTL caps the renewal', async () => {
+    // 4 s tokens, 7 s max, renewal at half the TTL (2 s of slack each time on a loaded machine):
+    // at 2 s the full 4 s are granted, at 4 s only 3 s are left → capped → re-login.
+    const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '4s', tokenMaxTtl: '7s' });
+    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime, 0.5);
+    await mintAndValidate(h.authority);
+    await vi.waitFor(() => expect(count(h, 'vault: token renewed')).toBe(1), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(count(h, 'vault: authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
+    expect(h.logText()).toContain('token reached its max TTL');
+    // The first token is past its max TTL by now; the new one signs.
+    await new Promise((r) => setTimeout(r, 3500));
+    (await mintAndValidate(h.authority)).validate();
+    expect(h.logText()).not.toContain('login failed');
+  });
+
+  it('AppRole: a token OpenBao revoked fails renewal, and the plugin logs in again instead of going dark', async () => {
+    const { roleId, secretId } = await bao.appRole('revoked', { policies: ['signer'], tokenTtl: '3s', tokenMaxTtl: '1h' });
+    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
+    await mintAndValidate(h.authority);
+    await bao.admin('PUT', 'sys/leases/revoke-prefix/auth/approle/login', {});
+    await vi.waitFor(() => expect(count(h, 'vault: authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
+    expect(h.logText()).toContain('token renewal failed');
+    (await mintAndValidate(h.authority)).validate();
+  });
+
+  it.each([
+    ['a wrong AppRole secret ID', 'approle' as const, 'wrong-secret-id-55aa', /auth\/approle\/login returned HTTP 400: invalid role or secret ID|returned HTTP 400: .*secret/],
+    ['an unknown token', 'token' as const, 'hvs.unknown-token-0000', /auth\/token\/lookup-self returned HTTP 403: permission denied/],
+  ])('%s: ERR_UPSTREAM_AUTH, the secret in no error or log', async (_name, method, secret, text) => {
+    const { roleId } = await bao.appRole('wca-bad', { policies: ['signer'], tokenTtl: '1h', tokenMaxTtl: '2h' });
+    const h =
+      method === 'approle'
+        ? await vault({ method, roleId }, { VAULT_APPROLE_SECRET_ID: secret })
+        : await vault({ method }, { VAULT_TOKEN: secret });
+    const err = await rejectionOf(mintAndValidate(h.authority));
+    expect(err.code).toBe('ERR_UPSTREAM_AUTH');
+    expect(err.message).toMatch(text);
+    for (const t of [err.message, JSON.stringify(err), String(err.stack), h.logText()]) expect(t).not.toContain(secret);
+  });
+
+  it.each([
+    ['environment variable', { method: 'token' } as const, 'config.auth.token.env: environment variable VAULT_TOKEN is not set'],
+    ['file', { method: 'approle', roleId: 'r', secretId: { file: '/nonexistent/secret-id' } } as const, 'config.auth.secretId.file: cannot read /nonexistent/secret-id (ENOENT)'],
+  ])('a missing secret (%s) is ERR_UPSTREAM_CONFIG naming the field', async (_name, auth, message) => {
+    const h = await vault(auth);
+    const err = await rejectionOf(mintAndValidate(h.authority));
+    expect(err.code).toBe('ERR_UPSTREAM_CONFIG');
+    expect(err.message).toContain(message);
+  });
+
+  describe('Kubernetes', () => {
+    const reviewer = 'reviewer-token-7f3a';
+    let kube: KubeApiServer;
+    let jwt: string;
+    beforeAll(async () => {
+      kube = await new KubeApiServer(reviewer).start();
+      const key = await signingKey('sa');
+      jwt = await sign(key, kubernetesClaims('ca', 'workload-ca', Math.floor(Date.now() / 1000)));
+      const claims = kubernetesClaims('ca', 'workload-ca', 0)['kubernetes.io'] as { serviceaccount: { uid: string } };
+      kube.users.set(jwt, { username: 'system:serviceaccount:ca:workload-ca', uid: claims.serviceaccount.uid, audiences: ['https://kubernetes.default.svc.cluster.local', 'workload-ca'] });
+      await bao.admin('POST', 'sys/auth/kubernetes', { type: 'kubernetes' });
+      await bao.admin('POST', 'auth/kubernetes/config', {
+        kubernetes_host: kube.url, kubernetes_ca_cert: kube.caPem, token_reviewer_jwt: reviewer, disable_local_ca_jwt: true,
+      });
+      await bao.admin('POST', 'auth/kubernetes/role/workload-ca', {
+        bound_service_account_names: ['workload-ca'], bound_service_account_namespaces: ['ca'], token_policies: ['signer'], token_ttl: '1h',
+      });
+    });
+    afterAll(async () => {
+      await kube?.stop();
+    });
+
+    it('logs in with the service account JWT read from its file; OpenBao asked the TokenReview API', async () => {
+      const jwtFile = path.join(dir, 'sa-token');
+      await writeFile(jwtFile, jwt);
+      const h = await vault({ method: 'kubernetes', role: 'workload-ca', jwtFile });
+      (await mintAndValidate(h.authority)).validate();
+      expect(kube.requests.at(-1)).toMatchObject({ authorization: `Bearer ${reviewer}`, body: { spec: { token: jwt } } });
+      expect(h.logText()).not.toContain(jwt);
+    });
+
+    it('a JWT the TokenReview rejects: ERR_UPSTREAM_AUTH without the JWT', async () => {
+      const other = await sign(await signingKey('other'), kubernetesClaims('ca', 'workload-ca', Math.floor(Date.now() / 1000)));
+      const jwtFile = path.join(dir, 'bad-sa-token');
+      await writeFile(jwtFile, other);
+      const h = await vault({ method: 'kubernetes', role: 'workload-ca', jwtFile });
+      const err = await rejectionOf(mintAndValidate(h.authority));
+      expect(err.code).toBe('ERR_UPSTREAM_AUTH');
+      expect(err.message).toContain('auth/kubernetes/login returned HTTP 403');
+      expect(err.message + JSON.stringify(err) + h.logText()).not.toContain(other);
+    });
+  });
+
+  // Last: the server stays sealed.
+  it('a sealed server: ERR_UPSTREAM_UNAVAILABLE with OpenBao\'s reason, for mint and credential check', async () => {
+    const h = await vault({ method: 'token' }, { VAULT_TOKEN: await bao.token(['signer']) });
+    await bao.seal();
+    const err = await rejectionOf(mintAndValidate(h.authority));
+    expect(err.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+    expect(err.message).toMatch(/returned HTTP 503: .*sealed/i);
+    expect((await rejectionOf(h.authority.checkCredentials!())).code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+  });
+});
