@@ -14,6 +14,7 @@ import {
 } from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
+import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -41,10 +42,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request), logger) }
       : {}),
   });
-  // Mode 0600 before the socket is reachable: its file permissions are the admin API's access control.
-  const removeSocket = await bindUnixSocket(path, '0600', (address) =>
-    bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
-  );
+  // Mode 0600 before the socket is reachable, in a directory no one else can write to:
+  // its file permissions are the admin API's access control.
+  let removeSocket: () => Promise<void>;
+  try {
+    await prepareAdminSocketDir(path);
+    removeSocket = await bindUnixSocket(path, '0600', (address) =>
+      bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+    );
+  } catch (err) {
+    // A server bound to the staging socket would keep the process alive after the error.
+    server.forceShutdown();
+    throw err;
+  }
   logger.info({ path }, 'admin API listening');
 
   return {

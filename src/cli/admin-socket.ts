@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { configSchema } from '../config/schema.js';
-import { formatListenAddress, parseListenAddress } from '../config/listen.js';
+import { defaultAdminSocketPath } from '../admin/socket-path.js';
+import { parseListenAddress } from '../config/listen.js';
 import { WcaError } from '../errors.js';
 
 /** Where CLI output goes; tests pass buffers. */
@@ -11,7 +11,7 @@ export interface CommandOutput {
 
 /** Adds --admin-socket with the configured default. */
 export function withAdminSocket(command: Command): Command {
-  return command.option('--admin-socket <address>', 'admin API address', formatListenAddress(configSchema.parse({}).listen.admin));
+  return command.option('--admin-socket <address>', 'admin API address', `unix:${defaultAdminSocketPath(process.env)}`);
 }
 
 /** The filesystem path of an --admin-socket value; ERR_USAGE unless unix:/absolute/path. */

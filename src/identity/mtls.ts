@@ -78,6 +78,8 @@ export class MtlsAuthenticator implements Authenticator {
       boundSpiffeId: id.uri,
       lineageStartMs,
       ...(maxAge === undefined ? {} : { validUntilMs: lineageStartMs + maxAge }),
+      // The key the TLS handshake proved the caller holds: each instance got its own from us.
+      instance: `key:${leaf.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`,
     };
   }
 

@@ -45,6 +45,14 @@ export interface Caller {
   lineageStartMs?: number;
   /** When this credential stops being good enough (a lineage reaching its maximum age): streams it opened end then. */
   validUntilMs?: number;
+  /**
+   * Which running instance the credential proves (a pod's UID, a join token's id,
+   * the key of an mTLS leaf), stable across that instance's reconnects. The SDS
+   * cache keys private keys by it, so two instances of one subject never share a
+   * key whatever node.id they send. Where a credential proves nothing narrower, the
+   * credential itself (a digest of it) is the instance.
+   */
+  instance: string;
 }
 
 export interface Authenticator {

@@ -22,8 +22,14 @@ export async function listen(server: net.Server, address: ListenAddress, socketM
       });
     });
   let removeSocket: () => Promise<void> = async () => undefined;
-  if (address.kind === 'unix') removeSocket = await bindUnixSocket(address.path, socketMode, (a) => listenOn(a.replace(/^unix:/, '')));
-  else await listenOn(address.port, address.host);
+  try {
+    if (address.kind === 'unix') removeSocket = await bindUnixSocket(address.path, socketMode, (a) => listenOn(a.replace(/^unix:/, '')));
+    else await listenOn(address.port, address.host);
+  } catch (err) {
+    // A server still listening on the staging socket would keep the process alive after the error.
+    if (server.listening) server.close();
+    throw err;
+  }
 
   const bound = server.address();
   const actual: ListenAddress =

@@ -22,8 +22,11 @@ export async function authorizeCaller(
     { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
     'sds: caller authorized',
   );
+  // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
+  const instance = JSON.stringify([caller.authenticator, caller.instance]);
   return {
     grant,
+    instance,
     ...(node ? { node } : {}),
     ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
     ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),

@@ -3,14 +3,16 @@ import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { untrustedText } from '../telemetry/untrusted-text.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
+import { NackLog } from './nack-log.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { IdentityStreams } from './identity-streams.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, ResourceSource, SotwRequest } from './types.js';
+import type { DeltaRequest, ErrorDetail, ResourceSource, SotwRequest } from './types.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
@@ -49,6 +51,7 @@ export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<R
  */
 class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
   private unknownLogged: Set<string> | undefined;
+  private nackLog: NackLog | undefined;
 
   constructor(
     readonly source: ResourceSource,
@@ -61,8 +64,14 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     this.io.send(response);
   }
 
-  onNack(names: readonly string[]): void {
+  /** Counted every time; logged sampled, cut and escaped (see NackLog): the detail is the client's text. */
+  onNack(names: readonly string[], detail: ErrorDetail, response: Record<string, unknown>): void {
     for (const name of names) this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) });
+    (this.nackLog ??= new NackLog(this.logger)).record(names, detail, response);
+  }
+
+  close(): void {
+    this.nackLog?.close();
   }
 
   /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
@@ -71,7 +80,7 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     this.unknownLogged ??= new Set();
     if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
     this.unknownLogged.add(name);
-    this.logger.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
+    this.logger.warn({ resource: untrustedText(name, 128), reason: reason.code }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
   }
 }
 
@@ -84,6 +93,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
+  private ports: StreamPorts<Response> | undefined;
   private readonly log: StreamLog;
   private cancelFirstRequestDeadline: (() => void) | undefined;
   private release: (() => void) | undefined;
@@ -115,6 +125,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
     this.release?.();
     this.release = undefined;
     this.protocol?.close();
+    this.ports?.close();
     this.queue.length = 0;
   }
 
@@ -126,8 +137,10 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       if (this.state !== 'authenticating') return;
       this.io.authenticated();
       this.release = this.deps.identities?.admit(caller, (err) => this.end(err));
-      this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
-      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
+      // The node.id is the caller's own text, written into every later line of this stream.
+      this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
+      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps);
+      this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
     } catch (err) {

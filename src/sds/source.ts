@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IssuedSvid, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { Grant } from '../identity/types.js';
@@ -25,6 +26,8 @@ export interface SourceOptions {
 
 export interface StreamCaller {
   grant: Grant;
+  /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
+  instance: string;
   node?: NodeInfo;
   /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
   lineageStartMs?: number;
@@ -34,13 +37,15 @@ export interface StreamCaller {
 
 export type SourceFactory = (caller: StreamCaller) => ResourceSource;
 
+const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
+
 /**
- * Same grant, same Envoy node and same renewal lineage: same key. Different nodes
- * never share one, and a renewing caller never gets certificates of a younger
- * lineage than its own credential (they would escape the lineage's maximum age).
+ * Same instance, grant and Envoy node: same key (an Envoy opens one stream per
+ * secret). Different instances or nodes never share one. A digest, so a cache
+ * entry costs the same whatever the caller sent.
  */
-function identityKey({ grant, node, lineageStartMs }: StreamCaller): string {
-  return JSON.stringify([grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '', lineageStartMs ?? '']);
+function identityKey({ grant, instance, node }: StreamCaller): string {
+  return digest(JSON.stringify([instance, grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '']));
 }
 
 /** Encodes each (certificate or bundle, name) once however many streams want it. */
@@ -73,6 +78,7 @@ interface Shared {
 class CallerSource implements ResourceSource {
   private readonly grant: Grant;
   private readonly key: string;
+  private readonly owner: string;
   private readonly request: ServerKeyLeafRequest;
   private readonly bundles: Memo<TrustBundle>;
 
@@ -84,6 +90,7 @@ class CallerSource implements ResourceSource {
     const { grant } = caller;
     this.grant = grant;
     this.key = identityKey(caller);
+    this.owner = digest(caller.instance);
     const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
     this.request = {
       spiffeId: grant.spiffeId,
@@ -106,7 +113,7 @@ class CallerSource implements ResourceSource {
     const { cache } = this.shared.options;
     if (kind === 'certificate') {
       const { certificates } = this.shared;
-      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)));
+      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)), this.owner);
     }
     const { bundles } = this;
     return cache.watchBundle((bundle) => onChange(bundles.get(bundle, name)));

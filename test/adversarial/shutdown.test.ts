@@ -65,7 +65,7 @@ async function openStreams(address: string) {
   return { served, idle };
 }
 
-describe.concurrent.each([
+describe.each([
   ['plaintext TCP', () => '127.0.0.1:0'],
   ['a Unix socket', (dir: string) => `unix:${dir}/sds.sock`],
 ])('SIGTERM with open SDS streams on %s', (_name, sds) => {

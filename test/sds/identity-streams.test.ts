@@ -8,6 +8,7 @@ import { FakeClock } from '../fakes/fake-clock.js';
 const ID = 'spiffe://cluster.local/vm/db-1';
 const caller = (extra: Partial<StreamCaller> = {}): StreamCaller => ({
   grant: { spiffeId: ID, dnsNames: [], maxTtlSeconds: 3600, rule: 'test', reason: 'test' },
+  instance: 'test',
   ...extra,
 });
 
