@@ -5,6 +5,7 @@ import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { KeyType } from './ca/types.js';
+import type { KeyManager } from './keys/types.js';
 
 export interface DevAuthorityOptions {
   trustDomain?: string;
@@ -18,6 +19,8 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  /** Where the intermediate key lives; in memory by default. */
+  keyManager?: KeyManager;
 }
 
 /**
@@ -36,6 +39,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
   const authority = new Authority({
     trustDomain: options.trustDomain ?? defaults.trustDomain,
     upstream,
+    keyManager: options.keyManager,
     clock,
     logger,
     metrics: options.metrics ?? createMetrics(),

@@ -8,6 +8,9 @@ import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { parseDnsNames } from '../spiffe/dns.js';
 import { csrToDer } from '../x509/csr.js';
 import { SignerPool } from './signer-pool.js';
+import { RemoteLeafSigner } from './remote-signer.js';
+import { memoryKeyManager } from '../keys/memory.js';
+import type { KeyManager } from '../keys/types.js';
 import { mintIntermediate, type CaSlot } from './intermediate.js';
 import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
@@ -17,6 +20,8 @@ import type { SlotName } from './slots.js';
 export interface AuthorityOptions {
   trustDomain: string;
   upstream: UpstreamAuthority;
+  /** Where intermediate keys live; in this process (memory) by default. */
+  keyManager?: KeyManager;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -37,6 +42,8 @@ export interface AuthorityOptions {
 export class Authority implements LeafIssuer {
   readonly trustDomain: string;
   private readonly pool: SignerPool;
+  private readonly remote = new RemoteLeafSigner();
+  private readonly keyManager: KeyManager;
   private readonly slots: Partial<Record<SlotName, CaSlot>> = {};
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
@@ -49,6 +56,7 @@ export class Authority implements LeafIssuer {
 
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
+    this.keyManager = options.keyManager ?? memoryKeyManager();
     this.pool = new SignerPool({
       size: options.signers,
       logger: options.logger,
@@ -84,7 +92,7 @@ export class Authority implements LeafIssuer {
     if (previous) this.install('old', previous);
     delete this.slots.next;
     this.install('active', next);
-    this.options.logger.info({ caId: next.id, previous: previous?.id, reason }, 'activated intermediate');
+    this.options.logger.info({ caId: next.id, keyId: next.keyId, previous: previous?.id, reason }, 'activated intermediate');
     if (previous) this.emit({ type: 'reissue', caIds: [previous.id], reason });
   }
 
@@ -152,6 +160,7 @@ export class Authority implements LeafIssuer {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.remote.close();
     await this.pool.close();
   }
 
@@ -181,7 +190,8 @@ export class Authority implements LeafIssuer {
     try {
       const lineage = request.lineageStartMs;
       const lineageStartMs = typeof lineage === 'number' && Number.isFinite(lineage) && lineage >= 0 && lineage < now ? lineage : now;
-      const r = await this.pool.sign(ca.id, makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs }));
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs });
+      const r = 'remote' in ca.signing ? await this.remote.sign(ca.signing, job) : await this.pool.sign(ca.id, job);
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);
@@ -239,6 +249,7 @@ export class Authority implements LeafIssuer {
     try {
       slot = await mintIntermediate({
         upstream: o.upstream,
+        keyManager: this.keyManager,
         trustDomain: this.trustDomain,
         keyType: o.keyType,
         ttlSeconds: o.intermediateTtlSeconds,
@@ -269,7 +280,7 @@ export class Authority implements LeafIssuer {
     // Signers hold what may sign (active, and next so activation has no gap); an old
     // slot only keeps its roots in the bundle until its leaves expire.
     if (name === 'old') this.pool.removeCa(slot.id);
-    else this.pool.addCa(slot.signing);
+    else if (!('remote' in slot.signing)) this.pool.addCa(slot.signing);
     this.options.metrics.intermediateNotAfter.set({ slot: name }, slot.notAfterMs / 1000);
     this.refreshBundle();
   }
