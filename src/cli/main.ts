@@ -9,6 +9,7 @@ import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerIdentityCommand } from './commands/identity.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -19,6 +20,7 @@ function buildProgram(): Command {
   registerIssueCommand(program);
   registerUpstreamCommand(program);
   registerTokenCommand(program);
+  registerIdentityCommand(program);
   registerVersionCommand(program);
   return program;
 }
