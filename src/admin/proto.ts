@@ -21,6 +21,17 @@ export interface CreateJoinTokenResponse {
   expires_at: string;
 }
 
+export interface EvictIdentityRequest {
+  spiffe_id: string;
+}
+
+export interface EvictIdentityResponse {
+  spiffe_id: string;
+  evicted_at: string;
+  expires_at: string;
+  streams_ended: number;
+}
+
 let service: grpc.ServiceClientConstructor | undefined;
 
 /** The workload_ca.admin.v1.Admin service definition (client constructor with `.service`). */

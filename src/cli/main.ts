@@ -9,6 +9,7 @@ import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerIdentityCommand } from './commands/identity.js';
 import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
 function buildProgram(): Command {
@@ -20,6 +21,7 @@ function buildProgram(): Command {
   registerIssueCommand(program);
   registerUpstreamCommand(program);
   registerTokenCommand(program);
+  registerIdentityCommand(program);
   registerHealthcheckCommand(program);
   registerVersionCommand(program);
   return program;
