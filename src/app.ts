@@ -119,6 +119,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         listen: config.listen.http,
         registry: metrics.registry,
         health: { readiness: currentReadiness },
+        limits: config.http,
+        logger: logger.child({ component: 'http' }),
       }),
     );
 

@@ -5,6 +5,7 @@ import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { keyManagerConfigSchema } from '../keys/config.js';
+import { httpConfigSchema } from '../telemetry/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -58,6 +59,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Connection bounds and timeouts of the health/metrics listener (listen.http). */
+    http: httpConfigSchema,
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
     /** On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut. */
