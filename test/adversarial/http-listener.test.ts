@@ -19,9 +19,9 @@ import { connect, decodeSecret, envoyNode, secretTypeUrl, XdsStream } from '../s
 
 const MAX = 12;
 const PER_ADDRESS = 4;
-const TIMEOUT_MS = 2000;
+const TIMEOUT_MS = 3000;
 /** Long enough for a loaded box to deliver a close, far below the timeout. */
-const AT_ONCE_MS = 500;
+const AT_ONCE_MS = 1200;
 
 const openFds = () => fs.readdirSync('/proc/self/fd').length;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -104,7 +104,7 @@ describe('health/metrics listener under idle and slow connections', () => {
     expect(closedAtOnce.filter(Boolean)).toHaveLength(4 * PER_ADDRESS);
     held.filter((_, i) => closedAtOnce[i]).forEach((c) => c.socket.destroy());
     await sleep(50);
-    expect(openFds() - before).toBeLessThanOrEqual(2 * PER_ADDRESS + 4);
+    expect(openFds() - before).toBeLessThanOrEqual(2 * PER_ADDRESS + 8);
 
     expect(await get('/readyz')).toEqual({ status: 200, body: 'ready\n' });
     await sdsAnswers();
@@ -119,7 +119,7 @@ describe('health/metrics listener under idle and slow connections', () => {
     expect(closedAtOnce.filter((closed) => !closed).length).toBeLessThanOrEqual(MAX);
     held.filter((_, i) => closedAtOnce[i]).forEach((c) => c.socket.destroy());
     await sleep(50);
-    expect(openFds() - before).toBeLessThanOrEqual(2 * MAX + 4);
+    expect(openFds() - before).toBeLessThanOrEqual(2 * MAX + 8);
     // The held ones sent nothing: each is closed by the server within the timeout (plus Node's 1 s check).
     const closedAt = await Promise.all(held.map((c) => Promise.race([c.closed, sleep(TIMEOUT_MS + 4000).then(() => Number.NaN)])));
     for (const at of closedAt) expect(at - started).toBeLessThan(TIMEOUT_MS + 3000);
@@ -151,6 +151,7 @@ describe('a /metrics flood', () => {
     const render = vi.spyOn(app.metrics.registry, 'metrics');
     try {
       await sleep(limits.metricsCacheMs);
+      const started = performance.now();
       // The flood the red team sent, scaled down to fit one address's cap.
       const answers = await Promise.all(
         Array.from({ length: PER_ADDRESS - 1 }, async () => {
@@ -160,7 +161,8 @@ describe('a /metrics flood', () => {
         }),
       );
       expect(answers.flat().every((status) => status === 200)).toBe(true);
-      expect(render.mock.calls.length).toBeLessThanOrEqual(3);
+      // 30 scrapes; at most one rendering per cache period started (whatever the box's load made the elapsed time).
+      expect(render.mock.calls.length).toBeLessThanOrEqual(1 + Math.floor((performance.now() - started) / limits.metricsCacheMs));
       const body = (await get('/metrics')).body;
       expect(body).toMatch(/^# HELP /m);
     } finally {
