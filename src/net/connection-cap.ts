@@ -21,10 +21,29 @@ export interface CappedConnections {
  * and the upstream need stay free) and per client address, counted from the raw
  * accept on, before any TLS or HTTP byte is read.
  */
-export function capConnections(server: Server, caps: ConnectionCaps, onRefused: (address: string) => void): CappedConnections {
+export function capConnections(
+  server: Server,
+  caps: ConnectionCaps,
+  onRefused: (address: string) => void,
+  /**
+   * With this, a new connection beyond `max` closes the oldest open one this says
+   * is doing nothing (e.g. no request in progress) instead of being refused, so
+   * idle connections from many addresses cannot starve a caller with a request.
+   */
+  evictable?: (socket: Socket) => boolean,
+): CappedConnections {
   const sockets = new Set<Socket>();
   const perAddress = new Map<string, number>();
-  server.maxConnections = caps.max;
+  const addresses = new WeakMap<Socket, string>();
+  // Idempotent: an evicted socket is released at once and again at its 'close'.
+  const release = (socket: Socket) => {
+    if (!sockets.delete(socket)) return;
+    const address = addresses.get(socket)!;
+    const left = (perAddress.get(address) ?? 1) - 1;
+    if (left > 0) perAddress.set(address, left);
+    else perAddress.delete(address);
+  };
+  if (!evictable) server.maxConnections = caps.max;
   server.on('connection', (socket: Socket) => {
     // Peers of a Unix socket have no address: they count as one (as for SDS streams).
     const address = socket.remoteAddress ?? 'unix';
@@ -33,14 +52,19 @@ export function capConnections(server: Server, caps: ConnectionCaps, onRefused: 
       onRefused(address);
       return void socket.destroy();
     }
-    perAddress.set(address, count + 1);
+    if (evictable && sockets.size >= caps.max) {
+      // A Set iterates in insertion order: the oldest first.
+      const idle = [...sockets].find(evictable);
+      if (idle === undefined) return void socket.destroy();
+      idle.destroy();
+      // Counted out now, not at its 'close' (a later tick), so the new one fits.
+      release(idle);
+    }
+    // Read again: the evicted connection may have been from this address.
+    perAddress.set(address, (perAddress.get(address) ?? 0) + 1);
     sockets.add(socket);
-    socket.once('close', () => {
-      sockets.delete(socket);
-      const left = (perAddress.get(address) ?? 1) - 1;
-      if (left > 0) perAddress.set(address, left);
-      else perAddress.delete(address);
-    });
+    addresses.set(socket, address);
+    socket.once('close', () => release(socket));
   });
   return {
     count: () => sockets.size,

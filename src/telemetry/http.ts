@@ -60,8 +60,17 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Liste
   );
   // A connection that sends nothing at all is closed after this much silence too.
   server.timeout = timeoutMs;
-  capConnections(server, { max: options.limits.maxConnections, perAddress: options.limits.perAddress }, (address) =>
-    options.logger.debug({ address, limit: options.limits.perAddress }, 'http: too many connections from one address; closing the new one'),
+  // A connection is busy from a complete request head until its response is out; any other may make room for a new one.
+  const busy = new WeakSet<object>();
+  server.on('request', (req: http.IncomingMessage, res: http.ServerResponse) => {
+    busy.add(req.socket);
+    res.once('close', () => busy.delete(req.socket));
+  });
+  capConnections(
+    server,
+    { max: options.limits.maxConnections, perAddress: options.limits.perAddress },
+    (address) => options.logger.debug({ address, limit: options.limits.perAddress }, 'http: too many connections from one address; closing the new one'),
+    (socket) => !busy.has(socket),
   );
   return listen(server, options.listen);
 }
