@@ -31,11 +31,11 @@ import { MtlsAuthenticator } from '../src/identity/mtls.js';
 import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';
 import { ruleSchema } from '../src/identity/policy/config.js';
 import { sdsConfigSchema } from '../src/sds/config.js';
-import { sdsProtos, sdsServiceName, secretTypeUrl } from '../src/sds/protos.js';
 import { startSdsServer } from '../src/sds/server.js';
 import { sdsServerSpiffeId } from '../src/spiffe/reserved.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
+import { fetchSecretOn } from '../test/identity/sds-client.js';
 import { benchJwtIssuer } from './jwt-fixture.js';
 
 const TD = 'cluster.local';
@@ -89,26 +89,14 @@ const expectServer = (expected: string) => (_host: string, cert: tls.PeerCertifi
   cert.subjectaltname === `URI:${expected}` ? undefined : new Error(`server is ${cert.subjectaltname}, expected ${expected}`);
 
 /** One FetchSecrets("default") over a new connection (a local subchannel pool: grpc-js would otherwise reuse one). */
-function fetchDefault(address: string, credentials: grpc.ChannelCredentials, metadata: grpc.Metadata): Promise<void> {
-  const { DiscoveryRequest, DiscoveryResponse, Secret } = sdsProtos();
+async function fetchDefault(address: string, credentials: grpc.ChannelCredentials, metadata: grpc.Metadata): Promise<void> {
   const client = new grpc.Client(address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
-  const request = { node: { id: 'sidecar~10.0.0.7~cart~shop', cluster: 'shop' }, resource_names: ['default'], type_url: secretTypeUrl };
-  return new Promise<void>((resolve, reject) => {
-    client.makeUnaryRequest(
-      `/${sdsServiceName}/FetchSecrets`,
-      (r: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(r)).finish()),
-      (bytes: Buffer) => DiscoveryResponse.decode(bytes) as unknown as { resources: { value: Uint8Array }[] },
-      request,
-      metadata,
-      { deadline: Date.now() + 20_000 },
-      (err, response) => {
-        if (err || !response) return reject(err ?? new Error('no response'));
-        const secret = Secret.decode(response.resources[0]!.value) as unknown as { tls_certificate?: unknown };
-        if (!secret.tls_certificate) return reject(new Error('FetchSecrets(default) returned no certificate'));
-        resolve();
-      },
-    );
-  }).finally(() => client.close());
+  try {
+    const secret = await fetchSecretOn(client, 'default', metadata, 'sidecar~10.0.0.7~cart~shop');
+    if (!secret.tls_certificate) throw new Error('FetchSecrets(default) returned no certificate');
+  } finally {
+    client.close();
+  }
 }
 
 /**
