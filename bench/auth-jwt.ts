@@ -37,7 +37,8 @@ const contextFor = (token: string): CallerContext => ({
   metadata: new Map([['authorization', [`Bearer ${token}`]]]),
 });
 
-async function measure(iterations: number, op: () => unknown): Promise<LatencyUs> {
+/** Median and p99 µs of `op`, called one at a time after a warm-up; also used by bench/renewal.ts. */
+export async function measure(iterations: number, op: () => unknown): Promise<LatencyUs> {
   const samples = new Float64Array(iterations);
   for (let i = 0; i < warmupOf(iterations); i++) await op(); // warm up JIT and caches
   for (let i = 0; i < iterations; i++) {
