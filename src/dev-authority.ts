@@ -1,4 +1,4 @@
-import { Authority } from './ca/authority.js';
+import { Authority, type AuthorityOptions } from './ca/authority.js';
 import selfSigned from '../plugins/self-signed/index.js';
 import { configSchema } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
@@ -18,6 +18,7 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  onTransition?: AuthorityOptions['onTransition'];
 }
 
 /**
@@ -45,6 +46,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
     backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
+    onTransition: options.onTransition,
   });
   await authority.start();
   return authority;

@@ -13,6 +13,7 @@ import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
 import { keyTypes, type AuthorityEvent, type CsrLeafRequest, type IssuedCert, type IssuedSvid, type KeyType, type LeafIssuer, type LeafRequest, type ServerKeyLeafRequest, type TrustBundle } from './types.js';
 import type { SlotName } from './slots.js';
+import { AuthorityStates, type AuthorityInfo, type Transition } from './authority-states.js';
 
 export interface AuthorityOptions {
   trustDomain: string;
@@ -28,21 +29,27 @@ export interface AuthorityOptions {
   backdateSeconds: number;
   /** Signer threads; 0 = one per core. */
   signers: number;
+  /** Every authority state transition (audit log). */
+  onTransition?: (transition: Transition) => void;
 }
 
 /**
- * The in-memory CA. Holds up to three signing slots (active, next, old); issues
- * leaves from the active one; never exposes or serialises a CA key.
+ * The in-memory CA. Holds its intermediates ("authorities") by ID, each in a state
+ * of authority-states.ts (prepared, active, old, tainted, revoked); issues leaves
+ * from the active one; never exposes or serialises a CA key.
  */
 export class Authority implements LeafIssuer {
   readonly trustDomain: string;
   private readonly pool: SignerPool;
-  private readonly slots: Partial<Record<SlotName, CaSlot>> = {};
+  /** Every authority not yet revoked or retired, by ID; states says what each may do. */
+  private readonly cas = new Map<string, CaSlot>();
+  private readonly states: AuthorityStates;
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
   private readonly pathMetrics: Record<'server_key' | 'csr', { issued: { inc(): void }; latency: { observe(v: number): void } }>;
   /** SPIFFE IDs already validated (pure function of the string); renewals repeat the same few. */
   private readonly validIds = new Map<string, string>();
+  private activeSlot: CaSlot | undefined;
   private currentBundle: TrustBundle;
   /** Roots the upstream announced ahead of use (root rotation): trusted before any leaf chains to them. */
   private announcedRoots: string[] = [];
@@ -55,6 +62,10 @@ export class Authority implements LeafIssuer {
       onQueueDepth: (d) => options.metrics.signQueueDepth.set(d),
     });
     this.currentBundle = { trustDomain: this.trustDomain, pem: '', version: '' };
+    this.states = new AuthorityStates((t) => {
+      options.logger.info({ caId: t.id, from: t.from, to: t.to, reason: t.reason }, 'authority transition');
+      options.onTransition?.(t);
+    });
     const bind = (path: 'server_key' | 'csr') => ({
       issued: options.metrics.certsIssued.labels(path),
       latency: options.metrics.issueLatency.labels(path),
@@ -65,41 +76,78 @@ export class Authority implements LeafIssuer {
   /** Mints the first intermediate and makes it active. */
   async start(signal?: AbortSignal): Promise<void> {
     const slot = await this.mint(signal);
-    this.install('active', slot);
+    this.states.start(slot, this.options.clock.now(), 'first intermediate');
+    this.install(slot);
   }
 
-  /** Mints an intermediate into the "next" slot (rotation prepares ahead of time). */
-  async prepareNext(signal?: AbortSignal): Promise<CaSlot> {
+  /** Mints an intermediate and holds it as "prepared" (signers load it, so activation has no gap). */
+  async prepareNext(signal?: AbortSignal, reason = 'scheduled rotation'): Promise<CaSlot> {
+    const waiting = this.states.inState('prepared')[0];
+    // Refuse before minting: a second prepared authority would cost an upstream call for nothing.
+    if (waiting) this.states.prepare(waiting, this.options.clock.now(), reason);
     const slot = await this.mint(signal);
-    if (this.slots.next) this.pool.removeCa(this.slots.next.id);
-    this.install('next', slot);
+    this.states.prepare(slot, this.options.clock.now(), reason);
+    this.install(slot);
     return slot;
   }
 
-  /** Promotes next → active, active → old, and asks subscribers to re-issue. */
+  /** Activates the prepared authority (scheduled rotation). */
   activateNext(reason: string): void {
-    const next = this.slots.next;
+    const next = this.states.inState('prepared')[0];
     if (!next) throw new WcaError('ERR_CA_NOT_READY', 'no prepared intermediate to activate');
-    const previous = this.slots.active;
-    if (previous) this.install('old', previous);
-    delete this.slots.next;
-    this.install('active', next);
-    this.options.logger.info({ caId: next.id, previous: previous?.id, reason }, 'activated intermediate');
-    if (previous) this.emit({ type: 'reissue', caIds: [previous.id], reason });
+    this.activate(next.id, reason);
   }
 
+  /** prepared → active, active → old; subscribers under the previous one are re-issued. */
+  activate(id: string, reason: string): void {
+    const previous = this.states.activate(id, this.options.clock.now(), reason);
+    if (previous) this.pool.removeCa(previous);
+    this.publishSlots();
+    if (previous) this.emit({ type: 'reissue', caIds: [previous], reason });
+  }
+
+  /** old → tainted: every subscriber holding a leaf under it is re-issued now. */
+  taint(id: string, reason: string): void {
+    this.states.taint(id, this.options.clock.now(), reason);
+    this.emit({ type: 'reissue', caIds: [id], reason: `tainted: ${reason}` });
+  }
+
+  /**
+   * tainted (or, forced, old/prepared) → revoked: its key is dropped from memory and
+   * its certificate from the intermediates peers verify with; its roots leave the
+   * bundle unless another authority still chains to them.
+   */
+  revoke(id: string, options: { reason: string; force?: boolean; holders?: number }): CaSlot {
+    this.states.revoke(id, this.options.clock.now(), options);
+    const slot = this.cas.get(id)!;
+    this.cas.delete(id);
+    this.pool.removeCa(id);
+    this.publishSlots();
+    return slot;
+  }
+
+  /** Drops expired authorities (their leaves have expired too). */
   retireOld(): void {
-    if (this.slots.old) {
-      delete this.slots.old;
-      this.options.metrics.intermediateNotAfter.remove('old');
-    }
+    for (const id of this.states.retireExpired(this.options.clock.now())) this.cas.delete(id);
+    this.publishSlots();
   }
 
-  /** Lifetimes of the slots, for the rotation scheduler and health. */
+  /** Every authority and its state, newest first (admin status). */
+  authorities(): AuthorityInfo[] {
+    return this.states.list();
+  }
+
+  /**
+   * The rotation scheduler's view: active, prepared ("next"), and the soonest-expiring
+   * of the authorities kept only for their leaves ("old": old, tainted or revoked).
+   */
   slotLifetimes(): Partial<Record<SlotName, { id: string; notBeforeMs: number; notAfterMs: number }>> {
     const out: Partial<Record<SlotName, { id: string; notBeforeMs: number; notAfterMs: number }>> = {};
-    for (const [name, s] of Object.entries(this.slots) as [SlotName, CaSlot][]) {
-      out[name] = { id: s.id, notBeforeMs: s.notBeforeMs, notAfterMs: s.notAfterMs };
+    const view = (a: AuthorityInfo) => ({ id: a.id, notBeforeMs: a.notBeforeMs, notAfterMs: a.notAfterMs });
+    for (const a of this.states.list()) {
+      if (a.state === 'active') out.active = view(a);
+      else if (a.state === 'prepared') out.next = view(a);
+      else if (!out.old || a.notAfterMs < out.old.notAfterMs) out.old = view(a);
     }
     return out;
   }
@@ -110,7 +158,7 @@ export class Authority implements LeafIssuer {
    * during a rotation.
    */
   intermediatesPem(): string[] {
-    return Object.values(this.slots).map((s) => s.signing.chainPemSuffix);
+    return [...this.cas.values()].map((s) => s.signing.chainPemSuffix);
   }
 
   /**
@@ -171,7 +219,7 @@ export class Authority implements LeafIssuer {
     } catch (err) {
       throw this.rejected(err);
     }
-    const ca = this.slots.active;
+    const ca = this.activeSlot;
     if (!ca) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'no active intermediate yet; the CA is starting'));
     const now = this.options.clock.now();
     // A leaf never outlives its intermediate, and never starts before it.
@@ -256,20 +304,29 @@ export class Authority implements LeafIssuer {
     return slot;
   }
 
-  private install(name: SlotName, slot: CaSlot): void {
-    this.slots[name] = slot;
-    // Signers hold what may sign (active, and next so activation has no gap); an old
-    // slot only keeps its roots in the bundle until its leaves expire.
-    if (name === 'old') this.pool.removeCa(slot.id);
-    else this.pool.addCa(slot.signing);
-    this.options.metrics.intermediateNotAfter.set({ slot: name }, slot.notAfterMs / 1000);
+  /** Signers hold what may sign (active, and prepared so activation has no gap). */
+  private install(slot: CaSlot): void {
+    this.cas.set(slot.id, slot);
+    this.pool.addCa(slot.signing);
+    this.publishSlots();
+  }
+
+  /** After any transition: the active slot for signing, slot metrics, and the bundle. */
+  private publishSlots(): void {
+    const slots = this.slotLifetimes();
+    this.activeSlot = slots.active && this.cas.get(slots.active.id);
+    for (const name of ['active', 'next', 'old'] as const) {
+      const s = slots[name];
+      if (s) this.options.metrics.intermediateNotAfter.set({ slot: name }, s.notAfterMs / 1000);
+      else this.options.metrics.intermediateNotAfter.remove(name);
+    }
     this.refreshBundle();
   }
 
-  /** The bundle holds the roots of every slot, so a root rotation is trusted before it is used. */
+  /** The bundle holds the roots of every authority not revoked, so a root rotation is trusted before it is used. */
   private refreshBundle(): void {
     const roots = new Set<string>();
-    for (const s of Object.values(this.slots)) for (const r of s.rootsPem) roots.add(r.trim() + '\n');
+    for (const s of this.cas.values()) for (const r of s.rootsPem) roots.add(r.trim() + '\n');
     for (const r of this.announcedRoots) roots.add(r.trim() + '\n');
     const pem = [...roots].join('');
     if (pem === this.currentBundle.pem) return;

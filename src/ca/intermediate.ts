@@ -78,7 +78,8 @@ export async function mintIntermediate(options: {
   const key = crypto.KeyObject.from(keys.privateKey);
   const certDer = pemBlocks(validated.certificatePem)[0]!;
   const profile = leafCaProfile(certDer, key);
-  const id = crypto.createHash('sha256').update(certDer).digest('hex').slice(0, 16);
+  // The authority ID operators type and audit logs carry: hex of the Subject Key Identifier.
+  const id = profile.caKeyId.toString('hex');
   return {
     id,
     signing: {
