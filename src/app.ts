@@ -14,9 +14,12 @@ import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
 import { startAdminServer } from './admin/server.js';
+import { createAuditLog } from './audit/create.js';
+import type { AuditLog } from './audit/log.js';
 
 export interface App {
   authority: Authority;
+  audit: AuditLog;
   metrics: Metrics;
   /** Where each server listens (port 0 resolved). */
   addresses: Record<string, string>;
@@ -50,6 +53,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
   try {
+    const audit = createAuditLog(config.audit, { clock, logger });
+    closers.push(() => audit.close());
     const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
       logger: logger.child({ component: 'upstream', plugin: config.upstream.plugin }),
       now: () => clock.now(),
@@ -71,6 +76,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       maxLeafTtlSeconds: config.ca.leafMaxTtl,
       backdateSeconds: config.ca.backdate,
       signers: config.ca.signers,
+      audit: audit.log,
     });
     closers.push(() => authority.close());
     await authority.start();
@@ -136,11 +142,12 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
+      audit: audit.log,
     });
     addresses.sds = sds.address;
     closers.push(() => sds.close());
 
-    return { authority, metrics, addresses, close: closeAll };
+    return { authority, audit: audit.log, metrics, addresses, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

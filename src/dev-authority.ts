@@ -18,7 +18,7 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
-  onTransition?: AuthorityOptions['onTransition'];
+  audit?: AuthorityOptions['audit'];
 }
 
 /**
@@ -46,7 +46,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
     backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
-    onTransition: options.onTransition,
+    audit: options.audit,
   });
   await authority.start();
   return authority;

@@ -3,6 +3,9 @@
  * Config can lower some of these (see config/schema.ts); none can be raised past them.
  */
 export const limits = {
+  /** Audit events kept in memory for `audit tail`, and the most one call returns. */
+  auditRingMax: 10_000,
+  auditTailMax: 1_000,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { WcaError, isWcaError } from '../errors.js';
+import { WcaError, isWcaError, publicMessageOf } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -13,7 +13,8 @@ import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
 import { keyTypes, type AuthorityEvent, type CsrLeafRequest, type IssuedCert, type IssuedSvid, type KeyType, type LeafIssuer, type LeafRequest, type ServerKeyLeafRequest, type TrustBundle } from './types.js';
 import type { SlotName } from './slots.js';
-import { AuthorityStates, type AuthorityInfo, type Transition } from './authority-states.js';
+import { AuthorityStates, type AuthorityInfo } from './authority-states.js';
+import { noAudit, type Auditor } from '../audit/log.js';
 
 export interface AuthorityOptions {
   trustDomain: string;
@@ -29,8 +30,8 @@ export interface AuthorityOptions {
   backdateSeconds: number;
   /** Signer threads; 0 = one per core. */
   signers: number;
-  /** Every authority state transition (audit log). */
-  onTransition?: (transition: Transition) => void;
+  /** Issuances, refusals, authority transitions and bundle changes are recorded here. */
+  audit?: Auditor;
 }
 
 /**
@@ -44,6 +45,7 @@ export class Authority implements LeafIssuer {
   /** Every authority not yet revoked or retired, by ID; states says what each may do. */
   private readonly cas = new Map<string, CaSlot>();
   private readonly states: AuthorityStates;
+  private readonly audit: Auditor;
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
   private readonly pathMetrics: Record<'server_key' | 'csr', { issued: { inc(): void }; latency: { observe(v: number): void } }>;
@@ -62,9 +64,10 @@ export class Authority implements LeafIssuer {
       onQueueDepth: (d) => options.metrics.signQueueDepth.set(d),
     });
     this.currentBundle = { trustDomain: this.trustDomain, pem: '', version: '' };
+    this.audit = options.audit ?? noAudit;
     this.states = new AuthorityStates((t) => {
       options.logger.info({ caId: t.id, from: t.from, to: t.to, reason: t.reason }, 'authority transition');
-      options.onTransition?.(t);
+      this.audit.record({ type: 'transition', authorityId: t.id, from: t.from ?? null, to: t.to, reason: t.reason });
     });
     const bind = (path: 'server_key' | 'csr') => ({
       issued: options.metrics.certsIssued.labels(path),
@@ -182,7 +185,7 @@ export class Authority implements LeafIssuer {
   async issue(request: ServerKeyLeafRequest): Promise<IssuedSvid> {
     const keyType = request.keyType ?? 'ec-p256';
     if (!keyTypes.includes(keyType)) {
-      throw this.rejected(new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `unknown key type "${String(keyType).slice(0, 32)}"; use one of ${keyTypes.join(', ')}`));
+      throw this.rejected(new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `unknown key type "${String(keyType).slice(0, 32)}"; use one of ${keyTypes.join(', ')}`), request);
     }
     const result = await this.sign(request, (base) => ({ ...base, kind: 'key', keyType }), 'server_key');
     return { ...result.cert, privateKeyPem: result.privateKeyPem! };
@@ -193,7 +196,7 @@ export class Authority implements LeafIssuer {
     try {
       csrDer = csrToDer(request.csr);
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
     return (await this.sign(request, (base) => ({ ...base, kind: 'csr', csrDer }), 'csr')).cert;
   }
@@ -217,33 +220,43 @@ export class Authority implements LeafIssuer {
       dnsNames = parseDnsNames(request.dnsNames);
       ttl = this.validTtl(request.ttlSeconds);
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
     const ca = this.activeSlot;
-    if (!ca) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'no active intermediate yet; the CA is starting'));
+    if (!ca) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'no active intermediate yet; the CA is starting'), request);
     const now = this.options.clock.now();
     // A leaf never outlives its intermediate, and never starts before it.
     const notAfterMs = Math.min(now + ttl * 1000, ca.notAfterMs);
     const notBeforeMs = Math.max(now - this.options.backdateSeconds * 1000, ca.notBeforeMs);
-    if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'));
+    if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'), request);
     try {
       const r = await this.pool.sign(ca.id, makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs }));
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);
+      const notAfter = new Date(Math.floor(notAfterMs / 1000) * 1000);
+      const subject = request.subject;
+      this.audit.record({
+        type: 'issuance',
+        serial: r.serialHex,
+        spiffeId,
+        notAfter: notAfter.toISOString(),
+        authorityId: ca.id,
+        ...(subject ? { authenticator: subject.authenticator, nodeId: subject.nodeId } : {}),
+      });
       return {
         cert: {
           spiffeId,
           chainPem: r.leafPem + ca.signing.chainPemSuffix,
           serial: r.serialHex,
           notBefore: new Date(Math.floor(notBeforeMs / 1000) * 1000),
-          notAfter: new Date(Math.floor(notAfterMs / 1000) * 1000),
+          notAfter,
           caId: ca.id,
         },
         privateKeyPem: r.privateKeyPem,
       };
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
   }
 
@@ -274,8 +287,16 @@ export class Authority implements LeafIssuer {
     return ttl;
   }
 
-  private rejected(err: unknown): unknown {
-    this.options.metrics.issueErrors.inc({ code: isWcaError(err) ? err.code : 'ERR_INTERNAL' });
+  private rejected(err: unknown, request: LeafRequest): unknown {
+    const code = isWcaError(err) ? err.code : 'ERR_INTERNAL';
+    this.options.metrics.issueErrors.inc({ code });
+    this.audit.record({
+      type: 'denial',
+      who: String(request.subject?.nodeId ?? request.spiffeId).slice(0, 256),
+      what: `issue ${String(request.spiffeId).slice(0, 256)}`,
+      why: publicMessageOf(err),
+      code,
+    });
     return err;
   }
 
@@ -332,6 +353,7 @@ export class Authority implements LeafIssuer {
     if (pem === this.currentBundle.pem) return;
     const version = crypto.createHash('sha256').update(pem).digest('hex').slice(0, 16);
     this.currentBundle = { trustDomain: this.trustDomain, pem, version };
+    this.audit.record({ type: 'bundle', version, roots: roots.size });
     if (this.listeners.size) this.emit({ type: 'bundle', bundle: this.currentBundle });
   }
 

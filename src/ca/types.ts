@@ -9,6 +9,8 @@ export interface LeafRequest {
   dnsNames?: readonly string[];
   /** Requested lifetime; the Authority clamps to its maximum and the intermediate's notAfter. */
   ttlSeconds?: number;
+  /** Who it is for, as the audit log names them (SDS callers). */
+  subject?: { authenticator: string; nodeId?: string };
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {

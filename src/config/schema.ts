@@ -4,6 +4,7 @@ import { listenAddress } from './listen.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
+import { auditConfigSchema } from '../audit/config.js';
 
 /**
  * The whole configuration. Sections owned by a subsystem live next to it and are
@@ -47,6 +48,7 @@ export const configSchema = z
       .prefault({}),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
+    audit: auditConfigSchema,
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()

@@ -24,6 +24,7 @@ import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
+import type { Auditor } from '../audit/log.js';
 
 export interface SdsServerOptions {
   issuer: LeafIssuer;
@@ -43,6 +44,8 @@ export interface SdsServerOptions {
   socketMode?: SocketMode;
   /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
   serverSpiffeId?: string;
+  /** Audit log for denials and join-token uses. */
+  audit?: Auditor;
 }
 
 export interface SdsServer {
@@ -87,6 +90,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const deps: SessionDeps = {
     chain,
     policy: options.policy,
+    ...(options.audit ? { audit: options.audit } : {}),
     logger,
     metrics,
     sources,

@@ -25,6 +25,8 @@ export interface SourceOptions {
 
 export interface StreamCaller {
   grant: Grant;
+  /** Which authenticator recognised the caller (for the audit log). */
+  authenticator?: string;
   node?: NodeInfo;
 }
 
@@ -78,6 +80,7 @@ class CallerSource implements ResourceSource {
     this.key = identityKey(caller);
     const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
     this.request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
+    if (caller.authenticator) this.request.subject = { authenticator: caller.authenticator, ...(caller.node ? { nodeId: caller.node.id } : {}) };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
   }

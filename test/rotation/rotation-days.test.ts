@@ -5,7 +5,7 @@ import { Rotator } from '../../src/rotation/rotator.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createDevAuthority } from '../../src/dev-authority.js';
-import type { Transition } from '../../src/ca/authority-states.js';
+import { AuditLog } from '../../src/audit/log.js';
 import { pemBlocks } from '../../src/x509/der.js';
 
 const MINUTE = 60_000;
@@ -13,8 +13,8 @@ const MINUTE = 60_000;
 describe('scheduled rotation over days, on an injected clock', () => {
   it('always has an active authority, prepares before it activates, and no leaf outlives its intermediate', async () => {
     const clock = new FakeClock(Date.UTC(2026, 0, 1));
-    const transitions: Transition[] = [];
-    const ca = await createDevAuthority({ clock, intermediateTtlSeconds: 6 * 3600, maxLeafTtlSeconds: 2 * 3600, defaultLeafTtlSeconds: 2 * 3600, signers: 1, onTransition: (t) => transitions.push(t) });
+    const audit = new AuditLog({ clock });
+    const ca = await createDevAuthority({ clock, intermediateTtlSeconds: 6 * 3600, maxLeafTtlSeconds: 2 * 3600, defaultLeafTtlSeconds: 2 * 3600, signers: 1, audit });
     const rotator = new Rotator(ca, { clock, logger: silentLogger() });
     try {
       const activations = new Set<string>();
@@ -38,7 +38,9 @@ describe('scheduled rotation over days, on an injected clock', () => {
       // 72 hours of 6-hour intermediates activated at 5/6: about 14 rotations.
       expect(activations.size).toBeGreaterThanOrEqual(13);
       const byId = new Map<string, string[]>();
-      for (const t of transitions) byId.set(t.id, [...(byId.get(t.id) ?? []), t.to]);
+      for (const t of audit.tail({ types: ['transition'], limit: 1000 })) {
+        if (t.type === 'transition') byId.set(t.authorityId, [...(byId.get(t.authorityId) ?? []), t.to]);
+      }
       for (const [id, states] of byId) {
         expect(states[0], id).toBe('prepared');
         if (states.includes('active')) expect(states.indexOf('prepared'), id).toBeLessThan(states.indexOf('active'));
