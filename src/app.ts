@@ -15,6 +15,7 @@ import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
 import { startAdminServer } from './admin/server.js';
 import { createAuditLog } from './audit/create.js';
+import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
 
 export interface App {
@@ -120,12 +121,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
+    const convergence = new ConvergenceTracker({
+      clock,
+      onCount: (authority, state, value) => metrics.subscribers.set({ authority, state }, value),
+    });
     const identity = assembleIdentity(config, { issuer: authority, clock, logger });
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({
       joinTokens: identity.joinTokens,
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
+      audit: audit.log,
+      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
     });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());
@@ -143,6 +150,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
       audit: audit.log,
+      convergence,
     });
     addresses.sds = sds.address;
     closers.push(() => sds.close());

@@ -54,6 +54,7 @@ export const errorCodes = {
   // Authority lifecycle (prepare / activate / taint / revoke)
   ERR_AUTHORITY_NOT_FOUND: def(G.NOT_FOUND, E.USAGE),
   ERR_AUTHORITY_TRANSITION: def(G.FAILED_PRECONDITION, E.REFUSED),
+  ERR_ROTATION_INCOMPLETE: def(G.DEADLINE_EXCEEDED, E.FAILURE),
   // Certificates and chains
   ERR_CERT_PARSE: def(G.INVALID_ARGUMENT, E.USAGE),
   ERR_CHAIN_INVALID: def(G.FAILED_PRECONDITION, E.UPSTREAM),

@@ -7,6 +7,8 @@ import * as protoLoader from '@grpc/proto-loader';
 const PROTO = 'protos/workload_ca/admin/v1/admin.proto';
 /** Trailing metadata key carrying our error code, so the CLI can exit with the right status. */
 export const ERROR_CODE_KEY = 'wca-error-code';
+/** Trailing metadata key carrying the error's typed `details.reason`, when it has one. */
+export const ERROR_REASON_KEY = 'wca-error-reason';
 
 export interface CreateJoinTokenRequest {
   spiffe_id: string;

@@ -9,6 +9,10 @@ import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerAuthorityCommand } from './commands/authority.js';
+import { registerRotateCommand } from './commands/rotate.js';
+import { registerBundleCommand } from './commands/bundle.js';
+import { registerAuditCommand } from './commands/audit.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -19,6 +23,10 @@ function buildProgram(): Command {
   registerIssueCommand(program);
   registerUpstreamCommand(program);
   registerTokenCommand(program);
+  registerAuthorityCommand(program);
+  registerRotateCommand(program);
+  registerBundleCommand(program);
+  registerAuditCommand(program);
   registerVersionCommand(program);
   return program;
 }

@@ -25,6 +25,7 @@ import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
 import type { Auditor } from '../audit/log.js';
+import type { ConvergenceTracker } from './convergence.js';
 
 export interface SdsServerOptions {
   issuer: LeafIssuer;
@@ -46,6 +47,8 @@ export interface SdsServerOptions {
   serverSpiffeId?: string;
   /** Audit log for denials and join-token uses. */
   audit?: Auditor;
+  /** Learns from ACKs which authority and bundle each stream holds. */
+  convergence?: ConvergenceTracker;
 }
 
 export interface SdsServer {
@@ -91,6 +94,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     chain,
     policy: options.policy,
     ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.convergence ? { convergence: options.convergence } : {}),
     logger,
     metrics,
     sources,
@@ -109,7 +113,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
     callerContextOf(call, transport, listen, peerCertificatesOf);
 
-  function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
+  function serveStream<Req extends SotwRequest | DeltaRequest, Res extends SotwResponse | DeltaResponse>(
     kind: 'sotw' | 'delta',
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,

@@ -8,7 +8,8 @@ import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, ResourceSource, SotwRequest } from './types.js';
+import type { DeltaRequest, Resource, ResourceSource, SotwRequest } from './types.js';
+import type { ConvergenceTracker, SubscriberTrack } from './convergence.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
@@ -29,6 +30,14 @@ export interface SessionDeps extends AuthorizeDeps {
   metrics: Metrics;
   /** Bounded metric label for a resource name. */
   resourceLabel(name: string): string;
+  /** Learns from ACKs which authority and bundle each stream holds. */
+  convergence?: ConvergenceTracker;
+}
+
+/** What the convergence tracker reads from any response (SotW and Delta alike). */
+export interface TrackedResponse {
+  nonce: string;
+  resources: readonly Resource[];
 }
 
 export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<Response>>) => Protocol<Request>;
@@ -38,7 +47,7 @@ export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<R
  * and count names that will never exist. A class, so each of tens of thousands of
  * streams costs one object with prototype methods instead of a bag of closures.
  */
-class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
+class StreamPorts<Response extends TrackedResponse> implements Required<ProtocolDeps<Response>> {
   private unknownLogged: Set<string> | undefined;
 
   constructor(
@@ -46,10 +55,12 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     readonly logger: StreamLog,
     private readonly io: StreamIo<Response>,
     private readonly deps: SessionDeps,
+    private readonly track: SubscriberTrack | undefined,
   ) {}
 
   send(response: Response): void {
     this.io.send(response);
+    this.track?.sent(response.nonce, response.resources);
   }
 
   onNack(names: readonly string[]): void {
@@ -71,10 +82,11 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
  * the stream's lifetime), then feeds requests to the protocol state machine. Any
  * error ends this stream only, with the error's gRPC status.
  */
-export class StreamSession<Request extends SotwRequest | DeltaRequest, Response> {
+export class StreamSession<Request extends SotwRequest | DeltaRequest, Response extends TrackedResponse> {
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
+  private track: SubscriberTrack | undefined;
   private readonly log: StreamLog;
 
   constructor(
@@ -100,6 +112,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   close(): void {
     this.state = 'closed';
     this.protocol?.close();
+    this.track?.close();
     this.queue.length = 0;
   }
 
@@ -109,7 +122,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
       this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
-      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps));
+      this.track = this.deps.convergence?.subscriber(caller.node?.id ?? caller.grant.spiffeId);
+      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps, this.track));
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
     } catch (err) {
@@ -119,6 +133,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
 
   private handle(request: Request): void {
     if (this.state !== 'ready') return;
+    if (request.responseNonce !== '') this.track?.answered(request.responseNonce, request.errorDetail !== undefined);
     try {
       this.protocol!.handle(request);
     } catch (err) {

@@ -5,6 +5,7 @@ import { trustDomainId } from '../spiffe/id.js';
 import type { SecretCache } from './cache.js';
 import { supportsSpiffeValidator, tlsCertificateResource, validationContextResource } from './resources.js';
 import type { NodeInfo, Resource, ResourceSource } from './types.js';
+import { tagResource } from './convergence.js';
 
 /**
  * Maps resource names to what one authenticated caller may see: the configured
@@ -128,10 +129,11 @@ export function createSourceFactory(options: SourceOptions): SourceFactory {
   const shared: Shared = {
     options,
     tdId: trustDomainId(options.trustDomain),
-    certificates: new Memo(tlsCertificateResource),
+    // Tagged with their authority / bundle version, so ACKs tell which one each subscriber holds.
+    certificates: new Memo((name, svid) => tagResource(tlsCertificateResource(name, svid), { caId: svid.caId })),
     bundles: {
-      spiffe: new Memo((name, bundle) => validationContextResource(name, bundle, true)),
-      plain: new Memo((name, bundle) => validationContextResource(name, bundle, false)),
+      spiffe: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, true), { bundleVersion: bundle.version })),
+      plain: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, false), { bundleVersion: bundle.version })),
     },
   };
   return (caller) => new CallerSource(shared, caller);
