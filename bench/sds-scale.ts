@@ -17,6 +17,7 @@ import { createDevAuthority } from '../src/dev-authority.js';
 import { systemClock } from '../src/clock.js';
 import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';
 import { InsecureDevAuthenticator } from '../src/identity/insecure-dev.js';
+import { limits } from '../src/limits.js';
 import { sdsConfigSchema } from '../src/sds/config.js';
 import { startSdsServer } from '../src/sds/server.js';
 import { silentLogger } from '../src/telemetry/logger.js';
@@ -133,7 +134,8 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
     issuer: authority,
     authenticators: [new InsecureDevAuthenticator({ profile: 'dev', trustDomain: 'cluster.local', listen, logger })],
     policy: rulePolicyWithBuiltins('cluster.local', [], 3600),
-    config: sdsConfigSchema.parse({}),
+    // Every simulated Envoy connects from 127.0.0.1: lift the per-address cap to its ceiling.
+    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax }),
     profile: 'dev',
     listen,
     logger,

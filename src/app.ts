@@ -8,6 +8,7 @@ import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
+import { readiness } from './rotation/health.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
@@ -62,7 +63,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       schedule: (fn, ms) => clock.schedule(fn, ms),
       devProfile,
       env: deps.env ?? process.env,
-    }, { baseDir: deps.configDir });
+    }, { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 });
     closers.push(() => upstream.close());
 
     const authority = new Authority({
@@ -92,6 +93,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
+    const currentReadiness = () => readiness(authority.slotLifetimes(), clock.now(), rotator.status());
+    metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
       logger: logger.child({ component: 'rotation' }),
@@ -111,13 +114,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       await startHttpServer({
         listen: config.listen.http,
         registry: metrics.registry,
-        health: {
-          notReadyReason: () => {
-            const active = authority.slotLifetimes().active;
-            if (!active) return 'no active intermediate';
-            return active.notAfterMs <= clock.now() ? 'active intermediate expired' : null;
-          },
-        },
+        health: { readiness: currentReadiness },
       }),
     );
 
@@ -151,6 +148,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       socketMode: config.identity.unix?.socketMode,
       audit: audit.log,
       convergence,
+      drainTimeoutMs: config.shutdownTimeout * 1000,
     });
     addresses.sds = sds.address;
     closers.push(() => sds.close());

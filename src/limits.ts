@@ -27,8 +27,29 @@ export const limits = {
   sdsResourceNameMaxBytes: 512,
   /** SDS: largest inbound gRPC message. */
   sdsMaxReceiveMessageBytes: 64 * 1024,
-  /** Concurrent SDS streams per server. */
+  /** SDS: names one stream holds subscribed at once (Delta adds up across requests; a caller has at most four real ones). */
+  sdsStreamNamesMax: 64,
+  /** SDS: bytes of node.id and of node.cluster (real ones are well under 256). */
+  sdsNodeFieldMaxBytes: 1024,
+  /** SDS: characters of a NACK's error_detail that reach the log, after escaping and redaction. */
+  sdsNackDetailLoggedMax: 256,
+  /**
+   * SDS cache: node identities (each a key and certificate) one authenticated
+   * instance holds, live or idle; Envoy restarts reuse their node.id.
+   */
+  sdsNodesPerInstanceMax: 16,
+  /** SDS cache: node identities held in all; idle ones are dropped oldest first to make room. */
+  sdsCachedIdentitiesMax: 50_000,
+  /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
+  /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
+  sdsStreamsPerConnectionMax: 10_000,
+  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer address. */
+  sdsStreamsPerAddressMax: 50_000,
+  /** Ceiling of sds.firstRequestTimeout: how long a stream may stay open without a first request. */
+  sdsFirstRequestTimeoutMaxSeconds: 60,
+  /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
+  shutdownTimeoutMaxSeconds: 300,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

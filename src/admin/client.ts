@@ -2,6 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { errorCodes, WcaError, type ErrorCode } from '../errors.js';
 import type * as pb from './authority-proto.js';
 import { adminService, ERROR_CODE_KEY, ERROR_REASON_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import { adminUnavailable, checkAdminSocket } from './socket-trust.js';
 
 type UnaryMethod = (
   request: unknown,
@@ -22,8 +23,12 @@ export interface AdminClient {
   close(): void;
 }
 
-/** A client of the admin API on a Unix socket; server errors come back as the same WcaError codes. */
+/**
+ * A client of the admin API on a Unix socket; server errors come back as the same
+ * WcaError codes. Throws before connecting when the socket is not this user's.
+ */
 export function connectAdmin(socketPath: string, options: { timeoutMs?: number } = {}): AdminClient {
+  checkAdminSocket(socketPath);
   const Client = adminService();
   const client = new Client(`unix:${socketPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, UnaryMethod>;
   const timeoutMs = options.timeoutMs ?? 10_000;
@@ -56,8 +61,6 @@ function toWcaError(err: grpc.ServiceError, socketPath: string): WcaError {
     const reason = err.metadata?.get(ERROR_REASON_KEY)[0];
     return new WcaError(code as ErrorCode, err.details, reason === undefined ? {} : { details: { reason: String(reason) } });
   }
-  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) {
-    return new WcaError('ERR_ADMIN_UNAVAILABLE', `cannot reach the admin API at unix:${socketPath} (is workload-ca serve running, and may this user open the socket?)`);
-  }
+  if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) return adminUnavailable(socketPath);
   return new WcaError('ERR_INTERNAL', `admin API call failed: ${err.details}`);
 }

@@ -10,6 +10,7 @@ import { statSync } from 'node:fs';
 import { noAudit, type Auditor } from '../audit/log.js';
 import * as h from './authority-handler.js';
 import type * as pb from './authority-proto.js';
+import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -57,10 +58,19 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         }
       : {}),
   });
-  // Mode 0600 before the socket is reachable: its file permissions are the admin API's access control.
-  const removeSocket = await bindUnixSocket(path, '0600', (address) =>
-    bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
-  );
+  // Mode 0600 before the socket is reachable, in a directory no one else can write to:
+  // its file permissions are the admin API's access control.
+  let removeSocket: () => Promise<void>;
+  try {
+    await prepareAdminSocketDir(path);
+    removeSocket = await bindUnixSocket(path, '0600', (address) =>
+      bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+    );
+  } catch (err) {
+    // A server bound to the staging socket would keep the process alive after the error.
+    server.forceShutdown();
+    throw err;
+  }
   caller = `unix:${path} (owner uid ${statSync(path).uid} or root)`;
   logger.info({ path }, 'admin API listening');
 

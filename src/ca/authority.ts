@@ -302,14 +302,20 @@ export class Authority implements LeafIssuer {
 
   private async mint(signal?: AbortSignal): Promise<CaSlot> {
     const o = this.options;
-    const slot = await mintIntermediate({
-      upstream: o.upstream,
-      trustDomain: this.trustDomain,
-      keyType: o.keyType,
-      ttlSeconds: o.intermediateTtlSeconds,
-      nowMs: o.clock.now(),
-      signal,
-    });
+    let slot: CaSlot;
+    try {
+      slot = await mintIntermediate({
+        upstream: o.upstream,
+        trustDomain: this.trustDomain,
+        keyType: o.keyType,
+        ttlSeconds: o.intermediateTtlSeconds,
+        nowMs: o.clock.now(),
+        signal,
+      });
+    } catch (err) {
+      o.metrics.upstreamRequests.inc({ plugin: o.upstream.name, outcome: isWcaError(err, 'ERR_UPSTREAM_TIMEOUT') ? 'timeout' : 'failed' });
+      throw err;
+    }
     o.metrics.upstreamRequests.inc({ plugin: o.upstream.name, outcome: 'minted' });
     if (slot.truncated) {
       o.metrics.intermediateTruncated.inc();

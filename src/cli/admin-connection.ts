@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { connectAdmin, type AdminClient } from '../admin/client.js';
-import { configSchema } from '../config/schema.js';
-import { formatListenAddress, parseListenAddress } from '../config/listen.js';
+import { defaultAdminSocketPath } from '../admin/socket-path.js';
+import { parseListenAddress } from '../config/listen.js';
 import { WcaError } from '../errors.js';
 
 /** Where a command writes; tests pass their own. */
@@ -12,7 +12,7 @@ export interface CommandOutput {
 
 /** `--admin-socket` on a command that talks to a running server. */
 export function withAdminSocket(command: Command): Command {
-  return command.option('--admin-socket <address>', 'admin API address', formatListenAddress(configSchema.parse({}).listen.admin));
+  return command.option('--admin-socket <address>', 'admin API address', `unix:${defaultAdminSocketPath(process.env)}`);
 }
 
 /** `-o table|json` on every console command: tables for people, JSON for scripts. */

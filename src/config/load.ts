@@ -6,6 +6,7 @@ import { configSchema, type Config } from './schema.js';
 import { parseTrustDomain } from '../spiffe/id.js';
 import { resolveSdsTransport } from '../transport/sds-transport.js';
 import { selectAuthenticators } from '../identity/selection.js';
+import { defaultAdminSocketPath } from '../admin/socket-path.js';
 
 /** Flags that override config and environment (the CLI's `serve` options). */
 export interface ConfigFlags {
@@ -55,6 +56,11 @@ export function loadConfig(options: LoadOptions = {}): Config {
   for (const [flag, path] of Object.entries(flagPaths)) {
     const value = options.flags?.[flag as keyof ConfigFlags];
     if (value !== undefined) setPath(raw, path, value);
+  }
+  // The admin socket's default depends on the user and environment (admin/socket-path.ts).
+  const listen = raw.listen ?? {};
+  if (typeof listen === 'object' && !Array.isArray(listen) && (listen as Record<string, unknown>).admin === undefined) {
+    setPath(raw, 'listen.admin', `unix:${defaultAdminSocketPath(env)}`);
   }
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw configError(parsed.error, file);

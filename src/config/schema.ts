@@ -5,6 +5,9 @@ import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
+import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
+import { defaultAdminSocketPath } from '../admin/socket-path.js';
+import { limits } from '../limits.js';
 
 /**
  * The whole configuration. Sections owned by a subsystem live next to it and are
@@ -19,7 +22,8 @@ export const configSchema = z
       .object({
         sds: listenAddress.prefault('127.0.0.1:8234'),
         http: listenAddress.prefault('127.0.0.1:8235'),
-        admin: listenAddress.prefault('unix:/tmp/workload-ca-admin.sock'),
+        // Per user (see admin/socket-path.ts); loadConfig passes its injected environment instead.
+        admin: listenAddress.prefault(() => `unix:${defaultAdminSocketPath(process.env)}`),
       })
       .strict()
       .prefault({}),
@@ -43,12 +47,16 @@ export const configSchema = z
         config: z.record(z.string(), z.unknown()).default({}),
         /** How often the upstream's roots are polled to notice a root rotation. */
         rootPollInterval: duration.pipe(z.number().min(10)).default(300),
+        /** Deadline of every call into the plugin; a call that takes longer is a failed (retried) step. */
+        timeout: duration.pipe(z.number().min(0.1).max(3600)).default(defaultUpstreamTimeoutMs / 1000),
       })
       .strict()
       .prefault({}),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
     audit: auditConfigSchema,
+    /** On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut. */
+    shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10),
     log: z
       .object({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info') })
       .strict()

@@ -67,6 +67,8 @@ export class InsecureDevAuthenticator implements Authenticator {
       subject: nodeId,
       claims: { nodeId, cluster: context.node?.cluster ?? '' },
       boundSpiffeId: spiffeId,
+      // Nothing is proven: the node.id is all there is.
+      instance: `node:${nodeId}`,
     };
   }
 }

@@ -49,6 +49,8 @@ export class MtlsAuthenticator implements Authenticator {
       subject: id.uri,
       claims: Object.freeze({ spiffeId: id.uri, dnsNames: sanValues(leaf!, 'DNS'), serial: leaf!.serialNumber }),
       boundSpiffeId: id.uri,
+      // The key the TLS handshake proved the caller holds: each instance got its own from us.
+      instance: `key:${leaf!.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`,
     };
   }
 

@@ -25,6 +25,14 @@ export interface Caller {
   claims: Readonly<Record<string, unknown>>;
   /** A SPIFFE ID the credential is bound to (mtls, join-token, unix, insecure-dev). */
   boundSpiffeId?: string;
+  /**
+   * Which running instance the credential proves (a pod's UID, a join token's id,
+   * the key of an mTLS leaf), stable across that instance's reconnects. The SDS
+   * cache keys private keys by it, so two instances of one subject never share a
+   * key whatever node.id they send. Where a credential proves nothing narrower, the
+   * credential itself (a digest of it) is the instance.
+   */
+  instance: string;
 }
 
 export interface Authenticator {

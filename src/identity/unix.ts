@@ -31,6 +31,8 @@ export class UnixAuthenticator implements Authenticator {
       subject: `unix:${context.peerAddress}`,
       claims: { socket: context.peerAddress },
       boundSpiffeId: this.spiffeId,
+      // One workload per socket by configuration (Node exposes no peer uid/pid to tell callers apart).
+      instance: `socket:${context.peerAddress}`,
     };
   }
 }

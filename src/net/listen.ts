@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { WcaError } from '../errors.js';
 import { formatListenAddress, type ListenAddress } from '../config/listen.js';
-import { bindUnixSocket } from './unix-socket.js';
+import { bindUnixSocket, type SocketMode } from './unix-socket.js';
 
 export interface Listening {
   /** Where it actually listens (port 0 resolved). */
@@ -9,8 +9,8 @@ export interface Listening {
   close(): Promise<void>;
 }
 
-/** Listens on TCP, or on a Unix socket that is never reachable with a looser mode than 0600. */
-export async function listen(server: net.Server, address: ListenAddress): Promise<Listening> {
+/** Listens on TCP, or on a Unix socket that is never reachable with a looser mode than `socketMode`. */
+export async function listen(server: net.Server, address: ListenAddress, socketMode: SocketMode = '0600'): Promise<Listening> {
   const listenOn = (...args: unknown[]) =>
     new Promise<void>((resolve, reject) => {
       const onError = (err: NodeJS.ErrnoException) =>
@@ -22,8 +22,14 @@ export async function listen(server: net.Server, address: ListenAddress): Promis
       });
     });
   let removeSocket: () => Promise<void> = async () => undefined;
-  if (address.kind === 'unix') removeSocket = await bindUnixSocket(address.path, '0600', (a) => listenOn(a.replace(/^unix:/, '')));
-  else await listenOn(address.port, address.host);
+  try {
+    if (address.kind === 'unix') removeSocket = await bindUnixSocket(address.path, socketMode, (a) => listenOn(a.replace(/^unix:/, '')));
+    else await listenOn(address.port, address.host);
+  } catch (err) {
+    // A server still listening on the staging socket would keep the process alive after the error.
+    if (server.listening) server.close();
+    throw err;
+  }
 
   const bound = server.address();
   const actual: ListenAddress =

@@ -30,6 +30,17 @@ async function checkFree(socketPath: string): Promise<void> {
   if (await isLive(socketPath)) throw new WcaError('ERR_LISTEN_ADDRESS', `unix:${socketPath} is in use by another process`);
 }
 
+/** A stale socket we may not replace (another user's, in a sticky directory such as /tmp): say whose, not EPERM. */
+async function replaceFailed(socketPath: string, err: NodeJS.ErrnoException): Promise<never> {
+  const owner = (await lstat(socketPath).catch(() => undefined))?.uid;
+  throw new WcaError(
+    'ERR_LISTEN_ADDRESS',
+    `unix:${socketPath}: cannot replace the stale socket there (${err.code ?? err.message}` +
+      `${owner === undefined ? '' : `; it belongs to uid ${owner}, this process runs as uid ${process.geteuid?.()}`}); remove it or choose another path`,
+    { details: { path: socketPath, owner, reason: 'stale-socket-not-replaceable' } },
+  );
+}
+
 /**
  * Binds a Unix socket that is never reachable with a looser mode than asked: it
  * is created inside a fresh 0700 directory, chmod-ed, then renamed into place.
@@ -46,7 +57,10 @@ export async function bindUnixSocket(
   try {
     await bind(`unix:${staging}`);
     await chmod(staging, Number.parseInt(mode, 8));
-    await rename(staging, socketPath);
+    await rename(staging, socketPath).catch((err: NodeJS.ErrnoException) => replaceFailed(socketPath, err));
+  } catch (err) {
+    await unlink(staging).catch(() => undefined);
+    throw err;
   } finally {
     await rmdir(dir).catch(() => undefined);
   }

@@ -1,13 +1,14 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import { rotationStep, nextStepAt, type Lifetime, type RotationStep } from '../ca/slots.js';
-import { publicMessageOf } from '../errors.js';
+import { isWcaError, publicMessageOf } from '../errors.js';
 import { backoffMs } from '../backoff.js';
 
 /** What the rotator drives; the Authority implements it. Declared here so rotation depends on nothing else. */
 export interface RotatableCa {
   slotLifetimes(): { active?: Lifetime; next?: Lifetime; old?: Lifetime };
-  prepareNext(): Promise<unknown>;
+  /** `signal` aborts an upstream call in flight when the rotator stops. */
+  prepareNext(signal?: AbortSignal): Promise<unknown>;
   activateNext(reason: string): void;
   retireOld(): void;
 }
@@ -23,6 +24,13 @@ export interface RotatorOptions {
   onOutcome?: (step: RotationStep, failures: number) => void;
 }
 
+/** What readiness and operators need to know about rotation. */
+export interface RotationStatus {
+  consecutiveFailures: number;
+  /** The last failure's code and public message, until a step succeeds. */
+  lastError?: { step: RotationStep; code: string; message: string };
+}
+
 /**
  * Ticks only when the next step is due (no polling loop), performs one step, and
  * re-arms. An upstream failure never disturbs the active intermediate: it is
@@ -31,8 +39,11 @@ export interface RotatorOptions {
 export class Rotator {
   private cancel: (() => void) | undefined;
   private failures = 0;
+  private lastError: RotationStatus['lastError'];
   private running = false;
   private stopped = false;
+  /** Aborted on stop, so a shutdown never waits for an upstream call. */
+  private lifetime = new AbortController();
 
   constructor(
     private readonly ca: RotatableCa,
@@ -41,12 +52,18 @@ export class Rotator {
 
   start(): void {
     this.stopped = false;
+    if (this.lifetime.signal.aborted) this.lifetime = new AbortController();
     this.arm();
   }
 
   stop(): void {
     this.stopped = true;
     this.cancel?.();
+    this.lifetime.abort();
+  }
+
+  status(): RotationStatus {
+    return { consecutiveFailures: this.failures, ...(this.lastError ? { lastError: this.lastError } : {}) };
   }
 
   /** One step now; exposed for tests and for the admin API's "rotate" later. */
@@ -57,8 +74,9 @@ export class Rotator {
     try {
       switch (step) {
         case 'prepare':
-          await this.ca.prepareNext();
+          await this.ca.prepareNext(this.lifetime.signal);
           this.failures = 0;
+          this.lastError = undefined;
           break;
         case 'activate':
           this.ca.activateNext('scheduled rotation');
@@ -72,9 +90,16 @@ export class Rotator {
       if (step !== 'none') this.options.onOutcome?.(step, 0);
       return step;
     } catch (err) {
+      // A step cancelled by stop() is shutdown, not an upstream failure.
+      if (this.stopped) throw err;
       this.failures++;
+      const code = isWcaError(err) ? err.code : 'ERR_INTERNAL';
+      this.lastError = { step, code, message: publicMessageOf(err) };
       this.options.onOutcome?.(step, this.failures);
-      this.options.logger.error({ step, failures: this.failures, error: publicMessageOf(err) }, 'rotation step failed; current intermediate keeps serving');
+      this.options.logger.error(
+        { step, failures: this.failures, code, error: this.lastError.message },
+        'rotation step failed; current intermediate keeps serving',
+      );
       throw err;
     } finally {
       this.running = false;

@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import { backoffMs } from '../backoff.js';
+import { WcaError } from '../errors.js';
 import type { AuthorityEvent, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -7,10 +8,12 @@ import { Limiter } from './limiter.js';
 
 /**
  * Decides what each subscriber should have: one key and certificate per node
- * identity (shared by that node's streams, never across nodes) and the trust
- * bundle. Renews at half of the remaining lifetime minus jitter, re-issues at once
- * when the CA retires the signer, and bounds concurrent issues. Knows nothing of
- * the xDS protocol; streams see it through watches that return a cancel function.
+ * identity (shared by that node's streams, never across nodes or authenticated
+ * instances) and the trust bundle. Holds a few identities per instance and a
+ * fixed number in all. Renews at half of the remaining lifetime minus jitter,
+ * re-issues at once when the CA retires the signer, and bounds concurrent issues.
+ * Knows nothing of the xDS protocol; streams see it through watches that return a
+ * cancel function.
  */
 export interface SecretCacheOptions {
   issuer: LeafIssuer;
@@ -23,6 +26,10 @@ export interface SecretCacheOptions {
   /** Renewal happens at (0.5 - jitter·random()) of the remaining lifetime. */
   renewJitter?: number;
   random?: () => number;
+  /** Node identities in all; capped at limits.sdsCachedIdentitiesMax. */
+  maxIdentities?: number;
+  /** Node identities per owner (one authenticated instance); capped at limits.sdsNodesPerInstanceMax. */
+  maxIdentitiesPerOwner?: number;
 }
 
 type Listener<T> = (value: T) => void;
@@ -34,6 +41,8 @@ interface Watcher<T> {
 
 interface Entry {
   readonly key: string;
+  /** Whose identity this is, for the per-owner cap; none for the server's own. */
+  readonly owner: string | undefined;
   readonly request: ServerKeyLeafRequest;
   svid?: IssuedSvid;
   issuing: boolean;
@@ -54,6 +63,11 @@ const retiredCaIdsKept = 64;
 
 export class SecretCache {
   private readonly entries = new Map<string, Entry>();
+  /** Entries nobody watches, oldest first: the first to go when the cache is full. */
+  private readonly idle = new Set<Entry>();
+  private readonly owned = new Map<string, number>();
+  private readonly maxIdentities: number;
+  private readonly maxPerOwner: number;
   private readonly bundleWatchers = new Set<Watcher<TrustBundle>>();
   private readonly retiredCaIds = new Set<string>();
   private readonly limiter: Limiter;
@@ -69,6 +83,8 @@ export class SecretCache {
     this.idleMs = options.idleMs ?? 5 * 60_000;
     this.renewJitter = Math.min(Math.max(options.renewJitter ?? 0.1, 0), 0.4);
     this.random = options.random ?? Math.random;
+    this.maxIdentities = Math.min(options.maxIdentities ?? limits.sdsCachedIdentitiesMax, limits.sdsCachedIdentitiesMax);
+    this.maxPerOwner = Math.min(options.maxIdentitiesPerOwner ?? limits.sdsNodesPerInstanceMax, limits.sdsNodesPerInstanceMax);
     this.currentBundle = options.issuer.bundle();
     this.unsubscribe = options.issuer.subscribe((event) => this.onAuthorityEvent(event));
   }
@@ -77,25 +93,50 @@ export class SecretCache {
     return this.currentBundle;
   }
 
-  /** Calls listener now if a certificate is ready, and on every new one until cancelled. */
-  watchCertificate(key: string, request: ServerKeyLeafRequest, listener: Listener<IssuedSvid>): () => void {
+  /**
+   * Calls listener now if a certificate is ready, and on every new one until
+   * cancelled. A new identity past the owner's or the cache's cap is refused with
+   * ERR_SDS_LIMIT (idle identities of others make room first).
+   */
+  watchCertificate(key: string, request: ServerKeyLeafRequest, listener: Listener<IssuedSvid>, owner?: string): () => void {
     if (this.closed) throw new Error('SecretCache is closed');
-    let entry = this.entries.get(key);
-    if (!entry) {
-      entry = { key, request, issuing: false, again: false, retiredResults: 0, failures: 0, watchers: new Set() };
-      this.entries.set(key, entry);
-    }
-    const e = entry;
+    const e = this.entries.get(key) ?? this.create(key, request, owner);
     e.cancelEvict?.();
     e.cancelEvict = undefined;
+    this.idle.delete(e);
     const watcher: Watcher<IssuedSvid> = { listener };
     e.watchers.add(watcher);
     if (e.svid) listener(e.svid);
     else if (!e.issuing && !e.cancelTimer) this.issue(e);
     return () => {
       if (!e.watchers.delete(watcher) || e.watchers.size > 0 || this.entries.get(key) !== e) return;
+      this.idle.add(e);
       e.cancelEvict = this.options.clock.schedule(() => this.evict(e), this.idleMs);
     };
+  }
+
+  private create(key: string, request: ServerKeyLeafRequest, owner: string | undefined): Entry {
+    const owned = owner === undefined ? 0 : (this.owned.get(owner) ?? 0);
+    if (owned >= this.maxPerOwner) {
+      throw new WcaError(
+        'ERR_SDS_LIMIT',
+        `this caller already holds ${owned} node identities (limit ${this.maxPerOwner}); a node's key is kept ${this.idleMs / 1000} s after its last stream closes`,
+        { details: { reason: 'nodes-per-instance', max: this.maxPerOwner } },
+      );
+    }
+    if (this.entries.size >= this.maxIdentities) {
+      const oldest = this.idle.values().next();
+      if (oldest.done) {
+        throw new WcaError('ERR_SDS_LIMIT', `the server holds ${this.entries.size} node identities, all in use (limit ${this.maxIdentities})`, {
+          details: { reason: 'identities', max: this.maxIdentities },
+        });
+      }
+      this.evict(oldest.value);
+    }
+    const entry: Entry = { key, owner, request, issuing: false, again: false, retiredResults: 0, failures: 0, watchers: new Set() };
+    this.entries.set(key, entry);
+    if (owner !== undefined) this.owned.set(owner, owned + 1);
+    return entry;
   }
 
   watchBundle(listener: Listener<TrustBundle>): () => void {
@@ -117,6 +158,8 @@ export class SecretCache {
     this.unsubscribe();
     for (const entry of this.entries.values()) this.cancelTimers(entry);
     this.entries.clear();
+    this.idle.clear();
+    this.owned.clear();
     this.bundleWatchers.clear();
   }
 
@@ -198,7 +241,14 @@ export class SecretCache {
 
   private evict(entry: Entry): void {
     this.cancelTimers(entry);
-    if (this.entries.get(entry.key) === entry) this.entries.delete(entry.key);
+    this.idle.delete(entry);
+    if (this.entries.get(entry.key) !== entry) return;
+    this.entries.delete(entry.key);
+    const { owner } = entry;
+    if (owner === undefined) return;
+    const left = this.owned.get(owner)! - 1;
+    if (left > 0) this.owned.set(owner, left);
+    else this.owned.delete(owner);
   }
 
   private cancelTimers(entry: Entry): void {

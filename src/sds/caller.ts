@@ -32,7 +32,9 @@ export async function authorizeCaller(
     if (caller.authenticator === 'join-token') {
       deps.audit?.record({ type: 'join-token', action: 'used', tokenId: String(caller.claims.tokenId), spiffeId: grant.spiffeId, claimant: context.peerAddress });
     }
-    const authenticated = { grant, authenticator: caller.authenticator };
+    // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
+    const instance = JSON.stringify([caller.authenticator, caller.instance]);
+    const authenticated = { grant, instance, authenticator: caller.authenticator };
     return node ? { ...authenticated, node } : authenticated;
   } catch (err) {
     if (isWcaError(err)) {

@@ -21,6 +21,14 @@ export const sdsConfigSchema = z
     fetchTimeout: duration.pipe(z.number().positive()).default(10),
     /** A node's key is kept this long after its last stream closes, so a reconnect gets the same one. */
     idleTimeout: duration.pipe(z.number().positive()).default(300),
+    /** Concurrent authenticated streams per server; a stream counts once its caller is authenticated. */
+    maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax),
+    /** Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful. */
+    maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000),
+    /** Concurrent streams, authenticated or not, from one peer IP address (one Unix socket counts as one address). */
+    maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000),
+    /** A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED. */
+    firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(10),
   })
   .strict()
   .prefault({});

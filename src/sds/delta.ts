@@ -40,12 +40,17 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
   private readonly pending = new Map<string, Sent>();
   /** Names to report in removed_resources with the next response. */
   private readonly notFound = new Set<string>();
+  /** Names subscribed or changed since the last response: the only ones a flush looks at. */
+  private readonly dirty = new Set<string>();
   private nonces = 0;
   private started = false;
 
   constructor(private readonly deps: ProtocolDeps<DeltaResponse>) {
     this.batch = new Batch(() => this.flush());
-    this.subscription = new Subscription(deps.source, () => this.batch.changed());
+    this.subscription = new Subscription(deps.source, (name) => {
+      this.dirty.add(name);
+      this.batch.changed();
+    });
   }
 
   handle(request: DeltaRequest): void {
@@ -65,9 +70,10 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
         if (unknown) {
           this.notFound.add(name);
           this.deps.onUnknown?.(unknown);
-        } else if (!(first && request.initialVersions.has(name))) {
+        } else {
           // An explicit (re)subscription asks for the current version, even one sent or rejected before.
-          this.forget(name);
+          if (!(first && request.initialVersions.has(name))) this.forget(name);
+          this.dirty.add(name);
         }
       }
     });
@@ -97,14 +103,17 @@ export class DeltaProtocol implements Protocol<DeltaRequest> {
       if (this.held.get(name) === version) this.held.delete(name);
     }
     const names = [...sent.versions.keys(), ...sent.removed];
-    this.deps.logger.warn({ resources: names, nonce: request.responseNonce, errorDetail: request.errorDetail }, 'sds: client rejected secrets (NACK)');
-    this.deps.onNack?.(names, request.errorDetail);
+    this.deps.onNack?.(names, request.errorDetail, { nonce: request.responseNonce });
   }
 
+  /** Looks only at what this request or a change touched, so its cost follows the request, not the subscription. */
   private flush(): void {
-    const changed = this.subscription
-      .available()
-      .filter((r: Resource) => this.held.get(r.name) !== r.version && this.rejected.get(r.name) !== r.version);
+    const changed: Resource[] = [];
+    for (const name of [...this.dirty].sort()) {
+      const r = this.subscription.current(name);
+      if (r && this.held.get(name) !== r.version && this.rejected.get(name) !== r.version) changed.push(r);
+    }
+    this.dirty.clear();
     const removed = [...this.notFound];
     this.notFound.clear();
     if (changed.length === 0 && removed.length === 0) return;

@@ -2,6 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '../config/listen.js';
 import type { CallerContext } from '../identity/types.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
+import type { StreamAdmission } from './admission.js';
 import type { MalformedRequest } from './messages.js';
 import { StreamSession, type ProtocolFactory, type SessionDeps, type StreamIo, type TrackedResponse } from './session.js';
 import type { DeltaRequest, SotwRequest } from './types.js';
@@ -35,25 +36,30 @@ export function callerContextOf(
   };
 }
 
-/** What the streams of one kind share: the server's set of open streams and their metrics. */
+/** What the streams of one kind share: the server's set of open streams, its admission counts and their metrics. */
 export interface StreamRegistry {
-  readonly open: Set<{ finish(): void }>;
+  readonly open: Set<{ fail(status: number, message: string): void }>;
+  readonly admission: StreamAdmission;
   readonly gauge: { inc(): void; dec(): void };
   readonly responses: { inc(): void };
 }
 
 /**
  * One grpc-js duplex call adapted to a StreamSession, tracked in the server's open
- * set until it ends. A class, so each of tens of thousands of streams costs one
- * object with prototype methods instead of a handful of closures.
+ * set and counted against its peer address (already admitted by the caller) until
+ * it ends. A class, so each of tens of thousands of streams costs one object with
+ * prototype methods instead of a handful of closures.
  */
 export class ServedStream<Request extends SotwRequest | DeltaRequest, Response extends TrackedResponse> implements StreamIo<Response> {
   private readonly session: StreamSession<Request, Response>;
   private open = true;
+  private countedAuthenticated = false;
 
   constructor(
     private readonly call: grpc.ServerDuplexStream<Request | MalformedRequest, Response>,
     readonly context: Omit<CallerContext, 'node'>,
+    /** The key admission counted this stream under (StreamAdmission.open). */
+    private readonly admittedAs: string,
     private readonly registry: StreamRegistry,
     deps: SessionDeps,
     makeProtocol: ProtocolFactory<Request, Response>,
@@ -79,6 +85,12 @@ export class ServedStream<Request extends SotwRequest | DeltaRequest, Response e
     this.registry.responses.inc();
   }
 
+  authenticated(): void {
+    if (!this.open || this.countedAuthenticated) return;
+    this.registry.admission.authenticate();
+    this.countedAuthenticated = true;
+  }
+
   fail(status: number, message: string): void {
     if (!this.open) return;
     this.finish();
@@ -90,6 +102,7 @@ export class ServedStream<Request extends SotwRequest | DeltaRequest, Response e
     if (!this.open) return;
     this.open = false;
     this.registry.open.delete(this);
+    this.registry.admission.close(this.admittedAs, this.countedAuthenticated);
     this.registry.gauge.dec();
     this.session.close();
   }

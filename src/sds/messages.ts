@@ -30,6 +30,11 @@ function checkTypeUrl(typeUrl: string): void {
   }
 }
 
+/** A UTF-16 unit is at most 3 UTF-8 bytes, so only long strings need counting (every request checks its names). */
+function longerThan(text: string, maxBytes: number): boolean {
+  return text.length * 3 > maxBytes && Buffer.byteLength(text, 'utf8') > maxBytes;
+}
+
 /** Checks count and size of a list of resource names and removes duplicates. */
 function checkNames(names: readonly string[], field: string): readonly string[] {
   if (names.length > limits.sdsResourceNamesMax) {
@@ -37,8 +42,7 @@ function checkNames(names: readonly string[], field: string): readonly string[] 
   }
   names.forEach((name, i) => {
     if (name.length === 0) throw bad(`${field}[${i}] is empty`, { field: `${field}[${i}]` });
-    // A UTF-16 unit is at most 3 UTF-8 bytes, so only long names need counting (every request checks its names).
-    if (name.length * 3 > limits.sdsResourceNameMaxBytes && Buffer.byteLength(name, 'utf8') > limits.sdsResourceNameMaxBytes) {
+    if (longerThan(name, limits.sdsResourceNameMaxBytes)) {
       throw bad(`${field}[${i}] ${quote(name)} is longer than ${limits.sdsResourceNameMaxBytes} bytes`, {
         field: `${field}[${i}]`,
       });
@@ -61,10 +65,20 @@ function envoyVersionOf(node: RawNode): EnvoyVersion | undefined {
   return m ? { major: Number(m[1]), minor: Number(m[2]) } : undefined;
 }
 
+/** node.id and node.cluster key the caller's private key in the cache: bounded like any other name. */
+function checkNodeField(value: string, field: 'id' | 'cluster'): string {
+  if (longerThan(value, limits.sdsNodeFieldMaxBytes)) {
+    throw bad(`node.${field} ${quote(value)} is longer than ${limits.sdsNodeFieldMaxBytes} bytes`, { field: `node.${field}` });
+  }
+  return value;
+}
+
 function nodeOf(node: RawNode | null | undefined): NodeInfo | undefined {
   if (!node) return undefined;
   const version = envoyVersionOf(node);
-  return { id: node.id ?? '', cluster: node.cluster ?? '', ...(version ? { envoyVersion: version } : {}) };
+  const id = checkNodeField(node.id ?? '', 'id');
+  const cluster = checkNodeField(node.cluster ?? '', 'cluster');
+  return { id, cluster, ...(version ? { envoyVersion: version } : {}) };
 }
 
 function errorDetailOf(status: { code?: number; message?: string } | null | undefined): ErrorDetail | undefined {

@@ -13,8 +13,8 @@ export interface ProtocolDeps<Response> {
   source: ResourceSource;
   send(response: Response): void;
   logger: Log;
-  /** Called once per NACK with the names it covers, for metrics. */
-  onNack?(names: readonly string[], detail: ErrorDetail): void;
+  /** Called once per NACK with the names it covers and the response it answers (version, nonce), to count and log it. */
+  onNack?(names: readonly string[], detail: ErrorDetail, response: Record<string, unknown>): void;
   /** Called when a name that will never exist joins the subscription (logged and counted, never fatal). */
   onUnknown?(unknown: UnknownName): void;
 }

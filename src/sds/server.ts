@@ -10,8 +10,9 @@ import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
-import { bindUnixSocket, type SocketMode } from '../net/unix-socket.js';
-import { bindGrpc } from '../net/grpc-bind.js';
+import { listenPlain } from '../transport/plain-listener.js';
+import type { SocketMode } from '../net/unix-socket.js';
+import { peerHost, StreamAdmission } from './admission.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -49,6 +50,8 @@ export interface SdsServerOptions {
   audit?: Auditor;
   /** Learns from ACKs which authority and bundle each stream holds. */
   convergence?: ConvergenceTracker;
+  /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
+  drainTimeoutMs?: number;
 }
 
 export interface SdsServer {
@@ -56,7 +59,9 @@ export interface SdsServer {
   readonly address: string;
   readonly transport: ResolvedTransport;
   readonly cache: SecretCache;
+  /** Open streams, authenticated or not. */
   streams(): number;
+  /** Ends every stream and in-flight fetch with UNAVAILABLE, lets connections close (at most drainTimeoutMs), then cuts the rest. */
   close(): Promise<void>;
 }
 
@@ -66,6 +71,8 @@ export const sdsGrpcServerOptions: grpc.ServerOptions = Object.freeze({
   // No channelz service is exposed, so its per-call bookkeeping would be pure cost.
   'grpc.enable_channelz': 0,
 });
+
+const defaultDrainTimeoutMs = 10_000;
 
 /** Ends a stream before it is served, with the error's status. */
 function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
@@ -99,12 +106,20 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     metrics,
     sources,
     resourceLabel: (name) => (name === config.certificateName || name === config.bundleName ? name : 'other'),
+    clock,
+    firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
-  const open = new Set<{ finish(): void }>();
+  const admission = new StreamAdmission({ streamsMax: config.maxStreams, streamsPerAddress: config.maxStreamsPerAddress });
+  /** Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls. */
+  type Endable = { fail(status: number, message: string): void };
+  const open = new Set<Endable>();
+  const fetches = new Set<Endable>();
+  let stopping = false;
+  const shuttingDown = () => new WcaError('ERR_SDS_SHUTTING_DOWN', 'the SDS server is shutting down; reconnect');
   // Label children bound once: a labelled inc() hashes its labels on every call.
   const registries: Record<'sotw' | 'delta', StreamRegistry> = {
-    sotw: { open, gauge: metrics.sdsStreams.labels({ kind: 'sotw' }), responses: metrics.sdsResponses.labels({ kind: 'sotw' }) },
-    delta: { open, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
+    sotw: { open, admission, gauge: metrics.sdsStreams.labels({ kind: 'sotw' }), responses: metrics.sdsResponses.labels({ kind: 'sotw' }) },
+    delta: { open, admission, gauge: metrics.sdsStreams.labels({ kind: 'delta' }), responses: metrics.sdsResponses.labels({ kind: 'delta' }) },
   };
 
   let tlsListener: TlsListener | undefined;
@@ -118,17 +133,20 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,
   ): void {
-    if (open.size >= limits.sdsStreamsMax) {
-      return refuseStream(call, metrics, new WcaError('ERR_SDS_LIMIT', `more than ${limits.sdsStreamsMax} SDS streams`));
-    }
+    if (stopping) return refuseStream(call, metrics, shuttingDown());
     let context;
+    let admittedAs;
     try {
       context = describeCaller(call);
+      // Per address, not per connection: connections are cheap to open. The server-wide
+      // limit counts the stream only once it authenticates (ServedStream.authenticated).
+      admittedAs = peerHost(context.peerAddress);
+      admission.open(admittedAs);
     } catch (err) {
       return refuseStream(call, metrics, err);
     }
     // It registers itself in `open` and lives as long as the call.
-    new ServedStream(call, context, registries[kind], deps, makeProtocol);
+    new ServedStream(call, context, admittedAs, registries[kind], deps, makeProtocol);
   }
 
   const handlers: grpc.UntypedServiceImplementation = {
@@ -145,6 +163,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
         callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
       };
+      if (stopping) return fail(shuttingDown());
       if (request instanceof MalformedRequest) return fail(request.error);
       let context;
       try {
@@ -153,27 +172,36 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         return fail(err);
       }
       const fetchDeps = { ...deps, clock, wildcardNames, timeoutMs: config.fetchTimeout * 1000 };
-      fetchSecrets(fetchDeps, context, request).then((response) => {
-        metrics.sdsResponses.inc({ kind: 'fetch' });
-        callback(null, response);
-      }, fail);
+      // Answered once: by fetchSecrets, or with UNAVAILABLE by close(), whichever comes first.
+      const inFlight: Endable = {
+        fail(status, message) {
+          if (!fetches.delete(inFlight)) return;
+          metrics.sdsRejected.inc({ status: String(status) });
+          callback({ code: status, details: message });
+        },
+      };
+      fetches.add(inFlight);
+      fetchSecrets(fetchDeps, context, request).then(
+        (response) => {
+          if (!fetches.delete(inFlight)) return;
+          metrics.sdsResponses.inc({ kind: 'fetch' });
+          callback(null, response);
+        },
+        (err) => inFlight.fail(grpcStatusOf(err), publicMessageOf(err)),
+      );
     },
   };
 
-  const server = new grpc.Server(sdsGrpcServerOptions);
+  const server = new grpc.Server({ ...sdsGrpcServerOptions, 'grpc.max_concurrent_streams': config.maxStreamsPerConnection });
   server.addService(sdsServiceDefinition, handlers);
 
-  let removeSocket: (() => Promise<void>) | undefined;
+  let listener: { close(): Promise<void> };
   let address: string;
   try {
-    if (listen.kind === 'unix') {
-      removeSocket = await bindUnixSocket(listen.path, options.socketMode ?? '0600', (addr) =>
-        bindGrpc(server, addr, grpc.ServerCredentials.createInsecure()).then(() => undefined),
-      );
-      address = formatListenAddress(listen);
-    } else if (transport === 'plaintext') {
-      const port = await bindGrpc(server, formatListenAddress(listen), grpc.ServerCredentials.createInsecure());
-      address = formatListenAddress({ ...listen, port });
+    if (listen.kind === 'unix' || transport === 'plaintext') {
+      const plain = await listenPlain(server, listen, options.socketMode ?? '0600');
+      listener = plain;
+      address = plain.address;
     } else {
       const serverSpiffeId = options.serverSpiffeId ?? `spiffe://${issuer.trustDomain}/workload-ca/sds`;
       const ttl = options.leafTtlSeconds;
@@ -189,6 +217,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         requestClientCertificate: transport === 'mtls',
         logger,
       });
+      listener = tlsListener;
       address = formatListenAddress({ ...listen, port: tlsListener.port });
     }
   } catch (err) {
@@ -204,11 +233,22 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     cache,
     streams: () => open.size,
     async close() {
-      for (const stream of [...open]) stream.finish();
+      stopping = true;
+      const status = shuttingDown();
+      for (const endable of [...open, ...fetches]) endable.fail(status.grpcStatus, status.message);
+      // GOAWAY on every connection; each closes once the peer has closed its side of every
+      // stream, which a gRPC client does on reading the status. One that never does is cut
+      // after drainTimeoutMs: grpc-js never resets a stream it has sent a status on.
+      await new Promise<void>((resolve) => {
+        const deadline = setTimeout(resolve, options.drainTimeoutMs ?? defaultDrainTimeoutMs);
+        server.tryShutdown(() => {
+          clearTimeout(deadline);
+          resolve();
+        });
+      });
+      await listener.close();
       server.forceShutdown();
-      await tlsListener?.close();
       cache.close();
-      await removeSocket?.();
     },
   };
 }

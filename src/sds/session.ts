@@ -1,14 +1,17 @@
+import type { Clock } from '../clock.js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
+import { untrustedText } from '../telemetry/untrusted-text.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
+import { NackLog } from './nack-log.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, Resource, ResourceSource, SotwRequest } from './types.js';
+import type { DeltaRequest, ErrorDetail, Resource, ResourceSource, SotwRequest } from './types.js';
 import type { ConvergenceTracker, SubscriberTrack } from './convergence.js';
 
 /** Requests accepted while the first one is still being authenticated. */
@@ -22,6 +25,8 @@ export interface StreamIo<Response> {
   send(response: Response): void;
   /** Ends the stream with this gRPC status and message. */
   fail(status: number, message: string): void;
+  /** The caller is authenticated: count the stream toward the server-wide limit; throws ERR_SDS_LIMIT when full. */
+  authenticated(): void;
 }
 
 export interface SessionDeps extends AuthorizeDeps {
@@ -30,6 +35,9 @@ export interface SessionDeps extends AuthorizeDeps {
   metrics: Metrics;
   /** Bounded metric label for a resource name. */
   resourceLabel(name: string): string;
+  clock: Clock;
+  /** A stream with no request after this long ends: an idle stream costs the server and tells it nothing. */
+  firstRequestTimeoutMs: number;
   /** Learns from ACKs which authority and bundle each stream holds. */
   convergence?: ConvergenceTracker;
 }
@@ -49,6 +57,7 @@ export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<R
  */
 class StreamPorts<Response extends TrackedResponse> implements Required<ProtocolDeps<Response>> {
   private unknownLogged: Set<string> | undefined;
+  private nackLog: NackLog | undefined;
 
   constructor(
     readonly source: ResourceSource,
@@ -63,8 +72,20 @@ class StreamPorts<Response extends TrackedResponse> implements Required<Protocol
     this.track?.sent(response.nonce, response.resources);
   }
 
-  onNack(names: readonly string[]): void {
+  /** Counted every time; logged sampled, cut and escaped (see NackLog): the detail is the client's text. */
+  onNack(names: readonly string[], detail: ErrorDetail, response: Record<string, unknown>): void {
     for (const name of names) this.deps.metrics.sdsNacks.inc({ resource: this.deps.resourceLabel(name) });
+    (this.nackLog ??= new NackLog(this.logger)).record(names, detail, response);
+  }
+
+  /** The client answered a response: what it now holds (ACK) or refused (NACK). */
+  answered(nonce: string, rejected: boolean): void {
+    this.track?.answered(nonce, rejected);
+  }
+
+  close(): void {
+    this.nackLog?.close();
+    this.track?.close();
   }
 
   /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
@@ -73,7 +94,7 @@ class StreamPorts<Response extends TrackedResponse> implements Required<Protocol
     this.unknownLogged ??= new Set();
     if (this.unknownLogged.has(name) || this.unknownLogged.size >= unknownLoggedMax) return;
     this.unknownLogged.add(name);
-    this.logger.warn({ resource: name.slice(0, 128), reason: reason.message }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
+    this.logger.warn({ resource: untrustedText(name, 128), reason: reason.code }, 'sds: requested resource does not exist; it is never sent, the stream stays open');
   }
 }
 
@@ -86,8 +107,9 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
-  private track: SubscriberTrack | undefined;
+  private ports: StreamPorts<Response> | undefined;
   private readonly log: StreamLog;
+  private cancelFirstRequestDeadline: (() => void) | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -95,6 +117,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
     private readonly makeProtocol: ProtocolFactory<Request, Response>,
   ) {
     this.log = new StreamLog(deps.logger, { peer: io.context.peerAddress });
+    this.cancelFirstRequestDeadline = deps.clock.schedule(() => this.firstRequestMissed(), deps.firstRequestTimeoutMs);
   }
 
   receive(message: Request | MalformedRequest): void {
@@ -111,19 +134,24 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
   /** The peer went away or the server is stopping: drop watches, send nothing. */
   close(): void {
     this.state = 'closed';
+    this.stopFirstRequestDeadline();
     this.protocol?.close();
-    this.track?.close();
+    this.ports?.close();
     this.queue.length = 0;
   }
 
   private async start(first: Request): Promise<void> {
     this.state = 'authenticating';
+    this.stopFirstRequestDeadline();
     try {
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
-      this.log.bind({ spiffeId: caller.grant.spiffeId, nodeId: caller.node?.id });
-      this.track = this.deps.convergence?.subscriber(caller.node?.id ?? caller.grant.spiffeId);
-      this.protocol = this.makeProtocol(new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps, this.track));
+      this.io.authenticated();
+      // The node.id is the caller's own text, written into every later line of this stream.
+      this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
+      const track = this.deps.convergence?.subscriber(untrustedText(caller.node?.id ?? caller.grant.spiffeId, 128));
+      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps, track);
+      this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
     } catch (err) {
@@ -131,9 +159,21 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
     }
   }
 
+  private firstRequestMissed(): void {
+    this.cancelFirstRequestDeadline = undefined;
+    if (this.state !== 'new') return;
+    const seconds = this.deps.firstRequestTimeoutMs / 1000;
+    this.end(new WcaError('ERR_SDS_FIRST_REQUEST_TIMEOUT', `no request within ${seconds}s of opening the stream (sds.firstRequestTimeout)`), true);
+  }
+
+  private stopFirstRequestDeadline(): void {
+    this.cancelFirstRequestDeadline?.();
+    this.cancelFirstRequestDeadline = undefined;
+  }
+
   private handle(request: Request): void {
     if (this.state !== 'ready') return;
-    if (request.responseNonce !== '') this.track?.answered(request.responseNonce, request.errorDetail !== undefined);
+    if (request.responseNonce !== '') this.ports?.answered(request.responseNonce, request.errorDetail !== undefined);
     try {
       this.protocol!.handle(request);
     } catch (err) {
@@ -141,12 +181,13 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
     }
   }
 
-  private end(err: unknown): void {
+  /** `quiet`: an outcome an attacker can cause by the thousand, logged at debug so it cannot flood the log (the metric still counts it). */
+  private end(err: unknown, quiet = false): void {
     if (this.state === 'closed') return;
     this.close();
     const status = grpcStatusOf(err);
     this.deps.metrics.sdsRejected.inc({ status: String(status) });
-    if (err instanceof WcaError) this.log.info({ code: err.code, message: err.message }, 'sds: stream ended with error');
+    if (err instanceof WcaError) this.log[quiet ? 'debug' : 'info']({ code: err.code, message: err.message }, 'sds: stream ended with error');
     else this.log.error({ err }, 'sds: stream failed');
     this.io.fail(status, publicMessageOf(err));
   }

@@ -67,12 +67,7 @@ export class SotwProtocol implements Protocol<SotwRequest> {
 
   private nack(request: SotwRequest): void {
     this.nackedVersion = this.sentVersion;
-    const names = this.subscription.names;
-    this.deps.logger.warn(
-      { resources: names, version: this.sentVersion, ackedVersion: request.versionInfo, errorDetail: request.errorDetail },
-      'sds: client rejected secrets (NACK)',
-    );
-    this.deps.onNack?.(names, request.errorDetail!);
+    this.deps.onNack?.(this.subscription.names, request.errorDetail!, { version: this.sentVersion, ackedVersion: request.versionInfo });
   }
 
   private flush(): void {

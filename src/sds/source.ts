@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { IssuedSvid, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { Grant } from '../identity/types.js';
@@ -28,14 +29,22 @@ export interface StreamCaller {
   grant: Grant;
   /** Which authenticator recognised the caller (for the audit log). */
   authenticator?: string;
+  /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
+  instance: string;
   node?: NodeInfo;
 }
 
 export type SourceFactory = (caller: StreamCaller) => ResourceSource;
 
-/** Same grant and same Envoy node: same key. Different nodes never share one. */
-function identityKey({ grant, node }: StreamCaller): string {
-  return JSON.stringify([grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '']);
+const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/**
+ * Same instance, grant and Envoy node: same key (an Envoy opens one stream per
+ * secret). Different instances or nodes never share one. A digest, so a cache
+ * entry costs the same whatever the caller sent.
+ */
+function identityKey({ grant, instance, node }: StreamCaller): string {
+  return digest(JSON.stringify([instance, grant.spiffeId, [...grant.dnsNames].sort(), grant.maxTtlSeconds, node?.id ?? '', node?.cluster ?? '']));
 }
 
 /** Encodes each (certificate or bundle, name) once however many streams want it. */
@@ -68,6 +77,7 @@ interface Shared {
 class CallerSource implements ResourceSource {
   private readonly grant: Grant;
   private readonly key: string;
+  private readonly owner: string;
   private readonly request: ServerKeyLeafRequest;
   private readonly bundles: Memo<TrustBundle>;
 
@@ -79,6 +89,7 @@ class CallerSource implements ResourceSource {
     const { grant } = caller;
     this.grant = grant;
     this.key = identityKey(caller);
+    this.owner = digest(caller.instance);
     const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
     this.request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
     if (caller.authenticator) this.request.subject = { authenticator: caller.authenticator, ...(caller.node ? { nodeId: caller.node.id } : {}) };
@@ -97,7 +108,7 @@ class CallerSource implements ResourceSource {
     const { cache } = this.shared.options;
     if (kind === 'certificate') {
       const { certificates } = this.shared;
-      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)));
+      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)), this.owner);
     }
     const { bundles } = this;
     return cache.watchBundle((bundle) => onChange(bundles.get(bundle, name)));

@@ -1,4 +1,5 @@
-import type { WcaError } from '../errors.js';
+import { WcaError } from '../errors.js';
+import { limits } from '../limits.js';
 import type { Resource, ResourceSource } from './types.js';
 
 interface Slot {
@@ -17,10 +18,11 @@ export interface UnknownName {
 const noWatch = () => {};
 
 /**
- * The names one stream subscribes to, a watch per name, and the latest value of
- * each. Both protocol variants keep their subscription here, not in loose locals.
- * A name that will never exist (a typo) stays subscribed without a watch, so it is
- * never sent, and a later request listing it again is not a change.
+ * The names one stream subscribes to (at most limits.sdsStreamNamesMax), a watch
+ * per name, and the latest value of each. Both protocol variants keep their
+ * subscription here, not in loose locals. A name that will never exist (a typo)
+ * stays subscribed without a watch, so it is never sent, and a later request
+ * listing it again is not a change.
  */
 export class Subscription {
   private readonly slots = new Map<string, Slot>();
@@ -43,12 +45,18 @@ export class Subscription {
     return this.slots.get(name)?.unknown;
   }
 
+  /** The subscribed name's latest value, if known. */
+  current(name: string): Resource | undefined {
+    return this.slots.get(name)?.current;
+  }
+
   /**
-   * Checks every name before watching any, so a denial leaves the subscription
-   * unchanged. Returns the newly added names that will never exist.
+   * Checks every name before watching any, so a denial or the cap leaves the
+   * subscription unchanged. Returns the newly added names that will never exist.
    */
   add(names: readonly string[]): UnknownName[] {
     const added = names.filter((name) => !this.slots.has(name));
+    this.checkCap(this.slots.size + added.length);
     return this.insert(added, added.map((name) => this.source.check(name)));
   }
 
@@ -64,6 +72,7 @@ export class Subscription {
     const wanted = new Set(names);
     const dropped = this.names.filter((name) => !wanted.has(name));
     const added = names.filter((name) => !this.slots.has(name));
+    this.checkCap(wanted.size);
     const reasons = added.map((name) => this.source.check(name));
     this.remove(dropped);
     return this.insert(added, reasons);
@@ -79,6 +88,14 @@ export class Subscription {
 
   close(): void {
     this.remove([...this.slots.keys()]);
+  }
+
+  /** Unknown names count too: a client cycling through names that never exist must not grow the stream. */
+  private checkCap(size: number): void {
+    if (size <= limits.sdsStreamNamesMax) return;
+    throw new WcaError('ERR_SDS_LIMIT', `the stream would subscribe ${size} names (limit ${limits.sdsStreamNamesMax}); unsubscribe some first`, {
+      details: { reason: 'stream-names', max: limits.sdsStreamNamesMax },
+    });
   }
 
   private insert(added: readonly string[], reasons: readonly (WcaError | undefined)[]): UnknownName[] {

@@ -2,21 +2,23 @@ import http from 'node:http';
 import type { Registry } from 'prom-client';
 import type { ListenAddress } from '../config/listen.js';
 import { listen, type Listening } from '../net/listen.js';
+import type { Readiness } from '../rotation/health.js';
 
 export interface HealthSource {
-  /** null when ready, else the reason it is not. */
-  notReadyReason(): string | null;
+  readiness(): Readiness;
 }
 
-/** /metrics (Prometheus), /healthz (process alive), /readyz (can issue). Nothing else. */
+const readyAnswer = (r: Readiness): [number, string] =>
+  r.state === 'ready' ? [200, 'ready\n'] : r.state === 'degraded' ? [200, `ready, degraded: ${r.reason}\n`] : [503, `not ready: ${r.reason}\n`];
+
+/** /metrics (Prometheus), /healthz (process alive), /readyz (can issue; 200 with the detail when degraded). Nothing else. */
 export async function startHttpServer(options: { listen: ListenAddress; registry: Registry; health: HealthSource }): Promise<Listening> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method !== 'GET') return send(res, 405, 'method not allowed\n');
     if (path === '/healthz') return send(res, 200, 'ok\n');
     if (path === '/readyz') {
-      const reason = options.health.notReadyReason();
-      return reason === null ? send(res, 200, 'ready\n') : send(res, 503, `not ready: ${reason}\n`);
+      return send(res, ...readyAnswer(options.health.readiness()));
     }
     if (path === '/metrics') {
       options.registry.metrics().then(

@@ -9,9 +9,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
   if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
   const registers = [registry];
+  /** Values read at scrape time; the composition root fills them in. */
+  const probes: { rotationOverdue?: () => boolean } = {};
 
   return {
     registry,
+    probes,
     certsIssued: new Counter({
       name: 'wca_certs_issued_total',
       help: 'Leaf certificates issued',
@@ -63,6 +66,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       name: 'wca_rotation_consecutive_failures',
       help: 'Rotation steps failed in a row; 0 once a step succeeds',
       registers,
+    }),
+    rotationOverdue: new Gauge({
+      name: 'wca_rotation_overdue',
+      help: '1 while the active intermediate is past the point its successor should be active and none is prepared',
+      registers,
+      collect() {
+        this.set(probes.rotationOverdue?.() ? 1 : 0);
+      },
     }),
     upstreamRequests: new Counter({
       name: 'wca_upstream_requests_total',

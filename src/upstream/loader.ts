@@ -12,6 +12,8 @@ import { pathToFileURL } from 'node:url';
 import { WcaError } from '../errors.js';
 import type { PluginContext, UpstreamAuthority, UpstreamPlugin } from './types.js';
 import { configError, type ConfigProblem } from './sdk/errors.js';
+import { scheduleFrom } from './sdk/schedule.js';
+import { callWithDeadline, withDeadline } from './deadline.js';
 
 export type { ConfigProblem };
 
@@ -25,8 +27,12 @@ export interface UpstreamSpec {
 export interface LoadOptions {
   /** Base folder for relative module paths; defaults to the working directory. */
   baseDir?: string;
+  /** Deadline of every plugin call (create, mint, roots, close); `upstream.timeout` in config. */
+  timeoutMs?: number;
 }
 
+/** `upstream.timeout`'s default: room for an auth round trip, a signing call and a roots read on a slow link. */
+export const defaultUpstreamTimeoutMs = 120_000;
 
 const isModulePath = (s: string) => s.startsWith('.') || s.startsWith('/') || s.startsWith('file:') || /^[A-Za-z]:[\\/]/.test(s);
 
@@ -112,7 +118,10 @@ export async function checkUpstreamConfig(spec: UpstreamSpec, options: LoadOptio
   return configProblems(plugin, spec.config);
 }
 
-/** Parse config with the plugin's schema and construct the authority. */
+/**
+ * Parse config with the plugin's schema and construct the authority; the core
+ * only ever sees it through the deadline adapter (deadline.ts).
+ */
 export async function loadUpstream(
   spec: UpstreamSpec,
   context: PluginContext,
@@ -121,9 +130,14 @@ export async function loadUpstream(
   const plugin = await importPlugin(spec.plugin, options);
   const parsed = plugin.configSchema.safeParse(spec.config);
   if (!parsed.success) throw configError(spec.plugin, configProblems(plugin, spec.config));
+  const deadline = { timeoutMs: options.timeoutMs ?? defaultUpstreamTimeoutMs, schedule: scheduleFrom(context) };
+  let creating: Promise<UpstreamAuthority> | undefined;
   try {
-    return await plugin.create(parsed.data, context);
+    const created = await callWithDeadline(spec.plugin, 'create', deadline, undefined, () => (creating = plugin.create(parsed.data, context)));
+    return withDeadline(created, deadline);
   } catch (err) {
+    // An authority that arrives after its deadline is closed, so it holds no connection or timer.
+    creating?.then((late) => late.close(), () => undefined).catch(() => undefined);
     if (err instanceof WcaError) throw err;
     throw new WcaError('ERR_UPSTREAM_PLUGIN_LOAD', `upstream "${spec.plugin}": create() failed: ${describe(err)}`, {
       cause: err,

@@ -1,6 +1,4 @@
 import { mkdtemp, rm, stat, writeFile, readFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +8,7 @@ import { isWcaError, WcaError } from '../../src/errors.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { capturingLogger } from '../fakes/upstream-ca.js';
+import { leaveStaleSocket } from '../helpers/stale-socket.js';
 
 let dir: string;
 let server: AdminServer;
@@ -96,13 +95,3 @@ describe('admin API over a Unix socket', () => {
     await expect(stat(stale)).rejects.toMatchObject({ code: 'ENOENT' });
   });
 });
-
-/** A process that listened on `socketPath` and was killed: the socket file stays, nobody answers. */
-async function leaveStaleSocket(socketPath: string): Promise<void> {
-  const child = spawn(process.execPath, ['-e', "require('net').createServer().listen(process.argv[1], () => console.log('up'))", socketPath], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  await once(child.stdout!, 'data');
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { describe, it, expect } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { WcaError } from '../../src/errors.js';
+import { defaultAdminSocketPath } from '../../src/admin/socket-path.js';
 
 const tmpFile = (content: string) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-config-'));
@@ -29,7 +30,7 @@ describe('config loading', () => {
     expect(c.trustDomain).toBe('cluster.local');
     expect(c.listen.sds).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 8234 });
     expect(c.listen.http).toEqual({ kind: 'tcp', host: '127.0.0.1', port: 8235 });
-    expect(c.listen.admin).toEqual({ kind: 'unix', path: '/tmp/workload-ca-admin.sock' });
+    expect(c.listen.admin).toEqual({ kind: 'unix', path: defaultAdminSocketPath({}) });
     expect(c.upstream.plugin).toBe('self-signed');
     expect(c.ca.keyType).toBe('ec-p256');
   });

@@ -4,7 +4,7 @@ import { AuthenticatorChain } from '../../src/identity/chain.js';
 import type { Authenticator, Caller, CallerContext } from '../../src/identity/types.js';
 
 const context: CallerContext = { transport: 'tcp', peerAddress: '127.0.0.1:1', metadata: new Map() };
-const caller = (name: string): Caller => ({ authenticator: name, subject: name, claims: {} });
+const caller = (name: string): Caller => ({ authenticator: name, subject: name, claims: {}, instance: name });
 
 function auth(name: string, behaviour: 'absent' | 'ok' | 'invalid', calls: string[]): Authenticator {
   return {

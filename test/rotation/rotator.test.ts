@@ -89,6 +89,34 @@ describe('Rotator with the real Authority and an injected clock', () => {
   });
 });
 
+describe('Rotator.stop()', () => {
+  it('aborts a prepare in flight and counts no failure', async () => {
+    const clock = new FakeClock(0);
+    let seen: AbortSignal | undefined;
+    const ca: RotatableCa = {
+      slotLifetimes: () => ({ active: { notBeforeMs: 0, notAfterMs: 10 * HOUR } }),
+      prepareNext: (signal) =>
+        new Promise((_resolve, reject) => {
+          seen = signal;
+          signal?.addEventListener('abort', () => reject(new Error('aborted')));
+        }),
+      activateNext: () => undefined,
+      retireOld: () => undefined,
+    };
+    const outcomes: number[] = [];
+    const rotator = new Rotator(ca, { clock, logger: silentLogger(), onOutcome: (_step, failures) => outcomes.push(failures) });
+    rotator.start();
+    clock.advance(5 * HOUR);
+    expect(seen?.aborted).toBe(false);
+    rotator.stop();
+    await new Promise((r) => setImmediate(r));
+    expect(seen?.aborted).toBe(true);
+    expect(outcomes).toEqual([]);
+    expect(rotator.status()).toEqual({ consecutiveFailures: 0 });
+    expect(clock.pendingTimers).toBe(0);
+  });
+});
+
 async function vi_waitFor(cond: () => boolean, settle: () => Promise<unknown>): Promise<void> {
   for (let i = 0; i < 100 && !cond(); i++) await settle();
   expect(cond()).toBe(true);

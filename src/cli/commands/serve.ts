@@ -2,6 +2,10 @@ import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigFlags } from '../../config/load.js';
 import { startApp, bundleFingerprints } from '../../app.js';
+import { ExitCode } from '../../errors.js';
+
+/** Time after shutdownTimeout for the rest of the process (signers, upstream, admin) to stop. */
+const shutdownBackstopSeconds = 5;
 
 interface ServeFlags extends ConfigFlags {
   config?: string;
@@ -32,6 +36,12 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGINT', stop);
         process.once('SIGTERM', stop);
       });
+      // close() cuts connections after shutdownTimeout; this is the backstop should anything else hang.
+      const backstop = setTimeout(() => {
+        process.stderr.write(`error: shutdown did not finish within ${config.shutdownTimeout + shutdownBackstopSeconds}s; exiting anyway\n`);
+        process.exit(ExitCode.FAILURE);
+      }, (config.shutdownTimeout + shutdownBackstopSeconds) * 1000);
+      backstop.unref();
       await app.close();
     });
 }

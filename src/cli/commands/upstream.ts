@@ -65,7 +65,7 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
       loadUpstream(
         spec,
         { logger: createLogger({ level: config.log.level }), now: Date.now, devProfile: config.profile === 'dev', env },
-        { baseDir },
+        { baseDir, timeoutMs: config.upstream.timeout * 1000 },
       ),
     (u) => `plugin ${u.name} created`,
   );

@@ -21,6 +21,8 @@ export class JoinTokenAuthenticator implements Authenticator {
       subject: `join-token:${grant.id}`,
       claims: Object.freeze({ tokenId: grant.id, dnsNames: grant.dnsNames }),
       boundSpiffeId: grant.spiffeId,
+      // The token's id: only the machine that spent it (within the reuse window) holds it.
+      instance: `join-token:${grant.id}`,
     };
   }
 }

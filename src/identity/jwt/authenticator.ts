@@ -60,7 +60,7 @@ export class JwtAuthenticator implements Authenticator {
     const cacheKey = VerifiedTokenCache.keyOf(bearer.token);
     const generation = issuer.keys.generation(now);
     const known = issuer.verified.get(cacheKey, generation, Math.floor(now / 1000), config.clockSkew);
-    if (known) return callerFromClaims(known, config, this.name);
+    if (known) return callerFromClaims(known, config, this.name, cacheKey);
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(bearer.token, issuer.keys.resolve, {
@@ -75,7 +75,7 @@ export class JwtAuthenticator implements Authenticator {
       throw rejection(err, config.issuer);
     }
     if (generation !== -1) issuer.verified.set(cacheKey, payload, generation);
-    return callerFromClaims(payload, config, this.name);
+    return callerFromClaims(payload, config, this.name, cacheKey);
   }
 
   private issuerOf(token: string): Issuer {
@@ -96,8 +96,12 @@ export class JwtAuthenticator implements Authenticator {
   }
 }
 
-/** Builds the policy-facing caller: standard claims plus the issuer's mapped claims. */
-function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenticator: string): Caller {
+/**
+ * Builds the caller: standard claims plus the issuer's mapped claims. The instance
+ * is the issuer's instance claim (a pod UID outlives its hourly token refreshes),
+ * else the token itself (`tokenDigest`, a SHA-256 of it).
+ */
+function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenticator: string, tokenDigest: string): Caller {
   const claims: Record<string, unknown> = {
     issuer: payload.iss,
     audience: typeof payload.aud === 'string' ? [payload.aud] : (payload.aud ?? []),
@@ -106,7 +110,13 @@ function callerFromClaims(payload: JWTPayload, config: JwtIssuerConfig, authenti
     const value = claimAt(payload, path);
     if (typeof value === 'string') claims[name] = value;
   }
-  return { authenticator, subject: payload.sub ?? '', claims: Object.freeze(claims) };
+  const instance = claimAt(payload, config.instanceClaim);
+  return {
+    authenticator,
+    subject: payload.sub ?? '',
+    claims: Object.freeze(claims),
+    instance: typeof instance === 'string' && instance !== '' ? JSON.stringify([config.issuer, instance]) : `token:${tokenDigest}`,
+  };
 }
 
 function claimAt(payload: JWTPayload, path: string): unknown {

@@ -45,6 +45,12 @@ const jwtIssuerSchema = z
     cacheMaxAge: duration.pipe(z.number().positive()).default(3600),
     /** At most one refetch per this interval when a token names an unknown kid. */
     refreshCooldown: duration.pipe(z.number().min(1)).default(30),
+    /**
+     * "/"-separated path of the claim naming the running instance (a pod's UID in
+     * Kubernetes tokens): instances never share a key. A token without it is its
+     * own instance, so a refreshed token gets a fresh key.
+     */
+    instanceClaim: z.string().min(1).default('kubernetes.io/pod/uid'),
     /** Caller claim name → "/"-separated path in the token payload (claim names contain dots). */
     claims: z
       .record(z.string().regex(/^[a-zA-Z][a-zA-Z0-9]*$/), z.string().min(1))

@@ -5,11 +5,13 @@ import type { Authenticator, Caller, CallerContext } from '../types.js';
 import { readBearer } from './bearer.js';
 import type { TokenReviewConfig } from './config.js';
 import { httpJson } from './http.js';
+import { VerifiedTokenCache } from './verified-cache.js';
 
 const TOKEN_REVIEWS = '/apis/authentication.k8s.io/v1/tokenreviews';
 /** system:serviceaccount:<namespace>:<name>, as the API server names service accounts. */
 const SERVICE_ACCOUNT_USER = /^system:serviceaccount:([^:]+):([^:]+)$/;
 const POD_NAME = 'authentication.kubernetes.io/pod-name';
+const POD_UID = 'authentication.kubernetes.io/pod-uid';
 
 const reviewResponse = z.object({
   status: z.object({
@@ -54,6 +56,8 @@ export class TokenReviewAuthenticator implements Authenticator {
     const sa = SERVICE_ACCOUNT_USER.exec(username);
     if (!sa) fail(`TokenReview user "${username.slice(0, 128)}" is not a service account`, 'not-service-account');
     const podName = status.user?.extra?.[POD_NAME]?.[0];
+    // A bound token names its pod; an unbound (legacy) one is its own instance.
+    const podUid = status.user?.extra?.[POD_UID]?.[0];
     return {
       authenticator: this.name,
       subject: username,
@@ -63,6 +67,7 @@ export class TokenReviewAuthenticator implements Authenticator {
         audience: status.audiences ?? [],
         ...(podName === undefined ? {} : { podName }),
       }),
+      instance: podUid ? `pod:${podUid}` : `token:${VerifiedTokenCache.keyOf(bearer.token)}`,
     };
   }
 

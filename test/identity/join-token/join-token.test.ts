@@ -39,6 +39,7 @@ describe('join tokens', () => {
       subject: `join-token:${created.id}`,
       claims: { tokenId: created.id, dnsNames: ['db-1.vm.internal'] },
       boundSpiffeId: ID,
+      instance: `join-token:${created.id}`,
     });
     expect(store.outstanding).toBe(0);
   });

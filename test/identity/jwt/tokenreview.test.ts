@@ -18,7 +18,7 @@ beforeAll(async () => {
   await api.start();
   api.users.set(CART, {
     username: 'system:serviceaccount:shop:cart',
-    extra: { 'authentication.kubernetes.io/pod-name': ['cart-7d9f8b-x2x7q'] },
+    extra: { 'authentication.kubernetes.io/pod-name': ['cart-7d9f8b-x2x7q'], 'authentication.kubernetes.io/pod-uid': ['2f4f3e9a-0000-4000-8000-000000000001'] },
     audiences: ['workload-ca'],
   });
   api.users.set('eyJ.user-token.sig', { username: 'alice@example.com', audiences: ['workload-ca'] });
@@ -52,6 +52,7 @@ describe('TokenReviewAuthenticator against a local server following the Kubernet
       authenticator: 'tokenreview',
       subject: 'system:serviceaccount:shop:cart',
       claims: { namespace: 'shop', serviceAccount: 'cart', audience: ['workload-ca'], podName: 'cart-7d9f8b-x2x7q' },
+      instance: 'pod:2f4f3e9a-0000-4000-8000-000000000001',
     });
     expect(api.requests.at(-1)).toEqual({
       authorization: `Bearer ${REVIEWER}`,

@@ -17,7 +17,7 @@ const denial = (f: () => unknown): Error => {
 
 describe('built-in bound-identity rule', () => {
   it.each(['unix', 'insecure-dev', 'join-token', 'mtls'])('grants a %s caller exactly its bound SPIFFE ID with the configured TTL', (authenticator) => {
-    const grant = policy.decide({ authenticator, subject: 's', claims: {}, boundSpiffeId: 'spiffe://cluster.local/ns/a/sa/b' });
+    const grant = policy.decide({ authenticator, subject: 's', claims: {}, instance: 'i', boundSpiffeId: 'spiffe://cluster.local/ns/a/sa/b' });
     expect(grant).toMatchObject({ spiffeId: 'spiffe://cluster.local/ns/a/sa/b', dnsNames: [], maxTtlSeconds: 900, rule: 'builtin-bound-identity' });
   });
 
@@ -33,7 +33,7 @@ describe('built-in bound-identity rule', () => {
   it('comes after the configured rules, which decide first', () => {
     const narrow = ruleSchema.parse({ name: 'short-vm', match: { authenticator: 'join-token', bound: 'spiffe://cluster.local/vm/**' }, maxTtl: 60 });
     const p = rulePolicyWithBuiltins('cluster.local', [narrow], 900);
-    expect(p.decide({ authenticator: 'join-token', subject: 't', claims: {}, boundSpiffeId: 'spiffe://cluster.local/vm/db1' }).maxTtlSeconds).toBe(60);
-    expect(p.decide({ authenticator: 'join-token', subject: 't', claims: {}, boundSpiffeId: 'spiffe://cluster.local/ns/x' }).maxTtlSeconds).toBe(900);
+    expect(p.decide({ authenticator: 'join-token', subject: 't', claims: {}, instance: 'i', boundSpiffeId: 'spiffe://cluster.local/vm/db1' }).maxTtlSeconds).toBe(60);
+    expect(p.decide({ authenticator: 'join-token', subject: 't', claims: {}, instance: 'i', boundSpiffeId: 'spiffe://cluster.local/ns/x' }).maxTtlSeconds).toBe(900);
   });
 });

@@ -10,12 +10,14 @@ const k8s = (namespace: unknown, serviceAccount: unknown, extra: Record<string, 
   authenticator: 'jwt',
   subject: `system:serviceaccount:${String(namespace)}:${String(serviceAccount)}`,
   claims: { issuer: 'https://kubernetes.default.svc', audience: ['workload-ca'], namespace, serviceAccount, ...extra },
+  instance: 'pod',
 });
 const bound = (authenticator: string, id: string, dnsNames: string[] = []): Caller => ({
   authenticator,
   subject: id,
   claims: { dnsNames },
   boundSpiffeId: id,
+  instance: id,
 });
 
 const rules = [
