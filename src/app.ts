@@ -8,6 +8,7 @@ import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
+import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
@@ -83,9 +84,21 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     closers.push(() => authority.close());
     await authority.start();
 
+    const convergence = new ConvergenceTracker({
+      clock,
+      onCount: (authority, state, value) => metrics.subscribers.set({ authority, state }, value),
+    });
+    const rootGate = new RootGate({
+      clock,
+      logger: logger.child({ component: 'rotation' }),
+      acks: convergence,
+      share: config.rotation.rootBundleAckShare,
+      graceMs: config.rotation.rootBundleGrace * 1000,
+    });
     const rotator = new Rotator(authority, {
       clock,
       logger: logger.child({ component: 'rotation' }),
+      mayActivate: () => rootGate.allows(authority.rootsOf('prepared'), authority.rootsOf('active'), authority.bundle()),
       onOutcome: (step, failures) => {
         if (failures > 0) metrics.rotationFailures.inc({ step });
         metrics.rotationConsecutiveFailures.set(failures);
@@ -118,10 +131,6 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
-    const convergence = new ConvergenceTracker({
-      clock,
-      onCount: (authority, state, value) => metrics.subscribers.set({ authority, state }, value),
-    });
     const identity = assembleIdentity(config, { issuer: authority, clock, logger });
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({

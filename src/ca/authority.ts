@@ -135,6 +135,12 @@ export class Authority implements LeafIssuer {
     this.publishSlots();
   }
 
+  /** Roots the active or prepared authority chains to (root rotation gating). */
+  rootsOf(state: 'active' | 'prepared'): string[] {
+    const a = this.states.inState(state)[0];
+    return (a && this.cas.get(a.id)?.rootsPem) ?? [];
+  }
+
   /** Every authority and its state, newest first (admin status). */
   authorities(): AuthorityInfo[] {
     return this.states.list();

@@ -82,6 +82,10 @@ export class ConvergenceTracker {
     return c ? c.sent + c.acked : 0;
   }
 
+  bundleAcks(version: string): { acked: number; subscribers: number } {
+    return { acked: this.bundleAcked.get(version) ?? 0, subscribers: this.withBundle };
+  }
+
   summary(activeId: string | undefined, bundleVersion: string): FleetSummary {
     return {
       subscribers: this.withCert,
