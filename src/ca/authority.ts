@@ -52,6 +52,9 @@ export class Authority implements LeafIssuer {
   /** SPIFFE IDs already validated (pure function of the string); renewals repeat the same few. */
   private readonly validIds = new Map<string, string>();
   private activeSlot: CaSlot | undefined;
+  /** Signing jobs queued or running per authority, and authorities to unload once theirs finish. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly unloading = new Set<string>();
   private currentBundle: TrustBundle;
   /** Roots the upstream announced ahead of use (root rotation): trusted before any leaf chains to them. */
   private announcedRoots: string[] = [];
@@ -104,7 +107,7 @@ export class Authority implements LeafIssuer {
   /** prepared → active, active → old; subscribers under the previous one are re-issued. */
   activate(id: string, reason: string): void {
     const previous = this.states.activate(id, this.options.clock.now(), reason);
-    if (previous) this.pool.removeCa(previous);
+    if (previous) this.unloadSigner(previous);
     this.publishSlots();
     if (previous) this.emit({ type: 'reissue', caIds: [previous], reason });
   }
@@ -124,7 +127,7 @@ export class Authority implements LeafIssuer {
     this.states.revoke(id, this.options.clock.now(), options);
     const slot = this.cas.get(id)!;
     this.cas.delete(id);
-    this.pool.removeCa(id);
+    this.unloadSigner(id);
     this.publishSlots();
     return slot;
   }
@@ -235,8 +238,9 @@ export class Authority implements LeafIssuer {
     const notAfterMs = Math.min(now + ttl * 1000, ca.notAfterMs);
     const notBeforeMs = Math.max(now - this.options.backdateSeconds * 1000, ca.notBeforeMs);
     if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'), request);
+    this.inFlight.set(ca.id, (this.inFlight.get(ca.id) ?? 0) + 1);
     try {
-      const r = await this.pool.sign(ca.id, makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs }));
+      const r = await this.pool.sign(ca.id, makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs })).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);
@@ -335,6 +339,23 @@ export class Authority implements LeafIssuer {
       o.logger.warn({ warnings: slot.warnings, plugin: o.upstream.name }, 'upstream returned warnings');
     }
     return slot;
+  }
+
+  /**
+   * An authority that stops signing leaves the signer threads (and its key their
+   * memory) once the jobs already queued for it are done: a leaf requested just
+   * before an activation is still signed, never failed ("no gap").
+   */
+  private unloadSigner(id: string): void {
+    if (this.inFlight.has(id)) this.unloading.add(id);
+    else this.pool.removeCa(id);
+  }
+
+  private signed(id: string): void {
+    const left = this.inFlight.get(id)! - 1;
+    if (left > 0) return void this.inFlight.set(id, left);
+    this.inFlight.delete(id);
+    if (this.unloading.delete(id)) this.pool.removeCa(id);
   }
 
   /** Signers hold what may sign (active, and prepared so activation has no gap). */

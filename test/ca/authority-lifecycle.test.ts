@@ -35,4 +35,22 @@ describe('Authority lifecycle through the state model', () => {
       await ca.close();
     }
   });
+
+  it('has no gap: leaves requested just before an activation are signed, not failed', async () => {
+    const ca = await createDevAuthority({ signers: 1 });
+    try {
+      const previous = ca.slotLifetimes().active!.id;
+      const next = await ca.prepareNext();
+      const pending = Array.from({ length: 300 }, (_, i) => ca.issue({ spiffeId: `spiffe://cluster.local/w${i}` }));
+      ca.activate(next.id, 'test');
+      const results = await Promise.allSettled(pending);
+      expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      expect(new Set(results.map((r) => (r as PromiseFulfilledResult<{ caId: string }>).value.caId))).toEqual(new Set([previous]));
+      // The previous authority's key left the signers once its jobs were done.
+      ca.revoke(previous, { reason: 'test', force: true });
+      expect((await ca.issue({ spiffeId: 'spiffe://cluster.local/after' })).caId).toBe(next.id);
+    } finally {
+      await ca.close();
+    }
+  });
 });
