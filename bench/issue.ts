@@ -38,7 +38,7 @@ function opensslRates(seconds = 3): { sign: number; verify: number } {
   return { sign: sign!, verify: verify! };
 }
 
-async function throughput(total: number, concurrency: number, issueOne: (i: number) => Promise<unknown>): Promise<number> {
+export async function throughput(total: number, concurrency: number, issueOne: (i: number) => Promise<unknown>): Promise<number> {
   let next = 0;
   const started = performance.now();
   const worker = async () => {

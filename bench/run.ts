@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { runIssueBench, printIssueBench } from './issue.js';
 import { runSdsScaleBench, printSdsScaleBench } from './sds-scale.js';
 import { runAuthJwtBench, printAuthJwtBench } from './auth-jwt.js';
+import { runTransitBench, printTransitBench } from './transit.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
@@ -9,6 +10,7 @@ async function main(): Promise<void> {
   if (!only || only === 'issue') printIssueBench(await runIssueBench());
   if (!only || only === 'auth-jwt') printAuthJwtBench(await runAuthJwtBench());
   if (!only || only === 'sds') printSdsScaleBench(await runSdsScaleBench());
+  if (!only || only === 'transit') printTransitBench(await runTransitBench());
 }
 
 main().then(

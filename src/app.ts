@@ -6,6 +6,7 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { startHttpServer } from './telemetry/http.js';
 import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
+import { createKeyManager } from './keys/loader.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
@@ -67,9 +68,23 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     }, { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 });
     closers.push(() => upstream.close());
 
+    const keyManager = await createKeyManager(config.ca.keyManager, {
+      logger: logger.child({ component: 'keys', keyManager: config.ca.keyManager.type }),
+      now: () => clock.now(),
+      schedule: (fn, ms) => clock.schedule(fn, ms),
+      env: deps.env ?? process.env,
+      intermediateTtlSeconds: config.ca.intermediateTtl,
+      observeSignCall: (size, ok) => {
+        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome: ok ? 'ok' : 'error' });
+        metrics.keySignBatchSize.observe(size);
+      },
+    });
+    closers.push(() => keyManager.close());
+
     const authority = new Authority({
       trustDomain: config.trustDomain,
       upstream,
+      keyManager,
       clock,
       logger: logger.child({ component: 'ca' }),
       metrics,

@@ -5,6 +5,7 @@ import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import type { KeyType } from './ca/types.js';
+import type { KeyManager } from './keys/types.js';
 
 export interface DevAuthorityOptions {
   trustDomain?: string;
@@ -19,6 +20,8 @@ export interface DevAuthorityOptions {
   backdateSeconds?: number;
   signers?: number;
   audit?: AuthorityOptions['audit'];
+  /** Where the intermediate key lives; in memory by default. */
+  keyManager?: KeyManager;
 }
 
 /**
@@ -37,6 +40,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
   const authority = new Authority({
     trustDomain: options.trustDomain ?? defaults.trustDomain,
     upstream,
+    keyManager: options.keyManager,
     clock,
     logger,
     metrics: options.metrics ?? createMetrics(),

@@ -22,6 +22,10 @@ export const limits = {
   signQueueMax: 50_000,
   /** Requests per message from the main thread to a signer worker. */
   signBatchMax: 256,
+  /** Digests per call to a remote key manager (Vault Transit batch_input); bounds one request body. */
+  keySignBatchMax: 1000,
+  /** Concurrent signing calls to a remote key manager. */
+  keySignCallsInFlightMax: 64,
   /** SDS: resource names per request and bytes per name. */
   sdsResourceNamesMax: 64,
   sdsResourceNameMaxBytes: 512,

@@ -108,6 +108,8 @@ export function createVaultClient(options: VaultClientOptions): VaultClient {
       if (isWcaError(err)) throw err;
       throw vaultTransportError(address, path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
     }
+    // 204 No Content (e.g. creating a Transit key) is a success without a body.
+    if (body === '' || body === undefined) return {};
     if (typeof body !== 'object' || body === null) throw vaultBadResponse(path, 'answer is not a JSON object');
     return body as VaultResponse;
   }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 
 /** A Vault path segment: mount names and issuer refs may not escape their mount. */
-const segment = (what: string) =>
+export const segment = (what: string) =>
   z
     .string()
     .min(1)
@@ -56,6 +56,9 @@ const kubernetesAuth = z
   })
   .strict();
 
+/** Token, AppRole or Kubernetes login; shared with the vault-transit key manager. */
+export const vaultAuthSchema = z.discriminatedUnion('method', [tokenAuth, appRoleAuth, kubernetesAuth]);
+
 export const vaultConfigSchema = z
   .object({
     /** Vault's address, e.g. https://vault.example.com:8200. */
@@ -69,7 +72,7 @@ export const vaultConfigSchema = z
     issuerRef: segment('issuerRef').optional(),
     /** CN Vault puts on our intermediate; defaults to the CSR's CN. */
     commonName: z.string().min(1).max(64).optional(),
-    auth: z.discriminatedUnion('method', [tokenAuth, appRoleAuth, kubernetesAuth]),
+    auth: vaultAuthSchema,
     requestTimeoutMs: z.number().int().min(100).max(300_000).default(30_000),
     /** Renew the token when this fraction of its TTL has passed. */
     renewAtFraction: z.number().gt(0).lt(1).default(2 / 3),

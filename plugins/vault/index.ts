@@ -2,12 +2,10 @@
  * vault: our intermediate is signed by HashiCorp Vault's PKI secrets engine
  * (sign-intermediate), authenticating by token, AppRole or Kubernetes.
  */
-import { readConfigFile } from '../../src/upstream/sdk/files.js';
 import type { PluginContext, UpstreamPlugin } from '../../src/upstream/types.js';
 import { scheduleFrom } from '../../src/upstream/sdk/schedule.js';
-import { VaultAuth } from './auth.js';
 import { VaultAuthority } from './authority.js';
-import { createVaultClient } from './client.js';
+import { connectVault } from './session.js';
 import { vaultConfigSchema, type VaultConfig } from './config.js';
 
 const plugin: UpstreamPlugin<VaultConfig> = {
@@ -15,20 +13,12 @@ const plugin: UpstreamPlugin<VaultConfig> = {
   configSchema: vaultConfigSchema,
   async create(config: VaultConfig, context: PluginContext) {
     const logger = context.logger.child({ upstream: 'vault' });
-    const client = createVaultClient({
-      address: config.address,
-      namespace: config.namespace,
-      caPem: config.caFile ? await readConfigFile('vault', 'config.caFile', config.caFile) : undefined,
-      timeoutMs: config.requestTimeoutMs,
-    });
-    const auth = new VaultAuth({
-      client,
-      auth: config.auth,
-      namespace: config.namespace,
-      renewAtFraction: config.renewAtFraction,
+    const { client, auth } = await connectVault(config, {
+      plugin: 'vault',
+      caFileField: 'config.caFile',
+      logger,
       now: () => context.now(),
       schedule: scheduleFrom(context),
-      logger,
       env: context.env,
     });
     if (config.address.startsWith('http:') && !context.devProfile) {

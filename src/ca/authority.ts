@@ -8,6 +8,9 @@ import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { parseDnsNames } from '../spiffe/dns.js';
 import { csrToDer } from '../x509/csr.js';
 import { SignerPool } from './signer-pool.js';
+import { RemoteLeafSigner } from './remote-signer.js';
+import { memoryKeyManager } from '../keys/memory.js';
+import type { KeyManager } from '../keys/types.js';
 import { mintIntermediate, type CaSlot } from './intermediate.js';
 import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
@@ -19,6 +22,8 @@ import { noAudit, type Auditor } from '../audit/log.js';
 export interface AuthorityOptions {
   trustDomain: string;
   upstream: UpstreamAuthority;
+  /** Where intermediate keys live; in this process (memory) by default. */
+  keyManager?: KeyManager;
   clock: Clock;
   logger: Logger;
   metrics: Metrics;
@@ -46,6 +51,8 @@ export class Authority implements LeafIssuer {
   private readonly cas = new Map<string, CaSlot>();
   private readonly states: AuthorityStates;
   private readonly audit: Auditor;
+  private readonly remote = new RemoteLeafSigner();
+  private readonly keyManager: KeyManager;
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
   private readonly pathMetrics: Record<'server_key' | 'csr', { issued: { inc(): void }; latency: { observe(v: number): void } }>;
@@ -61,6 +68,7 @@ export class Authority implements LeafIssuer {
 
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
+    this.keyManager = options.keyManager ?? memoryKeyManager();
     this.pool = new SignerPool({
       size: options.signers,
       logger: options.logger,
@@ -212,6 +220,7 @@ export class Authority implements LeafIssuer {
 
   async close(): Promise<void> {
     this.listeners.clear();
+    this.remote.close();
     await this.pool.close();
   }
 
@@ -240,7 +249,8 @@ export class Authority implements LeafIssuer {
     if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'), request);
     this.inFlight.set(ca.id, (this.inFlight.get(ca.id) ?? 0) + 1);
     try {
-      const r = await this.pool.sign(ca.id, makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs })).finally(() => this.signed(ca.id));
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs });
+      const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job)).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);
@@ -316,6 +326,7 @@ export class Authority implements LeafIssuer {
     try {
       slot = await mintIntermediate({
         upstream: o.upstream,
+        keyManager: this.keyManager,
         trustDomain: this.trustDomain,
         keyType: o.keyType,
         ttlSeconds: o.intermediateTtlSeconds,
@@ -361,7 +372,7 @@ export class Authority implements LeafIssuer {
   /** Signers hold what may sign (active, and prepared so activation has no gap). */
   private install(slot: CaSlot): void {
     this.cas.set(slot.id, slot);
-    this.pool.addCa(slot.signing);
+    if (!('remote' in slot.signing)) this.pool.addCa(slot.signing);
     this.publishSlots();
   }
 

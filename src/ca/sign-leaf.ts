@@ -10,14 +10,18 @@ import type { KeyType } from './types.js';
  * apart from randomness: callers decide identity and validity.
  */
 
-/** A CA as a signer sees it. The key is a KeyObject and is never exported. */
-export interface SigningCa {
+/** What every leaf of one CA shares, wherever its key lives. */
+export interface LeafTemplateCa {
   id: string;
-  key: crypto.KeyObject;
   profile: LeafCaProfile;
   hash: 'sha256' | 'sha384';
   /** PEM of the CA certificate and the chain above it (no root), appended to every leaf. */
   chainPemSuffix: string;
+}
+
+/** A CA as a signer thread sees it. The key is a KeyObject and is never exported. */
+export interface SigningCa extends LeafTemplateCa {
+  key: crypto.KeyObject;
 }
 
 interface JobBase {
@@ -37,7 +41,20 @@ export interface SignResult {
   serialHex: string;
 }
 
+/** A leaf up to its signature: the TBSCertificate and what the result carries besides. */
+export interface PreparedLeaf {
+  tbs: Buffer;
+  serialHex: string;
+  privateKeyPem?: string;
+}
+
 export async function signLeaf(ca: SigningCa, job: SignJob): Promise<SignResult> {
+  const leaf = await prepareLeaf(ca, job);
+  return finishLeaf(ca, leaf, crypto.sign(ca.hash, leaf.tbs, ca.key));
+}
+
+/** Key (generated or from the verified CSR), serial and TBS: everything but the CA's signature. */
+export async function prepareLeaf(ca: LeafTemplateCa, job: SignJob): Promise<PreparedLeaf> {
   let spkiDer: Buffer;
   let publicKeyBits: Buffer;
   let rsa: boolean;
@@ -65,9 +82,14 @@ export async function signLeaf(ca: SigningCa, job: SignJob): Promise<SignResult>
     dnsNames: job.dnsNames,
     rsa,
   });
-  const signature = crypto.sign(ca.hash, tbs, ca.key);
-  const certDer = assembleCertificate(tbs, ca.profile.signatureAlgDer, signature);
-  const result: SignResult = { leafPem: pem('CERTIFICATE', certDer), serialHex: serial.toString('hex').toUpperCase() };
-  if (privateKeyPem !== undefined) result.privateKeyPem = privateKeyPem;
+  const leaf: PreparedLeaf = { tbs, serialHex: serial.toString('hex').toUpperCase() };
+  if (privateKeyPem !== undefined) leaf.privateKeyPem = privateKeyPem;
+  return leaf;
+}
+
+export function finishLeaf(ca: LeafTemplateCa, leaf: PreparedLeaf, signature: Buffer): SignResult {
+  const certDer = assembleCertificate(leaf.tbs, ca.profile.signatureAlgDer, signature);
+  const result: SignResult = { leafPem: pem('CERTIFICATE', certDer), serialHex: leaf.serialHex };
+  if (leaf.privateKeyPem !== undefined) result.privateKeyPem = leaf.privateKeyPem;
   return result;
 }

@@ -6,6 +6,7 @@ import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
+import { keyManagerConfigSchema } from '../keys/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -39,8 +40,14 @@ export const configSchema = z
         backdate: duration.default(30),
         /** Signing worker threads; 0 = one per CPU core. */
         signers: z.number().int().min(0).max(64).default(0),
+        /** Where intermediate keys live: memory (default) or vault-transit. */
+        keyManager: keyManagerConfigSchema,
       })
       .strict()
+      .refine((ca) => ca.keyManager.type !== 'vault-transit' || ca.keyType === 'ec-p256', {
+        path: ['keyType'],
+        message: 'the vault-transit key manager holds ecdsa-p256 keys: use keyType ec-p256',
+      })
       .prefault({}),
     upstream: z
       .object({

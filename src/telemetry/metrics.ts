@@ -81,6 +81,18 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['plugin', 'outcome'] as const,
       registers,
     }),
+    keySignCalls: new Counter({
+      name: 'wca_key_sign_calls_total',
+      help: 'Signing calls to a remote key manager (one per batch), by key manager and outcome',
+      labelNames: ['key_manager', 'outcome'] as const,
+      registers,
+    }),
+    keySignBatchSize: new Histogram({
+      name: 'wca_key_sign_batch_size',
+      help: 'Signatures per call to a remote key manager',
+      buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
+      registers,
+    }),
     upstreamWarnings: new Counter({
       name: 'wca_upstream_warnings_total',
       help: 'Warnings returned by the upstream authority (e.g. a clamped TTL)',

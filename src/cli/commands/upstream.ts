@@ -10,6 +10,10 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
+import { memoryKeyManager } from '../../keys/memory.js';
+import { createKeyManager } from '../../keys/loader.js';
+import { systemClock } from '../../clock.js';
+import type { Config } from '../../config/schema.js';
 import { WcaError } from '../../errors.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
@@ -90,7 +94,8 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
       const slot = await step(
         out,
         'mint',
-        () => mintIntermediate({ upstream, trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
+        // A throw-away in-memory key: the check is about the upstream, and must not add versions to a remote key.
+        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
         (s) =>
           `intermediate valid until ${new Date(s.notAfterMs).toISOString()}${s.truncated ? ' (TRUNCATED)' : ''}, ` +
           `roots: ${s.rootsPem.length}`,
@@ -102,14 +107,32 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
   } finally {
     await upstream.close();
   }
+  await checkKeyManager(config, env, out);
   out.write('upstream check passed\n');
+}
+
+/** A remote key manager is part of what `serve` depends on: log in and read the key, change nothing. */
+async function checkKeyManager(config: Config, env: Readonly<Record<string, string | undefined>>, out: UpstreamCheckOptions['out'] & object): Promise<void> {
+  if (config.ca.keyManager.type === 'memory') return;
+  const keyManager = await createKeyManager(config.ca.keyManager, {
+    logger: createLogger({ level: config.log.level }),
+    now: systemClock.now,
+    schedule: systemClock.schedule,
+    env,
+    intermediateTtlSeconds: config.ca.intermediateTtl,
+  });
+  try {
+    if (keyManager.check) await step(out, 'keys', () => keyManager.check!(), (line) => `${keyManager.name}: ${line}`);
+  } finally {
+    await keyManager.close();
+  }
 }
 
 export function registerUpstreamCommand(program: Command): void {
   const upstream = program.command('upstream').description('inspect the configured upstream authority');
   upstream
     .command('check')
-    .description('dry-run the upstream: config, authentication, roots, and with --mint a CSR signing round trip')
+    .description('dry-run the upstream: config, authentication, roots, a remote key manager, and with --mint a CSR signing round trip')
     .option('-c, --config <file>', 'config file (default: $WCA_CONFIG, else the dev profile)')
     .option('--mint', 'ask the upstream to sign a test intermediate (a real, billable issuance on AWS Private CA)')
     .option('--ttl <duration>', 'lifetime requested for the test intermediate', '1h')
