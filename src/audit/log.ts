@@ -11,12 +11,29 @@ export interface Auditor {
 export const noAudit: Auditor = { record: () => undefined };
 
 /**
+ * toISOString with a one-entry memory: a burst of issuances shares the same
+ * millisecond (event time) or second (leaf not-after), so the same string.
+ */
+export function isoFormatter(): (ms: number) => string {
+  let lastMs = Number.NaN;
+  let lastIso = '';
+  return (ms) => {
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastIso = new Date(ms).toISOString();
+    }
+    return lastIso;
+  };
+}
+
+/**
  * The audit log: numbers and timestamps each event, writes it to the sink as one
  * JSON line, and keeps the latest ones in a bounded ring for `audit tail`.
  */
 export class AuditLog implements Auditor {
   private readonly ring: (AuditRecord | undefined)[];
   private seq = 0;
+  private readonly timeOf = isoFormatter();
 
   constructor(
     private readonly options: { clock: Clock; sink?: AuditSink; ringSize?: number },
@@ -24,8 +41,11 @@ export class AuditLog implements Auditor {
     this.ring = new Array(Math.min(Math.max(options.ringSize ?? limits.auditRingMax, 1), limits.auditRingMax));
   }
 
+  /** Takes ownership of `event` (callers build it fresh): numbering it in place spares a copy per issuance. */
   record(event: AuditEvent): void {
-    const record = { ...event, seq: ++this.seq, time: new Date(this.options.clock.now()).toISOString() } as AuditRecord;
+    const record = event as AuditRecord;
+    record.seq = ++this.seq;
+    record.time = this.timeOf(this.options.clock.now());
     this.ring[record.seq % this.ring.length] = record;
     this.options.sink?.write(record);
   }

@@ -17,7 +17,7 @@ import type { SignJob } from './sign-leaf.js';
 import { keyTypes, type AuthorityEvent, type CsrLeafRequest, type IssuedCert, type IssuedSvid, type KeyType, type LeafIssuer, type LeafRequest, type ServerKeyLeafRequest, type TrustBundle } from './types.js';
 import type { SlotName } from './slots.js';
 import { AuthorityStates, type AuthorityInfo } from './authority-states.js';
-import { noAudit, type Auditor } from '../audit/log.js';
+import { isoFormatter, noAudit, type Auditor } from '../audit/log.js';
 
 export interface AuthorityOptions {
   trustDomain: string;
@@ -51,6 +51,7 @@ export class Authority implements LeafIssuer {
   private readonly cas = new Map<string, CaSlot>();
   private readonly states: AuthorityStates;
   private readonly audit: Auditor;
+  private readonly isoNotAfter = isoFormatter();
   private readonly remote = new RemoteLeafSigner();
   private readonly keyManager: KeyManager;
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
@@ -260,7 +261,7 @@ export class Authority implements LeafIssuer {
         type: 'issuance',
         serial: r.serialHex,
         spiffeId,
-        notAfter: notAfter.toISOString(),
+        notAfter: this.isoNotAfter(notAfter.getTime()),
         authorityId: ca.id,
         ...(subject ? { authenticator: subject.authenticator, nodeId: subject.nodeId } : {}),
       });
