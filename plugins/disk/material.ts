@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { PluginContext } from '../../src/upstream/types.js';
 import { configError, WcaError } from '../../src/upstream/sdk/errors.js';
-import { caChainAndRoots, readCertificateFile, readConfigFile } from '../../src/upstream/sdk/files.js';
+import { caChainAndRoots, readCertificateFile, readPrivateFile } from '../../src/upstream/sdk/files.js';
 import { readSecret } from '../../src/upstream/sdk/secrets.js';
 import { toPem } from '../../src/upstream/sdk/pem.js';
 import type { DiskConfig } from './config.js';
@@ -23,8 +23,10 @@ export interface CaMaterial {
 
 const problem = (path: string, message: string, cause?: unknown) => configError(PLUGIN, [{ path, message }], cause);
 
-async function loadKey(config: DiskConfig, context: Pick<PluginContext, 'env'>): Promise<KeyObject> {
-  const pem = await readConfigFile(PLUGIN, 'config.keyFile', config.keyFile);
+type Context = Pick<PluginContext, 'env' | 'now' | 'devProfile' | 'logger'>;
+
+async function loadKey(config: DiskConfig, context: Context): Promise<KeyObject> {
+  const pem = await readPrivateFile(PLUGIN, 'config.keyFile', config.keyFile, context);
   const passphrase = await readSecret(
     PLUGIN,
     { env: config.keyPassphraseEnv, file: config.keyPassphraseFile },
@@ -46,7 +48,7 @@ async function loadKey(config: DiskConfig, context: Pick<PluginContext, 'env'>):
   }
 }
 
-export async function loadMaterial(config: DiskConfig, context: Pick<PluginContext, 'env' | 'now'>): Promise<CaMaterial> {
+export async function loadMaterial(config: DiskConfig, context: Context): Promise<CaMaterial> {
   const certs = await readCertificateFile(PLUGIN, 'config.certFile', config.certFile);
   const key = await loadKey(config, context);
   const ca = certs[0]!;

@@ -1,7 +1,15 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorCodes, WcaError, type ErrorCode } from '../errors.js';
 import type * as pb from './authority-proto.js';
-import { adminService, ERROR_CODE_KEY, ERROR_REASON_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import {
+  adminService,
+  ERROR_CODE_KEY,
+  ERROR_REASON_KEY,
+  type CreateJoinTokenRequest,
+  type CreateJoinTokenResponse,
+  type EvictIdentityRequest,
+  type EvictIdentityResponse,
+} from './proto.js';
 import { adminUnavailable, checkAdminSocket } from './socket-trust.js';
 
 type UnaryMethod = (
@@ -12,6 +20,7 @@ type UnaryMethod = (
 
 export interface AdminClient {
   createJoinToken(request: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse>;
+  evictIdentity(request: EvictIdentityRequest): Promise<EvictIdentityResponse>;
   getAuthorityStatus(): Promise<pb.AuthorityStatus>;
   prepareAuthority(request: pb.PrepareAuthorityRequest): Promise<pb.AuthorityStatus>;
   activateAuthority(request: pb.AuthorityTransitionRequest): Promise<pb.AuthorityStatus>;
@@ -42,6 +51,7 @@ export function connectAdmin(socketPath: string, options: { timeoutMs?: number }
 
   return {
     createJoinToken: (request) => call('CreateJoinToken', request),
+    evictIdentity: (request) => call('EvictIdentity', request),
     getAuthorityStatus: () => call('GetAuthorityStatus', {}),
     // Minting goes through the upstream, which has its own (longer) deadlines.
     prepareAuthority: (request) => call('PrepareAuthority', request, Math.max(timeoutMs, 120_000)),

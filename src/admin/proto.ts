@@ -24,6 +24,17 @@ export interface CreateJoinTokenResponse {
   expires_at: string;
 }
 
+export interface EvictIdentityRequest {
+  spiffe_id: string;
+}
+
+export interface EvictIdentityResponse {
+  spiffe_id: string;
+  evicted_at: string;
+  expires_at: string;
+  streams_ended: number;
+}
+
 /** The repository root holds protos/ whether we run from src/ (tsx) or dist/src/ (built). */
 function protoPath(): string {
   let dir = path.dirname(fileURLToPath(import.meta.url));

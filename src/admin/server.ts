@@ -2,8 +2,17 @@ import * as grpc from '@grpc/grpc-js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { JoinTokenStore } from '../identity/join-token/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { evictIdentity, type IdentityEviction } from './evict-handler.js';
 import { createJoinToken } from './join-token-handler.js';
-import { adminService, ERROR_CODE_KEY, ERROR_REASON_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import {
+  adminService,
+  ERROR_CODE_KEY,
+  ERROR_REASON_KEY,
+  type CreateJoinTokenRequest,
+  type CreateJoinTokenResponse,
+  type EvictIdentityRequest,
+  type EvictIdentityResponse,
+} from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
 import { statSync } from 'node:fs';
@@ -14,6 +23,8 @@ import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
+  /** EvictIdentity's target; without it the call is UNIMPLEMENTED. */
+  identities?: IdentityEviction;
   logger: Logger;
   /** Unix sockets only: file permissions are the admin API's access control. */
   listen: { kind: 'unix'; path: string };
@@ -39,12 +50,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>) => unaryCall(handle, logger, audit, () => caller);
   const a = options.authority;
+  const { identities } = options;
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => {
       const created = createJoinToken(options.joinTokens, logger, request);
       audit.record({ type: 'join-token', action: 'created', tokenId: created.token_id, spiffeId: created.spiffe_id });
       return created;
     }),
+    ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
           GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(() => h.authorityStatus(a)),

@@ -250,7 +250,9 @@ export class Authority implements LeafIssuer {
     if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'), request);
     this.inFlight.set(ca.id, (this.inFlight.get(ca.id) ?? 0) + 1);
     try {
-      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs });
+      const lineage = request.lineageStartMs;
+      const lineageStartMs = typeof lineage === 'number' && Number.isFinite(lineage) && lineage >= 0 && lineage < now ? lineage : now;
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs });
       const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job)).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();

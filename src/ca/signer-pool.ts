@@ -136,7 +136,7 @@ export class SignerPool {
       batch.forEach((p, i) => {
         const r = unpackResult(msg, i);
         if (r.ok) p.resolve(r.ok);
-        else p.reject(new WcaError(r.error.code, r.error.message));
+        else p.reject(new WcaError(r.error.code, r.error.message, r.error.reason ? { details: { reason: r.error.reason } } : {}));
       });
       this.flush();
     });

@@ -7,11 +7,18 @@ export type WorkerRequest =
   | { type: 'remove-ca'; caId: string }
   | { type: 'batch'; batchId: number; jobs: { caId: string; job: SignJob }[] };
 
-export type WorkerResult = { ok: SignResult; error?: undefined } | { ok?: undefined; error: { code: ErrorCode; message: string } };
+/** A refused job: the code, the message and the typed `details.reason` (e.g. a CSR problem), if any. */
+export interface WorkerError {
+  code: ErrorCode;
+  message: string;
+  reason?: string;
+}
+
+export type WorkerResult = { ok: SignResult; error?: undefined } | { ok?: undefined; error: WorkerError };
 
 /**
  * Results travel as one flat string array, three slots per job (leaf PEM or error
- * code, serial or message, key PEM or ""), plus a flag per job: structured clone
+ * code, serial or message, key PEM or error reason or ""), plus a flag per job: structured clone
  * of many small objects cost more than the signing it reports on.
  */
 export interface WorkerResponse {
@@ -33,7 +40,7 @@ export function packResults(batchId: number, results: readonly WorkerResult[]): 
     } else {
       texts[3 * i] = r.error.code;
       texts[3 * i + 1] = r.error.message;
-      texts[3 * i + 2] = '';
+      texts[3 * i + 2] = r.error.reason ?? '';
     }
   });
   return { type: 'results', batchId, ok, texts };
@@ -41,7 +48,10 @@ export function packResults(batchId: number, results: readonly WorkerResult[]): 
 
 export function unpackResult(response: WorkerResponse, i: number): WorkerResult {
   const t = response.texts;
-  if (!response.ok[i]) return { error: { code: t[3 * i] as ErrorCode, message: t[3 * i + 1]! } };
+  if (!response.ok[i]) {
+    const reason = t[3 * i + 2];
+    return { error: { code: t[3 * i] as ErrorCode, message: t[3 * i + 1]!, ...(reason ? { reason } : {}) } };
+  }
   const result: SignResult = { leafPem: t[3 * i]!, serialHex: t[3 * i + 1]! };
   if (t[3 * i + 2]) result.privateKeyPem = t[3 * i + 2]!;
   return { ok: result };

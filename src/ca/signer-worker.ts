@@ -33,7 +33,10 @@ async function run(caId: string, job: SignJob): Promise<WorkerResult> {
   try {
     return { ok: await signLeaf(ca, job) };
   } catch (err) {
-    if (err instanceof WcaError) return { error: { code: err.code, message: err.message } };
+    if (err instanceof WcaError) {
+      const reason = err.details.reason;
+      return { error: { code: err.code, message: err.message, ...(typeof reason === 'string' ? { reason } : {}) } };
+    }
     // Foreign errors may quote inputs; report only their class.
     return { error: { code: 'ERR_SIGNER_FAILED', message: `signing failed (${(err as Error).name})` } };
   }

@@ -11,6 +11,11 @@ export interface LeafRequest {
   ttlSeconds?: number;
   /** Who it is for, as the audit log names them (SDS callers). */
   subject?: { authenticator: string; nodeId?: string };
+  /**
+   * When the renewal lineage of the caller's credential began (mTLS renewal); the
+   * leaf carries it in its wcaLineageStart extension. Absent or in the future: now.
+   */
+  lineageStartMs?: number;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {
@@ -59,6 +64,11 @@ export interface LeafIssuer {
   issue(request: ServerKeyLeafRequest): Promise<IssuedSvid>;
   issueForCsr(request: CsrLeafRequest): Promise<IssuedCert>;
   bundle(): TrustBundle;
+  /**
+   * PEM chain of each current signing slot (active, next, old): our intermediate
+   * first, then the upstream's certificates above it, without the root.
+   */
+  intermediatesPem(): string[];
   /** Returns an unsubscribe function. */
   subscribe(listener: (event: AuthorityEvent) => void): () => void;
 }

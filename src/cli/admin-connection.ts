@@ -1,19 +1,7 @@
 import type { Command } from 'commander';
 import { connectAdmin, type AdminClient } from '../admin/client.js';
-import { defaultAdminSocketPath } from '../admin/socket-path.js';
-import { parseListenAddress } from '../config/listen.js';
 import { WcaError } from '../errors.js';
-
-/** Where a command writes; tests pass their own. */
-export interface CommandOutput {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
-
-/** `--admin-socket` on a command that talks to a running server. */
-export function withAdminSocket(command: Command): Command {
-  return command.option('--admin-socket <address>', 'admin API address', `unix:${defaultAdminSocketPath(process.env)}`);
-}
+import { adminSocketPath } from './admin-socket.js';
 
 /** `-o table|json` on every console command: tables for people, JSON for scripts. */
 export function withOutputFormat(command: Command): Command {
@@ -29,11 +17,7 @@ export function outputFormat(value: string): OutputFormat {
 
 /** Runs fn with a client of the admin API at `address` (unix:/path only), closing it afterwards. */
 export async function withAdmin<T>(address: string, fn: (client: AdminClient) => Promise<T>): Promise<T> {
-  const parsed = parseListenAddress(address);
-  if (typeof parsed === 'string' || parsed.kind !== 'unix') {
-    throw new WcaError('ERR_USAGE', `--admin-socket "${address}" must be unix:/absolute/path`);
-  }
-  const client = connectAdmin(parsed.path);
+  const client = connectAdmin(adminSocketPath(address));
   try {
     return await fn(client);
   } finally {

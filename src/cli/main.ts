@@ -13,6 +13,7 @@ import { registerAuthorityCommand } from './commands/authority.js';
 import { registerRotateCommand } from './commands/rotate.js';
 import { registerBundleCommand } from './commands/bundle.js';
 import { registerAuditCommand } from './commands/audit.js';
+import { registerIdentityCommand } from './commands/identity.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -27,6 +28,7 @@ function buildProgram(): Command {
   registerRotateCommand(program);
   registerBundleCommand(program);
   registerAuditCommand(program);
+  registerIdentityCommand(program);
   registerVersionCommand(program);
   return program;
 }

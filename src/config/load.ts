@@ -1,9 +1,10 @@
 import fs from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
-import { parseTrustDomain } from '../spiffe/id.js';
+import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
+import { refuseReserved } from '../spiffe/reserved.js';
 import { resolveSdsTransport } from '../transport/sds-transport.js';
 import { selectAuthenticators } from '../identity/selection.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
@@ -76,7 +77,7 @@ function readYaml(file: string): Record<string, unknown> {
   }
   let doc: unknown;
   try {
-    doc = parseYaml(text);
+    doc = parseYamlStrictly(text);
   } catch (err) {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
   }
@@ -85,6 +86,18 @@ function readYaml(file: string): Record<string, unknown> {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} must contain a mapping at the top level`);
   }
   return doc as Record<string, unknown>;
+}
+
+/**
+ * YAML errors and warnings both refuse the file: a warning (an unknown tag such
+ * as `!!js/function`) would otherwise turn a value silently into a string, and
+ * the parser would print it to stderr behind our back.
+ */
+function parseYamlStrictly(text: string): unknown {
+  const document = parseDocument(text);
+  const problem = document.errors[0] ?? document.warnings[0];
+  if (problem) throw problem;
+  return document.toJS();
 }
 
 function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
@@ -103,6 +116,16 @@ export function configError(error: z.ZodError, file?: string): WcaError {
   return new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
     details: { problems },
   });
+}
+
+/** The Unix socket's one identity must be a workload ID of our own trust domain. */
+function unixIdentityProblems(spiffeId: string, trustDomain: string): string[] {
+  try {
+    refuseReserved(parseSpiffeIdIn(spiffeId, trustDomain).uri, trustDomain, 'the Unix socket identity');
+    return [];
+  } catch (err) {
+    return [`identity.unix.spiffeId: ${(err as Error).message}`];
+  }
 }
 
 function checkConsistency(config: Config): Config {
@@ -128,6 +151,7 @@ function checkConsistency(config: Config): Config {
   }
   if (config.listen.admin.kind !== 'unix') problems.push('listen.admin: the admin API listens on a Unix socket only (unix:/path)');
   problems.push(...selectAuthenticators(config).problems);
+  if (config.identity.unix) problems.push(...unixIdentityProblems(config.identity.unix.spiffeId, config.trustDomain));
   if (problems.length > 0) {
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
   }

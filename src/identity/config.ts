@@ -22,6 +22,14 @@ export const identityConfigSchema = z
       })
       .strict()
       .prefault({}),
+    /** `mtls` authenticator: renewal with an SVID of ours. */
+    mtls: z
+      .object({
+        /** A renewal lineage older than this must present its original credential again; unset: no limit. */
+        lineageMaxAge: duration.pipe(z.number().positive()).optional(),
+      })
+      .strict()
+      .prefault({}),
     policy: policyConfigSchema,
   })
   .strict()

@@ -1,6 +1,7 @@
 import { WcaError, isWcaError } from '../errors.js';
 import { isLoopback, formatListenAddress, type ListenAddress } from '../config/listen.js';
 import { parseSpiffeIdIn } from '../spiffe/id.js';
+import { refuseReserved } from '../spiffe/reserved.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Authenticator, Caller, CallerContext } from './types.js';
 
@@ -20,13 +21,17 @@ export interface InsecureDevOptions {
  */
 export function spiffeIdForNodeId(nodeId: string, trustDomain: string): string {
   const uri = nodeId.startsWith('spiffe://') ? nodeId : `spiffe://${trustDomain}/${nodeId.replace(/^\//, '')}`;
+  let spiffeId: string;
   try {
-    return parseSpiffeIdIn(uri, trustDomain).uri;
+    spiffeId = parseSpiffeIdIn(uri, trustDomain).uri;
   } catch (err) {
     // Keep the code: a malformed ID is INVALID_ARGUMENT, a foreign trust domain PERMISSION_DENIED.
     const code = isWcaError(err) ? err.code : 'ERR_SPIFFE_ID_INVALID';
     throw new WcaError(code, `insecure-dev: node.id does not name a SPIFFE ID here: ${(err as Error).message}`, { cause: err });
   }
+  // Refused here, before any stream waits for a certificate the CA would never sign.
+  refuseReserved(spiffeId, trustDomain, 'insecure-dev: node.id');
+  return spiffeId;
 }
 
 // grpc-js reports peers as "127.0.0.1:port", "::1:port" or "[::1]:port".

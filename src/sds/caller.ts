@@ -34,8 +34,14 @@ export async function authorizeCaller(
     }
     // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
     const instance = JSON.stringify([caller.authenticator, caller.instance]);
-    const authenticated = { grant, instance, authenticator: caller.authenticator };
-    return node ? { ...authenticated, node } : authenticated;
+    return {
+      grant,
+      instance,
+      authenticator: caller.authenticator,
+      ...(node ? { node } : {}),
+      ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+      ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
+    };
   } catch (err) {
     if (isWcaError(err)) {
       const who = `${subject.slice(0, 256)}${node ? ` node=${node.id.slice(0, 128)}` : ''}`;

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { limits } from '../limits.js';
+import { connectionsConfigSchema } from '../transport/config.js';
 
 /** The `sds:` section. Owned by the SDS server; the top-level schema embeds it. */
 export const sdsConfigSchema = z
@@ -29,6 +30,8 @@ export const sdsConfigSchema = z
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000),
     /** A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED. */
     firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(10),
+    /** Handshake and idle timeouts and per-address cap of the TLS listener's connections. */
+    connections: connectionsConfigSchema,
   })
   .strict()
   .prefault({});

@@ -16,8 +16,30 @@ const EC_CURVES = {
   'ec-p384': { ecdh: 'secp384r1', oid: OID.p384, size: 48 },
 } as const;
 
-const ecAlgId = (curveOid: string) => seq(oid(OID.ecPublicKey), oid(curveOid));
 const algIdCache = new Map<string, Buffer>();
+
+function ecAlgId(curveOid: string): Buffer {
+  let algId = algIdCache.get(curveOid);
+  if (!algId) algIdCache.set(curveOid, (algId = seq(oid(OID.ecPublicKey), oid(curveOid))));
+  return algId;
+}
+
+/** Everything before the point, per curve and point length: the hot path copies it, not re-encodes it. */
+const spkiPrefixCache = new Map<string, Buffer>();
+
+/** Canonical SubjectPublicKeyInfo of an EC point on a named curve. */
+export function ecSpki(curveOid: string, point: Uint8Array): Buffer {
+  const key = `${curveOid}:${point.length}`;
+  let prefix = spkiPrefixCache.get(key);
+  if (!prefix) {
+    const whole = seq(ecAlgId(curveOid), bitString(Buffer.alloc(point.length)));
+    spkiPrefixCache.set(key, (prefix = whole.subarray(0, whole.length - point.length)));
+  }
+  return Buffer.concat([prefix, point]);
+}
+
+/** rsaEncryption AlgorithmIdentifier with the NULL parameters RFC 3279 requires. */
+export const rsaAlgorithmId = seq(oid(OID.rsaEncryption), NULL);
 
 /**
  * EC keys through ECDH and hand-built DER: node's OpenSSL 3 encoders manage about
@@ -25,8 +47,7 @@ const algIdCache = new Map<string, Buffer>();
  */
 function generateEcKey(type: keyof typeof EC_CURVES): LeafKeyMaterial {
   const curve = EC_CURVES[type];
-  let algId = algIdCache.get(curve.oid);
-  if (!algId) algIdCache.set(curve.oid, (algId = ecAlgId(curve.oid)));
+  const algId = ecAlgId(curve.oid);
   const ecdh = crypto.createECDH(curve.ecdh);
   const point = ecdh.generateKeys();
   let d = ecdh.getPrivateKey();
@@ -35,7 +56,7 @@ function generateEcKey(type: keyof typeof EC_CURVES): LeafKeyMaterial {
   const ecPrivateKey = seq(smallInt(1), octetString(d), explicit(1, bitString(point)));
   d.fill(0);
   return {
-    spkiDer: seq(algId, bitString(point)),
+    spkiDer: ecSpki(curve.oid, point),
     publicKeyBits: point,
     pkcs8Der: seq(smallInt(0), algId, octetString(ecPrivateKey)),
   };

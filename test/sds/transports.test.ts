@@ -77,7 +77,7 @@ describe('TLS transport', () => {
 });
 
 describe('mTLS transport', () => {
-  it('asks for a client certificate without requiring one, and hands the presented chain, verified or not, to the authenticators', async () => {
+  it('asks for a client certificate without requiring one, and hands the presented chain with OpenSSL\'s verdict to the authenticators', async () => {
     const seen: CallerContext[] = [];
     const recording: Authenticator = {
       name: 'recording',
@@ -99,17 +99,19 @@ describe('mTLS transport', () => {
       // The whole chain as sent (leaf, then our intermediate), not only the leaf; OpenSSL may append the root it found.
       const sent = splitPem(svid.chainPem).map((pem) => new X509Certificate(pem).fingerprint256);
       expect(sent).toHaveLength(2);
-      expect(seen[0]!.peerCertificates!.map((der) => new X509Certificate(Buffer.from(der)).fingerprint256).slice(0, sent.length)).toEqual(sent);
+      expect(seen[0]!.peerChain!.certificates.map((der) => new X509Certificate(Buffer.from(der)).fingerprint256).slice(0, sent.length)).toEqual(sent);
+      expect(seen[0]!.peerChain!.verifyError).toBeNull();
 
       // No certificate: the TLS handshake succeeds and the call reaches the authenticators without one.
       await fetchDefault(h.client(spiffeTls().credentials));
       expect(seen[1]!.transport).toBe('tls');
-      expect(seen[1]!.peerCertificates).toBeUndefined();
+      expect(seen[1]!.peerChain).toBeUndefined();
 
-      // A certificate that does not chain to our bundle is not hidden: the authenticators see it.
+      // A certificate that does not chain to our bundle is not hidden: the authenticators see it, refused.
       const foreign = await foreignCa.issue({ spiffeId: `spiffe://${trustDomain}/ns/client/sa/envoy` });
       await fetchDefault(h.client(spiffeTls(foreign.privateKeyPem, foreign.chainPem).credentials));
-      expect(new X509Certificate(Buffer.from(seen[2]!.peerCertificates![0]!)).fingerprint256).toBe(new X509Certificate(splitPem(foreign.chainPem)[0]!).fingerprint256);
+      expect(new X509Certificate(Buffer.from(seen[2]!.peerChain!.certificates[0]!)).fingerprint256).toBe(new X509Certificate(splitPem(foreign.chainPem)[0]!).fingerprint256);
+      expect(seen[2]!.peerChain!.verifyError).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     } finally {
       await foreignCa.close();
       await h.close();
@@ -127,18 +129,19 @@ describe('mTLS transport', () => {
           void authority.issue({ spiffeId: `spiffe://${trustDomain}/workload-ca/sds` }).then(listener);
           return () => undefined;
         },
-        watchBundle: (listener) => {
-          listener(authority.bundle());
+        watchTrust: (listener) => {
+          listener({ rootsPem: authority.bundle().pem, intermediatesPem: authority.intermediatesPem() });
           return () => undefined;
         },
       },
       requestClientCertificate: true,
+      connections: { handshakeTimeoutMs: 10_000, perAddress: 16, max: 64 },
       logger: silentLogger(),
     });
     try {
       let caught: unknown;
       try {
-        listener.peerCertificates('127.0.0.1:1');
+        listener.peerChain('127.0.0.1:1');
       } catch (err) {
         caught = err;
       }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
-import { outputFormat, table, withAdmin, withAdminSocket, withOutputFormat, type CommandOutput } from '../admin-connection.js';
+import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
   adminSocket: string;

@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import type { GetBundleResponse } from '../../admin/authority-proto.js';
 import { WcaError } from '../../errors.js';
-import { outputFormat, table, withAdmin, withAdminSocket, withOutputFormat, type CommandOutput } from '../admin-connection.js';
+import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
   adminSocket: string;

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { WcaError } from '../../errors.js';
-import { outputFormat, table, withAdmin, withAdminSocket, withOutputFormat, type CommandOutput } from '../admin-connection.js';
+import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
   adminSocket: string;

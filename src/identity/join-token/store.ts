@@ -3,6 +3,7 @@ import type { Clock } from '../../clock.js';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { parseSpiffeIdIn } from '../../spiffe/id.js';
+import { refuseReserved } from '../../spiffe/reserved.js';
 import { parseDnsNames } from '../../spiffe/dns.js';
 import { JOIN_TOKEN_PREFIX } from '../jwt/bearer.js';
 
@@ -69,6 +70,7 @@ export class JoinTokenStore {
 
   create(request: JoinTokenRequest): CreatedJoinToken {
     const spiffeId = parseSpiffeIdIn(request.spiffeId, this.trustDomain).uri;
+    refuseReserved(spiffeId, this.trustDomain, 'join token');
     const dnsNames = parseDnsNames(request.dnsNames);
     const maxTtl = this.maxTtlSeconds;
     if (!Number.isFinite(request.ttlSeconds) || request.ttlSeconds < 1 || request.ttlSeconds > maxTtl) {

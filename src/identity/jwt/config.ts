@@ -17,13 +17,20 @@ const kubernetesClaimMap: Readonly<Record<string, string>> = Object.freeze({
 /** Set by the authenticators or the policy itself; a token must not be able to supply them. */
 const reservedClaimNames = new Set(['issuer', 'audience', 'dnsNames', 'trustDomain', 'bound', 'spiffeId', 'tokenId']);
 
-const httpsOrLoopbackUrl = z.url().refine(
-  (value) => {
-    const url = new URL(value);
-    return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
-  },
-  { message: 'must be an https:// URL (http:// only on loopback)' },
-);
+/** True for https:// URLs and http:// on loopback. Not a URL at all is false, never a throw. */
+function isHttpsOrLoopback(value: string): boolean {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  return url.protocol === 'https:' || (url.protocol === 'http:' && ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname));
+}
+
+const httpsOrLoopbackMessage = 'must be an https:// URL (http:// only on loopback)';
+// zod runs a refinement even after z.url() failed, so the refinement must not assume a URL.
+const httpsOrLoopbackUrl = z.url().refine(isHttpsOrLoopback, { message: httpsOrLoopbackMessage });
 
 const keySource = z.union([
   z.object({ jwksUri: httpsOrLoopbackUrl }).strict(),
@@ -59,7 +66,12 @@ const jwtIssuerSchema = z
       })
       .default({ ...kubernetesClaimMap }),
   })
-  .strict();
+  .strict()
+  // OIDC discovery fetches <issuer>/.well-known/openid-configuration: the issuer must be a URL we may fetch.
+  .refine((c) => !('discovery' in c.keys) || isHttpsOrLoopback(c.issuer), {
+    message: `with keys.discovery the issuer ${httpsOrLoopbackMessage}`,
+    path: ['issuer'],
+  });
 
 export const jwtConfigSchema = z
   .object({ issuers: z.array(jwtIssuerSchema).min(1) })

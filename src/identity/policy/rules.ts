@@ -1,6 +1,7 @@
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { parseSpiffeIdIn } from '../../spiffe/id.js';
+import { refuseReserved } from '../../spiffe/reserved.js';
 import { parseDnsName } from '../../spiffe/dns.js';
 import type { Caller, Grant, Policy } from '../types.js';
 import { compileTemplate, type Template } from './template.js';
@@ -42,6 +43,7 @@ export class RulePolicy implements Policy {
     } catch (err) {
       deny(`rule "${rule.name}" built an unusable SPIFFE ID: ${(err as Error).message}`, caller);
     }
+    refuseReserved(spiffeId, this.trustDomain, `policy rule "${rule.name}" for caller "${caller.subject}"`);
     if (caller.boundSpiffeId !== undefined && spiffeId !== caller.boundSpiffeId) {
       deny(`rule "${rule.name}" grants "${spiffeId}" but the credential is bound to "${caller.boundSpiffeId}"`, caller);
     }

@@ -1,16 +1,56 @@
 /** Reading files named in a plugin's config: a failure names the field and the path. */
-import { readFile } from 'node:fs/promises';
+import { open, readFile } from 'node:fs/promises';
 import type { X509Certificate } from 'node:crypto';
-import { configError } from './errors.js';
+import type { PluginContext } from '../types.js';
+import { configError, isWcaError } from './errors.js';
 import { isSelfSigned } from './chain.js';
 import { parseCertificates, toPem } from './pem.js';
+
+function readError(plugin: string, field: string, filePath: string, cause: unknown) {
+  const code = (cause as NodeJS.ErrnoException).code ?? 'read error';
+  return configError(plugin, [{ path: field, message: `cannot read ${filePath} (${code})` }], cause);
+}
 
 export async function readConfigFile(plugin: string, field: string, filePath: string): Promise<string> {
   try {
     return await readFile(filePath, 'utf8');
   } catch (cause) {
-    const code = (cause as NodeJS.ErrnoException).code ?? 'read error';
-    throw configError(plugin, [{ path: field, message: `cannot read ${filePath} (${code})` }], cause);
+    throw readError(plugin, field, filePath, cause);
+  }
+}
+
+const modeOf = (mode: number) => `0${(mode & 0o777).toString(8)}`;
+
+/**
+ * A file holding key material: anyone in its group or the world may not read it.
+ * Refused in production (a config error telling how to fix it), a warning in the
+ * dev profile. The mode is taken from the descriptor the content is read from,
+ * so a file swapped between the check and the read is not read unchecked.
+ */
+export async function readPrivateFile(
+  plugin: string,
+  field: string,
+  filePath: string,
+  context: Pick<PluginContext, 'devProfile' | 'logger'>,
+): Promise<string> {
+  let handle;
+  try {
+    handle = await open(filePath, 'r');
+  } catch (cause) {
+    throw readError(plugin, field, filePath, cause);
+  }
+  try {
+    const { mode } = await handle.stat();
+    if (mode & 0o077) {
+      const problem = `${filePath} holds a private key but is open to group or others (mode ${modeOf(mode)}); chmod 600 it`;
+      if (!context.devProfile) throw configError(plugin, [{ path: field, message: problem }]);
+      context.logger.warn({ plugin, field, path: filePath, mode: modeOf(mode) }, `upstream "${plugin}": ${problem} (allowed in the dev profile only)`);
+    }
+    return await handle.readFile('utf8');
+  } catch (cause) {
+    throw isWcaError(cause) ? cause : readError(plugin, field, filePath, cause);
+  } finally {
+    await handle.close();
   }
 }
 

@@ -41,7 +41,8 @@ beforeAll(async () => {
     'empty.pem': '',
     'garbage.key': 'not a key',
   };
-  for (const [name, text] of Object.entries(files)) await writeFile(file(name), text);
+  // Key files as an operator must keep them: production refuses group/world-readable ones.
+  for (const [name, text] of Object.entries(files)) await writeFile(file(name), text, { mode: name.endsWith('.key') ? 0o600 : 0o644 });
 });
 
 afterAll(async () => {
