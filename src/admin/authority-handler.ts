@@ -92,7 +92,9 @@ export function taintAuthority(deps: AuthorityAdminDeps, raw: pb.AuthorityTransi
 export async function revokeAuthority(deps: AuthorityAdminDeps, raw: pb.RevokeAuthorityRequest): Promise<pb.AuthorityStatus> {
   const r = parse(revoke, 'RevokeAuthority', raw);
   if (r.upstream && !deps.upstream.revoke) {
-    throw new WcaError('ERR_UPSTREAM_CONFIG', `upstream "${deps.upstream.name}" cannot revoke certificates; revoke without --upstream`);
+    throw new WcaError('ERR_UPSTREAM_CONFIG', `upstream "${deps.upstream.name}" cannot revoke certificates; revoke without --upstream`, {
+      details: { reason: 'no-revoke' },
+    });
   }
   const slot = deps.authority.revoke(r.id, { reason: r.reason, force: r.force, holders: deps.convergence.holders(r.id) });
   if (r.upstream) {

@@ -116,6 +116,7 @@ export class Authority implements LeafIssuer {
   /** prepared → active, active → old; subscribers under the previous one are re-issued. */
   activate(id: string, reason: string): void {
     const previous = this.states.activate(id, this.options.clock.now(), reason);
+    this.options.logger.info({ caId: id, keyId: this.cas.get(id)?.keyId, previous, reason }, 'activated intermediate');
     if (previous) this.unloadSigner(previous);
     this.publishSlots();
     if (previous) this.emit({ type: 'reissue', caIds: [previous], reason });
@@ -315,8 +316,8 @@ export class Authority implements LeafIssuer {
     this.options.metrics.issueErrors.inc({ code });
     this.audit.record({
       type: 'denial',
-      who: String(request.subject?.nodeId ?? request.spiffeId).slice(0, 256),
-      what: `issue ${String(request.spiffeId).slice(0, 256)}`,
+      who: request.subject?.nodeId?.slice(0, 256) ?? auditableId(request.spiffeId),
+      what: `issue ${auditableId(request.spiffeId)}`,
       why: publicMessageOf(err),
       code,
     });
@@ -413,4 +414,13 @@ export class Authority implements LeafIssuer {
       }
     }
   }
+}
+
+/**
+ * A requested SPIFFE ID as the audit log may quote it: only something shaped like
+ * one (printable, no spaces). Anything else (a pasted PEM key, binary) is named,
+ * not copied, so a caller's mistake cannot put a secret in the audit trail.
+ */
+function auditableId(value: unknown): string {
+  return typeof value === 'string' && /^spiffe:\/\/[\x21-\x7e]{1,2048}$/i.test(value) ? value.slice(0, 256) : '(not a SPIFFE ID)';
 }

@@ -68,6 +68,8 @@ describe('what the CA and SDS record', () => {
     try {
       const svid = await ca.issue({ spiffeId: 'spiffe://cluster.local/ns/a/sa/b', subject: { authenticator: 'jwt', nodeId: 'node-1' } });
       await expect(ca.issue({ spiffeId: 'spiffe://cluster.local/ns/a/sa/b', ttlSeconds: 99_999 })).rejects.toSatisfy((e) => isWcaError(e, 'ERR_TTL_INVALID'));
+      // A key pasted where an ID belongs is named in the denial, never copied.
+      await expect(ca.issue({ spiffeId: svid.privateKeyPem })).rejects.toBeInstanceOf(WcaError);
       await tick();
       const issued = audit.tail({ types: ['issuance'] });
       expect(issued).toEqual([
@@ -81,12 +83,15 @@ describe('what the CA and SDS record', () => {
           nodeId: 'node-1',
         }),
       ]);
-      expect(audit.tail({ types: ['denial'] })).toEqual([expect.objectContaining({ code: 'ERR_TTL_INVALID', what: 'issue spiffe://cluster.local/ns/a/sa/b' })]);
+      expect(audit.tail({ types: ['denial'] })).toEqual([
+        expect.objectContaining({ code: 'ERR_TTL_INVALID', what: 'issue spiffe://cluster.local/ns/a/sa/b' }),
+        expect.objectContaining({ code: 'ERR_SPIFFE_ID_INVALID', what: 'issue (not a SPIFFE ID)', who: '(not a SPIFFE ID)' }),
+      ]);
       expect(audit.tail({ types: ['transition'] })[0]).toMatchObject({ to: 'prepared', authorityId: svid.caId });
       expect(audit.tail({ types: ['bundle'] })).toHaveLength(1);
       const text = c.lines().join('\n');
       expect(text).not.toContain('PRIVATE KEY');
-      expect(text).not.toContain(svid.privateKeyPem.split('\n')[1]);
+      for (const line of svid.privateKeyPem.split('\n').slice(1, -2)) expect(text).not.toContain(line);
     } finally {
       await ca.close();
     }
