@@ -14,6 +14,7 @@ import { registerRotateCommand } from './commands/rotate.js';
 import { registerBundleCommand } from './commands/bundle.js';
 import { registerAuditCommand } from './commands/audit.js';
 import { registerIdentityCommand } from './commands/identity.js';
+import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -29,6 +30,7 @@ function buildProgram(): Command {
   registerBundleCommand(program);
   registerAuditCommand(program);
   registerIdentityCommand(program);
+  registerHealthcheckCommand(program);
   registerVersionCommand(program);
   return program;
 }
