@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import { AuditLog } from '../src/audit/log.js';
 import { stdoutAuditSink } from '../src/audit/sink.js';
 import { systemClock } from '../src/clock.js';
+import { printCsrChecksBench, runCsrChecksBench, type CsrCheckCost } from './csr-checks.js';
 
 /**
  * Issuance throughput and latency of the real Authority, against this machine's
@@ -22,6 +23,8 @@ export interface IssueBenchResult {
   latency: { rate: number; p50Ms: number; p99Ms: number; maxMs: number; count: number };
   /** Server-key issuance with the audit log off and on (JSON lines to /dev/null), interleaved in the same run. */
   audit: { offPerSec: number; onPerSec: number };
+  /** Of a CSR leaf's cost, what the key checks and canonical re-encoding take. */
+  csrChecks: CsrCheckCost[];
 }
 
 /** Requests kept in flight by the load generator: enough to keep every signer busy. */
@@ -91,7 +94,8 @@ export async function runIssueBench(options: { total?: number; csrs?: number } =
     );
     const latency = await latencyAt(authority, 1000, 5);
     const audit = await auditOnOff(authority, spiffeIds, total, cores);
-    return { opensslSignPerSecPerCore: rates.sign, opensslVerifyPerSecPerCore: rates.verify, cores, serverKeyPerSec, csrPerSec, latency, audit };
+    const csrChecks = await runCsrChecksBench();
+    return { opensslSignPerSecPerCore: rates.sign, opensslVerifyPerSecPerCore: rates.verify, cores, serverKeyPerSec, csrPerSec, latency, audit, csrChecks };
   } finally {
     await authority.close();
   }
@@ -130,4 +134,5 @@ export function printIssueBench(r: IssueBenchResult): void {
   const auditCost = 1 - r.audit.onPerSec / r.audit.offPerSec;
   console.log(`audit log off ${fmt(r.audit.offPerSec)} certs/s, on ${fmt(r.audit.onPerSec)} certs/s: cost ${(auditCost * 100).toFixed(1)}%  target <= 10%: ${auditCost <= 0.1 ? 'PASS' : 'FAIL'}`);
   console.log(`latency at ${r.latency.rate} req/s open loop (${r.latency.count} requests): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms  target p99 < 5 ms: ${r.latency.p99Ms < 5 ? 'PASS' : 'FAIL'}`);
+  printCsrChecksBench(r.csrChecks);
 }
