@@ -8,6 +8,12 @@ export interface CallerContext {
   transport: 'tcp' | 'tls' | 'unix';
   /** "ip:port" for TCP, the socket path for Unix sockets. */
   peerAddress: string;
+  /**
+   * Which transport connection (one HTTP/2 session: all of one Envoy's SDS streams)
+   * carried the call: "ip:port" for TCP, a per-connection name for a Unix socket.
+   * Absent where no SDS server built the context; peerAddress stands in.
+   */
+  connection?: string;
   /** gRPC metadata, lower-case keys. */
   metadata: ReadonlyMap<string, readonly string[]>;
   /** The client certificate chain presented over TLS, with OpenSSL's verdict on it; absent when none was presented. */
