@@ -26,8 +26,10 @@ export interface SourceOptions {
 
 export interface StreamCaller {
   grant: Grant;
-  /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
+  /** The authenticated instance (its renewal lineage, see authorizeCaller): keys are never shared across instances. */
   instance: string;
+  /** The renewal lineage the caller's certificates carry (LINEAGE_ID_LENGTH bytes). */
+  lineageId: Uint8Array;
   node?: NodeInfo;
   /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
   lineageStartMs?: number;
@@ -96,6 +98,7 @@ class CallerSource implements ResourceSource {
       spiffeId: grant.spiffeId,
       dnsNames: grant.dnsNames,
       ttlSeconds: ttl,
+      lineageId: caller.lineageId,
       ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
     };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
