@@ -16,6 +16,7 @@ import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
+import { selectAuthenticators } from './identity/selection.js';
 import { startAdminServer } from './admin/server.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
@@ -44,12 +45,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics({ defaultMetrics: true });
   const devProfile = config.profile === 'dev';
-  if (devProfile) {
-    logger.warn(
-      'DEVELOPMENT PROFILE: throw-away in-memory root, plaintext SDS on loopback, identities taken from node.id. ' +
-        'Do not use for anything but development.',
-    );
-  }
+  if (devProfile) logger.warn({ upstream: config.upstream.plugin }, devProfileWarning(config));
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -143,6 +139,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         listen: config.listen.http,
         registry: metrics.registry,
         health: { readiness: currentReadiness },
+        limits: config.http,
+        logger: logger.child({ component: 'http' }),
       }),
     );
 
@@ -191,6 +189,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     await closeAll();
     throw err;
   }
+}
+
+/** Says what the dev profile actually runs: which root signs, and whether node.id alone names identities. */
+function devProfileWarning(config: Config): string {
+  const root =
+    config.upstream.plugin === 'self-signed' ? 'throw-away in-memory root' : `upstream "${config.upstream.plugin}" (a persistent root: what it signs is trusted)`;
+  const callers = selectAuthenticators(config).names.includes('insecure-dev') ? ', identities taken from node.id' : '';
+  return `DEVELOPMENT PROFILE: ${root}, plaintext SDS allowed on loopback${callers}. Do not use for anything but development.`;
 }
 
 /** SHA-256 fingerprints of the bundle's roots, as `openssl x509 -fingerprint -sha256` prints them. */

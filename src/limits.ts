@@ -54,10 +54,16 @@ export const limits = {
   sdsConnectionsMax: 60_000,
   /**
    * File descriptors kept free of SDS connections (admin socket and its clients,
-   * HTTP, upstream calls, signer threads, logs): SDS accepts at most
-   * RLIMIT_NOFILE minus this.
+   * upstream calls, signer threads, logs): SDS accepts at most RLIMIT_NOFILE minus
+   * this and minus httpConnectionsMax.
    */
   fdReserve: 256,
+  /** Health/metrics HTTP: open connections in all (ceiling of http.maxConnections); reserved out of the SDS descriptor budget. */
+  httpConnectionsMax: 128,
+  /** Health/metrics HTTP: longest request/keep-alive timeout config may set, in seconds. */
+  httpTimeoutMaxSeconds: 60,
+  /** Health/metrics HTTP: a /metrics rendering is reused this long, so a flood of scrapes costs one rendering. */
+  metricsCacheMs: 1000,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */
   tlsHandshakeTimeoutMaxSeconds: 120,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */

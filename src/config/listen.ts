@@ -1,3 +1,4 @@
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 export type ListenAddress =
@@ -14,7 +15,9 @@ export function parseListenAddress(value: string): ListenAddress | string {
   if (!m) return 'expected host:port or unix:/absolute/path';
   const port = Number(m[2]);
   if (port > 65535) return `port ${port} is out of range`;
-  return { kind: 'tcp', host: m[1]!.replace(/^\[|\]$/g, ''), port };
+  const host = m[1]!.replace(/^\[|\]$/g, '');
+  // Bound as the literal, so what is checked (isLoopback) is what is bound, whatever /etc/hosts or DNS say.
+  return { kind: 'tcp', host: host.toLowerCase() === 'localhost' ? '127.0.0.1' : host, port };
 }
 
 export const listenAddress = z.string().transform((value, ctx) => {
@@ -31,7 +34,17 @@ export function formatListenAddress(address: ListenAddress): string {
   return address.host.includes(':') ? `[${address.host}]:${address.port}` : `${address.host}:${address.port}`;
 }
 
+const loopback = new BlockList();
+loopback.addSubnet('127.0.0.0', 8, 'ipv4');
+loopback.addAddress('::1', 'ipv6');
+
+/**
+ * True for a Unix socket or an IP literal in 127.0.0.0/8 or ::1. A host name never
+ * is ("127.0.0.1.nip.io" resolves wherever its owner likes); parseListenAddress has
+ * already turned "localhost" into 127.0.0.1.
+ */
 export function isLoopback(address: ListenAddress): boolean {
   if (address.kind === 'unix') return true;
-  return address.host === 'localhost' || address.host === '::1' || /^127\./.test(address.host);
+  const family = isIP(address.host);
+  return family !== 0 && loopback.check(address.host, family === 4 ? 'ipv4' : 'ipv6');
 }

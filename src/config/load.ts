@@ -50,6 +50,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.WCA_CONFIG;
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const fileProfile = raw.profile;
   for (const [name, path] of Object.entries(envOverrides)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, value);
@@ -58,6 +59,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
     const value = options.flags?.[flag as keyof ConfigFlags];
     if (value !== undefined) setPath(raw, path, value);
   }
+  refuseProfileOverride(fileProfile, raw.profile, options.flags?.profile !== undefined ? '--profile' : 'WCA_PROFILE', file);
   // The admin socket's default depends on the user and environment (admin/socket-path.ts).
   const listen = raw.listen ?? {};
   if (typeof listen === 'object' && !Array.isArray(listen) && (listen as Record<string, unknown>).admin === undefined) {
@@ -66,6 +68,20 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const parsed = configSchema.safeParse(raw);
   if (!parsed.success) throw configError(parsed.error, file);
   return Object.freeze(checkConsistency(parsed.data));
+}
+
+/**
+ * The profile decides how callers are authenticated: a stray WCA_PROFILE=dev must
+ * not turn a file that says `profile: production` into an unauthenticated CA.
+ * Overriding a profile the file leaves unset is fine.
+ */
+function refuseProfileOverride(inFile: unknown, effective: unknown, source: string, file: string | undefined): void {
+  if (inFile === undefined || inFile === effective) return;
+  throw new WcaError(
+    'ERR_CONFIG_INVALID',
+    `profile: ${source}=${String(effective)} contradicts "profile: ${String(inFile)}" in ${file}; remove one of them`,
+    { details: { field: 'profile', reason: 'profile-override', file: String(inFile), override: String(effective), source } },
+  );
 }
 
 function readYaml(file: string): Record<string, unknown> {

@@ -7,6 +7,7 @@ import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from '../keys/config.js';
+import { httpConfigSchema } from '../telemetry/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -60,6 +61,8 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    /** Connection bounds and timeouts of the health/metrics listener (listen.http). */
+    http: httpConfigSchema,
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
     audit: auditConfigSchema,

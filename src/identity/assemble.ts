@@ -12,7 +12,7 @@ import { JoinTokenAuthenticator } from './join-token/authenticator.js';
 import { JwtAuthenticator } from './jwt/authenticator.js';
 import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
 import { rulePolicyWithBuiltins } from './policy/builtin.js';
-import { selectAuthenticators } from './selection.js';
+import { insecureDevAllowed, selectAuthenticators } from './selection.js';
 import type { LeafIssuer } from '../ca/types.js';
 
 export interface IdentitySetup {
@@ -51,7 +51,7 @@ export function assembleIdentity(
     'join-token': () => new JoinTokenAuthenticator(joinTokens),
     ...(id.jwt ? { jwt: () => new JwtAuthenticator({ config: id.jwt!, clock: deps.clock, logger }) } : {}),
     ...(id.tokenReview ? { tokenreview: () => new TokenReviewAuthenticator(id.tokenReview!) } : {}),
-    ...(config.profile === 'dev'
+    ...(insecureDevAllowed(config)
       ? { 'insecure-dev': () => new InsecureDevAuthenticator({ profile: config.profile, trustDomain: config.trustDomain, listen, logger }) }
       : {}),
   };

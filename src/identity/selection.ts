@@ -12,8 +12,17 @@ export function availableAuthenticators(config: Config): string[] {
     'join-token',
     ...(id.jwt ? ['jwt'] : []),
     ...(id.tokenReview ? ['tokenreview'] : []),
-    ...(config.profile === 'dev' ? ['insecure-dev'] : []),
+    ...(insecureDevAllowed(config) ? ['insecure-dev'] : []),
   ];
+}
+
+/**
+ * insecure-dev hands out any SPIFFE ID a node.id names, with no proof. Only with
+ * the throw-away `self-signed` upstream: under a persistent root (disk, Vault, a
+ * cloud CA) its certificates would be trusted by everything that trusts that root.
+ */
+export function insecureDevAllowed(config: Pick<Config, 'profile' | 'upstream'>): boolean {
+  return config.profile === 'dev' && config.upstream.plugin === 'self-signed';
 }
 
 /**
@@ -31,7 +40,8 @@ export function selectAuthenticators(config: Config): { names: string[]; problem
     if (!available.includes(name)) {
       problems.push(
         `sds.authenticators: "${name}" is not available here (configured: ${available.join(', ')}; ` +
-          'jwt and tokenreview need identity.jwt / identity.tokenReview, unix needs a unix: SDS listener and identity.unix, insecure-dev the dev profile)',
+          'jwt and tokenreview need identity.jwt / identity.tokenReview, unix needs a unix: SDS listener and identity.unix, ' +
+          `insecure-dev the dev profile with upstream.plugin self-signed, not "${config.upstream.plugin}")`,
       );
     }
   }

@@ -16,9 +16,11 @@ export function openFilesLimit(procLimits = '/proc/self/limits'): number | undef
 
 /**
  * How many connections the SDS listener may hold: the hard cap, lowered so that
- * `limits.fdReserve` descriptors always stay free for the admin socket and the rest.
+ * `limits.fdReserve` descriptors always stay free for the admin socket and the rest,
+ * and the health/metrics listener can hold its most (`limits.httpConnectionsMax`,
+ * whatever http.maxConnections says) at the same time.
  */
 export function sdsConnectionBudget(fdLimit: number | undefined): number {
   if (fdLimit === undefined) return limits.sdsConnectionsMax;
-  return Math.max(1, Math.min(limits.sdsConnectionsMax, fdLimit - limits.fdReserve));
+  return Math.max(1, Math.min(limits.sdsConnectionsMax, fdLimit - limits.fdReserve - limits.httpConnectionsMax));
 }

@@ -1,4 +1,4 @@
-import type { AddressInfo, Socket } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import tls from 'node:tls';
 import type { DetailedPeerCertificate, SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
@@ -6,6 +6,7 @@ import type { IssuedSvid } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { PresentedChain } from '../identity/types.js';
 import { listen } from '../net/listen.js';
+import { capConnections, type CappedConnections, type ConnectionCaps } from '../net/connection-cap.js';
 import type { Logger } from '../telemetry/logger.js';
 
 /**
@@ -27,14 +28,10 @@ export interface SvidFeed {
   watchTrust(listener: (trust: ClientTrust) => void): () => void;
 }
 
-/** Bounds on what unauthenticated peers can make the listener hold (issue #8). */
-export interface ConnectionLimits {
+/** Bounds on what unauthenticated peers can make the listener hold (issue #8); connections count from the TCP accept, handshakes included. */
+export interface ConnectionLimits extends ConnectionCaps {
   /** A TLS handshake not finished this long after the TCP accept is dropped. */
   handshakeTimeoutMs: number;
-  /** Open connections per client IP address (handshakes included); more are closed at once. */
-  perAddress: number;
-  /** Open connections in all; more are closed at once. */
-  max: number;
 }
 
 export interface TlsListenerOptions {
@@ -115,10 +112,9 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
 
   // One object per connection, so a closing connection never removes a newer one that reuses its address.
   const established = new Map<string, { readonly chain: PresentedChain | undefined }>();
-  const sockets = new Set<Socket>();
-  const perAddress = new Map<string, number>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let listening: { address: string; close(): Promise<void> };
+  let capped!: CappedConnections;
   try {
     await ready;
     server = tls.createServer({
@@ -128,26 +124,10 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       rejectUnauthorized: false,
       handshakeTimeout: limits.handshakeTimeoutMs,
     });
-    // Beyond this Node closes each new connection right after accepting it, so the
-    // descriptors the admin socket and the upstream need stay free.
-    server.maxConnections = limits.max;
     // Raw sockets: counted per address from the accept on, and ended by close() even mid-handshake.
-    server.on('connection', (socket: Socket) => {
-      const address = socket.remoteAddress;
-      const count = address === undefined ? limits.perAddress : (perAddress.get(address) ?? 0);
-      if (count >= limits.perAddress) {
-        logger.debug({ address, limit: limits.perAddress }, 'sds: too many connections from one address; closing the new one');
-        return void socket.destroy();
-      }
-      perAddress.set(address!, count + 1);
-      sockets.add(socket);
-      socket.once('close', () => {
-        sockets.delete(socket);
-        const left = (perAddress.get(address!) ?? 1) - 1;
-        if (left > 0) perAddress.set(address!, left);
-        else perAddress.delete(address!);
-      });
-    });
+    capped = capConnections(server, limits, (address) =>
+      logger.debug({ address, limit: limits.perAddress }, 'sds: too many connections from one address; closing the new one'),
+    );
     // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
     // handshake included): without this destroy, half-open connections stayed forever.
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
@@ -183,11 +163,11 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       }
       return connection.chain;
     },
-    connections: () => sockets.size,
+    connections: () => capped.count(),
     async close() {
       cancels.forEach((cancel) => cancel());
       injector.destroy();
-      for (const socket of sockets) socket.destroy();
+      capped.destroyAll();
       established.clear();
       await listening.close();
     },

@@ -166,11 +166,11 @@ describe('SDS TLS listener under half-open connections', () => {
 });
 
 describe('descriptor budget', () => {
-  it('leaves limits.fdReserve descriptors free of SDS connections', () => {
+  it('leaves limits.fdReserve descriptors, and room for the HTTP listener, free of SDS connections', () => {
     const file = path.join(dir, 'limits');
     fs.writeFileSync(file, 'Limit                     Soft Limit           Hard Limit           Units\nMax open files            1024                 4096                 files\n');
     expect(openFilesLimit(file)).toBe(1024);
-    expect(sdsConnectionBudget(1024)).toBe(1024 - limits.fdReserve);
+    expect(sdsConnectionBudget(1024)).toBe(1024 - limits.fdReserve - limits.httpConnectionsMax);
     expect(sdsConnectionBudget(10_000_000)).toBe(limits.sdsConnectionsMax);
     expect(openFilesLimit(path.join(dir, 'missing'))).toBeUndefined();
     expect(sdsConnectionBudget(undefined)).toBe(limits.sdsConnectionsMax);

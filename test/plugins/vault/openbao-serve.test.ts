@@ -51,12 +51,12 @@ describe.runIf(hasTools('bao', 'openssl'))('serve with a real OpenBao upstream o
     approle: () => ({ yaml: `method: approle\n      roleId: ${approle.roleId}`, env: { VAULT_APPROLE_SECRET_ID: approle.secretId } }),
   };
 
-  async function configFile(name: string, layout: string, authYaml: string, address = bao.address): Promise<string> {
+  async function configFile(name: string, layout: string, authYaml: string, address = bao.address, extra = ''): Promise<string> {
     const file = path.join(dir, `${name}.yaml`);
     await writeFile(
       file,
       `profile: dev\ntrustDomain: cluster.local\nlog:\n  level: silent\nupstream:\n  plugin: vault\n  config:\n` +
-        `    address: ${address}\n    caFile: ${bao.caFile}\n    ${layout}\n    auth:\n      ${authYaml}\n`,
+        `    address: ${address}\n    caFile: ${bao.caFile}\n    ${layout}\n    auth:\n      ${authYaml}\n${extra}`,
     );
     return file;
   }
@@ -68,8 +68,13 @@ describe.runIf(hasTools('bao', 'openssl'))('serve with a real OpenBao upstream o
     ['intermediate', 'approle'],
   ] as const)('%s issuer, %s auth: the SDS certificate chains to OpenBao\'s root (openssl -x509_strict)', async (layout, method) => {
     const auth = auths[method]();
-    const file = await configFile(`${layout}-${method}`, layouts[layout], auth.yaml);
-    const config = loadConfig({ file, env: {}, flags: { sdsListen: '127.0.0.1:0', httpListen: '127.0.0.1:0', adminListen: `unix:${dir}/${layout}-${method}.sock` } });
+    // insecure-dev is refused under a persistent upstream: the caller is the Unix socket's one identity.
+    const file = await configFile(`${layout}-${method}`, layouts[layout], auth.yaml, bao.address, 'identity:\n  unix:\n    spiffeId: spiffe://cluster.local/ns/shop/sa/cart\n');
+    const config = loadConfig({
+      file,
+      env: {},
+      flags: { sdsListen: `unix:${dir}/${layout}-${method}-sds.sock`, httpListen: '127.0.0.1:0', adminListen: `unix:${dir}/${layout}-${method}.sock` },
+    });
     const app = await startApp(config, { logger: silentLogger(), env: auth.env });
     const client = connect(app.addresses.sds!);
     try {
