@@ -21,6 +21,10 @@ export const limits = {
   keySignBatchMax: 1000,
   /** Concurrent signing calls to a remote key manager. */
   keySignCallsInFlightMax: 64,
+  /** Largest HTTP answer body read from an upstream (Vault); real answers are a few KiB. */
+  upstreamResponseMaxBytes: 1024 * 1024,
+  /** Certificates parsed from one upstream answer (a chain plus bundle roots); real chains hold 2–4. */
+  upstreamCertificatesMax: 16,
   /** SDS: resource names per request and bytes per name. */
   sdsResourceNamesMax: 64,
   sdsResourceNameMaxBytes: 512,
