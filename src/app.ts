@@ -10,6 +10,7 @@ import { createKeyManager } from './keys/loader.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { readiness } from './rotation/health.js';
+import { withSigning } from './keys/readiness.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
@@ -67,8 +68,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       schedule: (fn, ms) => clock.schedule(fn, ms),
       env: deps.env ?? process.env,
       intermediateTtlSeconds: config.ca.intermediateTtl,
-      observeSignCall: (size, ok) => {
-        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome: ok ? 'ok' : 'error' });
+      observeSignCall: (size, outcome) => {
+        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
         metrics.keySignBatchSize.observe(size);
       },
     });
@@ -101,7 +102,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
-    const currentReadiness = () => readiness(authority.slotLifetimes(), clock.now(), rotator.status());
+    const currentReadiness = () => withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.());
     metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
