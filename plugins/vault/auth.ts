@@ -18,10 +18,11 @@ import { backoffMs } from '../../src/backoff.js';
 import { limits } from '../../src/limits.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { Schedule } from '../../src/upstream/sdk/schedule.js';
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 import { readSecret, type SecretSource } from '../../src/upstream/sdk/secrets.js';
 import type { VaultClient, VaultResponse } from './client.js';
 import type { VaultAuthConfig } from './config.js';
-import { vaultBadResponse } from './errors.js';
+import { vaultBadResponse, withoutSecrets } from './errors.js';
 import { verifyNamespace } from './namespace.js';
 
 export interface VaultAuthDeps {
@@ -57,6 +58,9 @@ function ttlOf(path: string, field: string, value: unknown): number {
   return value;
 }
 
+/** Characters of one policy name shown by `upstream check` (real names are short). */
+const maxPolicyChars = 64;
+
 const RENEW_SELF = 'auth/token/renew-self';
 const LOOKUP_SELF = 'auth/token/lookup-self';
 
@@ -90,7 +94,10 @@ export class VaultAuth {
     const token = await this.token(signal);
     const res = await this.deps.client.read(LOOKUP_SELF, { operation: 'token', token, signal });
     const ttl = res.data?.ttl;
-    const policies = Array.isArray(res.data?.policies) ? res.data.policies.filter((p) => typeof p === 'string').slice(0, 20).join(',') : '';
+    // Policy names come from the server and are printed to a terminal: escaped, short.
+    const policies = Array.isArray(res.data?.policies)
+      ? res.data.policies.filter((p): p is string => typeof p === 'string').slice(0, 20).map((p) => untrustedText(withoutSecrets(p, [token]), maxPolicyChars)).join(',')
+      : '';
     const expiry = typeof ttl === 'number' && ttl > 0 ? `token TTL ${ttl}s` : 'token without expiry';
     return `${this.deps.auth.method} auth accepted by ${this.deps.client.address} (${expiry}, policies ${policies || 'none'})`;
   }

@@ -14,7 +14,7 @@ import https from 'node:https';
 import { limits } from '../../src/limits.js';
 import { isWcaError } from '../../src/upstream/sdk/errors.js';
 import { untrustedText } from '../../src/telemetry/untrusted-text.js';
-import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTimeoutError, vaultTransportError, type VaultOperation } from './errors.js';
+import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTimeoutError, vaultTransportError, withoutSecrets, type VaultOperation } from './errors.js';
 
 export interface VaultAuthInfo {
   client_token?: unknown;
@@ -73,13 +73,6 @@ interface RawAnswer {
   status: number;
   location: string | undefined;
   text: string;
-}
-
-/** Shortest sent value removed from echoed texts: shorter ones (a role name) are not secrets. */
-const minSecretChars = 8;
-
-function withoutSecrets(text: string, secrets: readonly string[]): string {
-  return secrets.filter((s) => s.length >= minSecretChars).reduce((t, s) => t.split(s).join('[redacted]'), text);
 }
 
 class BodyTooLarge extends Error {}

@@ -27,6 +27,14 @@ export function oneLine(text: string): string {
   return untrustedText(items.join('; '), maxErrorTextChars);
 }
 
+/** Shortest sent value removed from echoed texts: shorter ones (a role name) are not secrets. */
+const minSecretChars = 8;
+
+/** `text` (from Vault) with every occurrence of what we sent it as a secret replaced. */
+export function withoutSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= minSecretChars).reduce((t, s) => t.split(s).join('[redacted]'), text);
+}
+
 /** A non-2xx answer from Vault. */
 export function vaultHttpError(operation: VaultOperation, path: string, status: number, errors: string[]): WcaError {
   const texts = errors.map(oneLine).filter((t) => t !== '');

@@ -13,6 +13,7 @@ import { createVaultClient } from '../../plugins/vault/client.js';
 import { limits } from '../../src/limits.js';
 import { isWcaError, type WcaError } from '../../src/errors.js';
 import { HostileVault, type HostileMode } from '../fakes/hostile-vault.js';
+import { runUpstreamCheck } from '../../src/cli/commands/upstream.js';
 
 const token = 'hvs.CAHsecretTOKENvalue0123456789abcdefXYZ';
 const secretId = 'b1946ac9-2e4f-47c1-9c5c-SECRET-ID-0042';
@@ -132,4 +133,28 @@ describe('upstream check against a trickling HOSTILE fake Vault', () => {
     expect(result.stdout).toMatch(/no answer within 1000 ms/);
     expect(Date.now() - started).toBeLessThan(20_000);
   }, 30_000);
+});
+
+describe('upstream check prints what a HOSTILE fake Vault says only escaped', () => {
+  let vault: HostileVault;
+  let dir: string;
+  beforeAll(async () => {
+    const policies = ['default', '\u001b]0;owned\u0007\u001b[2Jroot', `echo ${token}`];
+    vault = await new HostileVault({ kind: 'answer', status: 200, body: JSON.stringify({ data: { ttl: 0, renewable: false, policies } }) }).start();
+    dir = await mkdtemp(path.join(os.tmpdir(), 'wca-hostile-vault-'));
+  });
+  afterAll(async () => {
+    await vault?.stop();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it('terminal escapes in policy names are written as \\u escapes, the token never', async () => {
+    const config = path.join(dir, 'wca.yaml');
+    await writeFile(config, `log: { level: silent }\nupstream:\n  plugin: vault\n  config:\n    address: ${vault.url}\n    auth: { method: token }\n`);
+    let text = '';
+    await runUpstreamCheck({ config, env: { VAULT_TOKEN: token }, out: { write: (s: string) => (text += s) } }).catch(() => undefined);
+    expect(text).toContain('policies default,\\u001b]0;owned');
+    expect(text).not.toMatch(/[\u0000-\u0009\u000b-\u001f]/);
+    expect(text).not.toContain(token);
+  });
 });
