@@ -108,6 +108,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       logger: logger.child({ component: 'rotation' }),
       intervalMs: config.upstream.rootPollInterval * 1000,
+      onNewRoot: () => metrics.upstreamRootChanges.inc({ plugin: config.upstream.plugin }),
     });
     rootWatcher.start();
     closers.push(async () => rootWatcher.stop());
