@@ -35,6 +35,8 @@ export interface VaultAuthDeps {
   schedule: Schedule;
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  /** Dev profile: a group/other-writable secret file is a warning, not an error. Absent: production. */
+  devProfile?: boolean;
 }
 
 interface Lease {

@@ -20,6 +20,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
       now: () => context.now(),
       schedule: scheduleFrom(context),
       env: context.env,
+      devProfile: context.devProfile,
     });
     // The production profile refuses http at config load; dev allows it for a local server, with this warning.
     if (config.address.startsWith('http:')) {
