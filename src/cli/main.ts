@@ -10,6 +10,7 @@ import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
 import { registerIdentityCommand } from './commands/identity.js';
+import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -21,6 +22,7 @@ function buildProgram(): Command {
   registerUpstreamCommand(program);
   registerTokenCommand(program);
   registerIdentityCommand(program);
+  registerHealthcheckCommand(program);
   registerVersionCommand(program);
   return program;
 }

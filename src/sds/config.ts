@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { limits } from '../limits.js';
 import { connectionsConfigSchema } from '../transport/config.js';
+import { parseDnsNames } from '../spiffe/dns.js';
 
 /** The `sds:` section. Owned by the SDS server; the top-level schema embeds it. */
 export const sdsConfigSchema = z
@@ -12,6 +13,22 @@ export const sdsConfigSchema = z
     bundleName: z.string().min(1).default('ROOTCA'),
     /** Use envoy.tls.cert_validator.spiffe for Envoy >= 1.18. */
     spiffeValidator: z.boolean().default(true),
+    /**
+     * DNS names in the certificate the TLS listener presents, besides its SPIFFE ID: for
+     * clients that check the name they dial, such as Envoy's google_grpc (e.g. the
+     * Kubernetes Service name).
+     */
+    serverDnsNames: z
+      .array(z.string())
+      .default([])
+      .transform((names, ctx) => {
+        try {
+          return parseDnsNames(names);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          return z.NEVER;
+        }
+      }),
     /** Transport security of the TCP listener: mtls | tls | plaintext (dev profile on loopback only). */
     transport: z.enum(['mtls', 'tls', 'plaintext']).optional(),
     /** Authenticators tried in order on the SDS listener. */

@@ -216,7 +216,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         port: listen.port,
         feed: {
           watchCertificate: (listener) =>
-            cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
+            cache.watchCertificate(
+              'workload-ca/sds-server',
+              { spiffeId: serverSpiffeId, dnsNames: config.serverDnsNames, ...(ttl ? { ttlSeconds: ttl } : {}) },
+              listener,
+            ),
           watchTrust: (listener) => {
             const emit = () => listener({ rootsPem: cache.bundle.pem, intermediatesPem: issuer.intermediatesPem() });
             // A rotation activates an intermediate with a re-issue event, a root change with a bundle event.

@@ -16,6 +16,7 @@ import { listenTls } from '../../src/transport/tls-listener.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { startHarness, trustDomain } from './harness.js';
+import { sdsConfigSchema } from '../../src/sds/config.js';
 import { splitPem } from '../helpers/pki.js';
 
 let authority: Authority;
@@ -73,6 +74,39 @@ describe('TLS transport', () => {
     } finally {
       await h.close();
     }
+  });
+});
+
+describe('TLS transport, server DNS names', () => {
+  const serviceName = 'workload-ca.workload-ca.svc';
+  /** A client that checks the name it dials, as gRPC's default TLS check (and Envoy's google_grpc) does. */
+  async function dialByName(h: Awaited<ReturnType<typeof startHarness>>) {
+    const credentials = grpc.credentials.createSsl(Buffer.from(authority.bundle().pem));
+    return fetchDefault(h.client(credentials, { 'grpc.ssl_target_name_override': serviceName }));
+  }
+
+  it('presents sds.serverDnsNames next to its SPIFFE ID, so a client dialling the Service name accepts it', async () => {
+    const h = await startHarness({ authority, transport: 'tls', config: { serverDnsNames: [serviceName] } });
+    try {
+      expect(uriOf((await dialByName(h)).certificateChain!)).toBe(`URI:spiffe://${trustDomain}/ns/a/sa/b`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('without them, that client refuses the server', async () => {
+    const h = await startHarness({ authority, transport: 'tls' });
+    try {
+      await expect(dialByName(h)).rejects.toThrow(/stream ended \(code 14/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a bad name is a config error naming the key', () => {
+    const parsed = sdsConfigSchema.safeParse({ serverDnsNames: ['bad..name'] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['serverDnsNames']);
   });
 });
 
