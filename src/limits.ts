@@ -3,6 +3,13 @@
  * Config can lower some of these (see config/schema.ts); none can be raised past them.
  */
 export const limits = {
+  /** Audit events kept in memory for `audit tail`, and the most one call returns. */
+  auditRingMax: 10_000,
+  auditTailMax: 1_000,
+  /** Admin: longest operator reason kept in the audit log; EmergencyRotate's wait for ACKs. */
+  adminReasonMaxLength: 1024,
+  emergencyRotateDeadlineDefaultSeconds: 30,
+  emergencyRotateDeadlineMaxSeconds: 600,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */

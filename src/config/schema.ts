@@ -4,6 +4,8 @@ import { listenAddress } from './listen.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
+import { auditConfigSchema } from '../audit/config.js';
+import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from '../keys/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
@@ -60,6 +62,8 @@ export const configSchema = z
       .prefault({}),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
+    audit: auditConfigSchema,
+    rotation: rotationConfigSchema,
     /** On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut. */
     shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10),
     log: z

@@ -3,10 +3,14 @@ import type { CallerContext, Policy } from '../identity/types.js';
 import type { StreamCaller } from './source.js';
 import type { Log } from './stream-log.js';
 import type { NodeInfo } from './types.js';
+import { isWcaError, publicMessageOf } from '../errors.js';
+import type { Auditor } from '../audit/log.js';
 
 export interface AuthorizeDeps {
   chain: AuthenticatorChain;
   policy: Policy;
+  /** Denials and join-token uses are recorded here. */
+  audit?: Auditor;
 }
 
 /** Who is calling and what it may receive; throws UNAUTHENTICATED / PERMISSION_DENIED / INVALID_ARGUMENT. */
@@ -16,19 +20,33 @@ export async function authorizeCaller(
   context: Omit<CallerContext, 'node'>,
   node: NodeInfo | undefined,
 ): Promise<StreamCaller> {
-  const caller = await deps.chain.authenticate({ ...context, ...(node ? { node: { id: node.id, cluster: node.cluster } } : {}) });
-  const grant = deps.policy.decide(caller);
-  log.debug(
-    { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
-    'sds: caller authorized',
-  );
-  // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
-  const instance = JSON.stringify([caller.authenticator, caller.instance]);
-  return {
-    grant,
-    instance,
-    ...(node ? { node } : {}),
-    ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
-    ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
-  };
+  let subject = context.peerAddress;
+  try {
+    const caller = await deps.chain.authenticate({ ...context, ...(node ? { node: { id: node.id, cluster: node.cluster } } : {}) });
+    subject = caller.subject;
+    const grant = deps.policy.decide(caller);
+    log.debug(
+      { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
+      'sds: caller authorized',
+    );
+    if (caller.authenticator === 'join-token') {
+      deps.audit?.record({ type: 'join-token', action: 'used', tokenId: String(caller.claims.tokenId), spiffeId: grant.spiffeId, claimant: context.peerAddress });
+    }
+    // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
+    const instance = JSON.stringify([caller.authenticator, caller.instance]);
+    return {
+      grant,
+      instance,
+      authenticator: caller.authenticator,
+      ...(node ? { node } : {}),
+      ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+      ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
+    };
+  } catch (err) {
+    if (isWcaError(err)) {
+      const who = `${subject.slice(0, 256)}${node ? ` node=${node.id.slice(0, 128)}` : ''}`;
+      deps.audit?.record({ type: 'denial', who, what: 'sds stream', why: publicMessageOf(err), code: err.code });
+    }
+    throw err;
+  }
 }

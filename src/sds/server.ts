@@ -28,6 +28,8 @@ import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
+import type { Auditor } from '../audit/log.js';
+import type { ConvergenceTracker } from './convergence.js';
 
 export interface SdsServerOptions {
   issuer: LeafIssuer;
@@ -45,6 +47,12 @@ export interface SdsServerOptions {
   leafTtlSeconds?: number;
   /** File mode of a Unix socket listener (identity.unix.socketMode). */
   socketMode?: SocketMode;
+  /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
+  serverSpiffeId?: string;
+  /** Audit log for denials and join-token uses. */
+  audit?: Auditor;
+  /** Learns from ACKs which authority and bundle each stream holds. */
+  convergence?: ConvergenceTracker;
   /** Evicted identities, re-checked as each stream starts. */
   evictions?: EvictionCheck;
   /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
@@ -101,6 +109,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     identities,
     chain,
     policy: options.policy,
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.convergence ? { convergence: options.convergence } : {}),
     logger,
     metrics,
     sources,
@@ -127,7 +137,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
     callerContextOf(call, transport, listen, peerChainOf);
 
-  function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
+  function serveStream<Req extends SotwRequest | DeltaRequest, Res extends SotwResponse | DeltaResponse>(
     kind: 'sotw' | 'delta',
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,

@@ -6,6 +6,7 @@ import { trustDomainId } from '../spiffe/id.js';
 import type { SecretCache } from './cache.js';
 import { supportsSpiffeValidator, tlsCertificateResource, validationContextResource } from './resources.js';
 import type { NodeInfo, Resource, ResourceSource } from './types.js';
+import { tagResource } from './convergence.js';
 
 /**
  * Maps resource names to what one authenticated caller may see: the configured
@@ -26,6 +27,8 @@ export interface SourceOptions {
 
 export interface StreamCaller {
   grant: Grant;
+  /** Which authenticator recognised the caller (for the audit log). */
+  authenticator?: string;
   /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
   instance: string;
   node?: NodeInfo;
@@ -98,6 +101,7 @@ class CallerSource implements ResourceSource {
       ttlSeconds: ttl,
       ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
     };
+    if (caller.authenticator) this.request.subject = { authenticator: caller.authenticator, ...(caller.node ? { nodeId: caller.node.id } : {}) };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
   }
@@ -145,10 +149,11 @@ export function createSourceFactory(options: SourceOptions): SourceFactory {
   const shared: Shared = {
     options,
     tdId: trustDomainId(options.trustDomain),
-    certificates: new Memo(tlsCertificateResource),
+    // Tagged with their authority / bundle version, so ACKs tell which one each subscriber holds.
+    certificates: new Memo((name, svid) => tagResource(tlsCertificateResource(name, svid), { caId: svid.caId })),
     bundles: {
-      spiffe: new Memo((name, bundle) => validationContextResource(name, bundle, true)),
-      plain: new Memo((name, bundle) => validationContextResource(name, bundle, false)),
+      spiffe: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, true), { bundleVersion: bundle.version })),
+      plain: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, false), { bundleVersion: bundle.version })),
     },
   };
   return (caller) => new CallerSource(shared, caller);
