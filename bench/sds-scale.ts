@@ -139,8 +139,9 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
     issuer: authority,
     authenticators: [new InsecureDevAuthenticator({ profile: 'dev', trustDomain: 'cluster.local', listen, logger })],
     policy: rulePolicyWithBuiltins('cluster.local', [], 3600),
-    // Every simulated Envoy connects from 127.0.0.1: lift the per-address cap to its ceiling.
-    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax }),
+    // Every simulated Envoy connects from 127.0.0.1, all at once: lift the per-address
+    // and pending caps to their ceilings.
+    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax, maxPendingStreams: limits.sdsPendingStreamsMax }),
     profile: 'dev',
     listen,
     logger,

@@ -71,8 +71,10 @@ export const limits = {
   tlsHandshakeTimeoutMaxSeconds: 120,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
-  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer address. */
+  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer IPv4 address or IPv6 /64. */
   sdsStreamsPerAddressMax: 50_000,
+  /** Ceiling of sds.maxPendingStreams: concurrent SDS streams not yet authenticated, per server. */
+  sdsPendingStreamsMax: 50_000,
   /** Ceiling of sds.firstRequestTimeout: how long a stream may stay open without a first request. */
   sdsFirstRequestTimeoutMaxSeconds: 60,
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */

@@ -7,6 +7,7 @@ import type { UpstreamAuthority } from '../upstream/types.js';
 import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { parseDnsNames } from '../spiffe/dns.js';
 import { csrToDer } from '../x509/csr.js';
+import { LINEAGE_ID_LENGTH } from '../x509/leaf.js';
 import { SignerPool } from './signer-pool.js';
 import { RemoteLeafSigner } from './remote-signer.js';
 import { memoryKeyManager } from '../keys/memory.js';
@@ -253,7 +254,9 @@ export class Authority implements LeafIssuer {
     try {
       const lineage = request.lineageStartMs;
       const lineageStartMs = typeof lineage === 'number' && Number.isFinite(lineage) && lineage >= 0 && lineage < now ? lineage : now;
-      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs });
+      const id = request.lineageId;
+      const lineageId = id instanceof Uint8Array && id.length === LINEAGE_ID_LENGTH ? Uint8Array.from(id) : crypto.randomBytes(LINEAGE_ID_LENGTH);
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs, lineageId });
       const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job)).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();

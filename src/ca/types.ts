@@ -16,6 +16,11 @@ export interface LeafRequest {
    * leaf carries it in its wcaLineageStart extension. Absent or in the future: now.
    */
   lineageStartMs?: number;
+  /**
+   * Which renewal lineage the leaf belongs to (LINEAGE_ID_LENGTH bytes), carried in
+   * the same extension. Absent or malformed: a new lineage (random id).
+   */
+  lineageId?: Uint8Array;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {

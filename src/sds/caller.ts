@@ -1,10 +1,24 @@
+import { createHmac, randomBytes } from 'node:crypto';
 import type { AuthenticatorChain } from '../identity/chain.js';
-import type { CallerContext, Policy } from '../identity/types.js';
+import type { Caller, CallerContext, Policy } from '../identity/types.js';
+import { LINEAGE_ID_LENGTH } from '../x509/leaf.js';
 import type { StreamCaller } from './source.js';
 import type { Log } from './stream-log.js';
 import type { NodeInfo } from './types.js';
 import { isWcaError, publicMessageOf } from '../errors.js';
 import type { Auditor } from '../audit/log.js';
+
+/** Keys lineage ids of this process: they name instances without revealing them (a pod UID) in certificates. */
+const lineageKey = randomBytes(32);
+
+/**
+ * The lineage a first credential starts: the same for every stream of one instance
+ * (an authenticator's instance names are its own: a pod UID is not a socket path),
+ * so all certificates it gets, and everything renewed from them, count as it.
+ */
+function lineageIdOf(caller: Caller): Buffer {
+  return createHmac('sha256', lineageKey).update(JSON.stringify([caller.authenticator, caller.instance])).digest().subarray(0, LINEAGE_ID_LENGTH);
+}
 
 export interface AuthorizeDeps {
   chain: AuthenticatorChain;
@@ -32,11 +46,13 @@ export async function authorizeCaller(
     if (caller.authenticator === 'join-token') {
       deps.audit?.record({ type: 'join-token', action: 'used', tokenId: String(caller.claims.tokenId), spiffeId: grant.spiffeId, claimant: context.peerAddress });
     }
-    // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
-    const instance = JSON.stringify([caller.authenticator, caller.instance]);
+    const lineageId = caller.lineageId ?? lineageIdOf(caller);
     return {
       grant,
-      instance,
+      // Whose keys: the lineage, which mTLS renewals carry on from the first
+      // credential, so they share its cache entries and per-instance limit.
+      instance: `lineage:${Buffer.from(lineageId).toString('base64url')}`,
+      lineageId,
       authenticator: caller.authenticator,
       ...(node ? { node } : {}),
       ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),

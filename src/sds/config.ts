@@ -43,10 +43,17 @@ export const sdsConfigSchema = z
     maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax),
     /** Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful. */
     maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000),
-    /** Concurrent streams, authenticated or not, from one peer IP address (one Unix socket counts as one address). */
+    /** Concurrent streams, authenticated or not, from one peer IPv4 address or IPv6 /64 (one Unix socket counts as one address). */
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000),
-    /** A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED. */
-    firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(10),
+    /** Concurrent streams not yet authenticated, per server: bounds what callers without a credential hold in all. */
+    maxPendingStreams: z.number().int().min(1).max(limits.sdsPendingStreamsMax).default(4_096),
+    /**
+     * A stream whose first request has not arrived after this long ends with
+     * DEADLINE_EXCEEDED. Envoy sends its first request with the stream's headers;
+     * 5 s is ample on a loaded host and halves how long an idle stream holds a
+     * pending slot.
+     */
+    firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(5),
     /** Handshake and idle timeouts and per-address cap of the TLS listener's connections. */
     connections: connectionsConfigSchema,
   })

@@ -31,6 +31,7 @@ export function callerContextOf(
   return {
     transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
     peerAddress: listen.kind === 'unix' ? listen.path : peer,
+    connection: peer,
     metadata,
     ...(peerChain ? { peerChain } : {}),
   };

@@ -13,7 +13,7 @@ import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { listenPlain } from '../transport/plain-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
-import { peerHost, StreamAdmission } from './admission.js';
+import { addressGroup, StreamAdmission } from './admission.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -118,7 +118,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     clock,
     firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
-  const admission = new StreamAdmission({ streamsMax: config.maxStreams, streamsPerAddress: config.maxStreamsPerAddress });
+  const admission = new StreamAdmission({
+    streamsMax: config.maxStreams,
+    streamsPerAddress: config.maxStreamsPerAddress,
+    pendingMax: config.maxPendingStreams,
+  });
   /** Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls. */
   type Endable = { fail(status: number, message: string): void };
   const open = new Set<Endable>();
@@ -147,9 +151,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     let admittedAs;
     try {
       context = describeCaller(call);
-      // Per address, not per connection: connections are cheap to open. The server-wide
-      // limit counts the stream only once it authenticates (ServedStream.authenticated).
-      admittedAs = peerHost(context.peerAddress);
+      // Per address (IPv6: per /64), not per connection: connections are cheap to open.
+      // The server-wide limit counts the stream only once it authenticates
+      // (ServedStream.authenticated); until then the pending limit does.
+      admittedAs = addressGroup(context.peerAddress);
       admission.open(admittedAs);
     } catch (err) {
       return refuseStream(call, metrics, err);

@@ -29,8 +29,10 @@ export interface StreamCaller {
   grant: Grant;
   /** Which authenticator recognised the caller (for the audit log). */
   authenticator?: string;
-  /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
+  /** The authenticated instance (its renewal lineage, see authorizeCaller): keys are never shared across instances. */
   instance: string;
+  /** The renewal lineage the caller's certificates carry (LINEAGE_ID_LENGTH bytes). */
+  lineageId: Uint8Array;
   node?: NodeInfo;
   /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
   lineageStartMs?: number;
@@ -99,6 +101,7 @@ class CallerSource implements ResourceSource {
       spiffeId: grant.spiffeId,
       dnsNames: grant.dnsNames,
       ttlSeconds: ttl,
+      lineageId: caller.lineageId,
       ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
     };
     if (caller.authenticator) this.request.subject = { authenticator: caller.authenticator, ...(caller.node ? { nodeId: caller.node.id } : {}) };
