@@ -11,6 +11,7 @@ import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
+import { withSigning } from './keys/readiness.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
@@ -70,8 +71,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       schedule: (fn, ms) => clock.schedule(fn, ms),
       env: deps.env ?? process.env,
       intermediateTtlSeconds: config.ca.intermediateTtl,
-      observeSignCall: (size, ok) => {
-        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome: ok ? 'ok' : 'error' });
+      observeSignCall: (size, outcome) => {
+        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
         metrics.keySignBatchSize.observe(size);
       },
     });
@@ -117,12 +118,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
-    const currentReadiness = () => readiness(authority.slotLifetimes(), clock.now(), rotator.status());
+    const currentReadiness = () => withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.());
     metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
       logger: logger.child({ component: 'rotation' }),
       intervalMs: config.upstream.rootPollInterval * 1000,
+      onNewRoot: () => metrics.upstreamRootChanges.inc({ plugin: config.upstream.plugin }),
     });
     rootWatcher.start();
     closers.push(async () => rootWatcher.stop());

@@ -28,6 +28,15 @@ export const limits = {
   keySignBatchMax: 1000,
   /** Concurrent signing calls to a remote key manager. */
   keySignCallsInFlightMax: 64,
+  /** Largest HTTP answer body read from an upstream (Vault); real answers are a few KiB. */
+  upstreamResponseMaxBytes: 1024 * 1024,
+  /** Shortest wait before renewing a Vault token or logging in again, whatever TTL the server granted. */
+  vaultRenewMinDelayMs: 1000,
+  /** A Vault lease shorter than this is suspicious: consecutive ones space out the next login (backoff up to vaultLoginBackoffMaxMs). */
+  vaultShortLeaseSeconds: 10,
+  vaultLoginBackoffMaxMs: 60_000,
+  /** Certificates parsed from one upstream answer (a chain plus bundle roots); real chains hold 2–4. */
+  upstreamCertificatesMax: 16,
   /** SDS: resource names per request and bytes per name. */
   sdsResourceNamesMax: 64,
   sdsResourceNameMaxBytes: 512,

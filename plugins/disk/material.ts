@@ -6,7 +6,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { PluginContext } from '../../src/upstream/types.js';
 import { configError, WcaError } from '../../src/upstream/sdk/errors.js';
-import { caChainAndRoots, readCertificateFile, readPrivateFile } from '../../src/upstream/sdk/files.js';
+import { caChainAndRoots, readCertificateFile, readProtectedFile } from '../../src/upstream/sdk/files.js';
 import { readSecret } from '../../src/upstream/sdk/secrets.js';
 import { toPem } from '../../src/upstream/sdk/pem.js';
 import type { DiskConfig } from './config.js';
@@ -26,7 +26,7 @@ const problem = (path: string, message: string, cause?: unknown) => configError(
 type Context = Pick<PluginContext, 'env' | 'now' | 'devProfile' | 'logger'>;
 
 async function loadKey(config: DiskConfig, context: Context): Promise<KeyObject> {
-  const pem = await readPrivateFile(PLUGIN, 'config.keyFile', config.keyFile, context);
+  const pem = await readProtectedFile(PLUGIN, 'config.keyFile', config.keyFile, 'private-key', context);
   const passphrase = await readSecret(
     PLUGIN,
     { env: config.keyPassphraseEnv, file: config.keyPassphraseFile },

@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import type { VaultClient, VaultResponse } from '../vault/client.js';
 import { vaultBadResponse } from '../vault/errors.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 import type { VaultTransitConfig } from './config.js';
 
 const TRANSIT_KEY_TYPE = 'ecdsa-p256';
@@ -43,7 +44,7 @@ export function createTransitClient(vault: VaultClient, config: VaultTransitConf
     const d = res.data;
     if (!d) throw vaultBadResponse(path, 'answer has no data');
     if (d.type !== TRANSIT_KEY_TYPE) {
-      throw new WcaError('ERR_UPSTREAM_CONFIG', `vault-transit: key ${config.keyName} is of type ${String(d.type).slice(0, 32)}; workload-ca needs ${TRANSIT_KEY_TYPE}`, {
+      throw new WcaError('ERR_UPSTREAM_CONFIG', `vault-transit: key ${config.keyName} is of type ${untrustedText(String(d.type), 32)}; workload-ca needs ${TRANSIT_KEY_TYPE}`, {
         details: { plugin: 'vault-transit', path, reason: 'key-type' },
       });
     }
@@ -118,7 +119,7 @@ export function createTransitClient(vault: VaultClient, config: VaultTransitConf
       }
       return results.map((r: { signature?: unknown; error?: unknown } | null) => {
         if (typeof r?.error === 'string' && r.error !== '') {
-          return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault-transit: ${paths.sign}: ${r.error.replace(/\s+/g, ' ').trim().slice(0, 200)}`, {
+          return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault-transit: ${paths.sign}: ${untrustedText(r.error.replace(/\s+/g, ' ').trim(), 200)}`, {
             details: { plugin: 'vault-transit', path: paths.sign },
           });
         }

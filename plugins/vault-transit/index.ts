@@ -19,7 +19,7 @@ export async function createTransitKeyManager(config: VaultTransitConfig, contex
     env: context.env,
   });
   if (config.address.startsWith('http:')) {
-    logger.warn({ keyManager: 'vault-transit' }, 'vault-transit: address is plain http; the Vault token travels unencrypted');
+    logger.warn({ keyManager: 'vault-transit' }, 'vault-transit: address is plain http; the Vault token travels unencrypted (refused in the production profile)');
   }
   return new TransitKeyManager(config, createTransitClient(vault, config), auth, { ...context, logger });
 }

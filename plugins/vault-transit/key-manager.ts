@@ -80,6 +80,14 @@ export class TransitKeyManager implements KeyManager {
     if (version !== undefined) this.uses.set(version, untilMs);
   }
 
+  signingProblem(): string | undefined {
+    for (const b of this.batchers) {
+      const err = b.failing;
+      if (err) return `${isWcaError(err) ? err.code : 'ERR_INTERNAL'}: ${err.message}`;
+    }
+    return undefined;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     for (const b of this.batchers) b.close();
@@ -90,9 +98,9 @@ export class TransitKeyManager implements KeyManager {
   private caKey(info: TransitKeyInfo): CaKey {
     const version = info.latestVersion;
     const batcher = new Batcher<Buffer, Buffer>(
-      // Each HTTP call carries the client's deadline (requestTimeoutMs).
-      async (digests) => this.client.signDigests(await this.auth.token(), version, digests),
-      { ...this.config.batch, onCall: this.context.observeSignCall },
+      // One deadline for the whole call, a login included: the batch's slot is free again when it passes.
+      async (digests, signal) => this.client.signDigests(await this.auth.token(signal), version, digests, signal),
+      { ...this.config.batch, timeoutMs: this.config.requestTimeoutMs, onCall: this.context.observeSignCall },
     );
     if (this.closed) batcher.close();
     else this.batchers.add(batcher);

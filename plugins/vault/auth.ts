@@ -14,12 +14,15 @@
  * current token; nothing here logs or formats them into an error.
  */
 import type { Logger } from 'pino';
-import type { WcaError } from '../../src/upstream/sdk/errors.js';
+import { backoffMs } from '../../src/backoff.js';
+import { limits } from '../../src/limits.js';
+import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { Schedule } from '../../src/upstream/sdk/schedule.js';
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 import { readSecret, type SecretSource } from '../../src/upstream/sdk/secrets.js';
 import type { VaultClient, VaultResponse } from './client.js';
 import type { VaultAuthConfig } from './config.js';
-import { vaultBadResponse } from './errors.js';
+import { vaultBadResponse, withoutSecrets } from './errors.js';
 import { verifyNamespace } from './namespace.js';
 
 export interface VaultAuthDeps {
@@ -32,6 +35,8 @@ export interface VaultAuthDeps {
   schedule: Schedule;
   logger: Logger;
   env: Readonly<Record<string, string | undefined>>;
+  /** Dev profile: a group/other-writable secret file is a warning, not an error. Absent: production. */
+  devProfile?: boolean;
 }
 
 interface Lease {
@@ -44,6 +49,20 @@ interface Lease {
 
 const secretFields = (field: string) => ({ env: `config.${field}.env`, file: `config.${field}.file` });
 
+/** Longest TTL believed (ten years): past it a number is garbage, not a lease. */
+const maxTtlSeconds = 10 * 365 * 86_400;
+
+/** A lease time from the network: a finite number of seconds, 0 (never expires) up to ten years. */
+function ttlOf(path: string, field: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || value > maxTtlSeconds) {
+    throw vaultBadResponse(path, `${field} is not a number of seconds between 0 and ${maxTtlSeconds}`);
+  }
+  return value;
+}
+
+/** Characters of one policy name shown by `upstream check` (real names are short). */
+const maxPolicyChars = 64;
+
 const RENEW_SELF = 'auth/token/renew-self';
 const LOOKUP_SELF = 'auth/token/lookup-self';
 
@@ -55,6 +74,10 @@ export class VaultAuth {
   private cancelTimer: (() => void) | undefined;
   private closed = false;
   private namespaceVerified = false;
+  /** Logins in a row that failed or got a suspiciously short lease, and when the next one may start. */
+  private loginStreak = 0;
+  private nextLoginAt = 0;
+  private lastLoginError: WcaError | undefined;
 
   constructor(private readonly deps: VaultAuthDeps) {}
 
@@ -73,7 +96,10 @@ export class VaultAuth {
     const token = await this.token(signal);
     const res = await this.deps.client.read(LOOKUP_SELF, { operation: 'token', token, signal });
     const ttl = res.data?.ttl;
-    const policies = Array.isArray(res.data?.policies) ? res.data.policies.filter((p) => typeof p === 'string').slice(0, 20).join(',') : '';
+    // Policy names come from the server and are printed to a terminal: escaped, short.
+    const policies = Array.isArray(res.data?.policies)
+      ? res.data.policies.filter((p): p is string => typeof p === 'string').slice(0, 20).map((p) => untrustedText(withoutSecrets(p, [token]), maxPolicyChars)).join(',')
+      : '';
     const expiry = typeof ttl === 'number' && ttl > 0 ? `token TTL ${ttl}s` : 'token without expiry';
     return `${this.deps.auth.method} auth accepted by ${this.deps.client.address} (${expiry}, policies ${policies || 'none'})`;
   }
@@ -105,7 +131,25 @@ export class VaultAuth {
       await verifyNamespace(this.deps.client, this.deps.namespace, signal);
       this.namespaceVerified = true;
     }
-    const lease = await this.login(signal);
+    const now = this.deps.now();
+    if (now < this.nextLoginAt) {
+      throw new WcaError(
+        'ERR_UPSTREAM_UNAVAILABLE',
+        `vault: not logging in again before ${new Date(this.nextLoginAt).toISOString()} after ${this.loginStreak} failed or short-lived logins in a row` +
+          (this.lastLoginError ? `; last: ${this.lastLoginError.message}` : ''),
+        { details: { plugin: 'vault', reason: 'login-backoff', retryAt: this.nextLoginAt, lastCode: this.lastLoginError?.code } },
+      );
+    }
+    let lease: Lease;
+    try {
+      lease = await this.login(signal);
+    } catch (err) {
+      this.spaceNextLogin(isWcaError(err) ? err : undefined);
+      throw err;
+    }
+    // A lease of a few seconds (or less) would have us log in again at once, over and over.
+    if (lease.ttlSeconds !== 0 && lease.ttlSeconds < limits.vaultShortLeaseSeconds) this.spaceNextLogin(undefined);
+    else this.loginStreak = 0;
     if (this.closed) return lease;
     this.grantedTtlSeconds = lease.ttlSeconds;
     this.adopt(lease);
@@ -122,8 +166,7 @@ export class VaultAuth {
       case 'token': {
         const token = await this.readSecret(auth.token, secretFields('auth.token'));
         const res = await client.read(LOOKUP_SELF, { operation: 'token', token, signal });
-        const ttl = res.data?.ttl;
-        if (typeof ttl !== 'number') throw vaultBadResponse(LOOKUP_SELF, 'data.ttl is missing');
+        const ttl = ttlOf(LOOKUP_SELF, 'data.ttl', res.data?.ttl);
         return { token, ttlSeconds: ttl, renewable: res.data?.renewable === true, obtainedAt: this.deps.now() };
       }
       case 'approle': {
@@ -147,8 +190,7 @@ export class VaultAuth {
     if (!a || typeof a.client_token !== 'string' || a.client_token === '') {
       throw vaultBadResponse(path, 'answer has no auth.client_token');
     }
-    if (typeof a.lease_duration !== 'number') throw vaultBadResponse(path, 'answer has no auth.lease_duration');
-    return { token: a.client_token, ttlSeconds: a.lease_duration, renewable: a.renewable === true, obtainedAt: this.deps.now() };
+    return { token: a.client_token, ttlSeconds: ttlOf(path, 'auth.lease_duration', a.lease_duration), renewable: a.renewable === true, obtainedAt: this.deps.now() };
   }
 
   /** Read where it is used, so rotated files are picked up; errors name the config field, never the value. */
@@ -162,7 +204,8 @@ export class VaultAuth {
     this.cancelTimer?.();
     this.cancelTimer = undefined;
     if (lease.ttlSeconds === 0) return;
-    const delay = lease.ttlSeconds * 1000 * this.deps.renewAtFraction;
+    // However short the lease, renewals and logins never follow each other faster than this.
+    const delay = Math.max(lease.ttlSeconds * 1000 * this.deps.renewAtFraction, limits.vaultRenewMinDelayMs);
     if (lease.renewable) {
       this.cancelTimer = this.deps.schedule(() => void this.renew(lease), delay);
     } else if (this.canLogin) {
@@ -211,6 +254,12 @@ export class VaultAuth {
       // The next mint retries the login once the current token has expired.
       this.deps.logger.error({ plugin: 'vault', code: (err as WcaError).code, err: (err as Error).message }, 'vault: login failed');
     }
+  }
+
+  private spaceNextLogin(err: WcaError | undefined): void {
+    this.loginStreak++;
+    this.lastLoginError = err;
+    this.nextLoginAt = this.deps.now() + backoffMs(this.loginStreak, limits.vaultRenewMinDelayMs, limits.vaultLoginBackoffMaxMs);
   }
 
   private warnExpiry(lease: Lease, why: string): void {

@@ -1,12 +1,20 @@
 /**
- * The only file that touches node-vault: GET and POST on Vault's HTTP API with
- * an explicit token per call, answers as plain objects, failures as WcaErrors.
+ * GET and POST on Vault's HTTP API over Node's own http/https modules, with an
+ * explicit token per call, answers as plain objects, failures as WcaErrors.
+ *
+ * Every byte of an answer is hostile until checked, so the transport is kept
+ * this small and strict: a redirect is never followed (it would carry
+ * X-Vault-Token, a login body or Transit digests to wherever Location points)
+ * but refused; every call has a total deadline that destroys the socket; the
+ * body is read up to limits.upstreamResponseMaxBytes and the connection cut
+ * past it; TLS trusts only caFile when one is given.
  */
+import http from 'node:http';
+import https from 'node:https';
+import { limits } from '../../src/limits.js';
 import { isWcaError } from '../../src/upstream/sdk/errors.js';
-import { importOptional } from '../../src/upstream/sdk/optional.js';
-import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTransportError, type VaultOperation } from './errors.js';
-
-const { default: nodeVault } = await importOptional('vault', 'node-vault', () => import('node-vault'));
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
+import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTimeoutError, vaultTransportError, withoutSecrets, type VaultOperation } from './errors.js';
 
 export interface VaultAuthInfo {
   client_token?: unknown;
@@ -42,30 +50,14 @@ export interface VaultClientOptions {
   namespace?: string;
   /** PEM trusted for Vault's TLS certificate (in addition to nothing else: strict). */
   caPem?: string;
+  /** Total deadline of one call, connect to last byte. */
   timeoutMs: number;
 }
-
-interface ApiResponseError {
-  response: { statusCode: number; body: unknown };
-}
-
-const isApiResponseError = (e: unknown): e is ApiResponseError =>
-  typeof (e as ApiResponseError | undefined)?.response?.statusCode === 'number';
 
 function errorTexts(body: unknown): string[] {
   const errors = (body as { errors?: unknown } | undefined)?.errors;
   // A hostile or broken server could send thousands; ten say enough.
   return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string').slice(0, 10) : [];
-}
-
-function raceAbort<T>(work: Promise<T>, signal: AbortSignal | undefined, path: string): Promise<T> {
-  if (!signal) return work;
-  if (signal.aborted) return Promise.reject(vaultAbortedError(path));
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(vaultAbortedError(path));
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }
 
 /** The address as messages show it: never with a user:password part. */
@@ -74,51 +66,113 @@ function shownAddress(address: string): string {
   return `${u.protocol}//${u.host}${u.pathname === '/' ? '' : u.pathname}`;
 }
 
+/** Characters of a refused redirect's Location kept in the message. */
+const maxLocationChars = 200;
+
+interface RawAnswer {
+  status: number;
+  location: string | undefined;
+  text: string;
+}
+
+class BodyTooLarge extends Error {}
+
 export function createVaultClient(options: VaultClientOptions): VaultClient {
   const address = shownAddress(options.address);
-  const vault = nodeVault({
-    endpoint: options.address,
-    // node-vault's debug output would print login bodies (secret IDs, JWTs) when DEBUG is set.
-    debug: () => undefined,
-    requestOptions: {
-      timeout: options.timeoutMs,
-      strictSSL: true,
-      ...(options.caPem ? { ca: options.caPem } : {}),
-    },
-  });
-  // node-vault falls back to VAULT_TOKEN / VAULT_NAMESPACE from process.env; we pass both explicitly, per call.
-  vault.token = '';
-  (vault as unknown as { namespace: string }).namespace = '';
+  const base = new URL(options.address);
+  // A user:password in the address is for messages only; Vault does not use basic auth.
+  base.username = '';
+  base.password = '';
+  const secure = base.protocol === 'https:';
+  // One agent per client: keep-alive to Vault, and its CA only for Vault.
+  const agent = secure
+    ? new https.Agent({ keepAlive: true, ...(options.caPem ? { ca: options.caPem } : {}) })
+    : new http.Agent({ keepAlive: true });
+  const prefix = base.pathname.replace(/\/+$/, '');
 
-  async function call(
-    path: string,
-    options_: VaultCallOptions,
-    send: (requestOptions: Record<string, unknown>) => Promise<unknown>,
-  ): Promise<VaultResponse> {
-    const namespace = options_.namespace ?? options.namespace ?? '';
+  function send(method: 'GET' | 'POST', path: string, headers: Record<string, string>, payload: string | undefined, signal: AbortSignal): Promise<RawAnswer> {
+    const url = new URL(`${prefix}/v1/${path}`, base);
+    return new Promise<RawAnswer>((resolve, reject) => {
+      const request = (secure ? https : http).request(
+        url,
+        {
+          method,
+          agent,
+          signal,
+          headers: {
+            accept: 'application/json',
+            ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+            ...headers,
+          },
+        },
+        (response) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          response.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > limits.upstreamResponseMaxBytes) {
+              // Stop reading and drop the connection: the rest is never buffered.
+              request.destroy(new BodyTooLarge());
+              return;
+            }
+            chunks.push(chunk);
+          });
+          response.on('end', () =>
+            resolve({ status: response.statusCode ?? 0, location: response.headers.location, text: Buffer.concat(chunks).toString('utf8') }),
+          );
+          response.on('error', reject);
+        },
+      );
+      request.on('error', reject);
+      request.end(payload);
+    });
+  }
+
+  async function call(method: 'GET' | 'POST', path: string, body: Record<string, unknown> | undefined, o: VaultCallOptions): Promise<VaultResponse> {
+    if (o.signal?.aborted) throw vaultAbortedError(path);
+    const namespace = o.namespace ?? options.namespace ?? '';
     const headers = {
-      ...(options_.token ? { 'X-Vault-Token': options_.token } : {}),
+      ...(o.token ? { 'X-Vault-Token': o.token } : {}),
       ...(namespace ? { 'X-Vault-Namespace': namespace } : {}),
     };
-    let body: unknown;
+    const deadline = AbortSignal.timeout(options.timeoutMs);
+    const signal = o.signal ? AbortSignal.any([deadline, o.signal]) : deadline;
+    let answer: RawAnswer;
     try {
-      body = await raceAbort(send({ headers }), options_.signal, path);
+      answer = await send(method, path, headers, body === undefined ? undefined : JSON.stringify(body), signal);
     } catch (err) {
-      if (isApiResponseError(err)) {
-        throw vaultHttpError(options_.operation, path, err.response.statusCode, errorTexts(err.response.body));
-      }
       if (isWcaError(err)) throw err;
-      throw vaultTransportError(address, path, (err as { code?: string } | undefined)?.code, options.timeoutMs);
+      if (err instanceof BodyTooLarge) throw vaultBadResponse(path, `answer is larger than ${limits.upstreamResponseMaxBytes} bytes`);
+      if (deadline.aborted) throw vaultTimeoutError(address, path, options.timeoutMs);
+      if (o.signal?.aborted) throw vaultAbortedError(path);
+      // Only the error's code: the request (and its headers) stay out of messages and logs.
+      throw vaultTransportError(address, path, (err as { code?: string } | undefined)?.code);
+    }
+    const { status, location, text } = answer;
+    if (status >= 300 && status < 400) {
+      const where = location === undefined ? 'no Location' : `Location ${untrustedText(location, maxLocationChars)}`;
+      throw vaultBadResponse(path, `answered a redirect (HTTP ${status}, ${where}); redirects are never followed: set address to Vault itself`);
+    }
+    let parsed: unknown;
+    try {
+      parsed = text === '' ? undefined : JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+    if (status < 200 || status >= 300) {
+      // Vault (or something posing as it) may echo what we sent; none of it goes into a message.
+      const sent = [o.token, ...(o.operation === 'login' && body ? Object.values(body) : [])].filter((v): v is string => typeof v === 'string');
+      throw vaultHttpError(o.operation, path, status, errorTexts(parsed).map((t) => withoutSecrets(t, sent)));
     }
     // 204 No Content (e.g. creating a Transit key) is a success without a body.
-    if (body === '' || body === undefined) return {};
-    if (typeof body !== 'object' || body === null) throw vaultBadResponse(path, 'answer is not a JSON object');
-    return body as VaultResponse;
+    if (parsed === undefined) return {};
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw vaultBadResponse(path, 'answer is not a JSON object');
+    return parsed as VaultResponse;
   }
 
   return {
     address,
-    read: (path, o) => call(path, o, (ro) => vault.read(path, ro)),
-    write: (path, body, o) => call(path, o, (ro) => vault.write(path, body, ro)),
+    read: (path, o) => call('GET', path, undefined, o),
+    write: (path, body, o) => call('POST', path, body, o),
   };
 }

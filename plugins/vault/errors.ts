@@ -5,6 +5,7 @@
  * headers and login bodies, which nothing here reads).
  */
 import { WcaError, type ErrorCode } from '../../src/upstream/sdk/errors.js';
+import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 
 /** What the failed request was for: login failures are authentication problems. */
 export type VaultOperation = 'login' | 'token' | 'pki';
@@ -22,8 +23,16 @@ export function oneLine(text: string): string {
     .split(/\n\s*\*\s*/)
     .map((s) => s.replace(/\s+/g, ' ').trim().replace(/^\* /, ''))
     .filter((s) => s !== '');
-  const line = items.join('; ');
-  return line.length > maxErrorTextChars ? `${line.slice(0, maxErrorTextChars)}…` : line;
+  // The text comes from the network: terminal escapes and key-like runs never reach a terminal or log.
+  return untrustedText(items.join('; '), maxErrorTextChars);
+}
+
+/** Shortest sent value removed from echoed texts: shorter ones (a role name) are not secrets. */
+const minSecretChars = 8;
+
+/** `text` (from Vault) with every occurrence of what we sent it as a secret replaced. */
+export function withoutSecrets(text: string, secrets: readonly string[]): string {
+  return secrets.filter((s) => s.length >= minSecretChars).reduce((t, s) => t.split(s).join('[redacted]'), text);
 }
 
 /** A non-2xx answer from Vault. */
@@ -67,17 +76,22 @@ const tlsCodes = new Set([
  * object holds the request headers (X-Vault-Token), so it is never kept as
  * `cause` or logged.
  */
-export function vaultTransportError(address: string, path: string, code: string | undefined, timeoutMs: number): WcaError {
+export function vaultTransportError(address: string, path: string, code: string | undefined): WcaError {
   const details = { plugin: 'vault', address, path, code };
-  if (code === 'ECONNABORTED' || code === 'ETIMEDOUT') {
-    return new WcaError('ERR_UPSTREAM_TIMEOUT', `vault: ${path} at ${address} got no answer within ${timeoutMs} ms`, { details });
-  }
+  if (code === 'ETIMEDOUT') return new WcaError('ERR_UPSTREAM_TIMEOUT', `vault: ${path} at ${address}: connection timed out`, { details });
   if (code && tlsCodes.has(code)) {
     return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: TLS verification of Vault at ${address} failed (${code}); check caFile and address`, {
       details,
     });
   }
   return new WcaError('ERR_UPSTREAM_UNAVAILABLE', `vault: cannot reach Vault at ${address} for ${path}: ${code ?? 'connection error'}`, { details });
+}
+
+/** The call's total deadline (requestTimeoutMs) passed; the socket has been destroyed. */
+export function vaultTimeoutError(address: string, path: string, timeoutMs: number): WcaError {
+  return new WcaError('ERR_UPSTREAM_TIMEOUT', `vault: ${path} at ${address} got no answer within ${timeoutMs} ms`, {
+    details: { plugin: 'vault', address, path, timeoutMs },
+  });
 }
 
 export function vaultAbortedError(path: string): WcaError {

@@ -20,9 +20,11 @@ const plugin: UpstreamPlugin<VaultConfig> = {
       now: () => context.now(),
       schedule: scheduleFrom(context),
       env: context.env,
+      devProfile: context.devProfile,
     });
-    if (config.address.startsWith('http:') && !context.devProfile) {
-      logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted');
+    // The production profile refuses http at config load; dev allows it for a local server, with this warning.
+    if (config.address.startsWith('http:')) {
+      logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted (refused in the production profile)');
     }
     return new VaultAuthority(config, client, auth, logger, () => context.now());
   },

@@ -20,7 +20,15 @@ export interface VaultConnectionConfig {
 
 export async function connectVault(
   config: VaultConnectionConfig,
-  deps: { plugin: string; caFileField: string; logger: Logger; now(): number; schedule: Schedule; env: Readonly<Record<string, string | undefined>> },
+  deps: {
+    plugin: string;
+    caFileField: string;
+    logger: Logger;
+    now(): number;
+    schedule: Schedule;
+    env: Readonly<Record<string, string | undefined>>;
+    devProfile?: boolean;
+  },
 ): Promise<{ client: VaultClient; auth: VaultAuth }> {
   const client = createVaultClient({
     address: config.address,
@@ -37,6 +45,7 @@ export async function connectVault(
     schedule: deps.schedule,
     logger: deps.logger,
     env: deps.env,
+    devProfile: deps.devProfile,
   });
   return { client, auth };
 }

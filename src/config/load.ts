@@ -144,6 +144,22 @@ function unixIdentityProblems(spiffeId: string, trustDomain: string): string[] {
   }
 }
 
+/**
+ * Production refuses a Vault reached over plain http: the token, AppRole secret
+ * ID or Kubernetes JWT, and every certificate and digest, would cross the network
+ * readable and changeable by anyone on the path. The dev profile allows it (the
+ * plugins warn) for a local `bao server -dev`.
+ */
+function plainHttpVaultProblems(config: Config): string[] {
+  if (config.profile !== 'production') return [];
+  const plain = (address: unknown) => typeof address === 'string' && /^http:/i.test(address);
+  const problems: string[] = [];
+  const why = 'is plain http; the production profile needs https (tokens and secrets would travel unencrypted)';
+  if (config.upstream.plugin === 'vault' && plain(config.upstream.config.address)) problems.push(`upstream.config.address: ${why}`);
+  if (config.ca.keyManager.type === 'vault-transit' && plain(config.ca.keyManager.address)) problems.push(`ca.keyManager.address: ${why}`);
+  return problems;
+}
+
 function checkConsistency(config: Config): Config {
   const problems: string[] = [];
   try {
@@ -160,6 +176,7 @@ function checkConsistency(config: Config): Config {
   if (config.profile === 'production' && config.upstream.plugin === 'self-signed') {
     problems.push('upstream.plugin: "self-signed" keeps its root in memory and is for the dev profile only');
   }
+  problems.push(...plainHttpVaultProblems(config));
   try {
     resolveSdsTransport(config.sds.transport, config.profile, config.listen.sds);
   } catch (err) {

@@ -49,6 +49,8 @@ export interface KeyManager {
    * creating, rotating or signing anything. Returns one line for the report.
    */
   check?(signal?: AbortSignal): Promise<string>;
+  /** Remote managers: why signing is failing now (the last signing call failed), for readiness; undefined when healthy. */
+  signingProblem?(): string | undefined;
   close(): Promise<void>;
 }
 
@@ -65,6 +67,6 @@ export interface KeyManagerContext {
    * create may have certified an intermediate until at most this long after start.
    */
   intermediateTtlSeconds: number;
-  /** Remote managers report each signing call here (batch size, success) for metrics. */
-  observeSignCall?(batchSize: number, ok: boolean): void;
+  /** Remote managers report each signing call here (batch size, how it ended) for metrics. */
+  observeSignCall?(batchSize: number, outcome: 'ok' | 'error' | 'timeout'): void;
 }

@@ -93,6 +93,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1000],
       registers,
     }),
+    upstreamRootChanges: new Counter({
+      name: 'wca_upstream_root_changes_total',
+      help: 'New roots the upstream announced after the first poll (each is trusted in the bundle; check its fingerprint in the log)',
+      labelNames: ['plugin'] as const,
+      registers,
+    }),
     upstreamWarnings: new Counter({
       name: 'wca_upstream_warnings_total',
       help: 'Warnings returned by the upstream authority (e.g. a clamped TTL)',

@@ -17,7 +17,7 @@ const settle = () => new Promise((r) => setTimeout(r, 20));
 describe('Batcher (coalescing signing calls to a remote key)', () => {
   it('sends up to maxSize items per call at once, and the rest after maxDelayMs', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: 3, maxDelayMs: 10, maxInFlight: 4 });
+    const batcher = new Batcher(b.send, { maxSize: 3, maxDelayMs: 10, maxInFlight: 4, timeoutMs: 60_000 });
     const results = [1, 2, 3, 4].map((i) => batcher.submit(i));
     expect(b.calls.map((c) => c.items)).toEqual([[1, 2, 3]]);
     await settle();
@@ -28,7 +28,7 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
 
   it('keeps at most maxInFlight calls; what waits meanwhile leaves as one larger batch', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: 100, maxDelayMs: 0, maxInFlight: 1 });
+    const batcher = new Batcher(b.send, { maxSize: 100, maxDelayMs: 0, maxInFlight: 1, timeoutMs: 60_000 });
     const first = batcher.submit(1);
     await settle();
     const rest = [2, 3, 4].map((i) => batcher.submit(i));
@@ -44,8 +44,8 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
 
   it('an item error rejects that item only; a call failure rejects its whole batch; each call is reported', async () => {
     const b = backend();
-    const reported: [number, boolean][] = [];
-    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4, onCall: (size, ok) => reported.push([size, ok]) });
+    const reported: [number, string][] = [];
+    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4, timeoutMs: 60_000, onCall: (size, ok) => reported.push([size, ok]) });
     const [a, c] = [batcher.submit(1), batcher.submit(2)];
     await settle();
     b.calls[0]!.answer([10, new WcaError('ERR_UPSTREAM_UNAVAILABLE', 'item failed')]);
@@ -57,14 +57,14 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
     await expect(d).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
     await expect(e).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
     expect(reported).toEqual([
-      [2, true],
-      [2, false],
+      [2, 'ok'],
+      [2, 'error'],
     ]);
   });
 
   it('refuses an answer with the wrong number of results', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4 });
+    const batcher = new Batcher(b.send, { maxSize: 2, maxDelayMs: 0, maxInFlight: 4, timeoutMs: 60_000 });
     const both = [batcher.submit(1), batcher.submit(2)];
     await settle();
     b.calls[0]!.answer([10]);
@@ -73,7 +73,7 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
 
   it('caps a configured batch size at the hard limit', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: batchSizeMax * 10, maxDelayMs: 5, maxInFlight: 4 });
+    const batcher = new Batcher(b.send, { maxSize: batchSizeMax * 10, maxDelayMs: 5, maxInFlight: 4, timeoutMs: 60_000 });
     void Promise.all(Array.from({ length: batchSizeMax + 1 }, (_, i) => batcher.submit(i))).catch(() => undefined);
     expect(b.calls[0]!.items).toHaveLength(batchSizeMax);
     batcher.close();
@@ -81,11 +81,30 @@ describe('Batcher (coalescing signing calls to a remote key)', () => {
 
   it('close rejects what is still queued with ERR_CA_CLOSED', async () => {
     const b = backend();
-    const batcher = new Batcher(b.send, { maxSize: 10, maxDelayMs: 1000, maxInFlight: 4 });
+    const batcher = new Batcher(b.send, { maxSize: 10, maxDelayMs: 1000, maxInFlight: 4, timeoutMs: 60_000 });
     const queued = batcher.submit(1);
     batcher.close();
     await expect(queued).rejects.toMatchObject({ code: 'ERR_CA_CLOSED' });
     await expect(batcher.submit(2)).rejects.toMatchObject({ code: 'ERR_CA_CLOSED' });
     expect(b.calls).toHaveLength(0);
+  });
+
+  it('a call past timeoutMs fails its items with ERR_UPSTREAM_TIMEOUT, aborts its signal and frees its slot, even if send never settles', async () => {
+    const signals: AbortSignal[] = [];
+    let calls = 0;
+    const reported: string[] = [];
+    const send = (items: number[], signal: AbortSignal) => {
+      signals.push(signal);
+      // The first call ignores its signal and never settles (a trickling backend); later ones answer.
+      return calls++ === 0 ? new Promise<number[]>(() => {}) : Promise.resolve(items.map((i) => i * 10));
+    };
+    const batcher = new Batcher(send, { maxSize: 10, maxDelayMs: 0, maxInFlight: 1, timeoutMs: 200, onCall: (_size, outcome) => reported.push(outcome) });
+    const stuck = batcher.submit(1);
+    await expect(stuck).rejects.toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
+    expect(signals[0]!.aborted).toBe(true);
+    expect(batcher.failing).toMatchObject({ code: 'ERR_UPSTREAM_TIMEOUT' });
+    expect(await batcher.submit(2)).toBe(20);
+    expect(batcher.failing).toBeUndefined();
+    expect(reported).toEqual(['timeout', 'ok']);
   });
 });

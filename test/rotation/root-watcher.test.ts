@@ -1,10 +1,11 @@
+import { X509Certificate } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { RootWatcher } from '../../src/rotation/root-watcher.js';
 import { createDevAuthority } from '../../src/dev-authority.js';
 import type { AuthorityEvent } from '../../src/ca/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
-import { createTestRootCa } from '../fakes/upstream-ca.js';
+import { capturingLogger, createTestRootCa } from '../fakes/upstream-ca.js';
 import { splitPem, opensslVerify } from '../helpers/pki.js';
 
 describe('RootWatcher: trust before use', () => {
@@ -61,5 +62,27 @@ describe('RootWatcher: trust before use', () => {
     } finally {
       await ca.close();
     }
+  });
+
+  it('a root announced after the first poll is logged at warn with its fingerprint and reported once', async () => {
+    const [first, second] = await Promise.all([createTestRootCa(), createTestRootCa()]);
+    let roots = [first.rootPem];
+    const fresh: string[] = [];
+    const { logger, text } = capturingLogger();
+    const watcher = new RootWatcher(
+      { name: 'test', fetchRoots: async () => roots },
+      { setAnnouncedRoots: () => undefined },
+      { clock: new FakeClock(Date.now()), logger, intervalMs: 60_000, onNewRoot: (f) => fresh.push(f) },
+    );
+    await watcher.poll();
+    expect(fresh).toEqual([]);
+    roots = [first.rootPem, second.rootPem];
+    await watcher.poll();
+    await watcher.poll();
+    const fingerprint = new X509Certificate(second.rootPem).fingerprint256;
+    expect(fresh).toEqual([fingerprint]);
+    const warned = text().split('\n').filter((l) => l.includes('new root'));
+    expect(warned).toHaveLength(1);
+    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 40, fingerprint256: fingerprint });
   });
 });

@@ -58,8 +58,8 @@ describe('installed with --omit=optional --ignore-scripts', () => {
     };
     expect(Object.keys(manifest.dependencies)).not.toEqual(expect.arrayContaining(['tsx']));
     expect(Object.keys(manifest.dependencies)).not.toContain('@grpc/grpc-js-xds');
-    expect(Object.keys(manifest.optionalDependencies).sort()).toEqual(['@aws-sdk/client-acm-pca', 'node-vault', 'pkcs11js']);
-    for (const absent of ['tsx', '@grpc/grpc-js-xds', 'pkcs11js', 'node-vault', '@aws-sdk/client-acm-pca']) {
+    expect(Object.keys(manifest.optionalDependencies).sort()).toEqual(['@aws-sdk/client-acm-pca', 'pkcs11js']);
+    for (const absent of ['tsx', '@grpc/grpc-js-xds', 'pkcs11js', '@aws-sdk/client-acm-pca']) {
       expect(fs.existsSync(path.join(packed.dir, 'node_modules', absent)), absent).toBe(false);
     }
   });
@@ -99,7 +99,6 @@ describe('installed with --omit=optional --ignore-scripts', () => {
   });
 
   it.each([
-    ['vault', 'node-vault', 'address: https://vault.example:8200\n    auth: { method: token }'],
     ['aws-acm-pca', '@aws-sdk/client-acm-pca', 'caArn: arn:aws:acm-pca:eu-west-1:123456789012:certificate-authority/11111111-2222-3333-4444-555555555555'],
     ['pkcs11', 'pkcs11js', 'module: /usr/lib/softhsm/libsofthsm2.so\n    tokenLabel: ca\n    keyLabel: ca\n    certLabel: ca\n    pinEnv: HSM_PIN'],
   ])('a configured %s upstream without %s exits 3 naming the package', async (plugin, pkg, config) => {

@@ -22,17 +22,34 @@ export async function readConfigFile(plugin: string, field: string, filePath: st
 const modeOf = (mode: number) => `0${(mode & 0o777).toString(8)}`;
 
 /**
- * A file holding key material: anyone in its group or the world may not read it.
+ * What a protected file must not allow. Key material may not be readable by
+ * group or others. A secret (token, secret ID, JWT, PIN, passphrase) may be
+ * readable but not writable by them: Kubernetes mounts Secrets and projected
+ * service-account tokens 0644 by default (inside the pod's own filesystem,
+ * which only our container sees), so refusing readable ones would refuse every
+ * default deployment; a writable one lets another user swap our credential.
+ */
+const protections = {
+  'private-key': { bits: 0o077, problem: 'holds a private key but is open to group or others', fix: 'chmod 600 it' },
+  secret: { bits: 0o022, problem: 'holds a secret but is writable by group or others', fix: 'chmod go-w it' },
+} as const;
+
+export type FileProtection = keyof typeof protections;
+
+/**
+ * A file holding key material or a secret, its mode checked against `kind`.
  * Refused in production (a config error telling how to fix it), a warning in the
  * dev profile. The mode is taken from the descriptor the content is read from,
  * so a file swapped between the check and the read is not read unchecked.
  */
-export async function readPrivateFile(
+export async function readProtectedFile(
   plugin: string,
   field: string,
   filePath: string,
+  kind: FileProtection,
   context: Pick<PluginContext, 'devProfile' | 'logger'>,
 ): Promise<string> {
+  const protection = protections[kind];
   let handle;
   try {
     handle = await open(filePath, 'r');
@@ -41,8 +58,8 @@ export async function readPrivateFile(
   }
   try {
     const { mode } = await handle.stat();
-    if (mode & 0o077) {
-      const problem = `${filePath} holds a private key but is open to group or others (mode ${modeOf(mode)}); chmod 600 it`;
+    if (mode & protection.bits) {
+      const problem = `${filePath} ${protection.problem} (mode ${modeOf(mode)}); ${protection.fix}`;
       if (!context.devProfile) throw configError(plugin, [{ path: field, message: problem }]);
       context.logger.warn({ plugin, field, path: filePath, mode: modeOf(mode) }, `upstream "${plugin}": ${problem} (allowed in the dev profile only)`);
     }

@@ -1,5 +1,5 @@
 /**
- * Vendor SDKs (pkcs11js, the AWS SDK, node-vault) are optionalDependencies: an install
+ * Vendor SDKs (pkcs11js, the AWS SDK) are optionalDependencies: an install
  * without them needs no C++ toolchain and carries no SDK it does not use. A plugin
  * imports its SDK through this, so a configured backend whose package is absent (or,
  * for a native addon, was installed without being built) fails with one coded error

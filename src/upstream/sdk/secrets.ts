@@ -5,12 +5,12 @@
  */
 import type { PluginContext } from '../types.js';
 import { configError } from './errors.js';
-import { readConfigFile } from './files.js';
+import { readProtectedFile } from './files.js';
 
 export interface SecretSource {
   /** Name of the environment variable holding the secret. */
   env?: string;
-  /** Path of a file holding the secret; one trailing newline is ignored. */
+  /** Path of a file holding the secret; one trailing newline is ignored. Group/other-writable is refused in production (files.ts says why readable is not). */
   file?: string;
 }
 
@@ -22,7 +22,8 @@ export async function readSecret(
   plugin: string,
   source: SecretSource,
   fields: { env: string; file: string },
-  context: Pick<PluginContext, 'env'>,
+  /** Without devProfile (key managers), the production rule applies. */
+  context: Pick<PluginContext, 'env' | 'logger'> & Partial<Pick<PluginContext, 'devProfile'>>,
 ): Promise<string | undefined> {
   if (source.env !== undefined) {
     const value = context.env[source.env];
@@ -32,7 +33,8 @@ export async function readSecret(
     return value;
   }
   if (source.file !== undefined) {
-    const value = (await readConfigFile(plugin, fields.file, source.file)).replace(/\r?\n$/, '');
+    const file = await readProtectedFile(plugin, fields.file, source.file, 'secret', { devProfile: context.devProfile ?? false, logger: context.logger });
+    const value = file.replace(/\r?\n$/, '');
     if (value === '') throw configError(plugin, [{ path: fields.file, message: `${source.file} is empty` }]);
     return value;
   }

@@ -29,6 +29,8 @@ export class RecordingProxy extends HttpTestServer {
   readonly calls: { method: string; path: string; body: string }[] = [];
   /** Fake behaviour for deadline tests: requests whose path matches get no answer at all. */
   hang: RegExp | undefined;
+  /** Fake behaviour for deadline tests: the real answer to matching paths is sent one byte per 100 ms (a slow-loris). */
+  trickle: RegExp | undefined;
   /** Fake behaviour for hostile-answer tests: rewrites the real server's answer body. */
   rewrite: ((path: string, body: string) => string) | undefined;
 
@@ -52,7 +54,17 @@ export class RecordingProxy extends HttpTestServer {
     });
     res.writeHead(upstream.status, { 'content-type': upstream.headers.get('content-type') ?? 'application/json' });
     const answer = Buffer.from(await upstream.arrayBuffer());
+    if (this.trickle?.test(req.url!)) return this.sendSlowly(res, answer);
     res.end(this.rewrite ? this.rewrite(req.url!, answer.toString('utf8')) : answer);
+  }
+
+  private sendSlowly(res: http.ServerResponse, answer: Buffer): void {
+    let sent = 0;
+    const timer = setInterval(() => {
+      if (sent >= answer.length) return void (clearInterval(timer), res.end());
+      res.write(answer.subarray(sent, ++sent));
+    }, 100);
+    res.on('close', () => clearInterval(timer));
   }
 
   callsTo(fragment: string): number {

@@ -323,6 +323,28 @@ describe.runIf(hasTools('bao', 'openssl'))('vault-transit key manager (real Open
       await keyManager.close();
     }
   });
+
+  it('a slow-loris sign answer ends at requestTimeoutMs in total: the batch slot is freed, readiness hears of it, signing recovers', async () => {
+    const keyManager = await managerFor({ keyName: 'wca-trickle', requestTimeoutMs: 800, batch: { maxSize: 4, maxDelayMs: 0, maxInFlight: 1 } });
+    try {
+      const key = await keyManager.generateKey('ec-p256');
+      proxy.trickle = /\/transit\/sign\//;
+      const started = Date.now();
+      // Two rounds through the single in-flight slot: the first must give it back.
+      for (const round of [1, 2]) {
+        const err = await rejection(key.sign(Buffer.from(`tbs ${round}`)));
+        expect(isWcaError(err, 'ERR_UPSTREAM_TIMEOUT')).toBe(true);
+      }
+      expect(Date.now() - started).toBeLessThan(15_000);
+      expect(keyManager.signingProblem?.()).toMatch(/^ERR_UPSTREAM_TIMEOUT: /);
+      proxy.trickle = undefined;
+      expect((await key.sign(Buffer.from('tbs'))).length).toBeGreaterThan(8);
+      expect(keyManager.signingProblem?.()).toBeUndefined();
+    } finally {
+      proxy.trickle = undefined;
+      await keyManager.close();
+    }
+  });
 });
 
 describe('vault-transit key manager deadlines (fake: a server that never answers)', () => {

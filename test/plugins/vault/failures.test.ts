@@ -11,7 +11,7 @@ import { createCaCsr, createTestRootCa, type Misbehaviour } from '../../fakes/up
 import { mintAndValidate, rejectionOf, trustDomain } from '../../fakes/mint.js';
 import type { FakeVaultOptions, FakeVaultServer } from '../../fakes/vault-server.js';
 import { hasTools } from '../../helpers/tools.js';
-import { useVaultSuite } from './harness.js';
+import { realTime, useVaultSuite } from './harness.js';
 import { OpenBao } from './openbao.js';
 
 describe('vault plugin against a FAKE Vault, for what a real server cannot be made to do', () => {
@@ -24,6 +24,32 @@ describe('vault plugin against a FAKE Vault, for what a real server cannot be ma
     token = server.addToken({ ttlSeconds: 0 });
     return suite.createVault({ address: server.url, auth: { method: 'token' }, ...config }, { VAULT_TOKEN: token });
   }
+
+  it('a sub-second lease (which OpenBao cannot grant) does not become a login storm: logins back off', async () => {
+    const approle = { roleId: 'role-storm', secretId: 'secret-id-storm-0123456789', tokenTtlSeconds: 0.001, tokenMaxTtlSeconds: 0 };
+    server = await suite.startServer({ approle });
+    const { authority } = await suite.createVault(
+      { address: server.url, auth: { method: 'approle', roleId: approle.roleId } },
+      { VAULT_APPROLE_SECRET_ID: approle.secretId },
+      realTime,
+    );
+    await rejectionOf(mintAndValidate(authority));
+    const again = await rejectionOf(mintAndValidate(authority));
+    expect(again.code).toBe('ERR_UPSTREAM_UNAVAILABLE');
+    expect(again).toMatchObject({ details: { reason: 'login-backoff' } });
+    await new Promise((r) => setTimeout(r, 2000));
+    // Without the backoff and the minimum renewal delay: hundreds of logins in these 2 s.
+    expect(server.count(/approle\/login$/)).toBeLessThanOrEqual(4);
+  });
+
+  it.each([-1, 1e12, '3600'])('a lease_duration of %j is ERR_UPSTREAM_BAD_RESPONSE', async (lease) => {
+    server = await suite.startServer({ approle: { roleId: 'r', secretId: 's', tokenTtlSeconds: 3600, tokenMaxTtlSeconds: 0 } });
+    server.overrides.push({ match: /approle\/login$/, response: { status: 200, raw: JSON.stringify({ auth: { client_token: 'hvs.x', lease_duration: lease, renewable: true } }) }, times: 1 });
+    const { authority } = await suite.createVault({ address: server.url, auth: { method: 'approle', roleId: 'r' } }, { VAULT_APPROLE_SECRET_ID: 's' });
+    const err = await rejectionOf(mintAndValidate(authority));
+    expect(err.code).toBe('ERR_UPSTREAM_BAD_RESPONSE');
+    expect(err.message).toContain('auth.lease_duration');
+  });
 
   it('HTTP 429 (a rate-limit quota) is ERR_UPSTREAM_THROTTLED, one call, no retry in the plugin', async () => {
     const { authority } = await setup();

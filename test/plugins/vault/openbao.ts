@@ -3,7 +3,7 @@
  * free loopback port (HTTPS with its own CA when asked), in-memory storage,
  * stopped by its process ID. `admin()` is the operator's side (mounts,
  * policies, roles) over plain HTTP(S), so the plugin under test is the only
- * node-vault user. One server per test file (beforeAll) keeps files fast.
+ * Vault client user. One server per test file (beforeAll) keeps files fast.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';

@@ -1,0 +1,13 @@
+import type { Readiness } from '../rotation/health.js';
+
+/**
+ * Readiness with a remote key's signing problem added: degraded, not not-ready,
+ * for the same reason rotation trouble is (health.ts) — a shared key backend
+ * that fails would otherwise take every replica out of service at once — but
+ * said, so operators see why leaves stopped coming.
+ */
+export function withSigning(r: Readiness, problem: string | undefined): Readiness {
+  if (problem === undefined || r.state === 'not-ready') return r;
+  const reason = `signing with the intermediate key is failing: ${problem}`;
+  return { state: 'degraded', reason: r.state === 'degraded' ? `${r.reason}; ${reason}` : reason };
+}
