@@ -37,6 +37,7 @@ set -e
 elapsed=$(( $(date +%s) - start ))
 
 summary="$(grep -m1 'suites that need these tools are skipped' "$log" || true)"
+echo "${summary:-<no skip summary line>}"
 tail -n 8 "$log"
 echo "fresh-machine-check: npm test exit $rc in ${elapsed}s"
 if [ "$rc" -ne 0 ]; then

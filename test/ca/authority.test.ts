@@ -61,7 +61,7 @@ describe('Authority: server-generated keys', () => {
     expect(text).toMatch(/Authority Key Identifier/);
   });
 
-  it.each([
+  it.runIf(hasTools('openssl')).each([
     ['ec-p384', 'secp384r1'],
     ['rsa-2048', undefined],
   ] as const)('issues %s leaves', async (keyType, curve) => {
