@@ -127,9 +127,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     );
 
     const identity = assembleIdentity(config, { issuer: authority, clock, logger });
+    // The SDS server starts after the admin API: eviction reaches it once it exists.
+    let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({
       joinTokens: identity.joinTokens,
+      identities: {
+        trustDomain: config.trustDomain,
+        evictions: identity.evictions,
+        endStreams: (spiffeId, err) => sdsServer?.endStreams(spiffeId, err) ?? 0,
+      },
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
     });
@@ -148,8 +155,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
+      evictions: identity.evictions,
       drainTimeoutMs: config.shutdownTimeout * 1000,
     });
+    sdsServer = sds;
     addresses.sds = sds.address;
     closers.push(() => sds.close());
 

@@ -41,6 +41,18 @@ export const limits = {
   sdsCachedIdentitiesMax: 50_000,
   /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
+  /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */
+  sdsConnectionsPerAddressMax: 4096,
+  /** SDS TLS: open connections in all, before the descriptor budget below lowers it further. */
+  sdsConnectionsMax: 60_000,
+  /**
+   * File descriptors kept free of SDS connections (admin socket and its clients,
+   * HTTP, upstream calls, signer threads, logs): SDS accepts at most
+   * RLIMIT_NOFILE minus this.
+   */
+  fdReserve: 256,
+  /** SDS TLS: longest handshake timeout config may set, in seconds. */
+  tlsHandshakeTimeoutMaxSeconds: 120,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
   /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer address. */
@@ -59,6 +71,8 @@ export const limits = {
   jwksMaxBytes: 256 * 1024,
   /** Outstanding (unused, unexpired) join tokens; bounds memory if the admin API is abused. */
   joinTokensMax: 100_000,
+  /** Evicted identities remembered at once (each only until its certificates have expired). */
+  evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
 } as const;

@@ -247,7 +247,7 @@ describe('production: a VM joins with a token and renews over mTLS on the one SD
       const impostor = vm(foreign);
       for (const authorization of [undefined, `Bearer ${freshToken}`]) {
         const denied = await impostor.fetch('default', authorization, 'db-3').catch((e: unknown) => e);
-        expect(denied).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: 'client SVID spiffe://cluster.local/vm/db-1 does not chain to a root of our trust bundle' });
+        expect(denied).toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: expect.stringContaining('refused by RFC 5280 path validation') });
       }
       // ...and that token was never looked at: it is still unspent and works for a machine without a bad certificate.
       expect(await vm().fetch('default', `Bearer ${freshToken}`, 'db-3')).toMatchObject({ spiffeIds: ['spiffe://cluster.local/vm/db-3'] });

@@ -4,15 +4,17 @@
  * WcaErrors. The SDK's own retries are off (maxAttempts 1): the plugin's retry
  * budget is the only one, so the calls a throttled CA sees can be counted.
  */
-import {
+import { isWcaError } from '../../src/upstream/sdk/errors.js';
+import { importOptional } from '../../src/upstream/sdk/optional.js';
+import { pcaAborted, pcaBadResponse, pcaError, pcaTimeout } from './errors.js';
+
+const {
   ACMPCAClient,
   DescribeCertificateAuthorityCommand,
   GetCertificateAuthorityCertificateCommand,
   GetCertificateCommand,
   IssueCertificateCommand,
-} from '@aws-sdk/client-acm-pca';
-import { isWcaError } from '../../src/upstream/sdk/errors.js';
-import { pcaAborted, pcaBadResponse, pcaError, pcaTimeout } from './errors.js';
+} = await importOptional('aws-acm-pca', '@aws-sdk/client-acm-pca', () => import('@aws-sdk/client-acm-pca'));
 
 export interface IssueInput {
   caArn: string;

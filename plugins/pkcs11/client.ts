@@ -3,10 +3,12 @@
  * on one token, find objects, sign. PKCS#11 return codes become typed errors
  * naming the config field the operator has to fix.
  */
-import pkcs11js from 'pkcs11js';
+import type * as P11 from 'pkcs11js';
 import { configError, WcaError } from '../../src/upstream/sdk/errors.js';
+import { importOptional } from '../../src/upstream/sdk/optional.js';
 
 const PLUGIN = 'pkcs11';
+const { default: pkcs11js } = await importOptional(PLUGIN, 'pkcs11js', () => import('pkcs11js'));
 
 export type Handle = Buffer;
 
@@ -27,12 +29,12 @@ export interface HsmSession {
 }
 
 /** One PKCS11 instance per module path: C_Initialize/C_Finalize are process-wide per library. */
-const modules = new Map<string, { lib: pkcs11js.PKCS11; refs: number }>();
+const modules = new Map<string, { lib: P11.PKCS11; refs: number }>();
 
 const ckr = (err: unknown): number | undefined => (err instanceof pkcs11js.Pkcs11Error ? err.code : undefined);
 const ckrName = (err: unknown): string => (err instanceof Error ? err.message.split(/[:\s]/)[0]! : 'error');
 
-function acquire(modulePath: string): pkcs11js.PKCS11 {
+function acquire(modulePath: string): P11.PKCS11 {
   const held = modules.get(modulePath);
   if (held) {
     held.refs++;
@@ -69,7 +71,7 @@ function release(modulePath: string): void {
 
 const slotId = (slot: Handle): number => Number(slot.length >= 8 ? slot.readBigUInt64LE(0) : slot.readUInt32LE(0));
 
-function findSlot(lib: pkcs11js.PKCS11, o: OpenOptions): Handle {
+function findSlot(lib: P11.PKCS11, o: OpenOptions): Handle {
   const slots = lib.C_GetSlotList(true);
   const found =
     o.tokenLabel !== undefined
@@ -81,7 +83,7 @@ function findSlot(lib: pkcs11js.PKCS11, o: OpenOptions): Handle {
   throw configError(PLUGIN, [{ path: field, message: `${wanted} not found among ${slots.length} slot(s) with a token` }]);
 }
 
-function login(lib: pkcs11js.PKCS11, session: Handle, pin: string): void {
+function login(lib: P11.PKCS11, session: Handle, pin: string): void {
   try {
     lib.C_Login(session, pkcs11js.CKU_USER, pin);
   } catch (cause) {
@@ -111,7 +113,7 @@ export function openSession(o: OpenOptions): HsmSession {
   }
 
   let closed = false;
-  const findOne = (template: pkcs11js.Template): Handle | undefined => {
+  const findOne = (template: P11.Template): Handle | undefined => {
     lib.C_FindObjectsInit(session, template);
     try {
       return lib.C_FindObjects(session) ?? undefined;
@@ -122,7 +124,7 @@ export function openSession(o: OpenOptions): HsmSession {
 
   return {
     findPrivateKey({ label, id }) {
-      const template: pkcs11js.Template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }];
+      const template: P11.Template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }];
       if (label !== undefined) template.push({ type: pkcs11js.CKA_LABEL, value: label });
       if (id !== undefined) template.push({ type: pkcs11js.CKA_ID, value: id });
       return findOne(template);

@@ -2,9 +2,11 @@
  * The only file that touches node-vault: GET and POST on Vault's HTTP API with
  * an explicit token per call, answers as plain objects, failures as WcaErrors.
  */
-import nodeVault from 'node-vault';
 import { isWcaError } from '../../src/upstream/sdk/errors.js';
+import { importOptional } from '../../src/upstream/sdk/optional.js';
 import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTransportError, type VaultOperation } from './errors.js';
+
+const { default: nodeVault } = await importOptional('vault', 'node-vault', () => import('node-vault'));
 
 export interface VaultAuthInfo {
   client_token?: unknown;

@@ -1,6 +1,13 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorCodes, WcaError, type ErrorCode } from '../errors.js';
-import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import {
+  adminService,
+  ERROR_CODE_KEY,
+  type CreateJoinTokenRequest,
+  type CreateJoinTokenResponse,
+  type EvictIdentityRequest,
+  type EvictIdentityResponse,
+} from './proto.js';
 import { adminUnavailable, checkAdminSocket } from './socket-trust.js';
 
 type UnaryMethod = (
@@ -11,6 +18,7 @@ type UnaryMethod = (
 
 export interface AdminClient {
   createJoinToken(request: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse>;
+  evictIdentity(request: EvictIdentityRequest): Promise<EvictIdentityResponse>;
   close(): void;
 }
 
@@ -33,6 +41,7 @@ export function connectAdmin(socketPath: string, options: { timeoutMs?: number }
 
   return {
     createJoinToken: (request) => call('CreateJoinToken', request),
+    evictIdentity: (request) => call('EvictIdentity', request),
     close: () => client.close(),
   };
 }

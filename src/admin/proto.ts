@@ -1,8 +1,7 @@
-import { existsSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { packageRoot } from '../package-root.js';
 
 const PROTO = 'protos/workload_ca/admin/v1/admin.proto';
 /** Trailing metadata key carrying our error code, so the CLI can exit with the right status. */
@@ -22,16 +21,15 @@ export interface CreateJoinTokenResponse {
   expires_at: string;
 }
 
-/** The repository root holds protos/ whether we run from src/ (tsx) or dist/src/ (built). */
-function protoPath(): string {
-  let dir = path.dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const candidate = path.join(dir, PROTO);
-    if (existsSync(candidate)) return candidate;
-    const parent = path.dirname(dir);
-    if (parent === dir) throw new Error(`${PROTO} not found above ${fileURLToPath(import.meta.url)}`);
-    dir = parent;
-  }
+export interface EvictIdentityRequest {
+  spiffe_id: string;
+}
+
+export interface EvictIdentityResponse {
+  spiffe_id: string;
+  evicted_at: string;
+  expires_at: string;
+  streams_ended: number;
 }
 
 let service: grpc.ServiceClientConstructor | undefined;
@@ -39,7 +37,7 @@ let service: grpc.ServiceClientConstructor | undefined;
 /** The workload_ca.admin.v1.Admin service definition (client constructor with `.service`). */
 export function adminService(): grpc.ServiceClientConstructor {
   if (service) return service;
-  const definition = protoLoader.loadSync(protoPath(), { keepCase: true, defaults: true, arrays: true, longs: String });
+  const definition = protoLoader.loadSync(path.join(packageRoot, PROTO), { keepCase: true, defaults: true, arrays: true, longs: String });
   const pkg = grpc.loadPackageDefinition(definition) as unknown as {
     workload_ca: { admin: { v1: { Admin: grpc.ServiceClientConstructor } } };
   };

@@ -2,14 +2,24 @@ import * as grpc from '@grpc/grpc-js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { JoinTokenStore } from '../identity/join-token/store.js';
 import type { Logger } from '../telemetry/logger.js';
+import { evictIdentity, type IdentityEviction } from './evict-handler.js';
 import { createJoinToken } from './join-token-handler.js';
-import { adminService, ERROR_CODE_KEY, type CreateJoinTokenRequest, type CreateJoinTokenResponse } from './proto.js';
+import {
+  adminService,
+  ERROR_CODE_KEY,
+  type CreateJoinTokenRequest,
+  type CreateJoinTokenResponse,
+  type EvictIdentityRequest,
+  type EvictIdentityResponse,
+} from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
+  /** EvictIdentity's target; without it the call is UNIMPLEMENTED. */
+  identities?: IdentityEviction;
   logger: Logger;
   /** Unix sockets only: file permissions are the admin API's access control. */
   listen: { kind: 'unix'; path: string };
@@ -25,8 +35,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const path = options.listen.path;
 
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  const { identities } = options;
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => createJoinToken(options.joinTokens, logger, request), logger),
+    ...(identities
+      ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request), logger) }
+      : {}),
   });
   // Mode 0600 before the socket is reachable, in a directory no one else can write to:
   // its file permissions are the admin API's access control.

@@ -188,7 +188,9 @@ export class Authority implements LeafIssuer {
     const notBeforeMs = Math.max(now - this.options.backdateSeconds * 1000, ca.notBeforeMs);
     if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'));
     try {
-      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs });
+      const lineage = request.lineageStartMs;
+      const lineageStartMs = typeof lineage === 'number' && Number.isFinite(lineage) && lineage >= 0 && lineage < now ? lineage : now;
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs });
       const r = 'remote' in ca.signing ? await this.remote.sign(ca.signing, job) : await this.pool.sign(ca.id, job);
       const m = this.pathMetrics[path];
       m.issued.inc();

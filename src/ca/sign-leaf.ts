@@ -29,6 +29,7 @@ interface JobBase {
   dnsNames: readonly string[];
   notBeforeMs: number;
   notAfterMs: number;
+  lineageStartMs: number;
 }
 
 export type SignJob = (JobBase & { kind: 'key'; keyType: KeyType }) | (JobBase & { kind: 'csr'; csrDer: Uint8Array });
@@ -76,6 +77,7 @@ export async function prepareLeaf(ca: LeafTemplateCa, job: SignJob): Promise<Pre
     serial,
     notBeforeMs: job.notBeforeMs,
     notAfterMs: job.notAfterMs,
+    lineageStartMs: job.lineageStartMs,
     spkiDer,
     publicKeyBits,
     spiffeId: job.spiffeId,

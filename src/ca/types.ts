@@ -9,6 +9,11 @@ export interface LeafRequest {
   dnsNames?: readonly string[];
   /** Requested lifetime; the Authority clamps to its maximum and the intermediate's notAfter. */
   ttlSeconds?: number;
+  /**
+   * When the renewal lineage of the caller's credential began (mTLS renewal); the
+   * leaf carries it in its wcaLineageStart extension. Absent or in the future: now.
+   */
+  lineageStartMs?: number;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {
@@ -57,6 +62,11 @@ export interface LeafIssuer {
   issue(request: ServerKeyLeafRequest): Promise<IssuedSvid>;
   issueForCsr(request: CsrLeafRequest): Promise<IssuedCert>;
   bundle(): TrustBundle;
+  /**
+   * PEM chain of each current signing slot (active, next, old): our intermediate
+   * first, then the upstream's certificates above it, without the root.
+   */
+  intermediatesPem(): string[];
   /** Returns an unsubscribe function. */
   subscribe(listener: (event: AuthorityEvent) => void): () => void;
 }

@@ -9,6 +9,8 @@ import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerIdentityCommand } from './commands/identity.js';
+import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
 function buildProgram(): Command {
   const program = new Command('workload-ca')
@@ -19,6 +21,8 @@ function buildProgram(): Command {
   registerIssueCommand(program);
   registerUpstreamCommand(program);
   registerTokenCommand(program);
+  registerIdentityCommand(program);
+  registerHealthcheckCommand(program);
   registerVersionCommand(program);
   return program;
 }

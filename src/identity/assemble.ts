@@ -7,6 +7,7 @@ import { InsecureDevAuthenticator } from './insecure-dev.js';
 import { UnixAuthenticator } from './unix.js';
 import { MtlsAuthenticator } from './mtls.js';
 import { JoinTokenStore } from './join-token/store.js';
+import { EvictionList } from './evictions.js';
 import { JoinTokenAuthenticator } from './join-token/authenticator.js';
 import { JwtAuthenticator } from './jwt/authenticator.js';
 import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
@@ -18,12 +19,13 @@ export interface IdentitySetup {
   authenticators: Authenticator[];
   policy: Policy;
   joinTokens: JoinTokenStore;
+  evictions: EvictionList;
 }
 
 /** Builds the SDS listener's authenticators (chosen by selection.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
-  deps: { issuer: LeafIssuer & { intermediatesPem(): string[] }; clock: Clock; logger: Logger },
+  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger },
 ): IdentitySetup {
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
@@ -31,11 +33,21 @@ export function assembleIdentity(
     maxTtlSeconds: id.joinToken.maxTtl,
     reuseWindowSeconds: id.joinToken.reuseWindow,
   });
+  // An entry is needed only while a leaf issued before the eviction can still be valid.
+  const evictions = new EvictionList(deps.clock, config.ca.leafMaxTtl * 1000);
+  const lineageMaxAge = id.mtls.lineageMaxAge;
   const listen = config.listen.sds;
   // Constructors for every name selectAuthenticators may return.
   const available: Record<string, () => Authenticator> = {
     ...(id.unix ? { unix: () => new UnixAuthenticator({ spiffeId: id.unix!.spiffeId }) } : {}),
-    mtls: () => new MtlsAuthenticator(deps.issuer, deps.clock, () => deps.issuer.intermediatesPem()),
+    mtls: () =>
+      new MtlsAuthenticator({
+        trustDomain: config.trustDomain,
+        clock: deps.clock,
+        intermediates: () => deps.issuer.intermediatesPem(),
+        evictions,
+        ...(lineageMaxAge === undefined ? {} : { lineageMaxAgeMs: lineageMaxAge * 1000 }),
+      }),
     'join-token': () => new JoinTokenAuthenticator(joinTokens),
     ...(id.jwt ? { jwt: () => new JwtAuthenticator({ config: id.jwt!, clock: deps.clock, logger }) } : {}),
     ...(id.tokenReview ? { tokenreview: () => new TokenReviewAuthenticator(id.tokenReview!) } : {}),
@@ -48,5 +60,5 @@ export function assembleIdentity(
   const authenticators = names.map((name) => available[name]!());
 
   const policy = rulePolicyWithBuiltins(config.trustDomain, id.policy.rules, config.ca.leafMaxTtl);
-  return { authenticators, policy, joinTokens };
+  return { authenticators, policy, joinTokens, evictions };
 }

@@ -25,6 +25,13 @@ export const identityConfigSchema = z
       .strict()
       .prefault({})
       .describe('`join-token` authenticator: one-time tokens minted through the admin API.'),
+    mtls: z
+      .object({
+        lineageMaxAge: duration.pipe(z.number().positive()).optional().describe('A renewal lineage older than this must present its original credential again; unset: no limit.'),
+      })
+      .strict()
+      .prefault({})
+      .describe('`mtls` authenticator: renewal with an SVID of ours.'),
     policy: policyConfigSchema.describe('Which authenticated caller gets which SPIFFE ID (docs/identity.md).'),
   })
   .strict()

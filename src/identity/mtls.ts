@@ -1,103 +1,113 @@
 import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from '../x509/der.js';
 import { issuedBy } from '../x509/issued-by.js';
-import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
 import { WcaError } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from '../spiffe/id.js';
+import { lineageStartOf } from '../x509/lineage.js';
+import type { EvictionList } from './evictions.js';
 import type { Authenticator, Caller, CallerContext } from './types.js';
 
-/** More certificates than any chain of ours (leaf, intermediate, maybe root) has. */
-const MAX_CHAIN = 8;
+export interface MtlsAuthenticatorOptions {
+  trustDomain: string;
+  clock: Clock;
+  /**
+   * PEM chain of each current signing slot (LeafIssuer.intermediatesPem()); the
+   * first certificate of each is a workload-ca intermediate of this trust domain.
+   */
+  intermediates: () => readonly string[];
+  /** Identities whose current certificates an operator evicted. */
+  evictions?: EvictionList;
+  /** A renewal lineage older than this must present its original credential again (identity.mtls.lineageMaxAge). */
+  lineageMaxAgeMs?: number;
+}
 
 /**
- * A caller presenting an unexpired X.509-SVID of our trust domain is that SPIFFE ID
- * (and may renew exactly it). The TLS layer's verdict is not trusted on its own:
- * the chain is checked here against the Authority's *current* bundle, so a root
- * removed by a rotation stops authenticating at once.
+ * A caller presenting an unexpired X.509-SVID that one of our current
+ * intermediates signed is that SPIFFE ID (and may renew exactly it).
+ *
+ * Path validation is OpenSSL's, done in the TLS handshake (RFC 5280 with the TLS
+ * client purpose, against the bundle, chains completed through the intermediates
+ * of every slot): this only reads its verdict. On top of it, a leaf that some other
+ * CA under the upstream root issued (an enterprise sub-CA, the root itself) is
+ * refused: renewal is for our own SVIDs. Validity is checked again with our clock,
+ * because HTTP/2 connections outlive the certificate they were opened with.
+ *
+ * Renewal is bounded in time: each SVID carries when its lineage began (the first
+ * credential was presented); past lineageMaxAgeMs, and for lineages current when
+ * the identity was evicted, the caller must present its original credential again.
  */
 export class MtlsAuthenticator implements Authenticator {
   readonly name = 'mtls';
-  private roots: { version: string; certs: X509Certificate[] } | undefined;
-  private known: { pems: string; certs: X509Certificate[] } | undefined;
+  private ours: { pems: string; certs: X509Certificate[] } | undefined;
 
-  /**
-   * `intermediates` lists our own CA certificates (PEM): a TLS stack that hands us
-   * only the client's leaf (grpc-js does) still lets us build the chain, and the
-   * chain must still end at a bundle root.
-   */
-  constructor(
-    private readonly issuer: LeafIssuer,
-    private readonly clock: Clock,
-    private readonly intermediates: () => readonly string[] = () => [],
-  ) {}
+  constructor(private readonly options: MtlsAuthenticatorOptions) {}
 
   async authenticate(context: CallerContext): Promise<Caller | null> {
-    const ders = context.peerCertificates;
-    if (ders === undefined || ders.length === 0) return null;
-    if (ders.length > MAX_CHAIN) reject(`client presented ${ders.length} certificates (at most ${MAX_CHAIN})`, 'chain-too-long');
-    const [leaf, ...rest] = ders.map(parse);
-    const now = this.clock.now();
-    const id = leafSpiffeId(leaf!);
-    if (id.trustDomain !== this.issuer.trustDomain) {
-      reject(`client SVID ${id.uri} belongs to trust domain "${id.trustDomain}", not "${this.issuer.trustDomain}"`, 'foreign-trust-domain');
+    const chain = context.peerChain;
+    if (chain === undefined || chain.certificates.length === 0) return null;
+    if (chain.verifyError !== null) {
+      reject(`client certificate chain refused by RFC 5280 path validation (OpenSSL: ${chain.verifyError})`, 'chain-invalid', { openssl: chain.verifyError });
     }
-    if (leaf!.ca) reject(`client certificate for ${id.uri} is a CA certificate, not an SVID`, 'leaf-is-ca');
-    this.verifyChain(leaf!, rest, now, id.uri);
+    const leaf = parse(chain.certificates[0]!);
+    const id = leafSpiffeId(leaf);
+    const { trustDomain, clock } = this.options;
+    if (id.trustDomain !== trustDomain) {
+      reject(`client SVID ${id.uri} belongs to trust domain "${id.trustDomain}", not "${trustDomain}"`, 'foreign-trust-domain');
+    }
+    if (leaf.ca) reject(`client certificate for ${id.uri} is a CA certificate, not an SVID`, 'leaf-is-ca');
+    const now = clock.now();
+    checkValidity(leaf, now, `client SVID ${id.uri}`);
+    if (!this.ownIntermediates().some((ca) => issuedBy(leaf, ca))) {
+      reject(`client SVID ${id.uri} was not issued by a current workload-ca intermediate of ${trustDomain}; renewal is only for our own SVIDs`, 'not-issued-by-us');
+    }
+    const lineageStartMs = lineageStart(chain.certificates[0]!, leaf);
+    this.options.evictions?.check(id.uri, lineageStartMs);
+    const maxAge = this.options.lineageMaxAgeMs;
+    if (maxAge !== undefined && now - lineageStartMs >= maxAge) {
+      throw new WcaError(
+        'ERR_LINEAGE_EXPIRED',
+        `the renewal lineage of ${id.uri} began at ${new Date(lineageStartMs).toISOString()}, more than ${maxAge / 1000}s ago: present the original credential (join token, JWT) again`,
+        { details: { reason: 'lineage-max-age', lineageStart: new Date(lineageStartMs).toISOString() } },
+      );
+    }
     return {
       authenticator: this.name,
       subject: id.uri,
-      claims: Object.freeze({ spiffeId: id.uri, dnsNames: sanValues(leaf!, 'DNS'), serial: leaf!.serialNumber }),
+      claims: Object.freeze({ spiffeId: id.uri, dnsNames: sanValues(leaf, 'DNS'), serial: leaf.serialNumber }),
       boundSpiffeId: id.uri,
+      lineageStartMs,
+      ...(maxAge === undefined ? {} : { validUntilMs: lineageStartMs + maxAge }),
       // The key the TLS handshake proved the caller holds: each instance got its own from us.
-      instance: `key:${leaf!.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`,
+      instance: `key:${leaf.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`,
     };
   }
 
-  private verifyChain(leaf: X509Certificate, presented: X509Certificate[], now: number, uri: string): void {
-    checkValidity(leaf, now, `client SVID ${uri}`);
-    const roots = this.currentRoots();
-    let current = leaf;
-    for (const next of presented) {
-      if (roots.some((root) => root.fingerprint256 === next.fingerprint256)) break;
-      if (!next.ca || !issuedBy(current, next)) {
-        reject(`client chain for ${uri} is broken at "${next.subject.replace(/\n/g, ', ')}"`, 'chain-broken');
-      }
-      checkValidity(next, now, `intermediate "${next.subject.replace(/\n/g, ', ')}"`);
-      current = next;
+  private ownIntermediates(): X509Certificate[] {
+    const chains = this.options.intermediates();
+    const pems = chains.join('');
+    if (this.ours?.pems !== pems) {
+      const firsts = chains.map((chain) => pemBlocks(chain)[0]).filter((der) => der !== undefined);
+      this.ours = { pems, certs: firsts.map((der) => new X509Certificate(der)).filter((cert) => cert.ca) };
     }
-    if (!roots.some((root) => issuedBy(current, root))) {
-      const ours = this.knownIntermediates().find((ca) => issuedBy(current, ca));
-      if (ours) {
-        checkValidity(ours, now, `intermediate "${ours.subject.replace(/\n/g, ', ')}"`);
-        current = ours;
-      }
-    }
-    const root = roots.find((candidate) => issuedBy(current, candidate));
-    if (!root) reject(`client SVID ${uri} does not chain to a root of our trust bundle`, 'unknown-root');
-    checkValidity(root, now, 'trust bundle root');
-  }
-
-  private currentRoots(): X509Certificate[] {
-    const bundle = this.issuer.bundle();
-    if (this.roots?.version !== bundle.version) this.roots = { version: bundle.version, certs: certificatesIn(bundle.pem) };
-    return this.roots.certs;
-  }
-
-  private knownIntermediates(): X509Certificate[] {
-    const pems = this.intermediates().join('');
-    if (this.known?.pems !== pems) this.known = { pems, certs: certificatesIn(pems).filter((cert) => cert.ca) };
-    return this.known.certs;
+    return this.ours.certs;
   }
 }
 
-const certificatesIn = (pems: string) => pemBlocks(pems).map((der) => new X509Certificate(der));
-
-function parse(der: Uint8Array, index: number): X509Certificate {
+function parse(der: Uint8Array): X509Certificate {
   try {
     return new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch {
-    reject(`client certificate #${index} is not a valid X.509 certificate`, 'unparseable');
+    reject('client certificate is not a valid X.509 certificate', 'unparseable');
+  }
+}
+
+/** Our leaves carry their lineage start; one from before that extension began its lineage when issued. */
+function lineageStart(der: Uint8Array, leaf: X509Certificate): number {
+  try {
+    return lineageStartOf(der) ?? Date.parse(leaf.validFrom);
+  } catch {
+    reject('client certificate has a malformed lineage extension', 'unparseable');
   }
 }
 
@@ -126,6 +136,6 @@ function leafSpiffeId(leaf: X509Certificate): SpiffeId {
   }
 }
 
-function reject(message: string, reason: string): never {
-  throw new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason } });
+function reject(message: string, reason: string, extra: Record<string, unknown> = {}): never {
+  throw new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason, ...extra } });
 }

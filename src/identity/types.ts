@@ -10,10 +10,22 @@ export interface CallerContext {
   peerAddress: string;
   /** gRPC metadata, lower-case keys. */
   metadata: ReadonlyMap<string, readonly string[]>;
-  /** DER certificates the peer presented over TLS, leaf first, NOT verified by the TLS layer (the mtls authenticator does). */
-  peerCertificates?: readonly Uint8Array[];
+  /** The client certificate chain presented over TLS, with OpenSSL's verdict on it; absent when none was presented. */
+  peerChain?: PresentedChain;
   /** Envoy node identity from the first SDS request. */
   node?: { id: string; cluster: string };
+}
+
+/** A client certificate chain as a TLS listener received it. */
+export interface PresentedChain {
+  /** DER, leaf first, as the client sent them. */
+  readonly certificates: readonly Uint8Array[];
+  /**
+   * null when OpenSSL validated the path during the handshake (RFC 5280 with the
+   * TLS client purpose: name and path-length constraints, key usage, EKU, validity)
+   * from the leaf to a root of the trust bundle; otherwise OpenSSL's error code.
+   */
+  readonly verifyError: string | null;
 }
 
 export interface Caller {
@@ -25,6 +37,14 @@ export interface Caller {
   claims: Readonly<Record<string, unknown>>;
   /** A SPIFFE ID the credential is bound to (mtls, join-token, unix, insecure-dev). */
   boundSpiffeId?: string;
+  /**
+   * Set when the credential is itself one of our SVIDs (mtls renewal): when the
+   * lineage of renewals it belongs to began (ms since the epoch). Certificates issued
+   * to this caller carry it on; absent, their lineage starts at issue.
+   */
+  lineageStartMs?: number;
+  /** When this credential stops being good enough (a lineage reaching its maximum age): streams it opened end then. */
+  validUntilMs?: number;
   /**
    * Which running instance the credential proves (a pod's UID, a join token's id,
    * the key of an mTLS leaf), stable across that instance's reconnects. The SDS

@@ -146,6 +146,11 @@ export class SecretCache {
     return () => void this.bundleWatchers.delete(watcher);
   }
 
+  /** Drops every identity of a SPIFFE ID (eviction), so whoever authenticates again gets a new key and lineage. */
+  forget(spiffeId: string): void {
+    for (const entry of [...this.entries.values()]) if (entry.request.spiffeId === spiffeId) this.evict(entry);
+  }
+
   stats(): { identities: number; watchers: number; issuing: number; queued: number } {
     let watchers = 0;
     for (const entry of this.entries.values()) watchers += entry.watchers.size;

@@ -24,5 +24,11 @@ export async function authorizeCaller(
   );
   // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
   const instance = JSON.stringify([caller.authenticator, caller.instance]);
-  return node ? { grant, instance, node } : { grant, instance };
+  return {
+    grant,
+    instance,
+    ...(node ? { node } : {}),
+    ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+    ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
+  };
 }

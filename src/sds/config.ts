@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { duration } from '../config/duration.js';
 import { limits } from '../limits.js';
+import { connectionsConfigSchema } from '../transport/config.js';
+import { parseDnsNames } from '../spiffe/dns.js';
 
 /** The `sds:` section. Owned by the SDS server; the top-level schema embeds it. */
 export const sdsConfigSchema = z
@@ -8,6 +10,20 @@ export const sdsConfigSchema = z
     certificateName: z.string().min(1).default('default').describe('Resource name of the caller\'s own certificate and key.'),
     bundleName: z.string().min(1).default('ROOTCA').describe('Resource name of the trust bundle.'),
     spiffeValidator: z.boolean().default(true).describe('Use envoy.tls.cert_validator.spiffe for Envoy >= 1.18.'),
+    serverDnsNames: z
+      .array(z.string())
+      .default([])
+      .transform((names, ctx) => {
+        try {
+          return parseDnsNames(names);
+        } catch (err) {
+          ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+          return z.NEVER;
+        }
+      })
+      .describe(
+        "DNS names in the certificate the TLS listener presents, besides its SPIFFE ID: for clients that check the name they dial, such as Envoy's google_grpc (e.g. the Kubernetes Service name).",
+      ),
     transport: z.enum(['mtls', 'tls', 'plaintext']).optional().describe('Transport security of the TCP listener: mtls | tls | plaintext (dev profile on loopback only).'),
     authenticators: z.array(z.string()).optional().describe('Authenticators tried in order on the SDS listener.'),
     issueConcurrency: z.number().int().min(1).max(limits.sdsIssueConcurrency).default(limits.sdsIssueConcurrency).describe('Certificates issued at once while renewing subscribers.'),
@@ -17,6 +33,7 @@ export const sdsConfigSchema = z
     maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful.'),
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IP address (one Unix socket counts as one address).'),
     firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(10).describe('A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED.'),
+    connections: connectionsConfigSchema.describe('Handshake and idle timeouts and per-address cap of the TLS listener\'s connections.'),
   })
   .strict()
   .prefault({})

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { ListenAddress } from '../config/listen.js';
-import type { CallerContext } from '../identity/types.js';
+import type { CallerContext, PresentedChain } from '../identity/types.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
 import type { StreamAdmission } from './admission.js';
 import type { MalformedRequest } from './messages.js';
@@ -9,8 +9,8 @@ import type { DeltaRequest, SotwRequest } from './types.js';
 
 type Call = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>;
 
-/** The certificates the client of a connection presented, by the call's getPeer() (see TlsListener). */
-export type PeerCertificates = (peer: string) => readonly Uint8Array[];
+/** The certificate chain the client of a connection presented, by the call's getPeer() (see TlsListener). */
+export type PeerChainOf = (peer: string) => PresentedChain | undefined;
 
 /**
  * What the authenticators may know about a call, before its first request names
@@ -20,19 +20,19 @@ export function callerContextOf(
   call: Call,
   transport: ResolvedTransport,
   listen: ListenAddress,
-  peerCertificatesOf?: PeerCertificates,
+  peerChainOf?: PeerChainOf,
 ): Omit<CallerContext, 'node'> {
   const metadata = new Map<string, string[]>();
   for (const [key, values] of Object.entries(call.metadata.toJSON())) {
     metadata.set(key, values.map((v) => (typeof v === 'string' ? v : v.toString('base64'))));
   }
   const peer = call.getPeer();
-  const peerCertificates = peerCertificatesOf?.(peer);
+  const peerChain = peerChainOf?.(peer);
   return {
     transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
     peerAddress: listen.kind === 'unix' ? listen.path : peer,
     metadata,
-    ...(peerCertificates && peerCertificates.length > 0 ? { peerCertificates } : {}),
+    ...(peerChain ? { peerChain } : {}),
   };
 }
 

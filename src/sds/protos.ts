@@ -2,16 +2,19 @@ import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import protobuf from 'protobufjs';
+import { packageRoot } from '../package-root.js';
 
 /**
- * The official Envoy protos, as shipped inside @grpc/grpc-js-xds. Loaded once per
- * process: parsing them takes tens of milliseconds and the types are immutable.
+ * The official Envoy protos the SDS server needs, copied from @grpc/grpc-js-xds into
+ * protos/third_party/ by scripts/refresh-envoy-protos.mjs (so grpc-js-xds is not a
+ * runtime dependency). Loaded once per process: parsing them takes tens of
+ * milliseconds and the types are immutable.
  */
 const require = createRequire(import.meta.url);
-const xdsDeps = path.join(path.dirname(require.resolve('@grpc/grpc-js-xds/package.json')), 'deps');
+const thirdParty = path.join(packageRoot, 'protos/third_party');
 
 export const envoyProtoIncludeDirs: readonly string[] = [
-  ...['envoy-api', 'googleapis', 'xds', 'protoc-gen-validate'].map((dir) => path.join(xdsDeps, dir)),
+  ...['envoy-api', 'googleapis', 'xds', 'protoc-gen-validate'].map((dir) => path.join(thirdParty, dir)),
   // google/protobuf/descriptor.proto (imported by validate.proto) ships with protobufjs.
   path.dirname(require.resolve('protobufjs/package.json')),
 ];
@@ -22,11 +25,11 @@ export const spiffeValidatorTypeUrl =
 export const sdsServiceName = 'envoy.service.secret.v3.SecretDiscoveryService';
 
 /** Loads official proto files (paths relative to the include dirs) into a fresh, resolved Root. */
-export function loadEnvoyProtos(files: readonly string[]): protobuf.Root {
+export function loadEnvoyProtos(files: readonly string[], includeDirs: readonly string[] = envoyProtoIncludeDirs): protobuf.Root {
   const root = new protobuf.Root();
   root.resolvePath = (_origin, target) => {
     if (path.isAbsolute(target)) return target;
-    const found = envoyProtoIncludeDirs.map((dir) => path.join(dir, target)).find((p) => existsSync(p));
+    const found = includeDirs.map((dir) => path.join(dir, target)).find((p) => existsSync(p));
     return found ?? target;
   };
   root.loadSync([...files], { keepCase: true });

@@ -9,6 +9,7 @@ import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
+import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { listenPlain } from '../transport/plain-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
@@ -17,11 +18,12 @@ import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
 import { fetchSecrets } from './fetch.js';
+import { IdentityStreams, type EvictionCheck } from './identity-streams.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
 import { sdsServerSpiffeId } from '../spiffe/reserved.js';
-import { callerContextOf, ServedStream, type PeerCertificates, type StreamRegistry } from './grpc-stream.js';
+import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
@@ -43,6 +45,8 @@ export interface SdsServerOptions {
   leafTtlSeconds?: number;
   /** File mode of a Unix socket listener (identity.unix.socketMode). */
   socketMode?: SocketMode;
+  /** Evicted identities, re-checked as each stream starts. */
+  evictions?: EvictionCheck;
   /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
   drainTimeoutMs?: number;
 }
@@ -54,6 +58,8 @@ export interface SdsServer {
   readonly cache: SecretCache;
   /** Open streams, authenticated or not. */
   streams(): number;
+  /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
+  endStreams(spiffeId: string, err: unknown): number;
   /** Ends every stream and in-flight fetch with UNAVAILABLE, lets connections close (at most drainTimeoutMs), then cuts the rest. */
   close(): Promise<void>;
 }
@@ -90,7 +96,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   });
   const chain = new AuthenticatorChain(options.authenticators, metrics);
   const wildcardNames = [config.certificateName, config.bundleName];
+  const identities = new IdentityStreams(clock, options.evictions);
   const deps: SessionDeps = {
+    identities,
     chain,
     policy: options.policy,
     logger,
@@ -115,9 +123,9 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
 
   let tlsListener: TlsListener | undefined;
   // Only a listener that asks for client certificates can have any to look up.
-  const peerCertificatesOf: PeerCertificates | undefined = transport === 'mtls' ? (peer) => tlsListener!.peerCertificates(peer) : undefined;
+  const peerChainOf: PeerChainOf | undefined = transport === 'mtls' ? (peer) => tlsListener!.peerChain(peer) : undefined;
   const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
-    callerContextOf(call, transport, listen, peerCertificatesOf);
+    callerContextOf(call, transport, listen, peerChainOf);
 
   function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
     kind: 'sotw' | 'delta',
@@ -183,7 +191,12 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     },
   };
 
-  const server = new grpc.Server({ ...sdsGrpcServerOptions, 'grpc.max_concurrent_streams': config.maxStreamsPerConnection });
+  // A connection without a stream holds a descriptor for nothing: grpc-js closes it after idleTimeout.
+  const server = new grpc.Server({
+    ...sdsGrpcServerOptions,
+    'grpc.max_concurrent_streams': config.maxStreamsPerConnection,
+    'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000,
+  });
   server.addService(sdsServiceDefinition, handlers);
 
   let listener: { close(): Promise<void> };
@@ -203,10 +216,24 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
         port: listen.port,
         feed: {
           watchCertificate: (listener) =>
-            cache.watchCertificate('workload-ca/sds-server', { spiffeId: serverSpiffeId, ...(ttl ? { ttlSeconds: ttl } : {}) }, listener),
-          watchBundle: (listener) => cache.watchBundle(listener),
+            cache.watchCertificate(
+              'workload-ca/sds-server',
+              { spiffeId: serverSpiffeId, dnsNames: config.serverDnsNames, ...(ttl ? { ttlSeconds: ttl } : {}) },
+              listener,
+            ),
+          watchTrust: (listener) => {
+            const emit = () => listener({ rootsPem: cache.bundle.pem, intermediatesPem: issuer.intermediatesPem() });
+            // A rotation activates an intermediate with a re-issue event, a root change with a bundle event.
+            const cancels = [cache.watchBundle(emit), issuer.subscribe(emit)];
+            return () => cancels.forEach((cancel) => cancel());
+          },
         },
         requestClientCertificate: transport === 'mtls',
+        connections: {
+          handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
+          perAddress: config.connections.perAddress,
+          max: Math.min(config.connections.max ?? Number.POSITIVE_INFINITY, sdsConnectionBudget(openFilesLimit())),
+        },
         logger,
       });
       listener = tlsListener;
@@ -224,6 +251,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     transport,
     cache,
     streams: () => open.size,
+    endStreams(spiffeId, err) {
+      const ended = identities.end(spiffeId, err);
+      cache.forget(spiffeId);
+      return ended;
+    },
     async close() {
       stopping = true;
       const status = shuttingDown();

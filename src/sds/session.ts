@@ -8,6 +8,7 @@ import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
 import { NackLog } from './nack-log.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
+import type { IdentityStreams } from './identity-streams.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
@@ -37,6 +38,8 @@ export interface SessionDeps extends AuthorizeDeps {
   clock: Clock;
   /** A stream with no request after this long ends: an idle stream costs the server and tells it nothing. */
   firstRequestTimeoutMs: number;
+  /** Where authorized streams register, so eviction and lineage deadlines can end them. */
+  identities?: IdentityStreams;
 }
 
 export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<Response>>) => Protocol<Request>;
@@ -93,6 +96,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   private ports: StreamPorts<Response> | undefined;
   private readonly log: StreamLog;
   private cancelFirstRequestDeadline: (() => void) | undefined;
+  private release: (() => void) | undefined;
 
   constructor(
     private readonly deps: SessionDeps,
@@ -118,6 +122,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
   close(): void {
     this.state = 'closed';
     this.stopFirstRequestDeadline();
+    this.release?.();
+    this.release = undefined;
     this.protocol?.close();
     this.ports?.close();
     this.queue.length = 0;
@@ -130,6 +136,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       const caller = await authorizeCaller(this.deps, this.log, this.io.context, first.node);
       if (this.state !== 'authenticating') return;
       this.io.authenticated();
+      this.release = this.deps.identities?.admit(caller, (err) => this.end(err));
       // The node.id is the caller's own text, written into every later line of this stream.
       this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
       this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps);

@@ -29,6 +29,10 @@ export interface StreamCaller {
   /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
   instance: string;
   node?: NodeInfo;
+  /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
+  lineageStartMs?: number;
+  /** The stream ends then (the lineage reaches its maximum age). */
+  validUntilMs?: number;
 }
 
 export type SourceFactory = (caller: StreamCaller) => ResourceSource;
@@ -88,7 +92,12 @@ class CallerSource implements ResourceSource {
     this.key = identityKey(caller);
     this.owner = digest(caller.instance);
     const ttl = Math.min(grant.maxTtlSeconds, options.leafTtlSeconds ?? Number.POSITIVE_INFINITY);
-    this.request = { spiffeId: grant.spiffeId, dnsNames: grant.dnsNames, ttlSeconds: ttl };
+    this.request = {
+      spiffeId: grant.spiffeId,
+      dnsNames: grant.dnsNames,
+      ttlSeconds: ttl,
+      ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
+    };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
   }

@@ -2,15 +2,39 @@ import type { AddressInfo, Socket } from 'node:net';
 import tls from 'node:tls';
 import type { DetailedPeerCertificate, SecureContextOptions } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import type { IssuedSvid, TrustBundle } from '../ca/types.js';
+import type { IssuedSvid } from '../ca/types.js';
 import { WcaError } from '../errors.js';
+import type { PresentedChain } from '../identity/types.js';
 import { listen } from '../net/listen.js';
 import type { Logger } from '../telemetry/logger.js';
 
-/** Where the listener's own SVID and the trust bundle come from (the SecretCache). */
+/**
+ * What client chains are checked against: the roots they must end at, and CA
+ * certificates that only help complete a chain sent without them (ours and the
+ * upstream's intermediates). Without X509_V_FLAG_PARTIAL_CHAIN (Node never sets it)
+ * OpenSSL accepts a path only if it ends at a self-signed certificate of the store,
+ * so the intermediates never become trust anchors.
+ */
+export interface ClientTrust {
+  rootsPem: string;
+  intermediatesPem: readonly string[];
+}
+
+/** Where the listener's own SVID and the client trust come from. */
 export interface SvidFeed {
   watchCertificate(listener: (svid: IssuedSvid) => void): () => void;
-  watchBundle(listener: (bundle: TrustBundle) => void): () => void;
+  /** Calls listener now and whenever the roots or the intermediates may have changed. */
+  watchTrust(listener: (trust: ClientTrust) => void): () => void;
+}
+
+/** Bounds on what unauthenticated peers can make the listener hold (issue #8). */
+export interface ConnectionLimits {
+  /** A TLS handshake not finished this long after the TCP accept is dropped. */
+  handshakeTimeoutMs: number;
+  /** Open connections per client IP address (handshakes included); more are closed at once. */
+  perAddress: number;
+  /** Open connections in all; more are closed at once. */
+  max: number;
 }
 
 export interface TlsListenerOptions {
@@ -19,10 +43,11 @@ export interface TlsListenerOptions {
   port: number;
   feed: SvidFeed;
   /**
-   * Ask every client for a certificate without requiring one, and keep what each
-   * connection presented, verified or not, for the authenticators.
+   * Ask every client for a certificate without requiring one; OpenSSL verifies what
+   * is presented and each connection keeps the chain with the verdict.
    */
   requestClientCertificate: boolean;
+  connections: ConnectionLimits;
   logger: Logger;
 }
 
@@ -30,19 +55,20 @@ export interface TlsListener {
   /** The bound port (port 0 resolved). */
   readonly port: number;
   /**
-   * DER certificates the client of a call presented, leaf first; empty when it
-   * presented none. `peer` is the call's getPeer(). Throws UNAUTHENTICATED when no
-   * open connection of this listener has that address: then nobody can say
-   * whether a certificate was presented, and guessing "none" would let a bearer
-   * token stand in for a certificate that failed.
+   * The client certificate chain of a call's connection, with OpenSSL's verdict;
+   * undefined when the client presented none. `peer` is the call's getPeer().
+   * Throws UNAUTHENTICATED when no open connection of this listener has that
+   * address: then nobody can say whether a certificate was presented, and guessing
+   * "none" would let a bearer token stand in for a certificate that failed.
    */
-  peerCertificates(peer: string): readonly Uint8Array[];
+  peerChain(peer: string): PresentedChain | undefined;
+  /** Open connections (handshakes included). */
+  connections(): number;
   close(): Promise<void>;
 }
 
-/** More than any chain a client legitimately sends; the mtls authenticator rejects above its own cap. */
+/** More than any chain a client legitimately sends. */
 const MAX_PRESENTED = 10;
-const none: readonly Uint8Array[] = Object.freeze([]);
 
 /**
  * The SDS TLS listener: node:tls terminates TLS and hands each connection to
@@ -51,22 +77,20 @@ const none: readonly Uint8Array[] = Object.freeze([]);
  * certificates grpc-js (1.14, server-interceptors.ts getAuthContext) returns an
  * empty auth context whenever the socket is not `authorized`: a client whose
  * certificate fails verification then looks exactly like one that sent none, so
- * a bearer token would be accepted next to a bad certificate. It also hands out
- * only the leaf. Here each connection's presented chain is taken from the TLS
- * socket itself (getPeerCertificate(true)), whatever OpenSSL thought of it, and
- * the mtls authenticator verifies it against the current bundle.
+ * a bearer token would be accepted next to a bad certificate. Here OpenSSL
+ * verifies the chain during the handshake (rejectUnauthorized: false, so a
+ * refused chain still reaches the authenticator, which answers UNAUTHENTICATED
+ * with the reason instead of a reset) and the connection keeps chain and verdict.
  */
 export async function listenTls(options: TlsListenerOptions): Promise<TlsListener> {
-  const { grpcServer, feed, requestClientCertificate, logger } = options;
+  const { grpcServer, feed, requestClientCertificate, logger, connections: limits } = options;
   let identity: { cert: string; key: string } | undefined;
-  let bundle: string | undefined;
+  let trust: string[] = [];
   let server: tls.Server | undefined;
   let firstIdentity!: () => void;
   const ready = new Promise<void>((resolve) => (firstIdentity = resolve));
-  // The bundle only feeds the CertificateRequest's CA list (it helps clients pick
-  // a certificate); verification is the mtls authenticator's job.
-  const context = (): SecureContextOptions => ({ cert: identity!.cert, key: identity!.key, ...(requestClientCertificate && bundle ? { ca: bundle } : {}) });
-  // New connections use the newest SVID and bundle; open ones keep theirs.
+  const context = (): SecureContextOptions => ({ cert: identity!.cert, key: identity!.key, ...(requestClientCertificate && trust.length ? { ca: trust } : {}) });
+  // New connections use the newest SVID and trust; open ones keep theirs.
   const update = () => {
     try {
       server?.setSecureContext(context());
@@ -81,15 +105,18 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       update();
       firstIdentity();
     }),
-    feed.watchBundle((next) => {
-      bundle = next.pem;
+    feed.watchTrust((next) => {
+      const certs = [next.rootsPem, ...next.intermediatesPem];
+      if (certs.join('') === trust.join('')) return;
+      trust = certs;
       if (identity && requestClientCertificate) update();
     }),
   ];
 
   // One object per connection, so a closing connection never removes a newer one that reuses its address.
-  const connections = new Map<string, { readonly certificates: readonly Uint8Array[] }>();
+  const established = new Map<string, { readonly chain: PresentedChain | undefined }>();
   const sockets = new Set<Socket>();
+  const perAddress = new Map<string, number>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let listening: { address: string; close(): Promise<void> };
   try {
@@ -98,26 +125,44 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       ...context(),
       ALPNProtocols: ['h2'],
       requestCert: requestClientCertificate,
-      // Never refuse at the TLS layer: a client without a certificate may carry a
-      // bearer credential, and one with a bad certificate gets UNAUTHENTICATED
-      // from the authenticator, a status it can read, instead of a reset.
       rejectUnauthorized: false,
+      handshakeTimeout: limits.handshakeTimeoutMs,
     });
-    // Raw sockets too, so close() also ends connections still in their handshake.
+    // Beyond this Node closes each new connection right after accepting it, so the
+    // descriptors the admin socket and the upstream need stay free.
+    server.maxConnections = limits.max;
+    // Raw sockets: counted per address from the accept on, and ended by close() even mid-handshake.
     server.on('connection', (socket: Socket) => {
+      const address = socket.remoteAddress;
+      const count = address === undefined ? limits.perAddress : (perAddress.get(address) ?? 0);
+      if (count >= limits.perAddress) {
+        logger.debug({ address, limit: limits.perAddress }, 'sds: too many connections from one address; closing the new one');
+        return void socket.destroy();
+      }
+      perAddress.set(address!, count + 1);
       sockets.add(socket);
-      socket.once('close', () => sockets.delete(socket));
+      socket.once('close', () => {
+        sockets.delete(socket);
+        const left = (perAddress.get(address!) ?? 1) - 1;
+        if (left > 0) perAddress.set(address!, left);
+        else perAddress.delete(address!);
+      });
     });
-    server.on('tlsClientError', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS handshake failed'));
+    // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
+    // handshake included): without this destroy, half-open connections stayed forever.
+    server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
+      logger.debug({ code: err.code }, 'sds: TLS handshake failed');
+      socket.destroy();
+    });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // http2 handles errors of the sessions it owns; this covers the moment before.
       socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS connection error'));
       const key = peerKey(socket.remoteAddress, socket.remotePort);
       if (key === undefined) return void socket.destroy();
-      const connection = { certificates: requestClientCertificate ? presentedChain(socket) : none };
-      connections.set(key, connection);
+      const connection = { chain: requestClientCertificate ? presentedChain(socket) : undefined };
+      established.set(key, connection);
       socket.once('close', () => {
-        if (connections.get(key) === connection) connections.delete(key);
+        if (established.get(key) === connection) established.delete(key);
       });
       injector.injectConnection(socket);
     });
@@ -129,20 +174,21 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
   }
   return {
     port: (server.address() as AddressInfo).port,
-    peerCertificates(peer) {
-      const connection = connections.get(peer);
+    peerChain(peer) {
+      const connection = established.get(peer);
       if (connection === undefined) {
         throw new WcaError('ERR_UNAUTHENTICATED', 'the TLS connection of this call is not known to the listener; refusing to guess its client certificate', {
           details: { reason: 'tls-connection-unknown' },
         });
       }
-      return connection.certificates;
+      return connection.chain;
     },
+    connections: () => sockets.size,
     async close() {
       cancels.forEach((cancel) => cancel());
       injector.destroy();
       for (const socket of sockets) socket.destroy();
-      connections.clear();
+      established.clear();
       await listening.close();
     },
   };
@@ -153,15 +199,18 @@ function peerKey(address: string | undefined, port: number | undefined): string 
   return address && port ? `${address}:${port}` : undefined;
 }
 
-/** The chain the client sent, leaf first, as DER; empty when it sent no certificate. */
-function presentedChain(socket: tls.TLSSocket): readonly Uint8Array[] {
+/** The chain the client sent, leaf first, as DER, with OpenSSL's verdict; undefined when it sent no certificate. */
+function presentedChain(socket: tls.TLSSocket): PresentedChain | undefined {
   let cert: DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
-  const chain: Uint8Array[] = [];
-  while (cert?.raw && chain.length < MAX_PRESENTED) {
-    chain.push(new Uint8Array(cert.raw));
+  const certificates: Uint8Array[] = [];
+  while (cert?.raw && certificates.length < MAX_PRESENTED) {
+    certificates.push(new Uint8Array(cert.raw));
     // A self-signed certificate is its own issuer: the end of the chain.
     if (!cert.issuerCertificate || cert.issuerCertificate === cert) break;
     cert = cert.issuerCertificate;
   }
-  return chain.length > 0 ? Object.freeze(chain) : none;
+  if (certificates.length === 0) return undefined;
+  // authorizationError is an OpenSSL X509_V_ERR name (e.g. INVALID_PURPOSE, PATH_LENGTH_EXCEEDED).
+  const verifyError = socket.authorized ? null : String(socket.authorizationError ?? 'UNVERIFIED');
+  return Object.freeze({ certificates: Object.freeze(certificates), verifyError });
 }

@@ -68,6 +68,8 @@ async function importPlugin(plugin: string, options: LoadOptions = {}): Promise<
   try {
     mod = (await import(specifier)) as Record<string, unknown>;
   } catch (cause) {
+    // Our own coded errors (a plugin's missing optional SDK) already say what to do.
+    if (cause instanceof WcaError) throw cause;
     const kind = (builtinPlugins as readonly string[]).includes(plugin)
       ? 'built-in plugin'
       : isModulePath(plugin)
@@ -113,6 +115,8 @@ export async function checkUpstreamConfig(spec: UpstreamSpec, options: LoadOptio
   try {
     plugin = await importPlugin(spec.plugin, options);
   } catch (err) {
+    // A missing optional SDK is not a config problem: the fix is an install.
+    if (err instanceof WcaError && err.code === 'ERR_UPSTREAM_DEPENDENCY_MISSING') throw err;
     return [{ path: 'plugin', message: describe(err) }];
   }
   return configProblems(plugin, spec.config);

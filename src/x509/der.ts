@@ -38,14 +38,21 @@ export function smallInt(n: number): Buffer {
 }
 
 export function oid(dotted: string): Buffer {
-  const arcs = dotted.split('.').map(Number);
-  const out: number[] = [arcs[0]! * 40 + arcs[1]!];
+  // BigInt: UUID arcs (2.25.<128-bit>) exceed 32 bits. OIDs are encoded once per CA, never per leaf.
+  const arcs = dotted.split('.').map(BigInt);
+  const out: number[] = [Number(arcs[0]! * 40n + arcs[1]!)];
   for (const arc of arcs.slice(2)) {
-    const stack = [arc & 0x7f];
-    for (let v = arc >>> 7; v > 0; v >>>= 7) stack.unshift((v & 0x7f) | 0x80);
+    const stack = [Number(arc & 0x7fn)];
+    for (let v = arc >> 7n; v > 0n; v >>= 7n) stack.unshift(Number(v & 0x7fn) | 0x80);
     out.push(...stack);
   }
   return tlv(0x06, Buffer.from(out));
+}
+
+/** GeneralizedTime at seconds precision ("YYYYMMDDHHMMSSZ", always 17 bytes DER). */
+export function generalizedTime(ms: number): Buffer {
+  const iso = new Date(Math.floor(ms / 1000) * 1000).toISOString();
+  return tlv(0x18, Buffer.from(`${iso.slice(0, 4)}${iso.slice(5, 7)}${iso.slice(8, 10)}${iso.slice(11, 13)}${iso.slice(14, 16)}${iso.slice(17, 19)}Z`, 'latin1'));
 }
 
 const pad2 = (n: number) => (n < 10 ? `0${n}` : String(n));

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { seq, tlv, oid, octetString, bitString, explicit, time, uint, derLength, BOOLEAN_TRUE } from './der.js';
+import { seq, tlv, oid, octetString, bitString, explicit, time, generalizedTime, uint, derLength, BOOLEAN_TRUE } from './der.js';
 import { OID } from './oids.js';
 
 /**
@@ -29,6 +29,8 @@ export interface LeafFields {
   dnsNames: readonly string[];
   /** RSA leaf keys also get keyEncipherment (RSA key transport). */
   rsa: boolean;
+  /** When this SVID's renewal lineage began (the wcaLineageStart extension). */
+  lineageStartMs: number;
 }
 
 const VERSION_3 = explicit(0, uint(Buffer.from([2])));
@@ -40,12 +42,15 @@ const BASIC_CONSTRAINTS_LEAF = ext(OID.basicConstraints, true, seq());
 const KEY_USAGE_EC = ext(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x07, 0x80]));
 const KEY_USAGE_RSA = ext(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x05, 0xa0]));
 const EXT_KEY_USAGE = ext(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth)));
+const lineageExt = (ms: number) => ext(OID.wcaLineageStart, false, generalizedTime(ms));
+/** Content bytes of the lineage GeneralizedTime, at the very end of its extension. */
+const LINEAGE_TIME_LENGTH = 15;
 // An empty subject: the SPIFFE ID lives in the SAN, which RFC 5280 4.2.1.6 then requires to be critical.
 const EMPTY_NAME = seq();
 
 /**
  * The TBS of every leaf from one CA and key type differs only in serial, validity,
- * key, SKI and SANs, and all but the SANs have fixed lengths. So the bytes before
+ * key, SKI, lineage start and SANs, and all but the SANs have fixed lengths. So the bytes before
  * the SAN extension are a template copied per leaf with those fields written in
  * place; only the three enclosing lengths are computed.
  */
@@ -56,6 +61,7 @@ interface Template {
   notAfterAt: number;
   spkiAt: number;
   skiAt: number;
+  lineageAt: number;
   /** Bytes of the extensions list before the SAN extension. */
   extsPrefixLength: number;
 }
@@ -70,7 +76,7 @@ function buildTemplate(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Tem
   const spki = Buffer.alloc(spkiLength);
   const skiExt = ext(OID.subjectKeyIdentifier, false, octetString(Buffer.alloc(20)));
   const aki = ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId)));
-  const extsPrefix = Buffer.concat([BASIC_CONSTRAINTS_LEAF, rsa ? KEY_USAGE_RSA : KEY_USAGE_EC, EXT_KEY_USAGE, skiExt, aki]);
+  const extsPrefix = Buffer.concat([BASIC_CONSTRAINTS_LEAF, rsa ? KEY_USAGE_RSA : KEY_USAGE_EC, EXT_KEY_USAGE, skiExt, aki, lineageExt(Date.UTC(2000, 0, 1))]);
   const before = Buffer.concat([VERSION_3, serial, ca.signatureAlgDer, ca.issuerDer]);
   const body = Buffer.concat([before, validity, EMPTY_NAME, spki, extsPrefix]);
   const validityAt = before.length;
@@ -83,6 +89,7 @@ function buildTemplate(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Tem
     notAfterAt: validityAt + 2 + PLACEHOLDER_TIME.length,
     spkiAt,
     skiAt: extsAt + BASIC_CONSTRAINTS_LEAF.length + (rsa ? KEY_USAGE_RSA : KEY_USAGE_EC).length + EXT_KEY_USAGE.length + skiExt.length - 20,
+    lineageAt: extsAt + extsPrefix.length - LINEAGE_TIME_LENGTH,
     extsPrefixLength: extsPrefix.length,
   };
 }
@@ -134,8 +141,9 @@ export function encodeLeafTbs(ca: LeafCaProfile, f: LeafFields): Buffer {
   notBefore.copy(out, base + t.notBeforeAt);
   notAfter.copy(out, base + t.notAfterAt);
   f.spkiDer.copy(out, base + t.spkiAt);
-  const skiAt = base + t.skiAt + extsHeader.length + extsSeqHeader.length;
-  crypto.createHash('sha1').update(f.publicKeyBits).digest().copy(out, skiAt);
+  const shift = base + extsHeader.length + extsSeqHeader.length;
+  crypto.createHash('sha1').update(f.publicKeyBits).digest().copy(out, t.skiAt + shift);
+  generalizedTime(f.lineageStartMs).copy(out, t.lineageAt + shift, 2);
   return out;
 }
 
@@ -150,6 +158,7 @@ export function encodeLeafTbsGeneric(ca: LeafCaProfile, f: LeafFields): Buffer {
       EXT_KEY_USAGE,
       ext(OID.subjectKeyIdentifier, false, octetString(ski)),
       ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId))),
+      lineageExt(f.lineageStartMs),
       subjectAltName(f.spiffeId, f.dnsNames),
     ),
   );

@@ -117,9 +117,10 @@ describe('a private key belongs to one instance (item 5)', () => {
     const pki = await TestPki.create();
     const id = 'spiffe://cluster.local/vm/db';
     const [first, second] = [await pki.svid(id), await pki.svid(id)];
-    const mtls = new MtlsAuthenticator(pki.issuer(), new FakeClock(Date.now()));
-    const instanceOf = async (peerCertificates: Uint8Array[]) =>
-      (await mtls.authenticate({ transport: 'tls', peerAddress: '127.0.0.1:2', metadata: new Map(), peerCertificates }))!.instance;
+    const mtls = new MtlsAuthenticator({ trustDomain: 'cluster.local', clock: new FakeClock(Date.now()), intermediates: () => [pki.intermediatePem()] });
+    // verifyError null: as the TLS listener reports a chain OpenSSL validated.
+    const instanceOf = async (certificates: Uint8Array[]) =>
+      (await mtls.authenticate({ transport: 'tls', peerAddress: '127.0.0.1:2', metadata: new Map(), peerChain: { certificates, verifyError: null } }))!.instance;
     expect(await instanceOf(first)).not.toBe(await instanceOf(second));
     expect(await instanceOf(first)).toBe(await instanceOf(first));
   });

@@ -136,3 +136,43 @@ describe('workload-ca serve (dev profile)', () => {
     expect(containsPrivateKeyArmour(stderr)).toBe(false);
   });
 });
+
+describe('workload-ca healthcheck', () => {
+  /** An HTTP listener standing in for the server: answers `status` to /readyz, or never answers. */
+  async function withHealthServer(answer: { status: number; body: string } | 'hang', run: (addr: string) => Promise<void>) {
+    const server = http.createServer((req, res) => {
+      if (answer === 'hang') return;
+      res.writeHead(req.url === '/readyz' ? answer.status : 404).end(answer.body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    try {
+      await run(`127.0.0.1:${(server.address() as { port: number }).port}`);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  }
+
+  it('exits 0 on 200 from /readyz', async () => {
+    await withHealthServer({ status: 200, body: 'ready\n' }, async (addr) => {
+      const r = await cli('healthcheck', '--http-listen', addr);
+      expect(r).toMatchObject({ code: 0, stdout: `GET ${addr}/readyz: 200 ready\n` });
+    });
+  });
+
+  it('exits 1 on 503, showing the status and the first line of the reason', async () => {
+    await withHealthServer({ status: 503, body: 'not ready: no active intermediate\nmore\n' }, async (addr) => {
+      const r = await cli('healthcheck', '--http-listen', addr);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe(`error: GET ${addr}/readyz: 503 not ready: no active intermediate\n`);
+    });
+  });
+
+  it('exits 1 when the server does not answer within --timeout', async () => {
+    await withHealthServer('hang', async (addr) => {
+      const r = await cli('healthcheck', '--http-listen', addr, '--timeout', '1s');
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain('no answer within 1000 ms');
+    });
+  });
+});

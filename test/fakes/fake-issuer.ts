@@ -62,6 +62,10 @@ export class FakeIssuer implements LeafIssuer {
     return this.currentBundle;
   }
 
+  intermediatesPem(): string[] {
+    return [];
+  }
+
   subscribe(listener: (event: AuthorityEvent) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);

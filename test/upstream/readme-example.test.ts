@@ -51,7 +51,7 @@ describe('plugins/README.md worked example', () => {
   it('the README shows the fixture verbatim (modulo the package import path)', async () => {
     const text = await readFile(readme, 'utf8');
     const shown = /<!-- example:start[^>]*-->\n```ts\n([\s\S]*?)```\n<!-- example:end -->/.exec(text)?.[1];
-    const code = (await readFile(fixture, 'utf8')).replaceAll("'../../../src/upstream/", "'workload-ca/dist/src/upstream/");
+    const code = (await readFile(fixture, 'utf8')).replaceAll("'../../../src/upstream/", "'workload-ca/upstream/");
     expect(shown).toBe(code);
   });
 

@@ -25,6 +25,7 @@ describe('leaf TBS template', () => {
         serial: randomSerial(),
         notBeforeMs: now - 30_000 + i,
         notAfterMs: now + 3600_000 * (i + 1),
+        lineageStartMs: now - 86400_000 * i,
         spkiDer: key.spkiDer,
         publicKeyBits: key.publicKeyBits,
         spiffeId: `spiffe://cluster.local/ns/n${i}/sa/${'x'.repeat(i * 10)}`,
@@ -42,6 +43,7 @@ describe('leaf TBS template', () => {
       serial: randomSerial(),
       notBeforeMs: Date.UTC(2049, 11, 31),
       notAfterMs: Date.UTC(2050, 0, 2),
+      lineageStartMs: Date.UTC(2049, 0, 1),
       spkiDer: keys.ec.spkiDer,
       publicKeyBits: keys.ec.publicKeyBits,
       spiffeId: 'spiffe://td/x',
@@ -52,7 +54,7 @@ describe('leaf TBS template', () => {
   });
 
   it('rejects serials that would not be positive 16-byte integers', () => {
-    const base = { notBeforeMs: now, notAfterMs: now + 1000, spkiDer: keys.ec.spkiDer, publicKeyBits: keys.ec.publicKeyBits, spiffeId: 'spiffe://td/x', dnsNames: [], rsa: false };
+    const base = { notBeforeMs: now, notAfterMs: now + 1000, lineageStartMs: now, spkiDer: keys.ec.spkiDer, publicKeyBits: keys.ec.publicKeyBits, spiffeId: 'spiffe://td/x', dnsNames: [], rsa: false };
     expect(() => encodeLeafTbs(profile, { ...base, serial: Buffer.alloc(16, 0xff) })).toThrow(RangeError);
     expect(() => encodeLeafTbs(profile, { ...base, serial: Buffer.alloc(8, 0x40) })).toThrow(RangeError);
   });
@@ -85,5 +87,30 @@ describe('DER helpers', () => {
     const text = pem('CERTIFICATE', der);
     expect(text.split('\n').every((l) => l.length <= 64)).toBe(true);
     expect(pemBlocks(text)[0]!.equals(der)).toBe(true);
+  });
+});
+
+describe('lineage start extension', () => {
+  it('round-trips through a signed leaf that OpenSSL parses, non-critical', async () => {
+    const { createDevAuthority } = await import('../../src/dev-authority.js');
+    const { lineageStartOf } = await import('../../src/x509/lineage.js');
+    const authority = await createDevAuthority({ signers: 1 });
+    try {
+      const started = Date.UTC(2026, 0, 2, 3, 4, 5);
+      for (const [request, expected] of [
+        [{ lineageStartMs: started }, started],
+        [{}, undefined],
+      ] as const) {
+        const svid = await authority.issue({ spiffeId: 'spiffe://cluster.local/x', ...request });
+        const der = pemBlocks(svid.chainPem)[0]!;
+        const cert = new crypto.X509Certificate(der);
+        expect(cert.subjectAltName).toBe('URI:spiffe://cluster.local/x');
+        const read = lineageStartOf(der)!;
+        if (expected === undefined) expect(Math.abs(read - Date.now())).toBeLessThan(60_000);
+        else expect(read).toBe(expected);
+      }
+    } finally {
+      await authority.close();
+    }
   });
 });

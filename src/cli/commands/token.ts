@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { connectAdmin } from '../../admin/client.js';
-import { defaultAdminSocketPath } from '../../admin/socket-path.js';
 import { parseDurationSeconds } from '../../config/duration.js';
-import { parseListenAddress } from '../../config/listen.js';
 import { WcaError } from '../../errors.js';
+import { adminSocketPath, withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface CreateFlags {
   spiffeId: string;
@@ -13,21 +12,14 @@ interface CreateFlags {
   json?: boolean;
 }
 
-export interface CommandOutput {
-  stdout: { write(text: string): unknown };
-  stderr: { write(text: string): unknown };
-}
-
 /** `workload-ca token create`: mints a one-time join token through the running server's admin API. */
 export function registerTokenCommand(program: Command, output: CommandOutput = process): void {
   const token = program.command('token').description('manage one-time join tokens for machines outside Kubernetes');
-  token
-    .command('create')
+  withAdminSocket(token.command('create'))
     .description('create a join token bound to a SPIFFE ID; prints the token (shown once) on stdout')
     .requiredOption('--spiffe-id <id>', 'SPIFFE ID the machine will receive, e.g. spiffe://cluster.local/vm/db-1')
     .requiredOption('--ttl <duration>', 'how long the token can be used, e.g. 15m, 1h')
     .option('--dns <name>', 'DNS SAN the machine may have (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-    .option('--admin-socket <address>', 'admin API address', `unix:${defaultAdminSocketPath(process.env)}`)
     .option('--json', 'print the whole answer as JSON')
     .action(async (flags: CreateFlags) => {
       // parseDurationSeconds wants a unit in strings; a bare number on the command line means seconds.
@@ -35,11 +27,7 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
       if (ttlSeconds === undefined || !Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
         throw new WcaError('ERR_TTL_INVALID', `--ttl "${flags.ttl}" is not a duration of whole seconds (use e.g. 15m, 1h or 900)`);
       }
-      const address = parseListenAddress(flags.adminSocket);
-      if (typeof address === 'string' || address.kind !== 'unix') {
-        throw new WcaError('ERR_USAGE', `--admin-socket "${flags.adminSocket}" must be unix:/absolute/path`);
-      }
-      const client = connectAdmin(address.path);
+      const client = connectAdmin(adminSocketPath(flags.adminSocket));
       try {
         const created = await client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds });
         if (flags.json) {

@@ -1,24 +1,17 @@
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
+import { packageVersion } from '../../package-root.js';
 
-/** The package's version, found by walking up from this file (works from src/ and from dist/). */
-function packageVersion(): string {
-  for (let dir = path.dirname(fileURLToPath(import.meta.url)); dir !== path.dirname(dir); dir = path.dirname(dir)) {
-    const file = path.join(dir, 'package.json');
-    if (!fs.existsSync(file)) continue;
-    const pkg = JSON.parse(fs.readFileSync(file, 'utf8')) as { name?: string; version?: string };
-    if (pkg.name === 'workload-ca' && pkg.version) return pkg.version;
-  }
-  return 'unknown';
+/** One format for `workload-ca version`, `--version` and `-V`. */
+export function versionLine(): string {
+  return `workload-ca ${packageVersion()} (node ${process.version})`;
 }
 
 export function registerVersionCommand(program: Command): void {
+  program.version(versionLine(), '-V, --version', 'print the workload-ca version');
   program
     .command('version')
     .description('print the workload-ca version')
     .action(() => {
-      process.stdout.write(`workload-ca ${packageVersion()} (node ${process.version})\n`);
+      process.stdout.write(`${versionLine()}\n`);
     });
 }
