@@ -12,7 +12,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
   name: 'vault',
   configSchema: vaultConfigSchema,
   async create(config: VaultConfig, context: PluginContext) {
-    const logger = context.logger.child({ upstream: 'vault' });
+    const logger = context.logger;
     const { client, auth } = await connectVault(config, {
       plugin: 'vault',
       caFileField: 'config.caFile',
@@ -22,7 +22,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
       env: context.env,
     });
     if (config.address.startsWith('http:') && !context.devProfile) {
-      logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted');
+      logger.warn('address is plain http; tokens and certificates travel unencrypted');
     }
     return new VaultAuthority(config, client, auth, logger, () => context.now());
   },

@@ -44,7 +44,7 @@ export async function readPrivateFile(
     if (mode & 0o077) {
       const problem = `${filePath} holds a private key but is open to group or others (mode ${modeOf(mode)}); chmod 600 it`;
       if (!context.devProfile) throw configError(plugin, [{ path: field, message: problem }]);
-      context.logger.warn({ plugin, field, path: filePath, mode: modeOf(mode) }, `upstream "${plugin}": ${problem} (allowed in the dev profile only)`);
+      context.logger.warn({ field, path: filePath, mode: modeOf(mode) }, `${problem} (allowed in the dev profile only)`);
     }
     return await handle.readFile('utf8');
   } catch (cause) {
