@@ -7,7 +7,7 @@ import { AuthenticatorChain } from '../identity/chain.js';
 import type { Authenticator, Policy } from '../identity/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
@@ -75,7 +75,7 @@ const defaultDrainTimeoutMs = 10_000;
 
 /** Ends a stream before it is served, with the error's status. */
 function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
-  metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+  metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
   call.emit('error', { code: grpcStatusOf(err), details: publicMessageOf(err) });
 }
 
@@ -159,7 +159,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     ) => {
       const request = call.request;
       const fail = (err: unknown) => {
-        metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+        metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
         callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
       };
       if (stopping) return fail(shuttingDown());
@@ -175,7 +175,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       const inFlight: Endable = {
         fail(status, message) {
           if (!fetches.delete(inFlight)) return;
-          metrics.sdsRejected.inc({ status: String(status) });
+          metrics.sdsRejected.inc({ code: grpcCodeName(status) });
           callback({ code: status, details: message });
         },
       };

@@ -126,7 +126,7 @@ describe('workload-ca serve (dev profile)', () => {
       expect(await get('/healthz')).toMatchObject({ status: 200 });
       expect(await get('/readyz')).toMatchObject({ status: 200, body: 'ready\n' });
       const metrics = await get('/metrics');
-      expect(metrics.body).toContain('wca_intermediate_not_after_seconds{slot="active"}');
+      expect(metrics.body).toContain('wca_intermediate_not_after_timestamp_seconds{slot="active"}');
       expect(await get('/nope')).toMatchObject({ status: 404 });
     } finally {
       const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
