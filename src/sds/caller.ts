@@ -2,11 +2,14 @@ import type { AuthenticatorChain } from '../identity/chain.js';
 import type { CallerContext, Policy } from '../identity/types.js';
 import type { StreamCaller } from './source.js';
 import type { Log } from './stream-log.js';
+import type { DecisionLog } from './decision-log.js';
+import { isWcaError } from '../errors.js';
 import type { NodeInfo } from './types.js';
 
 export interface AuthorizeDeps {
   chain: AuthenticatorChain;
   policy: Policy;
+  decisions: DecisionLog;
 }
 
 /** Who is calling and what it may receive; throws UNAUTHENTICATED / PERMISSION_DENIED / INVALID_ARGUMENT. */
@@ -16,12 +19,16 @@ export async function authorizeCaller(
   context: Omit<CallerContext, 'node'>,
   node: NodeInfo | undefined,
 ): Promise<StreamCaller> {
-  const caller = await deps.chain.authenticate({ ...context, ...(node ? { node: { id: node.id, cluster: node.cluster } } : {}) });
-  const grant = deps.policy.decide(caller);
-  log.debug(
-    { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
-    'sds: caller authorized',
-  );
+  let caller;
+  let grant;
+  try {
+    caller = await deps.chain.authenticate({ ...context, ...(node ? { node: { id: node.id, cluster: node.cluster } } : {}) });
+    grant = deps.policy.decide(caller);
+  } catch (err) {
+    deps.decisions.denied(log, { authenticator: caller?.authenticator, subject: caller?.subject, code: isWcaError(err) ? err.code : 'ERR_INTERNAL' });
+    throw err;
+  }
+  deps.decisions.granted(log, { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule });
   // Whose keys: an authenticator's instance names are its own (a pod UID is not a socket path).
   const instance = JSON.stringify([caller.authenticator, caller.instance]);
   return {

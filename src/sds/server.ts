@@ -25,6 +25,7 @@ import { sdsServiceDefinition } from './service.js';
 import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
+import { DecisionLog } from './decision-log.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
@@ -101,6 +102,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     identities,
     chain,
     policy: options.policy,
+    decisions: new DecisionLog(clock),
     logger,
     metrics,
     sources,
