@@ -1,10 +1,7 @@
 import { createPublicKey, verify, webcrypto } from 'node:crypto';
-import { base64url, exportJWK, generateKeyPair, SignJWT } from 'jose';
-import { systemClock } from '../src/clock.js';
-import { JwtAuthenticator } from '../src/identity/jwt/authenticator.js';
-import { jwtConfigSchema } from '../src/identity/jwt/config.js';
+import { base64url } from 'jose';
 import type { CallerContext } from '../src/identity/types.js';
-import { silentLogger } from '../src/telemetry/logger.js';
+import { benchJwtIssuer } from './jwt-fixture.js';
 
 /**
  * What JWT authentication costs per SDS request with a cached JWKS: the whole
@@ -32,8 +29,6 @@ export interface AuthJwtBenchResult {
   overheadMedianUs: number;
 }
 
-const ISSUER = 'https://kubernetes.default.svc.cluster.local';
-
 const warmupOf = (iterations: number) => Math.min(500, iterations);
 
 const contextFor = (token: string): CallerContext => ({
@@ -42,7 +37,8 @@ const contextFor = (token: string): CallerContext => ({
   metadata: new Map([['authorization', [`Bearer ${token}`]]]),
 });
 
-async function measure(iterations: number, op: () => unknown): Promise<LatencyUs> {
+/** Median and p99 µs of `op`, called one at a time after a warm-up; also used by bench/renewal.ts. */
+export async function measure(iterations: number, op: () => unknown): Promise<LatencyUs> {
   const samples = new Float64Array(iterations);
   for (let i = 0; i < warmupOf(iterations); i++) await op(); // warm up JIT and caches
   for (let i = 0; i < iterations; i++) {
@@ -55,30 +51,12 @@ async function measure(iterations: number, op: () => unknown): Promise<LatencyUs
 }
 
 export async function runAuthJwtBench(iterations = 5000): Promise<AuthJwtBenchResult> {
-  const { privateKey, publicKey } = await generateKeyPair('ES256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'bench', alg: 'ES256' };
-  const now = Math.floor(Date.now() / 1000);
-  const mint = (pod: number) =>
-    new SignJWT({
-      sub: 'system:serviceaccount:shop:cart',
-      'kubernetes.io': { namespace: 'shop', serviceaccount: { name: 'cart' }, pod: { name: `cart-${pod}` } },
-    })
-      .setProtectedHeader({ alg: 'ES256', kid: 'bench', typ: 'JWT' })
-      .setIssuer(ISSUER)
-      .setAudience('workload-ca')
-      .setIssuedAt(now)
-      .setExpirationTime(now + 3600)
-      .sign(privateKey);
+  const { jwk, mint, authenticator: makeAuthenticator } = await benchJwtIssuer();
   const token = await mint(0);
   const fresh: CallerContext[] = [];
   for (let i = 1; i <= iterations + warmupOf(iterations); i++) fresh.push(contextFor(await mint(i)));
 
-  const authenticator = new JwtAuthenticator({
-    config: jwtConfigSchema.parse({ issuers: [{ issuer: ISSUER, audiences: ['workload-ca'], keys: { jwksFile: 'unused' } }] }),
-    clock: systemClock,
-    logger: silentLogger(),
-    loaderFor: () => async () => ({ keys: [jwk] }),
-  });
+  const authenticator = makeAuthenticator();
   const context = contextFor(token);
   const caller = await authenticator.authenticate(context);
   if (caller?.claims.serviceAccount !== 'cart') throw new Error('bench token did not authenticate');

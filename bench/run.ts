@@ -3,6 +3,8 @@ import { runIssueBench, printIssueBench } from './issue.js';
 import { runSdsScaleBench, printSdsScaleBench } from './sds-scale.js';
 import { runAuthJwtBench, printAuthJwtBench } from './auth-jwt.js';
 import { runTransitBench, printTransitBench } from './transit.js';
+import { runRenewalBench, printRenewalBench } from './renewal.js';
+import { runCsrChecksBench, printCsrChecksBench } from './csr-checks.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
@@ -11,6 +13,9 @@ async function main(): Promise<void> {
   if (!only || only === 'auth-jwt') printAuthJwtBench(await runAuthJwtBench());
   if (!only || only === 'sds') printSdsScaleBench(await runSdsScaleBench());
   if (!only || only === 'transit') printTransitBench(await runTransitBench());
+  if (!only || only === 'renewal') printRenewalBench(await runRenewalBench());
+  // Also part of `issue`; alone, without the minute of issuance load around it.
+  if (only === 'csr-checks') printCsrChecksBench(await runCsrChecksBench());
 }
 
 main().then(

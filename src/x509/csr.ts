@@ -157,8 +157,8 @@ function parseStructure(der: Buffer): CsrParts {
 
 const isNull = (t: Tlv | undefined) => t !== undefined && t.tag === 0x05 && t.end === t.contentStart;
 
-/** RFC 5758: ECDSA parameters are absent; RFC 4055: RSA PKCS#1 v1.5 parameters are NULL (or absent). */
-function checkSignatureParams(params: Tlv[], key: KeyKind): void {
+/** RFC 5758: ECDSA parameters are absent; RFC 4055: RSA PKCS#1 v1.5 parameters are NULL (or absent). Exported for bench/csr-checks.ts. */
+export function checkSignatureParams(params: Tlv[], key: KeyKind): void {
   const ok = params.length === 0 || (key === 'rsa' && params.length === 1 && isNull(params[0]));
   if (!ok) refuse('ERR_CSR_INVALID', 'signature-algorithm', 'CSR signature algorithm has unexpected parameters');
 }
@@ -193,15 +193,27 @@ async function ecKey(der: Buffer, parts: CsrParts): Promise<ImportedKey> {
   return { key, spkiDer: ecSpki(curveOid!, point), publicKeyBits: point, keyKind: 'ec' };
 }
 
-/**
- * RSAPublicKey { modulus, publicExponent } read with our DER reader (which takes
- * BER lengths), checked, and written back as canonical DER before OpenSSL sees it.
- */
 function rsaKey(parts: CsrParts): ImportedKey {
   if (parts.keyParams !== undefined && !isNull(parts.keyParams)) {
     refuse('ERR_CSR_INVALID', 'rsa-key', 'CSR RSA key algorithm parameters must be NULL');
   }
-  const [n, e] = rsaIntegers(parts.keyBits);
+  const { spkiDer, publicKeyBits } = canonicalRsaKey(parts.keyBits);
+  let key: crypto.KeyObject;
+  try {
+    key = crypto.createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
+  } catch {
+    refuse('ERR_CSR_INVALID', 'rsa-key', 'CSR public key cannot be decoded');
+  }
+  return { key, spkiDer, publicKeyBits, keyKind: 'rsa' };
+}
+
+/**
+ * RSAPublicKey { modulus, publicExponent } read with our DER reader (which takes
+ * BER lengths), checked, and written back as canonical DER before OpenSSL sees it.
+ * Exported for bench/csr-checks.ts, which prices these checks.
+ */
+export function canonicalRsaKey(keyBits: Buffer): { spkiDer: Buffer; publicKeyBits: Buffer } {
+  const [n, e] = rsaIntegers(keyBits);
   const bits = n.length === 0 ? 0 : n.length * 8 - Math.clz32(n[0]!) + 24;
   if (bits < RSA_MIN_BITS || bits > limits.csrRsaMaxModulusBits) {
     refuse('ERR_KEY_TYPE_UNSUPPORTED', 'rsa-modulus', `CSR RSA key is ${bits} bits; at least ${RSA_MIN_BITS} and at most ${limits.csrRsaMaxModulusBits} required`);
@@ -211,14 +223,7 @@ function rsaKey(parts: CsrParts): ImportedKey {
     refuse('ERR_KEY_TYPE_UNSUPPORTED', 'rsa-exponent', 'CSR RSA public exponent must be odd, at least 3 and below 2^256 (65537 is usual)');
   }
   const publicKeyBits = seq(uint(n), uint(e));
-  const spkiDer = seq(rsaAlgorithmId, bitString(publicKeyBits));
-  let key: crypto.KeyObject;
-  try {
-    key = crypto.createPublicKey({ key: spkiDer, format: 'der', type: 'spki' });
-  } catch {
-    refuse('ERR_CSR_INVALID', 'rsa-key', 'CSR public key cannot be decoded');
-  }
-  return { key, spkiDer, publicKeyBits, keyKind: 'rsa' };
+  return { spkiDer: seq(rsaAlgorithmId, bitString(publicKeyBits)), publicKeyBits };
 }
 
 /** Modulus and exponent as unsigned big-endian bytes without leading zeros. */

@@ -44,21 +44,9 @@ export class SdsTestClient {
 
   /** FetchSecrets for one name; resolves with the decoded Secret (official proto field names). */
   fetchSecret(resourceName: string, authorization?: string, nodeId = 'sidecar~10.0.0.7~vm~default'): Promise<RawSecret> {
-    const { DiscoveryRequest, DiscoveryResponse, Secret } = sdsProtos();
     const metadata = new grpc.Metadata();
     if (authorization) metadata.set('authorization', authorization);
-    const request = { node: { id: nodeId, cluster: 'shop' }, resource_names: [resourceName], type_url: secretTypeUrl };
-    return new Promise((resolve, reject) => {
-      this.client.makeUnaryRequest(
-        `/${sdsServiceName}/FetchSecrets`,
-        (r: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(r)).finish()),
-        (bytes: Buffer) => DiscoveryResponse.decode(bytes) as unknown as { resources: { value: Uint8Array }[] },
-        request,
-        metadata,
-        { deadline: Date.now() + 20_000 },
-        (err, response) => (err || !response ? reject(err) : resolve(Secret.decode(response.resources[0]!.value) as unknown as RawSecret)),
-      );
-    });
+    return fetchSecretOn(this.client, resourceName, metadata, nodeId);
   }
 
   /** FetchSecrets for the caller's own certificate, with its SANs read from the leaf. */
@@ -80,4 +68,21 @@ export class SdsTestClient {
   close(): void {
     this.client.close();
   }
+}
+
+/** One FetchSecrets call for `resourceName` on `client`; also used by bench/renewal.ts. */
+export function fetchSecretOn(client: grpc.Client, resourceName: string, metadata: grpc.Metadata, nodeId: string): Promise<RawSecret> {
+  const { DiscoveryRequest, DiscoveryResponse, Secret } = sdsProtos();
+  const request = { node: { id: nodeId, cluster: 'shop' }, resource_names: [resourceName], type_url: secretTypeUrl };
+  return new Promise((resolve, reject) => {
+    client.makeUnaryRequest(
+      `/${sdsServiceName}/FetchSecrets`,
+      (r: object) => Buffer.from(DiscoveryRequest.encode(DiscoveryRequest.fromObject(r)).finish()),
+      (bytes: Buffer) => DiscoveryResponse.decode(bytes) as unknown as { resources: { value: Uint8Array }[] },
+      request,
+      metadata,
+      { deadline: Date.now() + 20_000 },
+      (err, response) => (err || !response ? reject(err) : resolve(Secret.decode(response.resources[0]!.value) as unknown as RawSecret)),
+    );
+  });
 }
