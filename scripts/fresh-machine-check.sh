@@ -2,7 +2,7 @@
 # The README's commands on a "fresh machine": a clean clone, `npm ci`, then
 # `npm test` with PATH holding only Node.js, npm, git and a few coreutils, so
 # every suite that needs a system tool (OpenSSL, strace, SoftHSM2, OpenBao,
-# setpriv) must skip, and the run must still pass and say what it skipped.
+# setpriv, promtool) must skip, and the run must still pass and say what it skipped.
 #
 # Usage: scripts/fresh-machine-check.sh [repo]   (default: this checkout's HEAD)
 # WCA_FRESH_REUSE_MODULES=1 hard-links this checkout's node_modules instead of
@@ -45,7 +45,7 @@ if [ "$rc" -ne 0 ]; then
   grep -E 'FAIL|Error' "$log" | head -n 40 >&2
   exit 1
 fi
-for tool in openssl strace softhsm2-util pkcs11-tool bao setpriv; do
+for tool in openssl strace softhsm2-util pkcs11-tool bao setpriv promtool; do
   case "$summary" in
     *"$tool ("*) ;;
     *) echo "fresh-machine-check: FAIL: the skip summary does not name $tool: ${summary:-<no summary line>}" >&2; exit 1 ;;
