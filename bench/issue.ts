@@ -3,6 +3,10 @@ import { execFileSync } from 'node:child_process';
 import { createDevAuthority } from '../src/dev-authority.js';
 import type { Authority } from '../src/ca/authority.js';
 import { makeCsr } from '../test/fakes/csr.js';
+import fs from 'node:fs';
+import { AuditLog } from '../src/audit/log.js';
+import { stdoutAuditSink } from '../src/audit/sink.js';
+import { systemClock } from '../src/clock.js';
 import { printCsrChecksBench, runCsrChecksBench, type CsrCheckCost } from './csr-checks.js';
 
 /**
@@ -17,6 +21,8 @@ export interface IssueBenchResult {
   serverKeyPerSec: number;
   csrPerSec: number;
   latency: { rate: number; p50Ms: number; p99Ms: number; maxMs: number; count: number };
+  /** Server-key issuance with the audit log off and on (JSON lines to /dev/null), interleaved in the same run. */
+  audit: { offPerSec: number; onPerSec: number };
   /** Of a CSR leaf's cost, what the key checks and canonical re-encoding take. */
   csrChecks: CsrCheckCost[];
 }
@@ -87,10 +93,31 @@ export async function runIssueBench(options: { total?: number; csrs?: number } =
       authority.issueForCsr({ spiffeId: spiffeIds[i % 1000]!, csr: csrs[i % csrs.length]! }),
     );
     const latency = await latencyAt(authority, 1000, 5);
+    const audit = await auditOnOff(authority, spiffeIds, total, cores);
     const csrChecks = await runCsrChecksBench();
-    return { opensslSignPerSecPerCore: rates.sign, opensslVerifyPerSecPerCore: rates.verify, cores, serverKeyPerSec, csrPerSec, latency, csrChecks };
+    return { opensslSignPerSecPerCore: rates.sign, opensslVerifyPerSecPerCore: rates.verify, cores, serverKeyPerSec, csrPerSec, latency, audit, csrChecks };
   } finally {
     await authority.close();
+  }
+}
+
+/** Same load against an audited Authority and the unaudited one, alternating, best of three each. */
+async function auditOnOff(off: Authority, spiffeIds: string[], total: number, cores: number): Promise<IssueBenchResult['audit']> {
+  const devNull = fs.createWriteStream('/dev/null');
+  const on = await createDevAuthority({ signers: cores, audit: new AuditLog({ clock: systemClock, sink: stdoutAuditSink(devNull) }) });
+  try {
+    const run = (a: Authority) => throughput(total / 2, CONCURRENCY, (i) => a.issue({ spiffeId: spiffeIds[i % 1000]! }));
+    await run(on);
+    const offRates: number[] = [];
+    const onRates: number[] = [];
+    for (let round = 0; round < 3; round++) {
+      offRates.push(await run(off));
+      onRates.push(await run(on));
+    }
+    return { offPerSec: Math.max(...offRates), onPerSec: Math.max(...onRates) };
+  } finally {
+    await on.close();
+    devNull.end();
   }
 }
 
@@ -104,6 +131,8 @@ export function printIssueBench(r: IssueBenchResult): void {
   const csrCeiling = (r.cores * 1) / (1 / r.opensslSignPerSecPerCore + 1 / r.opensslVerifyPerSecPerCore);
   console.log(`openssl verify ecdsap256: ${fmt(r.opensslVerifyPerSecPerCore)}/s per core; raw ceiling for verify+sign on ${r.cores} cores = ${fmt(csrCeiling)}/s`);
   console.log(`CSR (parse + verify + sign):                          ${fmt(r.csrPerSec)} certs/s  ratio to baseline ${(r.csrPerSec / baseline).toFixed(3)}, to the verify+sign ceiling ${(r.csrPerSec / csrCeiling).toFixed(2)}  target >= 8,000: ${r.csrPerSec >= 8_000 ? 'PASS' : 'FAIL'}`);
+  const auditCost = 1 - r.audit.onPerSec / r.audit.offPerSec;
+  console.log(`audit log off ${fmt(r.audit.offPerSec)} certs/s, on ${fmt(r.audit.onPerSec)} certs/s: cost ${(auditCost * 100).toFixed(1)}%  target <= 10%: ${auditCost <= 0.1 ? 'PASS' : 'FAIL'}`);
   console.log(`latency at ${r.latency.rate} req/s open loop (${r.latency.count} requests): p50 ${r.latency.p50Ms.toFixed(2)} ms, p99 ${r.latency.p99Ms.toFixed(2)} ms, max ${r.latency.maxMs.toFixed(2)} ms  target p99 < 5 ms: ${r.latency.p99Ms < 5 ? 'PASS' : 'FAIL'}`);
   printCsrChecksBench(r.csrChecks);
 }

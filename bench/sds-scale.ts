@@ -20,6 +20,8 @@ import { InsecureDevAuthenticator } from '../src/identity/insecure-dev.js';
 import { limits } from '../src/limits.js';
 import { sdsConfigSchema } from '../src/sds/config.js';
 import { startSdsServer } from '../src/sds/server.js';
+import { ConvergenceTracker } from '../src/sds/convergence.js';
+import type { Authority } from '../src/ca/authority.js';
 import { silentLogger } from '../src/telemetry/logger.js';
 import { createMetrics } from '../src/telemetry/metrics.js';
 import { startEchoServer } from './sds-echo-server.js';
@@ -41,6 +43,8 @@ export interface SdsScaleResult {
   rssServingMiB: number;
   kibPerStream: number;
   reissuePushedMs: number;
+  /** Emergency-style taint: new authority active, previous tainted, until every stream ACKed a leaf under the new one. */
+  taint: { ackedMs: number; converged: number; subscribers: number; probeP99Ms: number; probeCount: number };
 }
 
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
@@ -129,18 +133,21 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
 
   const logger = silentLogger();
   const authority = await createDevAuthority({ trustDomain: 'cluster.local' });
+  const convergence = new ConvergenceTracker({ clock: systemClock });
   const listen = { kind: 'tcp' as const, host: '127.0.0.1', port: 0 };
   const server = await startSdsServer({
     issuer: authority,
     authenticators: [new InsecureDevAuthenticator({ profile: 'dev', trustDomain: 'cluster.local', listen, logger })],
     policy: rulePolicyWithBuiltins('cluster.local', [], 3600),
-    // Every simulated Envoy connects from 127.0.0.1: lift the per-address cap to its ceiling.
-    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax }),
+    // Every simulated Envoy connects from 127.0.0.1, all at once: lift the per-address
+    // and pending caps to their ceilings.
+    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax, maxPendingStreams: limits.sdsPendingStreamsMax }),
     profile: 'dev',
     listen,
     logger,
     metrics: createMetrics(),
     clock: systemClock,
+    convergence,
   });
   global.gc?.();
   const rssBefore = process.memoryUsage().rss;
@@ -161,6 +168,8 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
     authority.activateNext('benchmark: forced re-issue');
     await clients.next('pushed');
     const reissuePushedMs = performance.now() - rotateStart;
+    await convergence.waitForAuthority(authority.slotLifetimes().active!.id, Date.now() + 10_000);
+    const taint = await measureTaint(authority, convergence);
     const streams = nodes * 2;
     measured = {
       nodes,
@@ -174,6 +183,7 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
       rssServingMiB: mib(rssServing),
       kibPerStream: Math.round(((rssServing - rssBefore) / streams / 1024) * 10) / 10,
       reissuePushedMs: Math.round(reissuePushedMs),
+      taint,
     };
   } finally {
     await clients.close();
@@ -183,6 +193,36 @@ export async function runSdsScaleBench(options: { nodes?: number; connections?: 
   // After, not before: the baseline's garbage must not count as the SDS server's RSS.
   // It also runs on warmed-up grpc-js code, so the ratio errs against the server.
   return { ...measured, ...(await measureBaseline(nodes, connections, timeoutMs)) };
+}
+
+/**
+ * Prepare and activate a new authority, taint the previous one, and time until every
+ * stream ACKed a leaf under the new one; meanwhile a probe issues one leaf every 5 ms
+ * (another caller of the same signer pool) and records its latency.
+ */
+async function measureTaint(authority: Authority, convergence: ConvergenceTracker): Promise<SdsScaleResult['taint']> {
+  const previous = authority.slotLifetimes().active!.id;
+  const fresh = await authority.prepareNext(undefined, 'benchmark: taint');
+  const latencies: number[] = [];
+  let probing = true;
+  const probe = (async () => {
+    while (probing) {
+      const t0 = performance.now();
+      await authority.issue({ spiffeId: 'spiffe://cluster.local/bench/probe' });
+      latencies.push(performance.now() - t0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  const started = performance.now();
+  authority.activate(fresh.id, 'benchmark: taint');
+  authority.taint(previous, 'benchmark: taint');
+  const done = await convergence.waitForAuthority(fresh.id, Date.now() + 30_000);
+  const ackedMs = Math.round(performance.now() - started);
+  probing = false;
+  await probe;
+  latencies.sort((a, b) => a - b);
+  const p99 = latencies[Math.min(latencies.length - 1, Math.floor(0.99 * latencies.length))] ?? 0;
+  return { ackedMs, converged: done.converged, subscribers: done.subscribers, probeP99Ms: Math.round(p99 * 10) / 10, probeCount: latencies.length };
 }
 
 export function printSdsScaleBench(r: SdsScaleResult): void {
@@ -195,6 +235,8 @@ export function printSdsScaleBench(r: SdsScaleResult): void {
   console.log(`  server RSS idle → serving    ${r.rssBeforeMiB} MiB → ${r.rssServingMiB} MiB (target < 1024)`);
   console.log(`  memory per stream            ${r.kibPerStream} KiB`);
   console.log(`  forced re-issue pushed in    ${r.reissuePushedMs} ms for ${r.nodes} identities (target < 5000)`);
+  const t = r.taint;
+  console.log(`  taint: ${t.converged}/${t.subscribers} streams ACKed a leaf under the new authority in ${t.ackedMs} ms (target < 2000); issuance probe p99 ${t.probeP99Ms} ms over ${t.probeCount} (target < 50)`);
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -9,6 +9,7 @@ import { Authority } from './ca/authority.js';
 import { createKeyManager } from './keys/loader.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
+import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
 import type { KeyType } from './ca/types.js';
 import { pemBlocks } from './x509/der.js';
@@ -16,9 +17,13 @@ import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
 import { startAdminServer } from './admin/server.js';
+import { createAuditLog } from './audit/create.js';
+import { ConvergenceTracker } from './sds/convergence.js';
+import type { AuditLog } from './audit/log.js';
 
 export interface App {
   authority: Authority;
+  audit: AuditLog;
   metrics: Metrics;
   /** Where each server listens (port 0 resolved). */
   addresses: Record<string, string>;
@@ -52,6 +57,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     for (const close of closers.splice(0).reverse()) await close().catch(() => undefined);
   };
   try {
+    const audit = createAuditLog(config.audit, { clock, logger });
+    closers.push(() => audit.close());
     const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
       logger: logger.child({ component: 'upstream' }), // the loader adds `plugin`
       now: () => clock.now(),
@@ -87,13 +94,26 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       maxLeafTtlSeconds: config.ca.leafMaxTtl,
       backdateSeconds: config.ca.backdate,
       signers: config.ca.signers,
+      audit: audit.log,
     });
     closers.push(() => authority.close());
     await authority.start();
 
+    const convergence = new ConvergenceTracker({
+      clock,
+      onCount: (authority, state, value) => metrics.subscribers.set({ authority, state }, value),
+    });
+    const rootGate = new RootGate({
+      clock,
+      logger: logger.child({ component: 'rotation' }),
+      acks: convergence,
+      share: config.rotation.rootBundleAckShare,
+      graceMs: config.rotation.rootBundleGrace * 1000,
+    });
     const rotator = new Rotator(authority, {
       clock,
       logger: logger.child({ component: 'rotation' }),
+      mayActivate: () => rootGate.allows(authority.rootsOf('prepared'), authority.rootsOf('active'), authority.bundle()),
       onOutcome: (step, failures) => {
         if (failures > 0) metrics.rotationFailures.inc({ step });
         metrics.rotationConsecutiveFailures.set(failures);
@@ -139,6 +159,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       },
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
+      audit: audit.log,
+      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
     });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());
@@ -155,6 +177,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       leafTtlSeconds: config.ca.leafTtl,
       socketMode: config.identity.unix?.socketMode,
+      audit: audit.log,
+      convergence,
       evictions: identity.evictions,
       drainTimeoutMs: config.shutdownTimeout * 1000,
     });
@@ -162,7 +186,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     addresses.sds = sds.address;
     closers.push(() => sds.close());
 
-    return { authority, metrics, addresses, close: closeAll };
+    return { authority, audit: audit.log, metrics, addresses, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

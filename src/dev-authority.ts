@@ -1,4 +1,4 @@
-import { Authority } from './ca/authority.js';
+import { Authority, type AuthorityOptions } from './ca/authority.js';
 import selfSigned from '../plugins/self-signed/index.js';
 import { configSchema } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
@@ -19,6 +19,7 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  audit?: AuthorityOptions['audit'];
   /** Where the intermediate key lives; in memory by default. */
   keyManager?: KeyManager;
 }
@@ -49,6 +50,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
     backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
+    audit: options.audit,
   });
   await authority.start();
   return authority;

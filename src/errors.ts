@@ -24,8 +24,8 @@ export const GrpcStatus = {
   UNAUTHENTICATED: 16,
 } as const;
 
-/** CLI exit codes: 0 ok, 1 runtime failure, 2 usage/input, 3 config, 4 upstream, 5 denied. */
-export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, UPSTREAM: 4, DENIED: 5 } as const;
+/** CLI exit codes: 0 ok, 1 runtime failure, 2 usage/input, 3 config, 4 upstream, 5 denied, 6 refused by the CA's state. */
+export const ExitCode = { OK: 0, FAILURE: 1, USAGE: 2, CONFIG: 3, UPSTREAM: 4, DENIED: 5, REFUSED: 6 } as const;
 
 interface CodeInfo {
   readonly grpc: number;
@@ -52,6 +52,10 @@ export const errorCodes = {
   ERR_CA_OVERLOADED: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
   ERR_CA_CLOSED: def(G.UNAVAILABLE, E.FAILURE),
   ERR_SIGNER_FAILED: def(G.INTERNAL, E.FAILURE),
+  // Authority lifecycle (prepare / activate / taint / revoke)
+  ERR_AUTHORITY_NOT_FOUND: def(G.NOT_FOUND, E.USAGE),
+  ERR_AUTHORITY_TRANSITION: def(G.FAILED_PRECONDITION, E.REFUSED),
+  ERR_ROTATION_INCOMPLETE: def(G.DEADLINE_EXCEEDED, E.FAILURE),
   // Certificates and chains
   ERR_CERT_PARSE: def(G.INVALID_ARGUMENT, E.USAGE),
   ERR_CHAIN_INVALID: def(G.FAILED_PRECONDITION, E.UPSTREAM),

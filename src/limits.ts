@@ -3,6 +3,13 @@
  * Config can lower some of these (see config/schema.ts); none can be raised past them.
  */
 export const limits = {
+  /** Audit events kept in memory for `audit tail`, and the most one call returns. */
+  auditRingMax: 10_000,
+  auditTailMax: 1_000,
+  /** Admin: longest operator reason kept in the audit log; EmergencyRotate's wait for ACKs. */
+  adminReasonMaxLength: 1024,
+  emergencyRotateDeadlineDefaultSeconds: 30,
+  emergencyRotateDeadlineMaxSeconds: 600,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */
@@ -57,8 +64,10 @@ export const limits = {
   tlsHandshakeTimeoutMaxSeconds: 120,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
-  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer address. */
+  /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer IPv4 address or IPv6 /64. */
   sdsStreamsPerAddressMax: 50_000,
+  /** Ceiling of sds.maxPendingStreams: concurrent SDS streams not yet authenticated, per server. */
+  sdsPendingStreamsMax: 50_000,
   /** Ceiling of sds.firstRequestTimeout: how long a stream may stay open without a first request. */
   sdsFirstRequestTimeoutMaxSeconds: 60,
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */

@@ -1,8 +1,10 @@
 import * as grpc from '@grpc/grpc-js';
 import { errorCodes, WcaError, type ErrorCode } from '../errors.js';
+import type * as pb from './authority-proto.js';
 import {
   adminService,
   ERROR_CODE_KEY,
+  ERROR_REASON_KEY,
   type CreateJoinTokenRequest,
   type CreateJoinTokenResponse,
   type EvictIdentityRequest,
@@ -19,6 +21,14 @@ type UnaryMethod = (
 export interface AdminClient {
   createJoinToken(request: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse>;
   evictIdentity(request: EvictIdentityRequest): Promise<EvictIdentityResponse>;
+  getAuthorityStatus(): Promise<pb.AuthorityStatus>;
+  prepareAuthority(request: pb.PrepareAuthorityRequest): Promise<pb.AuthorityStatus>;
+  activateAuthority(request: pb.AuthorityTransitionRequest): Promise<pb.AuthorityStatus>;
+  taintAuthority(request: pb.AuthorityTransitionRequest): Promise<pb.AuthorityStatus>;
+  revokeAuthority(request: pb.RevokeAuthorityRequest): Promise<pb.AuthorityStatus>;
+  emergencyRotate(request: pb.EmergencyRotateRequest): Promise<pb.EmergencyRotateResponse>;
+  getBundle(): Promise<pb.GetBundleResponse>;
+  listAuditEvents(request: Partial<pb.ListAuditEventsRequest>): Promise<pb.ListAuditEventsResponse>;
   close(): void;
 }
 
@@ -32,9 +42,9 @@ export function connectAdmin(socketPath: string, options: { timeoutMs?: number }
   const client = new Client(`unix:${socketPath}`, grpc.credentials.createInsecure()) as unknown as grpc.Client & Record<string, UnaryMethod>;
   const timeoutMs = options.timeoutMs ?? 10_000;
 
-  const call = <Req, Res>(method: string, request: Req): Promise<Res> =>
+  const call = <Req, Res>(method: string, request: Req, deadlineMs = timeoutMs): Promise<Res> =>
     new Promise((resolve, reject) => {
-      client[method]!(request, { deadline: Date.now() + timeoutMs }, (err, response) =>
+      client[method]!(request, { deadline: Date.now() + deadlineMs }, (err, response) =>
         err ? reject(toWcaError(err, socketPath)) : resolve(response as Res),
       );
     });
@@ -42,13 +52,25 @@ export function connectAdmin(socketPath: string, options: { timeoutMs?: number }
   return {
     createJoinToken: (request) => call('CreateJoinToken', request),
     evictIdentity: (request) => call('EvictIdentity', request),
+    getAuthorityStatus: () => call('GetAuthorityStatus', {}),
+    // Minting goes through the upstream, which has its own (longer) deadlines.
+    prepareAuthority: (request) => call('PrepareAuthority', request, Math.max(timeoutMs, 120_000)),
+    activateAuthority: (request) => call('ActivateAuthority', request),
+    taintAuthority: (request) => call('TaintAuthority', request),
+    revokeAuthority: (request) => call('RevokeAuthority', request, Math.max(timeoutMs, 120_000)),
+    emergencyRotate: (request) => call('EmergencyRotate', request, Math.max(timeoutMs, 120_000 + request.deadline_seconds * 1000)),
+    getBundle: () => call('GetBundle', {}),
+    listAuditEvents: (request) => call('ListAuditEvents', request),
     close: () => client.close(),
   };
 }
 
 function toWcaError(err: grpc.ServiceError, socketPath: string): WcaError {
   const code = String(err.metadata?.get(ERROR_CODE_KEY)[0] ?? '');
-  if (code in errorCodes) return new WcaError(code as ErrorCode, err.details);
+  if (code in errorCodes) {
+    const reason = err.metadata?.get(ERROR_REASON_KEY)[0];
+    return new WcaError(code as ErrorCode, err.details, reason === undefined ? {} : { details: { reason: String(reason) } });
+  }
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) return adminUnavailable(socketPath);
   return new WcaError('ERR_INTERNAL', `admin API call failed: ${err.details}`);
 }

@@ -6,6 +6,8 @@ import { packageRoot } from '../package-root.js';
 const PROTO = 'protos/workload_ca/admin/v1/admin.proto';
 /** Trailing metadata key carrying our error code, so the CLI can exit with the right status. */
 export const ERROR_CODE_KEY = 'wca-error-code';
+/** Trailing metadata key carrying the error's typed `details.reason`, when it has one. */
+export const ERROR_REASON_KEY = 'wca-error-reason';
 
 export interface CreateJoinTokenRequest {
   spiffe_id: string;

@@ -7,6 +7,7 @@ import { createJoinToken } from './join-token-handler.js';
 import {
   adminService,
   ERROR_CODE_KEY,
+  ERROR_REASON_KEY,
   type CreateJoinTokenRequest,
   type CreateJoinTokenResponse,
   type EvictIdentityRequest,
@@ -14,6 +15,10 @@ import {
 } from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
 import { bindGrpc } from '../net/grpc-bind.js';
+import { statSync } from 'node:fs';
+import { noAudit, type Auditor } from '../audit/log.js';
+import * as h from './authority-handler.js';
+import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
 
 export interface AdminServerOptions {
@@ -23,6 +28,10 @@ export interface AdminServerOptions {
   logger: Logger;
   /** Unix sockets only: file permissions are the admin API's access control. */
   listen: { kind: 'unix'; path: string };
+  /** The authority calls; without them those RPCs answer UNIMPLEMENTED. */
+  authority?: h.AuthorityAdminDeps;
+  /** Every admin call (and join-token creation) is recorded here with its caller. */
+  audit?: Auditor;
 }
 
 export interface AdminServer {
@@ -34,12 +43,32 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const { logger } = options;
   const path = options.listen.path;
 
+  const audit = options.audit ?? noAudit;
+  // Node cannot read a Unix socket peer's credentials (SO_PEERCRED) without a native
+  // addon; mode 0600 means the caller is the socket's owner or root, and the audit says so.
+  let caller = `unix:${path}`;
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
+  const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>) => unaryCall(handle, logger, audit, () => caller);
+  const a = options.authority;
   const { identities } = options;
   server.addService(adminService().service, {
-    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => createJoinToken(options.joinTokens, logger, request), logger),
-    ...(identities
-      ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request), logger) }
+    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => {
+      const created = createJoinToken(options.joinTokens, logger, request);
+      audit.record({ type: 'join-token', action: 'created', tokenId: created.token_id, spiffeId: created.spiffe_id });
+      return created;
+    }),
+    ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
+    ...(a
+      ? {
+          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(() => h.authorityStatus(a)),
+          PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
+          ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.taintAuthority(a, r)),
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r) => h.revokeAuthority(a, r)),
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r) => h.emergencyRotate(a, r)),
+          GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
+          ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>((r) => h.listAuditEvents(a, r)),
+        }
       : {}),
   });
   // Mode 0600 before the socket is reachable, in a directory no one else can write to:
@@ -55,6 +84,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     server.forceShutdown();
     throw err;
   }
+  caller = `unix:${path} (owner uid ${statSync(path).uid} or root)`;
   logger.info({ path }, 'admin API listening');
 
   return {
@@ -73,15 +103,23 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
-/** A unary handler: our errors become their gRPC status plus the error code in trailers; others are INTERNAL. */
-function unary<Req, Res>(handle: (request: Req) => Res | Promise<Res>, logger: Logger): grpc.handleUnaryCall<Req, Res> {
+/**
+ * A unary handler: our errors become their gRPC status plus the error code in
+ * trailers; others are INTERNAL. Each call is audited with its caller and outcome.
+ */
+function unaryCall<Req, Res>(handle: (request: Req) => Res | Promise<Res>, logger: Logger, audit: Auditor, caller: () => string): grpc.handleUnaryCall<Req, Res> {
   return async (call, callback) => {
+    const rpc = call.getPath().split('/').pop()!;
     try {
-      callback(null, await handle(call.request));
+      const response = await handle(call.request);
+      audit.record({ type: 'admin', rpc, caller: caller(), outcome: 'ok', ...auditDetail(call.request) });
+      callback(null, response);
     } catch (err) {
+      audit.record({ type: 'admin', rpc, caller: caller(), outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });
       const metadata = new grpc.Metadata();
       if (err instanceof WcaError) {
         metadata.set(ERROR_CODE_KEY, err.code);
+        if (typeof err.details.reason === 'string') metadata.set(ERROR_REASON_KEY, err.details.reason);
         logger.warn({ code: err.code, rpc: call.getPath() }, err.message);
       } else {
         logger.error({ err, rpc: call.getPath() }, 'admin request failed');
@@ -89,4 +127,16 @@ function unary<Req, Res>(handle: (request: Req) => Res | Promise<Res>, logger: L
       callback({ code: grpcStatusOf(err), details: publicMessageOf(err), metadata });
     }
   };
+}
+
+/** The operator's arguments worth keeping (authority id, reason, flags); never a token or a key. */
+function auditDetail(request: unknown): { detail?: Record<string, string | number | boolean> } {
+  const r = (request ?? {}) as Record<string, unknown>;
+  const detail: Record<string, string | number | boolean> = {};
+  for (const k of ['id', 'reason', 'force', 'upstream', 'spiffe_id', 'deadline_seconds'] as const) {
+    const v = r[k];
+    if (typeof v === 'string' && v !== '') detail[k] = v.slice(0, 1024);
+    else if (typeof v === 'boolean' || typeof v === 'number') detail[k] = v;
+  }
+  return Object.keys(detail).length ? { detail } : {};
 }

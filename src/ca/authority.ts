@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { WcaError, isWcaError } from '../errors.js';
+import { WcaError, isWcaError, publicMessageOf } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Metrics } from '../telemetry/metrics.js';
@@ -7,6 +7,7 @@ import type { UpstreamAuthority } from '../upstream/types.js';
 import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { parseDnsNames } from '../spiffe/dns.js';
 import { csrToDer } from '../x509/csr.js';
+import { LINEAGE_ID_LENGTH } from '../x509/leaf.js';
 import { SignerPool } from './signer-pool.js';
 import { RemoteLeafSigner } from './remote-signer.js';
 import { memoryKeyManager } from '../keys/memory.js';
@@ -16,6 +17,8 @@ import { validateRoots } from '../upstream/validate.js';
 import type { SignJob } from './sign-leaf.js';
 import { keyTypes, type AuthorityEvent, type CsrLeafRequest, type IssuedCert, type IssuedSvid, type KeyType, type LeafIssuer, type LeafRequest, type ServerKeyLeafRequest, type TrustBundle } from './types.js';
 import type { SlotName } from './slots.js';
+import { AuthorityStates, type AuthorityInfo } from './authority-states.js';
+import { isoFormatter, noAudit, type Auditor } from '../audit/log.js';
 
 export interface AuthorityOptions {
   trustDomain: string;
@@ -33,23 +36,34 @@ export interface AuthorityOptions {
   backdateSeconds: number;
   /** Signer threads; 0 = one per core. */
   signers: number;
+  /** Issuances, refusals, authority transitions and bundle changes are recorded here. */
+  audit?: Auditor;
 }
 
 /**
- * The in-memory CA. Holds up to three signing slots (active, next, old); issues
- * leaves from the active one; never exposes or serialises a CA key.
+ * The in-memory CA. Holds its intermediates ("authorities") by ID, each in a state
+ * of authority-states.ts (prepared, active, old, tainted, revoked); issues leaves
+ * from the active one; never exposes or serialises a CA key.
  */
 export class Authority implements LeafIssuer {
   readonly trustDomain: string;
   private readonly pool: SignerPool;
+  /** Every authority not yet revoked or retired, by ID; states says what each may do. */
+  private readonly cas = new Map<string, CaSlot>();
+  private readonly states: AuthorityStates;
+  private readonly audit: Auditor;
+  private readonly isoNotAfter = isoFormatter();
   private readonly remote = new RemoteLeafSigner();
   private readonly keyManager: KeyManager;
-  private readonly slots: Partial<Record<SlotName, CaSlot>> = {};
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
   private readonly pathMetrics: Record<'server_key' | 'csr', { issued: { inc(): void }; latency: { observe(v: number): void } }>;
   /** SPIFFE IDs already validated (pure function of the string); renewals repeat the same few. */
   private readonly validIds = new Map<string, string>();
+  private activeSlot: CaSlot | undefined;
+  /** Signing jobs queued or running per authority, and authorities to unload once theirs finish. */
+  private readonly inFlight = new Map<string, number>();
+  private readonly unloading = new Set<string>();
   private currentBundle: TrustBundle;
   /** Roots the upstream announced ahead of use (root rotation): trusted before any leaf chains to them. */
   private announcedRoots: string[] = [];
@@ -63,6 +77,11 @@ export class Authority implements LeafIssuer {
       onQueueDepth: (d) => options.metrics.signQueueDepth.set(d),
     });
     this.currentBundle = { trustDomain: this.trustDomain, pem: '', version: '' };
+    this.audit = options.audit ?? noAudit;
+    this.states = new AuthorityStates((t) => {
+      options.logger.info({ caId: t.id, from: t.from, to: t.to, reason: t.reason }, 'authority transition');
+      this.audit.record({ type: 'transition', authorityId: t.id, from: t.from ?? null, to: t.to, reason: t.reason });
+    });
     const bind = (path: 'server_key' | 'csr') => ({
       issued: options.metrics.certsIssued.labels(path),
       latency: options.metrics.issueLatency.labels(path),
@@ -73,41 +92,85 @@ export class Authority implements LeafIssuer {
   /** Mints the first intermediate and makes it active. */
   async start(signal?: AbortSignal): Promise<void> {
     const slot = await this.mint(signal);
-    this.install('active', slot);
+    this.states.start(slot, this.options.clock.now(), 'first intermediate');
+    this.install(slot);
   }
 
-  /** Mints an intermediate into the "next" slot (rotation prepares ahead of time). */
-  async prepareNext(signal?: AbortSignal): Promise<CaSlot> {
+  /** Mints an intermediate and holds it as "prepared" (signers load it, so activation has no gap). */
+  async prepareNext(signal?: AbortSignal, reason = 'scheduled rotation'): Promise<CaSlot> {
+    const waiting = this.states.inState('prepared')[0];
+    // Refuse before minting: a second prepared authority would cost an upstream call for nothing.
+    if (waiting) this.states.prepare(waiting, this.options.clock.now(), reason);
     const slot = await this.mint(signal);
-    if (this.slots.next) this.pool.removeCa(this.slots.next.id);
-    this.install('next', slot);
+    this.states.prepare(slot, this.options.clock.now(), reason);
+    this.install(slot);
     return slot;
   }
 
-  /** Promotes next → active, active → old, and asks subscribers to re-issue. */
+  /** Activates the prepared authority (scheduled rotation). */
   activateNext(reason: string): void {
-    const next = this.slots.next;
+    const next = this.states.inState('prepared')[0];
     if (!next) throw new WcaError('ERR_CA_NOT_READY', 'no prepared intermediate to activate');
-    const previous = this.slots.active;
-    if (previous) this.install('old', previous);
-    delete this.slots.next;
-    this.install('active', next);
-    this.options.logger.info({ caId: next.id, keyId: next.keyId, previous: previous?.id, reason }, 'activated intermediate');
-    if (previous) this.emit({ type: 'reissue', caIds: [previous.id], reason });
+    this.activate(next.id, reason);
   }
 
+  /** prepared → active, active → old; subscribers under the previous one are re-issued. */
+  activate(id: string, reason: string): void {
+    const previous = this.states.activate(id, this.options.clock.now(), reason);
+    this.options.logger.info({ caId: id, keyId: this.cas.get(id)?.keyId, previous, reason }, 'activated intermediate');
+    if (previous) this.unloadSigner(previous);
+    this.publishSlots();
+    if (previous) this.emit({ type: 'reissue', caIds: [previous], reason });
+  }
+
+  /** old → tainted: every subscriber holding a leaf under it is re-issued now. */
+  taint(id: string, reason: string): void {
+    this.states.taint(id, this.options.clock.now(), reason);
+    this.emit({ type: 'reissue', caIds: [id], reason: `tainted: ${reason}` });
+  }
+
+  /**
+   * tainted (or, forced, old/prepared) → revoked: its key is dropped from memory and
+   * its certificate from the intermediates peers verify with; its roots leave the
+   * bundle unless another authority still chains to them.
+   */
+  revoke(id: string, options: { reason: string; force?: boolean; holders?: number }): CaSlot {
+    this.states.revoke(id, this.options.clock.now(), options);
+    const slot = this.cas.get(id)!;
+    this.cas.delete(id);
+    this.unloadSigner(id);
+    this.publishSlots();
+    return slot;
+  }
+
+  /** Drops expired authorities (their leaves have expired too). */
   retireOld(): void {
-    if (this.slots.old) {
-      delete this.slots.old;
-      this.options.metrics.intermediateNotAfter.remove('old');
-    }
+    for (const id of this.states.retireExpired(this.options.clock.now())) this.cas.delete(id);
+    this.publishSlots();
   }
 
-  /** Lifetimes of the slots, for the rotation scheduler and health. */
+  /** Roots the active or prepared authority chains to (root rotation gating). */
+  rootsOf(state: 'active' | 'prepared'): string[] {
+    const a = this.states.inState(state)[0];
+    return (a && this.cas.get(a.id)?.rootsPem) ?? [];
+  }
+
+  /** Every authority and its state, newest first (admin status). */
+  authorities(): AuthorityInfo[] {
+    return this.states.list();
+  }
+
+  /**
+   * The rotation scheduler's view: active, prepared ("next"), and the soonest-expiring
+   * of the authorities kept only for their leaves ("old": old, tainted or revoked).
+   */
   slotLifetimes(): Partial<Record<SlotName, { id: string; notBeforeMs: number; notAfterMs: number }>> {
     const out: Partial<Record<SlotName, { id: string; notBeforeMs: number; notAfterMs: number }>> = {};
-    for (const [name, s] of Object.entries(this.slots) as [SlotName, CaSlot][]) {
-      out[name] = { id: s.id, notBeforeMs: s.notBeforeMs, notAfterMs: s.notAfterMs };
+    const view = (a: AuthorityInfo) => ({ id: a.id, notBeforeMs: a.notBeforeMs, notAfterMs: a.notAfterMs });
+    for (const a of this.states.list()) {
+      if (a.state === 'active') out.active = view(a);
+      else if (a.state === 'prepared') out.next = view(a);
+      else if (!out.old || a.notAfterMs < out.old.notAfterMs) out.old = view(a);
     }
     return out;
   }
@@ -118,7 +181,7 @@ export class Authority implements LeafIssuer {
    * during a rotation.
    */
   intermediatesPem(): string[] {
-    return Object.values(this.slots).map((s) => s.signing.chainPemSuffix);
+    return [...this.cas.values()].map((s) => s.signing.chainPemSuffix);
   }
 
   /**
@@ -142,7 +205,7 @@ export class Authority implements LeafIssuer {
   async issue(request: ServerKeyLeafRequest): Promise<IssuedSvid> {
     const keyType = request.keyType ?? 'ec-p256';
     if (!keyTypes.includes(keyType)) {
-      throw this.rejected(new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `unknown key type "${String(keyType).slice(0, 32)}"; use one of ${keyTypes.join(', ')}`));
+      throw this.rejected(new WcaError('ERR_KEY_TYPE_UNSUPPORTED', `unknown key type "${String(keyType).slice(0, 32)}"; use one of ${keyTypes.join(', ')}`), request);
     }
     const result = await this.sign(request, (base) => ({ ...base, kind: 'key', keyType }), 'server_key');
     return { ...result.cert, privateKeyPem: result.privateKeyPem! };
@@ -153,7 +216,7 @@ export class Authority implements LeafIssuer {
     try {
       csrDer = csrToDer(request.csr);
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
     return (await this.sign(request, (base) => ({ ...base, kind: 'csr', csrDer }), 'csr')).cert;
   }
@@ -178,36 +241,49 @@ export class Authority implements LeafIssuer {
       dnsNames = parseDnsNames(request.dnsNames);
       ttl = this.validTtl(request.ttlSeconds);
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
-    const ca = this.slots.active;
-    if (!ca) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'no active intermediate yet; the CA is starting'));
+    const ca = this.activeSlot;
+    if (!ca) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'no active intermediate yet; the CA is starting'), request);
     const now = this.options.clock.now();
     // A leaf never outlives its intermediate, and never starts before it.
     const notAfterMs = Math.min(now + ttl * 1000, ca.notAfterMs);
     const notBeforeMs = Math.max(now - this.options.backdateSeconds * 1000, ca.notBeforeMs);
-    if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'));
+    if (notAfterMs <= now) throw this.rejected(new WcaError('ERR_CA_NOT_READY', 'the active intermediate has expired'), request);
+    this.inFlight.set(ca.id, (this.inFlight.get(ca.id) ?? 0) + 1);
     try {
       const lineage = request.lineageStartMs;
       const lineageStartMs = typeof lineage === 'number' && Number.isFinite(lineage) && lineage >= 0 && lineage < now ? lineage : now;
-      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs });
-      const r = 'remote' in ca.signing ? await this.remote.sign(ca.signing, job) : await this.pool.sign(ca.id, job);
+      const id = request.lineageId;
+      const lineageId = id instanceof Uint8Array && id.length === LINEAGE_ID_LENGTH ? Uint8Array.from(id) : crypto.randomBytes(LINEAGE_ID_LENGTH);
+      const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs, lineageId });
+      const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job)).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);
+      const notAfter = new Date(Math.floor(notAfterMs / 1000) * 1000);
+      const subject = request.subject;
+      this.audit.record({
+        type: 'issuance',
+        serial: r.serialHex,
+        spiffeId,
+        notAfter: this.isoNotAfter(notAfter.getTime()),
+        authorityId: ca.id,
+        ...(subject ? { authenticator: subject.authenticator, nodeId: subject.nodeId } : {}),
+      });
       return {
         cert: {
           spiffeId,
           chainPem: r.leafPem + ca.signing.chainPemSuffix,
           serial: r.serialHex,
           notBefore: new Date(Math.floor(notBeforeMs / 1000) * 1000),
-          notAfter: new Date(Math.floor(notAfterMs / 1000) * 1000),
+          notAfter,
           caId: ca.id,
         },
         privateKeyPem: r.privateKeyPem,
       };
     } catch (err) {
-      throw this.rejected(err);
+      throw this.rejected(err, request);
     }
   }
 
@@ -238,8 +314,16 @@ export class Authority implements LeafIssuer {
     return ttl;
   }
 
-  private rejected(err: unknown): unknown {
-    this.options.metrics.issueErrors.inc({ code: isWcaError(err) ? err.code : 'ERR_INTERNAL' });
+  private rejected(err: unknown, request: LeafRequest): unknown {
+    const code = isWcaError(err) ? err.code : 'ERR_INTERNAL';
+    this.options.metrics.issueErrors.inc({ code });
+    this.audit.record({
+      type: 'denial',
+      who: request.subject?.nodeId?.slice(0, 256) ?? auditableId(request.spiffeId),
+      what: `issue ${auditableId(request.spiffeId)}`,
+      why: publicMessageOf(err),
+      code,
+    });
     return err;
   }
 
@@ -275,25 +359,52 @@ export class Authority implements LeafIssuer {
     return slot;
   }
 
-  private install(name: SlotName, slot: CaSlot): void {
-    this.slots[name] = slot;
-    // Signers hold what may sign (active, and next so activation has no gap); an old
-    // slot only keeps its roots in the bundle until its leaves expire.
-    if (name === 'old') this.pool.removeCa(slot.id);
-    else if (!('remote' in slot.signing)) this.pool.addCa(slot.signing);
-    this.options.metrics.intermediateNotAfter.set({ slot: name }, slot.notAfterMs / 1000);
+  /**
+   * An authority that stops signing leaves the signer threads (and its key their
+   * memory) once the jobs already queued for it are done: a leaf requested just
+   * before an activation is still signed, never failed ("no gap").
+   */
+  private unloadSigner(id: string): void {
+    if (this.inFlight.has(id)) this.unloading.add(id);
+    else this.pool.removeCa(id);
+  }
+
+  private signed(id: string): void {
+    const left = this.inFlight.get(id)! - 1;
+    if (left > 0) return void this.inFlight.set(id, left);
+    this.inFlight.delete(id);
+    if (this.unloading.delete(id)) this.pool.removeCa(id);
+  }
+
+  /** Signers hold what may sign (active, and prepared so activation has no gap). */
+  private install(slot: CaSlot): void {
+    this.cas.set(slot.id, slot);
+    if (!('remote' in slot.signing)) this.pool.addCa(slot.signing);
+    this.publishSlots();
+  }
+
+  /** After any transition: the active slot for signing, slot metrics, and the bundle. */
+  private publishSlots(): void {
+    const slots = this.slotLifetimes();
+    this.activeSlot = slots.active && this.cas.get(slots.active.id);
+    for (const name of ['active', 'next', 'old'] as const) {
+      const s = slots[name];
+      if (s) this.options.metrics.intermediateNotAfter.set({ slot: name }, s.notAfterMs / 1000);
+      else this.options.metrics.intermediateNotAfter.remove(name);
+    }
     this.refreshBundle();
   }
 
-  /** The bundle holds the roots of every slot, so a root rotation is trusted before it is used. */
+  /** The bundle holds the roots of every authority not revoked, so a root rotation is trusted before it is used. */
   private refreshBundle(): void {
     const roots = new Set<string>();
-    for (const s of Object.values(this.slots)) for (const r of s.rootsPem) roots.add(r.trim() + '\n');
+    for (const s of this.cas.values()) for (const r of s.rootsPem) roots.add(r.trim() + '\n');
     for (const r of this.announcedRoots) roots.add(r.trim() + '\n');
     const pem = [...roots].join('');
     if (pem === this.currentBundle.pem) return;
     const version = crypto.createHash('sha256').update(pem).digest('hex').slice(0, 16);
     this.currentBundle = { trustDomain: this.trustDomain, pem, version };
+    this.audit.record({ type: 'bundle', version, roots: roots.size });
     if (this.listeners.size) this.emit({ type: 'bundle', bundle: this.currentBundle });
   }
 
@@ -306,4 +417,13 @@ export class Authority implements LeafIssuer {
       }
     }
   }
+}
+
+/**
+ * A requested SPIFFE ID as the audit log may quote it: only something shaped like
+ * one (printable, no spaces). Anything else (a pasted PEM key, binary) is named,
+ * not copied, so a caller's mistake cannot put a secret in the audit trail.
+ */
+function auditableId(value: unknown): string {
+  return typeof value === 'string' && /^spiffe:\/\/[\x21-\x7e]{1,2048}$/i.test(value) ? value.slice(0, 256) : '(not a SPIFFE ID)';
 }

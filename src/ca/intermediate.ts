@@ -70,7 +70,8 @@ export async function mintIntermediate(options: {
   options.keyManager.retainUntil(caKey, validated.notAfter.getTime());
   const certDer = pemBlocks(validated.certificatePem)[0]!;
   const profile = leafCaProfile(certDer, publicKey);
-  const id = crypto.createHash('sha256').update(certDer).digest('hex').slice(0, 16);
+  // The authority ID operators type and audit logs carry: hex of the Subject Key Identifier.
+  const id = profile.caKeyId.toString('hex');
   const template = {
     id,
     profile: { issuerDer: profile.issuerDer, caKeyId: profile.caKeyId, signatureAlgDer: profile.signatureAlgDer },

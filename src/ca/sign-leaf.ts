@@ -30,6 +30,8 @@ interface JobBase {
   notBeforeMs: number;
   notAfterMs: number;
   lineageStartMs: number;
+  /** LINEAGE_ID_LENGTH bytes naming the renewal lineage. */
+  lineageId: Uint8Array;
 }
 
 export type SignJob = (JobBase & { kind: 'key'; keyType: KeyType }) | (JobBase & { kind: 'csr'; csrDer: Uint8Array });
@@ -78,6 +80,7 @@ export async function prepareLeaf(ca: LeafTemplateCa, job: SignJob): Promise<Pre
     notBeforeMs: job.notBeforeMs,
     notAfterMs: job.notAfterMs,
     lineageStartMs: job.lineageStartMs,
+    lineageId: job.lineageId,
     spkiDer,
     publicKeyBits,
     spiffeId: job.spiffeId,

@@ -9,11 +9,18 @@ export interface LeafRequest {
   dnsNames?: readonly string[];
   /** Requested lifetime; the Authority clamps to its maximum and the intermediate's notAfter. */
   ttlSeconds?: number;
+  /** Who it is for, as the audit log names them (SDS callers). */
+  subject?: { authenticator: string; nodeId?: string };
   /**
    * When the renewal lineage of the caller's credential began (mTLS renewal); the
    * leaf carries it in its wcaLineageStart extension. Absent or in the future: now.
    */
   lineageStartMs?: number;
+  /**
+   * Which renewal lineage the leaf belongs to (LINEAGE_ID_LENGTH bytes), carried in
+   * the same extension. Absent or malformed: a new lineage (random id).
+   */
+  lineageId?: Uint8Array;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {

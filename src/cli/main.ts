@@ -9,6 +9,10 @@ import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
 import { registerUpstreamCommand } from './commands/upstream.js';
 import { registerTokenCommand } from './commands/token.js';
+import { registerAuthorityCommand } from './commands/authority.js';
+import { registerRotateCommand } from './commands/rotate.js';
+import { registerBundleCommand } from './commands/bundle.js';
+import { registerAuditCommand } from './commands/audit.js';
 import { registerIdentityCommand } from './commands/identity.js';
 import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
@@ -21,6 +25,10 @@ function buildProgram(): Command {
   registerIssueCommand(program);
   registerUpstreamCommand(program);
   registerTokenCommand(program);
+  registerAuthorityCommand(program);
+  registerRotateCommand(program);
+  registerBundleCommand(program);
+  registerAuditCommand(program);
   registerIdentityCommand(program);
   registerHealthcheckCommand(program);
   registerVersionCommand(program);

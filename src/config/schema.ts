@@ -4,6 +4,8 @@ import { listenAddress } from './listen.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
+import { auditConfigSchema } from '../audit/config.js';
+import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from '../keys/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
@@ -75,10 +77,9 @@ export const configSchema = z
       .describe('Who signs our intermediate.'),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
-    shutdownTimeout: duration
-      .pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds))
-      .default(10)
-      .describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),
+    audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
+    rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
+    shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10).describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),
     log: z
       .object({
         level: z

@@ -4,7 +4,7 @@ import { issuedBy } from '../x509/issued-by.js';
 import type { Clock } from '../clock.js';
 import { WcaError } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from '../spiffe/id.js';
-import { lineageStartOf } from '../x509/lineage.js';
+import { lineageOf, type Lineage } from '../x509/lineage.js';
 import type { EvictionList } from './evictions.js';
 import type { Authenticator, Caller, CallerContext } from './types.js';
 
@@ -34,7 +34,8 @@ export interface MtlsAuthenticatorOptions {
  * because HTTP/2 connections outlive the certificate they were opened with.
  *
  * Renewal is bounded in time: each SVID carries when its lineage began (the first
- * credential was presented); past lineageMaxAgeMs, and for lineages current when
+ * credential was presented) and which lineage it is, the caller's instance, so all
+ * renewals from one first credential share its per-instance limits; past lineageMaxAgeMs, and for lineages current when
  * the identity was evicted, the caller must present its original credential again.
  */
 export class MtlsAuthenticator implements Authenticator {
@@ -61,7 +62,8 @@ export class MtlsAuthenticator implements Authenticator {
     if (!this.ownIntermediates().some((ca) => issuedBy(leaf, ca))) {
       reject(`client SVID ${id.uri} was not issued by a current workload-ca intermediate of ${trustDomain}; renewal is only for our own SVIDs`, 'not-issued-by-us');
     }
-    const lineageStartMs = lineageStart(chain.certificates[0]!, leaf);
+    const lineage = lineageOfLeaf(chain.certificates[0]!, leaf);
+    const lineageStartMs = lineage.startMs;
     this.options.evictions?.check(id.uri, lineageStartMs);
     const maxAge = this.options.lineageMaxAgeMs;
     if (maxAge !== undefined && now - lineageStartMs >= maxAge) {
@@ -77,9 +79,15 @@ export class MtlsAuthenticator implements Authenticator {
       claims: Object.freeze({ spiffeId: id.uri, dnsNames: sanValues(leaf, 'DNS'), serial: leaf.serialNumber }),
       boundSpiffeId: id.uri,
       lineageStartMs,
+      ...(lineage.id === undefined ? {} : { lineageId: lineage.id }),
       ...(maxAge === undefined ? {} : { validUntilMs: lineageStartMs + maxAge }),
-      // The key the TLS handshake proved the caller holds: each instance got its own from us.
-      instance: `key:${leaf.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`,
+      // The lineage, not the key: each renewal gets a new key, and counting those as
+      // instances let one credential multiply its node identities 16-fold per
+      // renewal. A leaf from before lineage ids: the key the handshake proved.
+      instance:
+        lineage.id === undefined
+          ? `key:${leaf.publicKey.export({ type: 'spki', format: 'der' }).toString('base64url')}`
+          : `lineage:${lineage.id.toString('base64url')}`,
     };
   }
 
@@ -102,10 +110,10 @@ function parse(der: Uint8Array): X509Certificate {
   }
 }
 
-/** Our leaves carry their lineage start; one from before that extension began its lineage when issued. */
-function lineageStart(der: Uint8Array, leaf: X509Certificate): number {
+/** Our leaves carry their lineage; one from before that extension began its lineage when issued. */
+function lineageOfLeaf(der: Uint8Array, leaf: X509Certificate): Lineage {
   try {
-    return lineageStartOf(der) ?? Date.parse(leaf.validFrom);
+    return lineageOf(der) ?? { startMs: Date.parse(leaf.validFrom) };
   } catch {
     reject('client certificate has a malformed lineage extension', 'unparseable');
   }

@@ -8,6 +8,12 @@ export interface CallerContext {
   transport: 'tcp' | 'tls' | 'unix';
   /** "ip:port" for TCP, the socket path for Unix sockets. */
   peerAddress: string;
+  /**
+   * Which transport connection (one HTTP/2 session: all of one Envoy's SDS streams)
+   * carried the call: "ip:port" for TCP, a per-connection name for a Unix socket.
+   * Absent where no SDS server built the context; peerAddress stands in.
+   */
+  connection?: string;
   /** gRPC metadata, lower-case keys. */
   metadata: ReadonlyMap<string, readonly string[]>;
   /** The client certificate chain presented over TLS, with OpenSSL's verdict on it; absent when none was presented. */
@@ -43,11 +49,13 @@ export interface Caller {
    * to this caller carry it on; absent, their lineage starts at issue.
    */
   lineageStartMs?: number;
+  /** With lineageStartMs: which lineage (its id), carried on by its certificates; absent for leaves from before the id. */
+  lineageId?: Uint8Array;
   /** When this credential stops being good enough (a lineage reaching its maximum age): streams it opened end then. */
   validUntilMs?: number;
   /**
    * Which running instance the credential proves (a pod's UID, a join token's id,
-   * the key of an mTLS leaf), stable across that instance's reconnects. The SDS
+   * the renewal lineage of an mTLS leaf), stable across that instance's reconnects. The SDS
    * cache keys private keys by it, so two instances of one subject never share a
    * key whatever node.id they send. Where a credential proves nothing narrower, the
    * credential itself (a digest of it) is the instance.

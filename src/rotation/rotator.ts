@@ -22,6 +22,10 @@ export interface RotatorOptions {
   random?: () => number;
   /** Reports each step's outcome (metrics); failures count consecutive failed steps. */
   onOutcome?: (step: RotationStep, failures: number) => void;
+  /** Asked before a scheduled activation (root rotation waits for bundle ACKs); false = ask again later. */
+  mayActivate?: () => boolean;
+  /** How often a held activation is asked again. */
+  gateRecheckMs?: number;
 }
 
 /** What readiness and operators need to know about rotation. */
@@ -42,6 +46,7 @@ export class Rotator {
   private lastError: RotationStatus['lastError'];
   private running = false;
   private stopped = false;
+  private held = false;
   /** Aborted on stop, so a shutdown never waits for an upstream call. */
   private lifetime = new AbortController();
 
@@ -79,6 +84,8 @@ export class Rotator {
           this.lastError = undefined;
           break;
         case 'activate':
+          this.held = this.options.mayActivate?.() === false;
+          if (this.held) return 'none';
           this.ca.activateNext('scheduled rotation');
           break;
         case 'retire-old':
@@ -111,7 +118,7 @@ export class Rotator {
     this.cancel?.();
     const due = nextStepAt(this.ca.slotLifetimes());
     if (due === undefined) return;
-    const delay = this.failures > 0 ? this.backoffMs() : Math.max(0, due - this.options.clock.now());
+    const delay = this.failures > 0 ? this.backoffMs() : this.held ? (this.options.gateRecheckMs ?? 5_000) : Math.max(0, due - this.options.clock.now());
     this.cancel = this.options.clock.schedule(() => {
       this.tick().then(
         () => this.arm(),

@@ -31,8 +31,13 @@ export const sdsConfigSchema = z
     idleTimeout: duration.pipe(z.number().positive()).default(300).describe('A node\'s key is kept this long after its last stream closes, so a reconnect gets the same one.'),
     maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax).describe('Concurrent authenticated streams per server; a stream counts once its caller is authenticated.'),
     maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful.'),
-    maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IP address (one Unix socket counts as one address).'),
-    firstRequestTimeout: duration.pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds)).default(10).describe('A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED.'),
+    maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IPv4 address or IPv6 /64 (one Unix socket counts as one address).'),
+    maxPendingStreams: z.number().int().min(1).max(limits.sdsPendingStreamsMax).default(4_096).describe('Concurrent streams not yet authenticated, per server: bounds what callers without a credential hold in all.'),
+    firstRequestTimeout: duration
+      .pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds))
+      .default(5)
+      // Envoy sends its first request with the stream's headers; 5 s is ample on a loaded host and halves how long an idle stream holds a pending slot.
+      .describe('A stream whose first request has not arrived after this long ends with DEADLINE_EXCEEDED.'),
     connections: connectionsConfigSchema.describe('Handshake and idle timeouts and per-address cap of the TLS listener\'s connections.'),
   })
   .strict()

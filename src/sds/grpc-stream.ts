@@ -4,7 +4,7 @@ import type { CallerContext, PresentedChain } from '../identity/types.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
 import type { StreamAdmission } from './admission.js';
 import type { MalformedRequest } from './messages.js';
-import { StreamSession, type ProtocolFactory, type SessionDeps, type StreamIo } from './session.js';
+import { StreamSession, type ProtocolFactory, type SessionDeps, type StreamIo, type TrackedResponse } from './session.js';
 import type { DeltaRequest, SotwRequest } from './types.js';
 
 type Call = grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>;
@@ -31,6 +31,7 @@ export function callerContextOf(
   return {
     transport: transport === 'unix' ? 'unix' : transport === 'plaintext' ? 'tcp' : 'tls',
     peerAddress: listen.kind === 'unix' ? listen.path : peer,
+    connection: peer,
     metadata,
     ...(peerChain ? { peerChain } : {}),
   };
@@ -50,7 +51,7 @@ export interface StreamRegistry {
  * it ends. A class, so each of tens of thousands of streams costs one object with
  * prototype methods instead of a handful of closures.
  */
-export class ServedStream<Request extends SotwRequest | DeltaRequest, Response> implements StreamIo<Response> {
+export class ServedStream<Request extends SotwRequest | DeltaRequest, Response extends TrackedResponse> implements StreamIo<Response> {
   private readonly session: StreamSession<Request, Response>;
   private open = true;
   private countedAuthenticated = false;

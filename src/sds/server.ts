@@ -13,7 +13,7 @@ import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
 import { listenPlain } from '../transport/plain-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
-import { peerHost, StreamAdmission } from './admission.js';
+import { addressGroup, StreamAdmission } from './admission.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -29,6 +29,8 @@ import { DecisionLog } from './decision-log.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
+import type { Auditor } from '../audit/log.js';
+import type { ConvergenceTracker } from './convergence.js';
 
 export interface SdsServerOptions {
   issuer: LeafIssuer;
@@ -46,6 +48,12 @@ export interface SdsServerOptions {
   leafTtlSeconds?: number;
   /** File mode of a Unix socket listener (identity.unix.socketMode). */
   socketMode?: SocketMode;
+  /** The SVID the TLS listener presents; default spiffe://<td>/workload-ca/sds. */
+  serverSpiffeId?: string;
+  /** Audit log for denials and join-token uses. */
+  audit?: Auditor;
+  /** Learns from ACKs which authority and bundle each stream holds. */
+  convergence?: ConvergenceTracker;
   /** Evicted identities, re-checked as each stream starts. */
   evictions?: EvictionCheck;
   /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
@@ -103,6 +111,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     chain,
     policy: options.policy,
     decisions: new DecisionLog(clock),
+    ...(options.audit ? { audit: options.audit } : {}),
+    ...(options.convergence ? { convergence: options.convergence } : {}),
     logger,
     metrics,
     sources,
@@ -110,7 +120,11 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     clock,
     firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
-  const admission = new StreamAdmission({ streamsMax: config.maxStreams, streamsPerAddress: config.maxStreamsPerAddress });
+  const admission = new StreamAdmission({
+    streamsMax: config.maxStreams,
+    streamsPerAddress: config.maxStreamsPerAddress,
+    pendingMax: config.maxPendingStreams,
+  });
   /** Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls. */
   type Endable = { fail(status: number, message: string): void };
   const open = new Set<Endable>();
@@ -129,7 +143,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const describeCaller = (call: grpc.ServerDuplexStream<unknown, unknown> | grpc.ServerUnaryCall<unknown, unknown>) =>
     callerContextOf(call, transport, listen, peerChainOf);
 
-  function serveStream<Req extends SotwRequest | DeltaRequest, Res>(
+  function serveStream<Req extends SotwRequest | DeltaRequest, Res extends SotwResponse | DeltaResponse>(
     kind: 'sotw' | 'delta',
     call: grpc.ServerDuplexStream<Req | MalformedRequest, Res>,
     makeProtocol: ProtocolFactory<Req, Res>,
@@ -139,9 +153,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     let admittedAs;
     try {
       context = describeCaller(call);
-      // Per address, not per connection: connections are cheap to open. The server-wide
-      // limit counts the stream only once it authenticates (ServedStream.authenticated).
-      admittedAs = peerHost(context.peerAddress);
+      // Per address (IPv6: per /64), not per connection: connections are cheap to open.
+      // The server-wide limit counts the stream only once it authenticates
+      // (ServedStream.authenticated); until then the pending limit does.
+      admittedAs = addressGroup(context.peerAddress);
       admission.open(admittedAs);
     } catch (err) {
       return refuseStream(call, metrics, err);

@@ -12,7 +12,8 @@ import type { IdentityStreams } from './identity-streams.js';
 import type { SourceFactory } from './source.js';
 import { StreamLog } from './stream-log.js';
 import type { UnknownName } from './subscription.js';
-import type { DeltaRequest, ErrorDetail, ResourceSource, SotwRequest } from './types.js';
+import type { DeltaRequest, ErrorDetail, Resource, ResourceSource, SotwRequest } from './types.js';
+import type { ConvergenceTracker, SubscriberTrack } from './convergence.js';
 
 /** Requests accepted while the first one is still being authenticated. */
 const queuedRequestsMax = 16;
@@ -40,6 +41,14 @@ export interface SessionDeps extends AuthorizeDeps {
   firstRequestTimeoutMs: number;
   /** Where authorized streams register, so eviction and lineage deadlines can end them. */
   identities?: IdentityStreams;
+  /** Learns from ACKs which authority and bundle each stream holds. */
+  convergence?: ConvergenceTracker;
+}
+
+/** What the convergence tracker reads from any response (SotW and Delta alike). */
+export interface TrackedResponse {
+  nonce: string;
+  resources: readonly Resource[];
 }
 
 export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<Response>>) => Protocol<Request>;
@@ -49,7 +58,7 @@ export type ProtocolFactory<Request, Response> = (ports: Required<ProtocolDeps<R
  * and count names that will never exist. A class, so each of tens of thousands of
  * streams costs one object with prototype methods instead of a bag of closures.
  */
-class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
+class StreamPorts<Response extends TrackedResponse> implements Required<ProtocolDeps<Response>> {
   private unknownLogged: Set<string> | undefined;
   private nackLog: NackLog | undefined;
 
@@ -58,10 +67,12 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     readonly logger: StreamLog,
     private readonly io: StreamIo<Response>,
     private readonly deps: SessionDeps,
+    private readonly track: SubscriberTrack | undefined,
   ) {}
 
   send(response: Response): void {
     this.io.send(response);
+    this.track?.sent(response.nonce, response.resources);
   }
 
   /** Counted every time; logged sampled, cut and escaped (see NackLog): the detail is the client's text. */
@@ -70,8 +81,14 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
     (this.nackLog ??= new NackLog(this.logger)).record(names, detail, response);
   }
 
+  /** The client answered a response: what it now holds (ACK) or refused (NACK). */
+  answered(nonce: string, rejected: boolean): void {
+    this.track?.answered(nonce, rejected);
+  }
+
   close(): void {
     this.nackLog?.close();
+    this.track?.close();
   }
 
   /** Never fatal (a typo must not kill a stream): counted every time, logged once per name. */
@@ -89,7 +106,7 @@ class StreamPorts<Response> implements Required<ProtocolDeps<Response>> {
  * the stream's lifetime), then feeds requests to the protocol state machine. Any
  * error ends this stream only, with the error's gRPC status.
  */
-export class StreamSession<Request extends SotwRequest | DeltaRequest, Response> {
+export class StreamSession<Request extends SotwRequest | DeltaRequest, Response extends TrackedResponse> {
   private state: 'new' | 'authenticating' | 'ready' | 'closed' = 'new';
   private readonly queue: Request[] = [];
   private protocol: Protocol<Request> | undefined;
@@ -139,7 +156,8 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
       this.release = this.deps.identities?.admit(caller, (err) => this.end(err));
       // The node.id is the caller's own text, written into every later line of this stream.
       this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
-      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps);
+      const track = this.deps.convergence?.subscriber(untrustedText(caller.node?.id ?? caller.grant.spiffeId, 128));
+      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps, track);
       this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
@@ -162,6 +180,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response>
 
   private handle(request: Request): void {
     if (this.state !== 'ready') return;
+    if (request.responseNonce !== '') this.ports?.answered(request.responseNonce, request.errorDetail !== undefined);
     try {
       this.protocol!.handle(request);
     } catch (err) {

@@ -6,6 +6,7 @@ import { trustDomainId } from '../spiffe/id.js';
 import type { SecretCache } from './cache.js';
 import { supportsSpiffeValidator, tlsCertificateResource, validationContextResource } from './resources.js';
 import type { NodeInfo, Resource, ResourceSource } from './types.js';
+import { tagResource } from './convergence.js';
 
 /**
  * Maps resource names to what one authenticated caller may see: the configured
@@ -26,8 +27,12 @@ export interface SourceOptions {
 
 export interface StreamCaller {
   grant: Grant;
-  /** The authenticated instance (authenticator and Caller.instance): keys are never shared across instances. */
+  /** Which authenticator recognised the caller (for the audit log). */
+  authenticator?: string;
+  /** The authenticated instance (its renewal lineage, see authorizeCaller): keys are never shared across instances. */
   instance: string;
+  /** The renewal lineage the caller's certificates carry (LINEAGE_ID_LENGTH bytes). */
+  lineageId: Uint8Array;
   node?: NodeInfo;
   /** The renewal lineage of the caller's SVID (mTLS renewal); its certificates carry it on. */
   lineageStartMs?: number;
@@ -96,8 +101,10 @@ class CallerSource implements ResourceSource {
       spiffeId: grant.spiffeId,
       dnsNames: grant.dnsNames,
       ttlSeconds: ttl,
+      lineageId: caller.lineageId,
       ...(caller.lineageStartMs === undefined ? {} : { lineageStartMs: caller.lineageStartMs }),
     };
+    if (caller.authenticator) this.request.subject = { authenticator: caller.authenticator, ...(caller.node ? { nodeId: caller.node.id } : {}) };
     const spiffeValidator = options.spiffeValidator && supportsSpiffeValidator(caller.node?.envoyVersion);
     this.bundles = spiffeValidator ? shared.bundles.spiffe : shared.bundles.plain;
   }
@@ -145,10 +152,11 @@ export function createSourceFactory(options: SourceOptions): SourceFactory {
   const shared: Shared = {
     options,
     tdId: trustDomainId(options.trustDomain),
-    certificates: new Memo(tlsCertificateResource),
+    // Tagged with their authority / bundle version, so ACKs tell which one each subscriber holds.
+    certificates: new Memo((name, svid) => tagResource(tlsCertificateResource(name, svid), { caId: svid.caId })),
     bundles: {
-      spiffe: new Memo((name, bundle) => validationContextResource(name, bundle, true)),
-      plain: new Memo((name, bundle) => validationContextResource(name, bundle, false)),
+      spiffe: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, true), { bundleVersion: bundle.version })),
+      plain: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, false), { bundleVersion: bundle.version })),
     },
   };
   return (caller) => new CallerSource(shared, caller);

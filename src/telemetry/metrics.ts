@@ -57,6 +57,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
       registers,
     }),
+    subscribers: new Gauge({
+      name: 'wca_subscribers',
+      help: 'SDS streams by the authority of the certificate they hold: sent (not yet acknowledged), acked; nacked counts rejections',
+      labelNames: ['authority', 'state'] as const,
+      registers,
+    }),
     signQueueDepth: new Gauge({
       name: 'wca_sign_queue_depth',
       help: 'Signing requests waiting for a signer worker',

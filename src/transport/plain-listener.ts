@@ -22,7 +22,11 @@ export interface PlainListener {
 export async function listenPlain(grpcServer: grpc.Server, address: ListenAddress, socketMode: SocketMode): Promise<PlainListener> {
   const sockets = new Set<Socket>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
+  let accepted = 0;
   const server = net.createServer((socket) => {
+    // A Unix socket peer has no address: name each connection, so a call's getPeer()
+    // tells connections apart (CallerContext.connection) as "ip:port" does for TCP.
+    if (address.kind === 'unix') Object.defineProperty(socket, 'remoteAddress', { value: `unix-connection-${++accepted}` });
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
     injector.injectConnection(socket);

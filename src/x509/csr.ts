@@ -48,7 +48,12 @@ const EC_CURVES: Record<string, { crv: string; size: number }> = {
 };
 
 const RSA_MIN_BITS = 2048;
-/** FIPS 186-5 caps e below 2^256; larger exponents only make verification slow. */
+/**
+ * CA/Browser Forum baseline (and FIPS 186-5): an odd e with 2^16 < e < 2^256.
+ * Small exponents (3) invite low-exponent attacks on badly padded signatures;
+ * larger ones only make verification slow.
+ */
+const RSA_EXPONENT_MIN = (1n << 16n) + 1n;
 const RSA_EXPONENT_LIMIT = 1n << 256n;
 
 function refuse(code: ErrorCode, reason: CsrProblem, message: string): never {
@@ -77,8 +82,8 @@ interface CsrParts {
 /**
  * Parses a PKCS#10 request and verifies its self-signature (proof that the caller
  * holds the key). The key must be one a certificate may carry (EC P-256/P-384, or
- * RSA with a modulus of 2048..8192 bits and an odd exponent >= 3: with e = 1 any
- * "signature" verifies), the signature algorithm must belong to the key's type,
+ * RSA with a modulus of 2048..8192 bits and an odd exponent from 65537 below
+ * 2^256: with e = 1 any "signature" verifies), the signature algorithm must belong to the key's type,
  * and the key that goes into the leaf is re-encoded from its parts, so a
  * BER-encoded request never yields a certificate that other parsers refuse.
  */
@@ -219,8 +224,8 @@ export function canonicalRsaKey(keyBits: Buffer): { spkiDer: Buffer; publicKeyBi
     refuse('ERR_KEY_TYPE_UNSUPPORTED', 'rsa-modulus', `CSR RSA key is ${bits} bits; at least ${RSA_MIN_BITS} and at most ${limits.csrRsaMaxModulusBits} required`);
   }
   const exponent = e.length === 0 ? 0n : BigInt(`0x${e.toString('hex')}`);
-  if (exponent < 3n || exponent % 2n === 0n || exponent >= RSA_EXPONENT_LIMIT) {
-    refuse('ERR_KEY_TYPE_UNSUPPORTED', 'rsa-exponent', 'CSR RSA public exponent must be odd, at least 3 and below 2^256 (65537 is usual)');
+  if (exponent < RSA_EXPONENT_MIN || exponent % 2n === 0n || exponent >= RSA_EXPONENT_LIMIT) {
+    refuse('ERR_KEY_TYPE_UNSUPPORTED', 'rsa-exponent', `CSR RSA public exponent ${exponent < 1n << 64n ? exponent : 'given'} must be odd, at least 65537 (2^16+1) and below 2^256`);
   }
   const publicKeyBits = seq(uint(n), uint(e));
   return { spkiDer: seq(rsaAlgorithmId, bitString(publicKeyBits)), publicKeyBits };

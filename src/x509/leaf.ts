@@ -31,6 +31,8 @@ export interface LeafFields {
   rsa: boolean;
   /** When this SVID's renewal lineage began (the wcaLineageStart extension). */
   lineageStartMs: number;
+  /** Which lineage it is: LINEAGE_ID_LENGTH bytes, in the same extension. */
+  lineageId: Uint8Array;
 }
 
 const VERSION_3 = explicit(0, uint(Buffer.from([2])));
@@ -42,15 +44,18 @@ const BASIC_CONSTRAINTS_LEAF = ext(OID.basicConstraints, true, seq());
 const KEY_USAGE_EC = ext(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x07, 0x80]));
 const KEY_USAGE_RSA = ext(OID.keyUsage, true, Buffer.from([0x03, 0x02, 0x05, 0xa0]));
 const EXT_KEY_USAGE = ext(OID.extKeyUsage, false, seq(oid(OID.serverAuth), oid(OID.clientAuth)));
-const lineageExt = (ms: number) => ext(OID.wcaLineageStart, false, generalizedTime(ms));
-/** Content bytes of the lineage GeneralizedTime, at the very end of its extension. */
+/** Bytes of a lineage id: random, so 128 bits keep distinct lineages apart. */
+export const LINEAGE_ID_LENGTH = 16;
+const lineageExt = (ms: number, id: Uint8Array) => ext(OID.wcaLineageStart, false, seq(generalizedTime(ms), octetString(Buffer.from(id))));
+/** Content bytes of the lineage GeneralizedTime, followed by the id's OCTET STRING at the very end of the extension. */
 const LINEAGE_TIME_LENGTH = 15;
+const LINEAGE_ID_TLV_LENGTH = 2 + LINEAGE_ID_LENGTH;
 // An empty subject: the SPIFFE ID lives in the SAN, which RFC 5280 4.2.1.6 then requires to be critical.
 const EMPTY_NAME = seq();
 
 /**
  * The TBS of every leaf from one CA and key type differs only in serial, validity,
- * key, SKI, lineage start and SANs, and all but the SANs have fixed lengths. So the bytes before
+ * key, SKI, lineage and SANs, and all but the SANs have fixed lengths. So the bytes before
  * the SAN extension are a template copied per leaf with those fields written in
  * place; only the three enclosing lengths are computed.
  */
@@ -62,6 +67,7 @@ interface Template {
   spkiAt: number;
   skiAt: number;
   lineageAt: number;
+  lineageIdAt: number;
   /** Bytes of the extensions list before the SAN extension. */
   extsPrefixLength: number;
 }
@@ -76,7 +82,7 @@ function buildTemplate(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Tem
   const spki = Buffer.alloc(spkiLength);
   const skiExt = ext(OID.subjectKeyIdentifier, false, octetString(Buffer.alloc(20)));
   const aki = ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId)));
-  const extsPrefix = Buffer.concat([BASIC_CONSTRAINTS_LEAF, rsa ? KEY_USAGE_RSA : KEY_USAGE_EC, EXT_KEY_USAGE, skiExt, aki, lineageExt(Date.UTC(2000, 0, 1))]);
+  const extsPrefix = Buffer.concat([BASIC_CONSTRAINTS_LEAF, rsa ? KEY_USAGE_RSA : KEY_USAGE_EC, EXT_KEY_USAGE, skiExt, aki, lineageExt(Date.UTC(2000, 0, 1), Buffer.alloc(LINEAGE_ID_LENGTH))]);
   const before = Buffer.concat([VERSION_3, serial, ca.signatureAlgDer, ca.issuerDer]);
   const body = Buffer.concat([before, validity, EMPTY_NAME, spki, extsPrefix]);
   const validityAt = before.length;
@@ -89,7 +95,8 @@ function buildTemplate(ca: LeafCaProfile, spkiLength: number, rsa: boolean): Tem
     notAfterAt: validityAt + 2 + PLACEHOLDER_TIME.length,
     spkiAt,
     skiAt: extsAt + BASIC_CONSTRAINTS_LEAF.length + (rsa ? KEY_USAGE_RSA : KEY_USAGE_EC).length + EXT_KEY_USAGE.length + skiExt.length - 20,
-    lineageAt: extsAt + extsPrefix.length - LINEAGE_TIME_LENGTH,
+    lineageAt: extsAt + extsPrefix.length - LINEAGE_ID_TLV_LENGTH - LINEAGE_TIME_LENGTH,
+    lineageIdAt: extsAt + extsPrefix.length - LINEAGE_ID_LENGTH,
     extsPrefixLength: extsPrefix.length,
   };
 }
@@ -113,6 +120,7 @@ export function encodeLeafTbs(ca: LeafCaProfile, f: LeafFields): Buffer {
   if (f.serial.length !== SERIAL_LENGTH || f.serial[0]! & 0x80 || f.serial[0] === 0) {
     throw new RangeError('serial must be 16 bytes with the top bit clear and a non-zero first byte');
   }
+  if (f.lineageId.length !== LINEAGE_ID_LENGTH) throw new RangeError(`lineage id must be ${LINEAGE_ID_LENGTH} bytes`);
   const notBefore = time(f.notBeforeMs);
   const notAfter = time(f.notAfterMs);
   // Validity uses UTCTime (13 bytes) until 2049; after that the fixed layout does not hold.
@@ -144,6 +152,7 @@ export function encodeLeafTbs(ca: LeafCaProfile, f: LeafFields): Buffer {
   const shift = base + extsHeader.length + extsSeqHeader.length;
   crypto.createHash('sha1').update(f.publicKeyBits).digest().copy(out, t.skiAt + shift);
   generalizedTime(f.lineageStartMs).copy(out, t.lineageAt + shift, 2);
+  out.set(f.lineageId, t.lineageIdAt + shift);
   return out;
 }
 
@@ -158,7 +167,7 @@ export function encodeLeafTbsGeneric(ca: LeafCaProfile, f: LeafFields): Buffer {
       EXT_KEY_USAGE,
       ext(OID.subjectKeyIdentifier, false, octetString(ski)),
       ext(OID.authorityKeyIdentifier, false, seq(tlv(0x80, ca.caKeyId))),
-      lineageExt(f.lineageStartMs),
+      lineageExt(f.lineageStartMs, f.lineageId),
       subjectAltName(f.spiffeId, f.dnsNames),
     ),
   );

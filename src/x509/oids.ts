@@ -18,8 +18,10 @@ export const OID = {
   serverAuth: '1.3.6.1.5.5.7.3.1',
   clientAuth: '1.3.6.1.5.5.7.3.2',
   /**
-   * workload-ca lineage start (non-critical leaf extension, value a GeneralizedTime):
-   * when the chain of mTLS renewals this SVID belongs to began. A UUID OID (X.667,
+   * workload-ca renewal lineage (non-critical leaf extension): the chain of mTLS
+   * renewals this SVID belongs to, as SEQUENCE { start GeneralizedTime, id OCTET
+   * STRING (16 random bytes) }: when it began and which one it is (leaves from
+   * before the id carry the bare GeneralizedTime). A UUID OID (X.667,
    * 2.25.<UUID 4b1043a6-a5e9-40f2-8e0a-90dbeeb94f7e>), which needs no registration.
    */
   wcaLineageStart: '2.25.99776548558270682781934729266156097406',

@@ -135,8 +135,16 @@ describe('forged proof of possession', () => {
     expect(err.details.reason).toBe('rsa-modulus');
   });
 
-  it('accepts e = 3 (odd, at least 3) with a real signature', async () => {
-    const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 3 });
+  it.each([3, 65535])('refuses e = %i (odd, below the CA/Browser Forum minimum 2^16+1) with a real signature', async (publicExponent) => {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent });
+    const csr = buildCsr({ spki: publicKey.export({ type: 'spki', format: 'der' }), sigAlg: rsaSha256, sign: (info) => crypto.sign('sha256', info, privateKey) });
+    const err = await rejection(csr);
+    expect(err.code).toBe('ERR_KEY_TYPE_UNSUPPORTED');
+    expect(err.details.reason).toBe('rsa-exponent');
+  });
+
+  it('accepts e = 65537 (the minimum) with a real signature', async () => {
+    const { publicKey, privateKey } = crypto.generateKeyPairSync('rsa', { modulusLength: 2048, publicExponent: 65537 });
     const csr = buildCsr({ spki: publicKey.export({ type: 'spki', format: 'der' }), sigAlg: rsaSha256, sign: (info) => crypto.sign('sha256', info, privateKey) });
     const cert = await ca.issueForCsr({ spiffeId: ID, csr });
     expect(new crypto.X509Certificate(leafOf(cert.chainPem)).checkPrivateKey(privateKey)).toBe(true);

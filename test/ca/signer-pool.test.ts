@@ -20,7 +20,7 @@ beforeAll(async () => {
 });
 
 const now = Date.now();
-const keyJob = (i: number): SignJob => ({ kind: 'key', keyType: 'ec-p256', spiffeId: `spiffe://td/w/${i}`, dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000, lineageStartMs: now });
+const keyJob = (i: number): SignJob => ({ kind: 'key', keyType: 'ec-p256', spiffeId: `spiffe://td/w/${i}`, dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000, lineageStartMs: now, lineageId: Buffer.alloc(16, 7) });
 
 describe('SignerPool', () => {
   it('signs a burst across its workers; every certificate verifies under the CA and is for its own job', async () => {
@@ -45,7 +45,7 @@ describe('SignerPool', () => {
     const pool = new SignerPool({ size: 1, logger: silentLogger() });
     try {
       pool.addCa(ca);
-      const csrJob = (csr: Buffer): SignJob => ({ kind: 'csr', csrDer: csr, spiffeId: 'spiffe://td/csr', dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000, lineageStartMs: now });
+      const csrJob = (csr: Buffer): SignJob => ({ kind: 'csr', csrDer: csr, spiffeId: 'spiffe://td/csr', dnsNames: [], notBeforeMs: now, notAfterMs: now + 600_000, lineageStartMs: now, lineageId: Buffer.alloc(16, 7) });
       const settled = await Promise.allSettled([
         pool.sign(ca.id, keyJob(1)),
         pool.sign(ca.id, csrJob(makeCsr({ breakSignature: true }).der)),

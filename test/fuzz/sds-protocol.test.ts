@@ -172,7 +172,7 @@ describe('fuzz: a whole stream session ends at most once, with a documented stat
 describe('fuzz: FetchSecrets', () => {
   it('any decoded request is answered or refused with a documented error, and leaves no watch or timer behind', async () => {
     const deps = sessionDeps();
-    const source = deps.sources({ grant: { spiffeId: ownId, dnsNames: [], maxTtlSeconds: 1, rule: '', reason: '' }, instance: 'fuzz' }) as FakeSource;
+    const source = deps.sources({ grant: { spiffeId: ownId, dnsNames: [], maxTtlSeconds: 1, rule: '', reason: '' }, instance: 'fuzz', lineageId: new Uint8Array(16) }) as FakeSource;
     await fc.assert(
       fc.asyncProperty(decodedSotw.filter(wellFormed), fc.array(resourceName, { maxLength: 3 }), async (request, extra) => {
         const clock = new FakeClock();

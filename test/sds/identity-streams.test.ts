@@ -9,6 +9,7 @@ const ID = 'spiffe://cluster.local/vm/db-1';
 const caller = (extra: Partial<StreamCaller> = {}): StreamCaller => ({
   grant: { spiffeId: ID, dnsNames: [], maxTtlSeconds: 3600, rule: 'test', reason: 'test' },
   instance: 'test',
+  lineageId: new Uint8Array(16),
   ...extra,
 });
 

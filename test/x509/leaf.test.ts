@@ -26,6 +26,7 @@ describe('leaf TBS template', () => {
         notBeforeMs: now - 30_000 + i,
         notAfterMs: now + 3600_000 * (i + 1),
         lineageStartMs: now - 86400_000 * i,
+        lineageId: crypto.randomBytes(16),
         spkiDer: key.spkiDer,
         publicKeyBits: key.publicKeyBits,
         spiffeId: `spiffe://cluster.local/ns/n${i}/sa/${'x'.repeat(i * 10)}`,
@@ -44,6 +45,7 @@ describe('leaf TBS template', () => {
       notBeforeMs: Date.UTC(2049, 11, 31),
       notAfterMs: Date.UTC(2050, 0, 2),
       lineageStartMs: Date.UTC(2049, 0, 1),
+      lineageId: Buffer.alloc(16, 1),
       spkiDer: keys.ec.spkiDer,
       publicKeyBits: keys.ec.publicKeyBits,
       spiffeId: 'spiffe://td/x',
@@ -54,7 +56,7 @@ describe('leaf TBS template', () => {
   });
 
   it('rejects serials that would not be positive 16-byte integers', () => {
-    const base = { notBeforeMs: now, notAfterMs: now + 1000, lineageStartMs: now, spkiDer: keys.ec.spkiDer, publicKeyBits: keys.ec.publicKeyBits, spiffeId: 'spiffe://td/x', dnsNames: [], rsa: false };
+    const base = { notBeforeMs: now, notAfterMs: now + 1000, lineageStartMs: now, lineageId: Buffer.alloc(16), spkiDer: keys.ec.spkiDer, publicKeyBits: keys.ec.publicKeyBits, spiffeId: 'spiffe://td/x', dnsNames: [], rsa: false };
     expect(() => encodeLeafTbs(profile, { ...base, serial: Buffer.alloc(16, 0xff) })).toThrow(RangeError);
     expect(() => encodeLeafTbs(profile, { ...base, serial: Buffer.alloc(8, 0x40) })).toThrow(RangeError);
   });
@@ -90,27 +92,38 @@ describe('DER helpers', () => {
   });
 });
 
-describe('lineage start extension', () => {
-  it('round-trips through a signed leaf that OpenSSL parses, non-critical', async () => {
+describe('lineage extension', () => {
+  it('round-trips start and id through a signed leaf that OpenSSL parses, non-critical; a new lineage gets a random id', async () => {
     const { createDevAuthority } = await import('../../src/dev-authority.js');
-    const { lineageStartOf } = await import('../../src/x509/lineage.js');
+    const { lineageOf } = await import('../../src/x509/lineage.js');
     const authority = await createDevAuthority({ signers: 1 });
     try {
       const started = Date.UTC(2026, 0, 2, 3, 4, 5);
-      for (const [request, expected] of [
-        [{ lineageStartMs: started }, started],
-        [{}, undefined],
-      ] as const) {
+      const id = crypto.randomBytes(16);
+      const read = async (request: { lineageStartMs?: number; lineageId?: Uint8Array }) => {
         const svid = await authority.issue({ spiffeId: 'spiffe://cluster.local/x', ...request });
         const der = pemBlocks(svid.chainPem)[0]!;
-        const cert = new crypto.X509Certificate(der);
-        expect(cert.subjectAltName).toBe('URI:spiffe://cluster.local/x');
-        const read = lineageStartOf(der)!;
-        if (expected === undefined) expect(Math.abs(read - Date.now())).toBeLessThan(60_000);
-        else expect(read).toBe(expected);
+        expect(new crypto.X509Certificate(der).subjectAltName).toBe('URI:spiffe://cluster.local/x');
+        return lineageOf(der)!;
+      };
+      expect(await read({ lineageStartMs: started, lineageId: id })).toEqual({ startMs: started, id });
+      const fresh = [await read({}), await read({ lineageId: Buffer.alloc(3) })];
+      for (const lineage of fresh) {
+        expect(Math.abs(lineage.startMs - Date.now())).toBeLessThan(60_000);
+        expect(lineage.id).toHaveLength(16);
       }
+      expect(fresh[0]!.id!.equals(fresh[1]!.id!)).toBe(false);
     } finally {
       await authority.close();
     }
+  });
+
+  it('reads the bare start time of leaves from before the id', async () => {
+    const { lineageOf } = await import('../../src/x509/lineage.js');
+    const { generalizedTime, octetString, explicit, tlv } = await import('../../src/x509/der.js');
+    const started = Date.UTC(2026, 0, 2, 3, 4, 5);
+    const extension = seq(oid(OID.wcaLineageStart), octetString(generalizedTime(started)));
+    const cert = seq(seq(explicit(3, seq(extension))), seq(), tlv(0x03, Buffer.from([0])));
+    expect(lineageOf(cert)).toEqual({ startMs: started });
   });
 });

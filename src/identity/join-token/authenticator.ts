@@ -4,8 +4,8 @@ import type { JoinTokenStore } from './store.js';
 
 /**
  * `authorization: Bearer wcajt_…`: a machine's first contact. The token is spent
- * here (the same machine may open its other first streams within the store's
- * reuse window); afterwards the machine renews over mtls with the SVID it received.
+ * here (the same Envoy may open its other first streams on the same connection
+ * within the store's reuse window); afterwards the machine renews over mtls with the SVID it received.
  */
 export class JoinTokenAuthenticator implements Authenticator {
   readonly name = 'join-token';
@@ -27,9 +27,12 @@ export class JoinTokenAuthenticator implements Authenticator {
   }
 }
 
-/** Peer host without the port, plus the Envoy node id: what "the same machine" means. */
+/**
+ * The connection and the exact Envoy node (id and cluster): what "the same Envoy"
+ * means. Envoy's SDS streams share one HTTP/2 connection, so binding reuse to it
+ * keeps a neighbour on the same host (or behind the same NAT) that copies the
+ * node.id from getting the key, and one spent token from naming many nodes.
+ */
 function claimantOf(context: CallerContext): string {
-  const address = context.peerAddress;
-  const host = context.transport === 'unix' ? address : address.replace(/:\d+$/, '');
-  return `${host}|${context.node?.id ?? ''}`;
+  return JSON.stringify([context.connection ?? context.peerAddress, context.node?.id ?? '', context.node?.cluster ?? '']);
 }

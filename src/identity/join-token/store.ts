@@ -39,9 +39,10 @@ export interface JoinTokenStoreOptions {
   /** Longest token lifetime accepted by create(); capped by limits.joinTokenMaxTtlSeconds. */
   maxTtlSeconds?: number;
   /**
-   * After first use, the same claimant (peer host + Envoy node id) may present the
-   * token again for this long: outside ADS an Envoy opens one SDS stream per
-   * secret (`default`, `ROOTCA`), each carrying the same token. 0 = strictly once.
+   * After first use, the same claimant (the connection and exact Envoy node that
+   * spent it) may present the token again for this long: outside ADS an Envoy
+   * opens one SDS stream per secret (`default`, `ROOTCA`) on one connection, each
+   * carrying the same token. 0 = strictly once.
    */
   reuseWindowSeconds?: number;
 }
@@ -89,7 +90,7 @@ export class JoinTokenStore {
   }
 
   /**
-   * Spends the token for `claimant` (who presents it: peer host and node id) and
+   * Spends the token for `claimant` (who presents it: connection and Envoy node) and
    * returns its grant; the same claimant may repeat within the reuse window.
    * Anything else throws ERR_UNAUTHENTICATED.
    */

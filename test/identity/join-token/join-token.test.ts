@@ -53,14 +53,17 @@ describe('join tokens', () => {
     expect(err.details.reason).toBe('used');
   });
 
-  it('lets the same machine open its other first streams within the reuse window, and nobody else', async () => {
+  it('lets the same Envoy open its other first streams on its connection within the reuse window, and nobody else', async () => {
     const { clock, store, auth } = setup(30);
     const { token } = store.create({ spiffeId: ID, ttlSeconds: 600 });
     expect(await auth.authenticate(context(`Bearer ${token}`, '10.0.0.7:40000'))).toMatchObject({ boundSpiffeId: ID });
-    // Envoy's ROOTCA stream: same host, new source port, same node.
-    expect(await auth.authenticate(context(`Bearer ${token}`, '10.0.0.7:40002'))).toMatchObject({ boundSpiffeId: ID });
+    // Envoy's ROOTCA stream: same connection, same node.
+    expect(await auth.authenticate(context(`Bearer ${token}`, '10.0.0.7:40000'))).toMatchObject({ boundSpiffeId: ID });
+    // Same host, another connection (a neighbour copying the node.id); another host; another node.
+    await denial(auth, token, context(`Bearer ${token}`, '10.0.0.7:40002'));
     await denial(auth, token, context(`Bearer ${token}`, '10.0.0.8:40000'));
-    await denial(auth, token, context(`Bearer ${token}`, '10.0.0.7:40004', 'another-node'));
+    await denial(auth, token, context(`Bearer ${token}`, '10.0.0.7:40000', 'another-node'));
+    await denial(auth, token, { ...context(`Bearer ${token}`), node: { id: 'vm-db-1', cluster: 'another-cluster' } });
     clock.advance(30_001);
     expect((await denial(auth, token)).details.reason).toBe('used');
   });

@@ -1,0 +1,146 @@
+import { X509Certificate } from 'node:crypto';
+import { z } from 'zod';
+import { WcaError } from '../errors.js';
+import type { Authority } from '../ca/authority.js';
+import type { AuthorityInfo } from '../ca/authority-states.js';
+import type { AuditLog } from '../audit/log.js';
+import { auditTypes, type AuditType } from '../audit/events.js';
+import type { Clock } from '../clock.js';
+import type { Logger } from '../telemetry/logger.js';
+import type { UpstreamAuthority } from '../upstream/types.js';
+import type { ConvergenceTracker } from '../sds/convergence.js';
+import { pemBlocks } from '../x509/der.js';
+import { limits } from '../limits.js';
+import type * as pb from './authority-proto.js';
+
+/** What the authority admin calls act on; app.ts builds it from the running subsystems. */
+export interface AuthorityAdminDeps {
+  authority: Pick<Authority, 'authorities' | 'prepareNext' | 'activate' | 'taint' | 'revoke' | 'bundle' | 'trustDomain'>;
+  convergence: ConvergenceTracker;
+  audit: AuditLog;
+  upstream: Pick<UpstreamAuthority, 'name' | 'revoke'>;
+  clock: Clock;
+  logger: Logger;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+function parse<T>(schema: z.ZodType<T>, rpc: string, raw: unknown): T {
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
+  throw new WcaError('ERR_USAGE', `invalid ${rpc} request: ${problems}`);
+}
+
+const id = z.string().regex(/^[0-9a-f]{2,128}$/, 'is an authority ID: lower-case hex as "authority show" prints it');
+const reason = z.string().max(limits.adminReasonMaxLength);
+const transition = z.object({ id, reason });
+const revoke = z.object({ id, reason, force: z.boolean(), upstream: z.boolean() });
+const emergency = z.object({ reason, deadline_seconds: z.number().int().min(0).max(limits.emergencyRotateDeadlineMaxSeconds) });
+const auditQuery = z.object({
+  limit: z.number().int().min(0).max(limits.auditTailMax),
+  after_seq: z.union([z.string(), z.number()]).transform(Number).pipe(z.number().int().min(0)),
+  types: z.array(z.enum(auditTypes as [AuditType, ...AuditType[]])).max(auditTypes.length),
+});
+
+export function authorityStatus(deps: AuthorityAdminDeps): pb.AuthorityStatus {
+  const list = deps.authority.authorities();
+  const active = list.find((a) => a.state === 'active');
+  const bundle = deps.authority.bundle();
+  const fleet = deps.convergence.summary(active?.id, bundle.version);
+  return {
+    authorities: list.map((a) => describe(deps, a)),
+    bundle_version: bundle.version,
+    subscribers: fleet.subscribers,
+    converged: fleet.converged,
+    bundle_acked: fleet.bundleAcked,
+    bundle_subscribers: fleet.bundleSubscribers,
+  };
+}
+
+function describe(deps: AuthorityAdminDeps, a: AuthorityInfo): pb.Authority {
+  return {
+    id: a.id,
+    state: a.state,
+    not_before: iso(a.notBeforeMs),
+    not_after: iso(a.notAfterMs),
+    since: iso(a.sinceMs),
+    reason: a.reason,
+    subscribers: deps.convergence.countsFor(a.id),
+    nacked_nodes: deps.convergence.nackedNodes(a.id),
+  };
+}
+
+export async function prepareAuthority(deps: AuthorityAdminDeps, raw: pb.PrepareAuthorityRequest): Promise<pb.AuthorityStatus> {
+  const r = parse(z.object({ reason }), 'PrepareAuthority', raw);
+  await deps.authority.prepareNext(undefined, r.reason || 'operator');
+  return authorityStatus(deps);
+}
+
+export function activateAuthority(deps: AuthorityAdminDeps, raw: pb.AuthorityTransitionRequest): pb.AuthorityStatus {
+  const r = parse(transition, 'ActivateAuthority', raw);
+  deps.authority.activate(r.id, r.reason || 'operator');
+  return authorityStatus(deps);
+}
+
+export function taintAuthority(deps: AuthorityAdminDeps, raw: pb.AuthorityTransitionRequest): pb.AuthorityStatus {
+  const r = parse(transition, 'TaintAuthority', raw);
+  deps.authority.taint(r.id, r.reason || 'operator');
+  return authorityStatus(deps);
+}
+
+export async function revokeAuthority(deps: AuthorityAdminDeps, raw: pb.RevokeAuthorityRequest): Promise<pb.AuthorityStatus> {
+  const r = parse(revoke, 'RevokeAuthority', raw);
+  if (r.upstream && !deps.upstream.revoke) {
+    throw new WcaError('ERR_UPSTREAM_CONFIG', `upstream "${deps.upstream.name}" cannot revoke certificates; revoke without --upstream`, {
+      details: { reason: 'no-revoke' },
+    });
+  }
+  const slot = deps.authority.revoke(r.id, { reason: r.reason, force: r.force, holders: deps.convergence.holders(r.id) });
+  if (r.upstream) {
+    const serial = new X509Certificate(pemBlocks(slot.signing.chainPemSuffix)[0]!).serialNumber;
+    // Revoked here already: an upstream failure is reported, the local revocation stands.
+    await deps.upstream.revoke!(serial);
+    deps.logger.info({ caId: r.id, serial, upstream: deps.upstream.name }, 'intermediate revoked at the upstream');
+  }
+  return authorityStatus(deps);
+}
+
+/**
+ * The one-call re-key: prepare through the upstream, activate, taint the previous
+ * authority (its subscribers are re-issued at once, paced by the signer pool), then
+ * wait for every connected subscriber's ACK of a leaf under the new one.
+ */
+export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.EmergencyRotateRequest): Promise<pb.EmergencyRotateResponse> {
+  const r = parse(emergency, 'EmergencyRotate', raw);
+  const why = `emergency: ${r.reason || 'operator'}`;
+  const started = deps.clock.now();
+  const previous = deps.authority.authorities().find((a) => a.state === 'active')?.id;
+  const waiting = deps.authority.authorities().find((a) => a.state === 'prepared');
+  // A prepared authority may already be known to peers; an emergency wants a fresh key.
+  if (waiting) deps.authority.revoke(waiting.id, { reason: why, force: true });
+  const fresh = await deps.authority.prepareNext(undefined, why);
+  deps.authority.activate(fresh.id, why);
+  if (previous) deps.authority.taint(previous, why);
+  const deadline = r.deadline_seconds || limits.emergencyRotateDeadlineDefaultSeconds;
+  const done = await deps.convergence.waitForAuthority(fresh.id, started + deadline * 1000);
+  return {
+    new_authority_id: fresh.id,
+    tainted_authority_id: previous ?? '',
+    subscribers: done.subscribers,
+    converged: done.converged,
+    complete: done.complete,
+    waited_ms: Math.max(0, deps.clock.now() - started),
+  };
+}
+
+export function getBundle(deps: AuthorityAdminDeps): pb.GetBundleResponse {
+  const b = deps.authority.bundle();
+  return { trust_domain: b.trustDomain, version: b.version, roots_pem: pemBlocks(b.pem).map((der) => new X509Certificate(der).toString()) };
+}
+
+export function listAuditEvents(deps: AuthorityAdminDeps, raw: pb.ListAuditEventsRequest): pb.ListAuditEventsResponse {
+  const r = parse(auditQuery, 'ListAuditEvents', raw);
+  const events = deps.audit.tail({ limit: r.limit || 100, afterSeq: r.after_seq, types: r.types });
+  return { events: events.map((e) => ({ seq: String(e.seq), time: e.time, type: e.type, json: JSON.stringify(e) })) };
+}

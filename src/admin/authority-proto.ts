@@ -1,0 +1,80 @@
+/** Message shapes of the authority calls in admin.proto, as @grpc/proto-loader gives them (keepCase, longs as strings). */
+
+export interface SubscriberCounts {
+  sent: number;
+  acked: number;
+  nacked: number;
+}
+
+export interface Authority {
+  id: string;
+  state: string;
+  not_before: string;
+  not_after: string;
+  since: string;
+  reason: string;
+  subscribers: SubscriberCounts;
+  nacked_nodes: string[];
+}
+
+export interface AuthorityStatus {
+  authorities: Authority[];
+  bundle_version: string;
+  subscribers: number;
+  converged: number;
+  bundle_acked: number;
+  bundle_subscribers: number;
+}
+
+export interface PrepareAuthorityRequest {
+  reason: string;
+}
+
+export interface AuthorityTransitionRequest {
+  id: string;
+  reason: string;
+}
+
+export interface RevokeAuthorityRequest {
+  id: string;
+  reason: string;
+  force: boolean;
+  upstream: boolean;
+}
+
+export interface EmergencyRotateRequest {
+  reason: string;
+  deadline_seconds: number;
+}
+
+export interface EmergencyRotateResponse {
+  new_authority_id: string;
+  tainted_authority_id: string;
+  subscribers: number;
+  converged: number;
+  complete: boolean;
+  waited_ms: number;
+}
+
+export interface GetBundleResponse {
+  trust_domain: string;
+  version: string;
+  roots_pem: string[];
+}
+
+export interface ListAuditEventsRequest {
+  limit: number;
+  after_seq: string | number;
+  types: string[];
+}
+
+export interface AuditEvent {
+  seq: string;
+  time: string;
+  type: string;
+  json: string;
+}
+
+export interface ListAuditEventsResponse {
+  events: AuditEvent[];
+}

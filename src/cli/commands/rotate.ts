@@ -1,0 +1,50 @@
+import type { Command } from 'commander';
+import { parseDurationSeconds } from '../../config/duration.js';
+import { WcaError } from '../../errors.js';
+import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+
+interface Flags {
+  adminSocket: string;
+  output: string;
+  emergency?: boolean;
+  reason: string;
+  deadline: string;
+}
+
+/**
+ * `workload-ca rotate --emergency`: prepare, activate, taint the previous authority
+ * and wait for the fleet's ACKs. Exits 0 when every subscriber converged, 1 when
+ * the deadline passed first (the counts say how far it got).
+ */
+export function registerRotateCommand(program: Command, output: CommandOutput = process): void {
+  const rotate = program
+    .command('rotate')
+    .description('re-key the fleet now (scheduled rotation is automatic; see docs/rotation.md)')
+    .option('--emergency', 'mint and activate a new intermediate, taint the current one, wait for every subscriber to move')
+    .requiredOption('--reason <text>', 'why (audit log)')
+    .option('--deadline <duration>', 'how long to wait for acknowledgements', '30s');
+  withOutputFormat(withAdminSocket(rotate)).action(async (flags: Flags) => {
+    const format = outputFormat(flags.output);
+    if (!flags.emergency) {
+      throw new WcaError('ERR_USAGE', 'rotate needs --emergency (a planned rotation is "authority prepare" then "authority activate")');
+    }
+    const deadline = /^\d+$/.test(flags.deadline) ? Number(flags.deadline) : parseDurationSeconds(flags.deadline);
+    if (deadline === undefined || !Number.isInteger(deadline) || deadline < 1 || deadline > 600) {
+      throw new WcaError('ERR_USAGE', `--deadline "${flags.deadline}" must be whole seconds between 1s and 10m`);
+    }
+    const r = await withAdmin(flags.adminSocket, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
+    if (format === 'json') output.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    else {
+      output.stdout.write(
+        table(
+          ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],
+          [[r.new_authority_id, r.tainted_authority_id || '-', String(r.subscribers), String(r.converged), r.complete ? 'yes' : 'no', `${r.waited_ms}ms`]],
+        ),
+      );
+    }
+    if (!r.complete) {
+      throw new WcaError('ERR_ROTATION_INCOMPLETE', `${r.subscribers - r.converged} of ${r.subscribers} subscribers had not acknowledged the new authority by the deadline; see "authority show"`);
+    }
+  });
+}
