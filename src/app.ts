@@ -57,7 +57,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     const audit = createAuditLog(config.audit, { clock, logger });
     closers.push(() => audit.close());
     const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
-      logger: logger.child({ component: 'upstream', plugin: config.upstream.plugin }),
+      logger: logger.child({ component: 'upstream' }), // the loader adds `plugin`
       now: () => clock.now(),
       schedule: (fn, ms) => clock.schedule(fn, ms),
       devProfile,

@@ -46,6 +46,8 @@ export const limits = {
   sdsStreamNamesMax: 64,
   /** SDS: bytes of node.id and of node.cluster (real ones are well under 256). */
   sdsNodeFieldMaxBytes: 1024,
+  /** SDS: info lines per second for grants, and as many for denials; the rest are counted into the next line written. */
+  sdsDecisionLinesPerSecond: 20,
   /** SDS: characters of a NACK's error_detail that reach the log, after escaping and redaction. */
   sdsNackDetailLoggedMax: 256,
   /**

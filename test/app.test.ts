@@ -16,6 +16,7 @@ import { connect, XdsStream, envoyNode, decodeSecret, secretTypeUrl } from './sd
 import { mutualTls, opensslVerify, splitPem } from './helpers/pki.js';
 import { createTestRootCa, privateKeyPem } from './fakes/upstream-ca.js';
 import { SdsTestClient, type ClientIdentity } from './identity/sds-client.js';
+import { hasTools } from './helpers/tools.js';
 
 /** What `npm start` runs: the embedded dev profile, end to end over SDS. */
 let app: App;
@@ -30,7 +31,7 @@ beforeAll(async () => {
 afterAll(() => app.close());
 
 describe('dev profile (npm start)', () => {
-  it('gives node.id "ns/shop/sa/cart" the SVID spiffe://cluster.local/ns/shop/sa/cart and the bundle over SDS', async () => {
+  it.runIf(hasTools('openssl'))('gives node.id "ns/shop/sa/cart" the SVID spiffe://cluster.local/ns/shop/sa/cart and the bundle over SDS', async () => {
     const client = connect(app.addresses.sds!);
     const stream = XdsStream.sotw(client);
     try {
@@ -182,7 +183,7 @@ describe('production: a VM joins with a token and renews over mTLS on the one SD
     return token;
   }
 
-  it('serves the whole join-then-renew story, refuses reuse and foreign SVIDs, and keeps serving others', async () => {
+  it.runIf(hasTools('openssl'))('serves the whole join-then-renew story, refuses reuse and foreign SVIDs, and keeps serving others', async () => {
     expect(prod.addresses.sds).toMatch(/^127\.0\.0\.1:\d+$/);
 
     // Another machine joins first and keeps a StreamSecrets stream open throughout.

@@ -84,11 +84,11 @@ export class PcaAuthority implements UpstreamAuthority {
     const input = { caArn, csrPem: request.csrPem, signingAlgorithm, templateArn: this.config.templateArn, notAfterEpochSeconds, idempotencyToken: token };
 
     const certificateArn = await this.retryThrottled('IssueCertificate', this.config.issue, () => client.issueCertificate(input, signal));
-    logger.info({ plugin: this.name, certificateArn }, 'aws-acm-pca: certificate requested, waiting for issuance');
+    logger.info({ certificateArn }, 'certificate requested, waiting for issuance');
     const issued = await this.pollIssued(certificateArn);
-    const { chainPem, rootsPem } = splitChain(issued.chainPem ?? '', 'aws-acm-pca: GetCertificate CertificateChain');
+    const { chainPem, rootsPem } = splitChain(issued.chainPem ?? '', 'GetCertificate CertificateChain');
     const roots = rootsPem.length > 0 ? rootsPem : await this.fetchRoots();
-    logger.info({ plugin: this.name, certificateArn }, 'aws-acm-pca: certificate issued');
+    logger.info({ certificateArn }, 'certificate issued');
     return { certificatePem: issued.certificatePem, upstreamChainPem: chainPem, rootsPem: roots };
   }
 
@@ -96,10 +96,10 @@ export class PcaAuthority implements UpstreamAuthority {
     if (this.signingAlgorithm) return this.signingAlgorithm;
     const ca = await this.deps.client.describeCa(this.config.certificateAuthorityArn, signal);
     if (ca.status && ca.status !== 'ACTIVE') {
-      this.deps.logger.warn({ plugin: this.name, status: ca.status }, 'aws-acm-pca: the CA is not ACTIVE and cannot issue');
+      this.deps.logger.warn({ status: ca.status }, 'the CA is not ACTIVE and cannot issue');
     }
     if (!ca.signingAlgorithm) throw pcaBadResponse('DescribeCertificateAuthority', 'answer has no SigningAlgorithm');
-    this.deps.logger.info({ plugin: this.name, signingAlgorithm: ca.signingAlgorithm }, 'aws-acm-pca: using the CA\'s signing algorithm');
+    this.deps.logger.info({ signingAlgorithm: ca.signingAlgorithm }, 'using the CA\'s signing algorithm');
     this.signingAlgorithm = ca.signingAlgorithm;
     return ca.signingAlgorithm;
   }
@@ -112,7 +112,7 @@ export class PcaAuthority implements UpstreamAuthority {
       } catch (err) {
         if (!isWcaError(err) || !isThrottling(err) || attempt >= config.maxAttempts) throw err;
         const delay = backoffDelay(config, attempt);
-        this.deps.logger.warn({ plugin: this.name, operation, attempt, delayMs: delay }, 'aws-acm-pca: throttled, backing off');
+        this.deps.logger.warn({ operation, attempt, delayMs: delay }, 'throttled, backing off');
         await this.wait(operation, delay);
       }
     }
@@ -135,7 +135,7 @@ export class PcaAuthority implements UpstreamAuthority {
       'ERR_UPSTREAM_TIMEOUT',
       `aws-acm-pca: certificate ${certificateArn} still not issued after ${poll.maxAttempts} GetCertificate polls; ` +
         'a retry with the same CSR within five minutes picks up this certificate',
-      { details: { plugin: this.name, certificateArn } },
+      { details: { certificateArn } },
     );
   }
 
@@ -147,7 +147,7 @@ export class PcaAuthority implements UpstreamAuthority {
     const { rootsPem } = splitChain([ca.certificatePem, ca.chainPem ?? ''], `aws-acm-pca: ${operation}`);
     if (rootsPem.length === 0) {
       throw new WcaError('ERR_UPSTREAM_CHAIN', `aws-acm-pca: ${operation} returned a chain that does not reach a self-signed root`, {
-        details: { plugin: this.name, operation },
+        details: { operation },
       });
     }
     return rootsPem;

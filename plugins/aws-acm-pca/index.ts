@@ -18,7 +18,7 @@ const plugin: UpstreamPlugin<PcaConfig> = {
       client,
       now: () => context.now(),
       schedule: scheduleFrom(context),
-      logger: context.logger.child({ upstream: 'aws-acm-pca' }),
+      logger: context.logger,
     });
   },
 };

@@ -15,8 +15,8 @@ const plugin: UpstreamPlugin<DiskConfig> = {
     const material = await loadMaterial(config, context);
     if (!context.devProfile) {
       context.logger.warn(
-        { plugin: 'disk', certFile: config.certFile, keyFile: config.keyFile },
-        'disk upstream: the CA key is read from a file; use it for labs only, prefer pkcs11, vault or aws-acm-pca in production',
+        { certFile: config.certFile, keyFile: config.keyFile },
+        'the CA key is read from a file; use it for labs only, prefer pkcs11, vault or aws-acm-pca in production',
       );
     }
     return signerAuthority({

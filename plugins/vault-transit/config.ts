@@ -10,37 +10,29 @@ import { batchSizeMax, callsInFlightMax } from '../../src/keys/batcher.js';
 
 export const vaultTransitConfigSchema = z
   .object({
-    type: z.literal('vault-transit'),
-    /** Vault's address, e.g. https://vault.example.com:8200. */
-    address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://vault:8200' }),
-    /** Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace. */
-    namespace: z.string().min(1).optional(),
-    /** PEM file with the CA(s) that sign Vault's TLS certificate. */
-    caFile: z.string().min(1).optional(),
-    mount: segment('mount').default('transit'),
-    /** The Transit key; created (ecdsa-p256, not exportable) when missing. One per workload-ca deployment. */
+    type: z.literal('vault-transit').describe('memory | vault-transit.'),
+    address: z.url({ protocol: /^https?$/, error: 'must be an http(s) URL such as https://vault:8200' }).describe('Vault\'s address, e.g. https://vault.example.com:8200.'),
+    namespace: z.string().min(1).optional().describe('Vault Enterprise / OpenBao namespace, sent as X-Vault-Namespace.'),
+    caFile: z.string().min(1).optional().describe('PEM file with the CA(s) that sign Vault\'s TLS certificate.'),
+    mount: segment('mount').default('transit').describe('Mount of the Transit secrets engine.'),
     keyName: z
       .string()
       .regex(/^[A-Za-z0-9_-]{1,128}$/, 'keyName must be 1-128 letters, digits, "-" or "_"')
-      .default('workload-ca'),
+      .default('workload-ca')
+      .describe('The Transit key; created (ecdsa-p256, not exportable) when missing. One per workload-ca deployment.'),
     auth: vaultAuthSchema,
-    /** Deadline of every HTTP call to Vault. */
-    requestTimeoutMs: z.number().int().min(100).max(300_000).default(10_000),
-    /** Renew the Vault token when this fraction of its TTL has passed. */
-    renewAtFraction: z.number().gt(0).lt(1).default(2 / 3),
+    requestTimeoutMs: z.number().int().min(100).max(300_000).default(10_000).describe('Deadline of every HTTP call to Vault.'),
+    renewAtFraction: z.number().gt(0).lt(1).default(2 / 3).describe('Renew the Vault token when this fraction of its TTL has passed.'),
     batch: z
       .object({
-        /** Digests per transit/sign call (batch_input); 1 turns batching off. */
-        maxSize: z.number().int().min(1).max(batchSizeMax).default(256),
-        /** How long the first digest of a batch waits for company (0: only what arrives in the same event-loop turn). */
-        maxDelayMs: z.number().int().min(0).max(1000).default(2),
-        /** Concurrent transit/sign calls; further batches wait (and grow). */
-        maxInFlight: z.number().int().min(1).max(callsInFlightMax).default(4),
+        maxSize: z.number().int().min(1).max(batchSizeMax).default(256).describe('Digests per transit/sign call (batch_input); 1 turns batching off.'),
+        maxDelayMs: z.number().int().min(0).max(1000).default(2).describe('How long the first digest of a batch waits for company (0: only what arrives in the same event-loop turn).'),
+        maxInFlight: z.number().int().min(1).max(callsInFlightMax).default(4).describe('Concurrent transit/sign calls; further batches wait (and grow).'),
       })
       .strict()
-      .prefault({}),
-    /** Trim key versions whose intermediates (and so all their leaves) have expired. */
-    trim: z.boolean().default(true),
+      .prefault({})
+      .describe('How signing requests are batched into transit/sign calls.'),
+    trim: z.boolean().default(true).describe('Trim key versions whose intermediates (and so all their leaves) have expired.'),
   })
   .strict()
   .transform((c) => ({

@@ -9,7 +9,7 @@ import type { VaultTransitConfig } from './config.js';
 import { TransitKeyManager } from './key-manager.js';
 
 export async function createTransitKeyManager(config: VaultTransitConfig, context: KeyManagerContext): Promise<KeyManager> {
-  const logger = context.logger.child({ keyManager: 'vault-transit' });
+  const logger = context.logger; // carries keyManager (src/app.ts)
   const { client: vault, auth } = await connectVault(config, {
     plugin: 'vault-transit',
     caFileField: 'ca.keyManager.caFile',
@@ -19,7 +19,7 @@ export async function createTransitKeyManager(config: VaultTransitConfig, contex
     env: context.env,
   });
   if (config.address.startsWith('http:')) {
-    logger.warn({ keyManager: 'vault-transit' }, 'vault-transit: address is plain http; the Vault token travels unencrypted (refused in the production profile)');
+    logger.warn('address is plain http; the Vault token travels unencrypted (refused in the production profile)');
   }
   return new TransitKeyManager(config, createTransitClient(vault, config), auth, { ...context, logger });
 }

@@ -61,7 +61,7 @@ export class TransitKeyManager implements KeyManager {
     const now = this.context.now();
     for (const [v, until] of this.uses) if (until === Infinity || until <= now) this.uses.delete(v);
     this.uses.set(info.latestVersion, Infinity);
-    this.logger.info({ keyManager: this.name, key: this.config.keyName, version: info.latestVersion }, 'vault-transit: new key version');
+    this.logger.info({ key: this.config.keyName, version: info.latestVersion }, 'new key version');
     if (this.config.trim) await this.trim(token, info, signal);
     return this.caKey(info);
   }
@@ -122,11 +122,11 @@ export class TransitKeyManager implements KeyManager {
     try {
       await this.client.trim(token, floor, signal);
       for (const v of this.uses.keys()) if (v < floor) this.uses.delete(v);
-      this.logger.info({ keyManager: this.name, key: this.config.keyName, minAvailableVersion: floor }, 'vault-transit: trimmed expired key versions');
+      this.logger.info({ key: this.config.keyName, minAvailableVersion: floor }, 'trimmed expired key versions');
     } catch (err) {
       this.logger.warn(
-        { keyManager: this.name, key: this.config.keyName, code: isWcaError(err) ? err.code : 'ERR_INTERNAL', err: (err as Error).message },
-        'vault-transit: trimming old key versions failed; will retry at the next rotation',
+        { key: this.config.keyName, code: isWcaError(err) ? err.code : 'ERR_INTERNAL', err: (err as Error).message },
+        'trimming old key versions failed; will retry at the next rotation',
       );
     }
   }

@@ -154,8 +154,8 @@ export class VaultAuth {
     this.grantedTtlSeconds = lease.ttlSeconds;
     this.adopt(lease);
     this.deps.logger.info(
-      { plugin: 'vault', method: this.deps.auth.method, ttlSeconds: lease.ttlSeconds, renewable: lease.renewable },
-      'vault: authenticated',
+      { method: this.deps.auth.method, ttlSeconds: lease.ttlSeconds, renewable: lease.renewable },
+      'authenticated',
     );
     return lease;
   }
@@ -222,7 +222,7 @@ export class VaultAuth {
       const res = await this.deps.client.write(RENEW_SELF, {}, { operation: 'token', token: lease.token });
       renewed = { ...this.leaseFrom(RENEW_SELF, res), token: lease.token };
     } catch (err) {
-      this.deps.logger.warn({ plugin: 'vault', code: (err as WcaError).code, err: (err as Error).message }, 'vault: token renewal failed');
+      this.deps.logger.warn({ code: (err as WcaError).code, err: (err as Error).message }, 'token renewal failed');
       if (this.canLogin) await this.relogin('renewal failed');
       return;
     }
@@ -233,7 +233,7 @@ export class VaultAuth {
       await this.relogin('token reached its max TTL');
       return;
     }
-    this.deps.logger.debug({ plugin: 'vault', ttlSeconds: renewed.ttlSeconds }, 'vault: token renewed');
+    this.deps.logger.debug({ ttlSeconds: renewed.ttlSeconds }, 'token renewed');
     if (capped) {
       // Renewing a capped token again only buys ever shorter extensions; stop and say when it ends.
       this.lease = renewed;
@@ -247,12 +247,12 @@ export class VaultAuth {
   /** Log in again in the background; the current token keeps serving until then. */
   private async relogin(reason: string): Promise<void> {
     if (this.closed) return;
-    this.deps.logger.info({ plugin: 'vault', reason }, 'vault: logging in again');
+    this.deps.logger.info({ reason }, 'logging in again');
     try {
       await this.obtainOnce();
     } catch (err) {
       // The next mint retries the login once the current token has expired.
-      this.deps.logger.error({ plugin: 'vault', code: (err as WcaError).code, err: (err as Error).message }, 'vault: login failed');
+      this.deps.logger.error({ code: (err as WcaError).code, err: (err as Error).message }, 'login failed');
     }
   }
 
@@ -265,8 +265,8 @@ export class VaultAuth {
   private warnExpiry(lease: Lease, why: string): void {
     const at = new Date(lease.obtainedAt + lease.ttlSeconds * 1000).toISOString();
     this.deps.logger.warn(
-      { plugin: 'vault', expiresAt: at },
-      `vault: ${why} and expires at ${at}; use a periodic token or AppRole/Kubernetes auth to avoid an outage`,
+      { expiresAt: at },
+      `${why} and expires at ${at}; use a periodic token or AppRole/Kubernetes auth to avoid an outage`,
     );
   }
 }

@@ -41,7 +41,7 @@ const iso = (ms: number) => new Date(ms).toISOString();
 function vaultSerial(serial: string): string {
   const hex = serial.replace(/[:\s-]/g, '').toLowerCase();
   if (!/^[0-9a-f]{1,40}$/.test(hex)) {
-    throw new WcaError('ERR_USAGE', 'vault: a serial number is 1 to 20 octets of hex (colons allowed)', { details: { plugin: 'vault' } });
+    throw new WcaError('ERR_USAGE', 'a serial number is 1 to 20 octets of hex (colons allowed)', { details: { plugin: 'vault' } });
   }
   const even = hex.length % 2 === 1 ? `0${hex}` : hex;
   return even.replace(/^(00)+(?=..)/, '').match(/../g)!.join(':');
@@ -92,7 +92,7 @@ export class VaultAuthority implements UpstreamAuthority {
 
     const { expected, unexpected } = classifyWarnings(res.warnings);
     // The core logs returned warnings once at warn; the ones every mint gets are not news.
-    if (expected.length > 0) this.logger.debug({ plugin: 'vault', path, warnings: expected }, 'vault: expected warnings');
+    if (expected.length > 0) this.logger.debug({ path, warnings: expected }, 'expected warnings');
     const warnings = clampWarning ? [clampWarning, ...unexpected] : unexpected;
     return { certificatePem, upstreamChainPem: chainPem, rootsPem: roots, ...(warnings.length > 0 ? { warnings } : {}) };
   }
@@ -108,7 +108,7 @@ export class VaultAuthority implements UpstreamAuthority {
     const wanted = Math.floor(requested);
     if (leftSeconds <= 0) {
       throw new WcaError('ERR_UPSTREAM_CHAIN', `vault: the issuer of ${this.config.paths.sign} expires at ${iso(endMs)}; it can sign nothing more`, {
-        details: { plugin: 'vault', issuerNotAfter: iso(endMs) },
+        details: { issuerNotAfter: iso(endMs) },
       });
     }
     if (wanted <= leftSeconds) return { ttlSeconds: wanted };
@@ -126,7 +126,7 @@ export class VaultAuthority implements UpstreamAuthority {
       'ERR_UPSTREAM_CHAIN',
       `vault: ${path} returned an intermediate valid until ${iso(oursEnd)}, after its issuer's chain ends (${iso(issuerEnd)}); ` +
         'refusing a certificate that would outlive its issuer',
-      { details: { plugin: 'vault', path, notAfter: iso(oursEnd), issuerNotAfter: iso(issuerEnd) } },
+      { details: { path, notAfter: iso(oursEnd), issuerNotAfter: iso(issuerEnd) } },
     );
   }
 
@@ -147,7 +147,7 @@ export class VaultAuthority implements UpstreamAuthority {
       throw new WcaError(
         'ERR_UPSTREAM_CHAIN',
         `vault: the chain of ${path} does not reach a self-signed root; import the root into the mount so Vault knows the full chain`,
-        { details: { plugin: 'vault', path } },
+        { details: { path } },
       );
     }
     return rootsPem;
@@ -164,7 +164,7 @@ export class VaultAuthority implements UpstreamAuthority {
     const token = await this.auth.token(signal);
     const res = await this.client.write(path, { serial_number: serial }, { operation: 'pki', token, signal });
     if (typeof res.data?.revocation_time !== 'number') throw vaultBadResponse(path, 'answer has no data.revocation_time');
-    this.logger.info({ plugin: 'vault', path, serial }, 'vault: certificate revoked');
+    this.logger.info({ path, serial }, 'certificate revoked');
   }
 
   async close(): Promise<void> {

@@ -16,12 +16,12 @@ export const segment = (what: string) =>
     .regex(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/, `${what} must be a Vault path like "pki" or "pki/int" (no leading or trailing slash)`)
     .refine((s) => !s.split('/').includes('..'), `${what} must not contain ".."`);
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name');
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be an environment variable name').describe('Environment variable holding the secret.');
 
 /** Where a secret comes from: exactly one of an environment variable or a file. */
 const secretSource = (defaultEnv?: string) =>
   z
-    .object({ env: envName.optional(), file: z.string().min(1).optional() })
+    .object({ env: envName.optional(), file: z.string().min(1).optional().describe('File holding the secret, re-read on every login.') })
     .strict()
     .refine((s) => !(s.env && s.file), 'set either env or file, not both')
     .transform((s, ctx): { env: string } | { file: string } => {
@@ -35,15 +35,18 @@ const secretSource = (defaultEnv?: string) =>
     });
 
 const tokenAuth = z
-  .object({ method: z.literal('token'), token: secretSource('VAULT_TOKEN').prefault({}) })
+  .object({
+    method: z.literal('token').describe('token | approle | kubernetes: how to log in to Vault.'),
+    token: secretSource('VAULT_TOKEN').prefault({}).describe('method token: where the token is (env, default VAULT_TOKEN, or file).'),
+  })
   .strict();
 
 const appRoleAuth = z
   .object({
     method: z.literal('approle'),
-    mount: segment('auth.mount').default('approle'),
-    roleId: z.string().min(1),
-    secretId: secretSource('VAULT_APPROLE_SECRET_ID').prefault({}),
+    mount: segment('auth.mount').default('approle').describe('Mount of the auth method (approle or kubernetes by default).'),
+    roleId: z.string().min(1).describe('method approle: the role ID.'),
+    secretId: secretSource('VAULT_APPROLE_SECRET_ID').prefault({}).describe('method approle: where the secret ID is (env, default VAULT_APPROLE_SECRET_ID, or file).'),
   })
   .strict();
 
@@ -51,13 +54,13 @@ const kubernetesAuth = z
   .object({
     method: z.literal('kubernetes'),
     mount: segment('auth.mount').default('kubernetes'),
-    role: z.string().min(1),
-    jwtFile: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+    role: z.string().min(1).describe('method kubernetes: the Vault role to log in as.'),
+    jwtFile: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token').describe("method kubernetes: the pod's service account token."),
   })
   .strict();
 
 /** Token, AppRole or Kubernetes login; shared with the vault-transit key manager. */
-export const vaultAuthSchema = z.discriminatedUnion('method', [tokenAuth, appRoleAuth, kubernetesAuth]);
+export const vaultAuthSchema = z.discriminatedUnion('method', [tokenAuth, appRoleAuth, kubernetesAuth]).describe('How to log in to Vault.');
 
 export const vaultConfigSchema = z
   .object({

@@ -12,7 +12,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
   name: 'vault',
   configSchema: vaultConfigSchema,
   async create(config: VaultConfig, context: PluginContext) {
-    const logger = context.logger.child({ upstream: 'vault' });
+    const logger = context.logger;
     const { client, auth } = await connectVault(config, {
       plugin: 'vault',
       caFileField: 'config.caFile',
@@ -24,7 +24,7 @@ const plugin: UpstreamPlugin<VaultConfig> = {
     });
     // The production profile refuses http at config load; dev allows it for a local server, with this warning.
     if (config.address.startsWith('http:')) {
-      logger.warn({ plugin: 'vault' }, 'vault: address is plain http; tokens and certificates travel unencrypted (refused in the production profile)');
+      logger.warn('address is plain http; tokens and certificates travel unencrypted (refused in the production profile)');
     }
     return new VaultAuthority(config, client, auth, logger, () => context.now());
   },

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
+import path from 'node:path';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import { configSchema, type Config } from './schema.js';
+import { resolveFilePaths } from './file-paths.js';
+import { suggestKey } from './suggest.js';
 import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { refuseReserved } from '../spiffe/reserved.js';
 import { resolveSdsTransport } from '../transport/sds-transport.js';
@@ -51,6 +54,7 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const file = options.file ?? env.WCA_CONFIG;
   const raw: Record<string, unknown> = file ? readYaml(file) : {};
   const fileProfile = raw.profile;
+  if (file) resolveFilePaths(raw, path.dirname(path.resolve(file)));
   for (const [name, path] of Object.entries(envOverrides)) {
     const value = env[name];
     if (value !== undefined && value !== '') setPath(raw, path, value);
@@ -66,8 +70,15 @@ export function loadConfig(options: LoadOptions = {}): Config {
     setPath(raw, 'listen.admin', `unix:${defaultAdminSocketPath(env)}`);
   }
   const parsed = configSchema.safeParse(raw);
-  if (!parsed.success) throw configError(parsed.error, file);
-  return Object.freeze(checkConsistency(parsed.data));
+  const problems = parsed.success
+    ? consistencyProblems(parsed.data)
+    : [...schemaProblems(parsed.error), ...consistencyProblemsBeyond(raw, parsed.error)];
+  if (problems.length > 0) {
+    throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
+      details: { problems },
+    });
+  }
+  return Object.freeze(parsed.data!);
 }
 
 /**
@@ -95,10 +106,11 @@ function readYaml(file: string): Record<string, unknown> {
   try {
     doc = parseYamlStrictly(text);
   } catch (err) {
-    throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`);
+    // The parser's message ends in a code frame (the line and a caret); config files hold no secrets (those are env/file references).
+    throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.trimEnd()}`);
   }
   if (doc === null || doc === undefined) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) {
+  if (typeof doc !== 'object' || Array.isArray(doc) || Object.getPrototypeOf(doc) !== Object.prototype) {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} must contain a mapping at the top level`);
   }
   return doc as Record<string, unknown>;
@@ -127,11 +139,59 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   node[keys[keys.length - 1]!] = value;
 }
 
-export function configError(error: z.ZodError, file?: string): WcaError {
-  const problems = error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(top level)'}: ${i.message}`);
-  return new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
-    details: { problems },
+const pathText = (at: readonly PropertyKey[]) => (at.length ? at.map(String).join('.') : '(top level)');
+
+function schemaProblems(error: z.ZodError): string[] {
+  return error.issues.flatMap((issue) => {
+    if (issue.code !== 'unrecognized_keys') return [`${pathText(issue.path)}: ${issue.message}`];
+    return issue.keys.map((key) => {
+      const hint = suggestKey(configSchema, issue.path, key);
+      return `${pathText([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`;
+    });
   });
+}
+
+/** Removes what an issue is about: the unknown keys, else the bad value (or, when it is missing, its parent). */
+function removeIssue(raw: Record<string, unknown>, issue: z.core.$ZodIssue): boolean {
+  const parentOf = (at: readonly PropertyKey[]): unknown =>
+    at.reduce<unknown>((node, key) => (typeof node === 'object' && node !== null ? (node as Record<PropertyKey, unknown>)[key] : undefined), raw);
+  const at = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  for (let depth = at.length; depth > 0; depth--) {
+    const parent = parentOf(at.slice(0, depth - 1));
+    const key = at[depth - 1]!;
+    const container = Array.isArray(parent) || (typeof parent === 'object' && parent !== null && Object.getPrototypeOf(parent) === Object.prototype);
+    if (!container || !(key in parent)) continue;
+    if (issue.code === 'unrecognized_keys') for (const k of issue.keys) delete (parent as Record<string, unknown>)[k];
+    else if (Array.isArray(parent)) parent.splice(Number(key), 1);
+    else delete (parent as Record<PropertyKey, unknown>)[key];
+    return true;
+  }
+  return false;
+}
+
+/**
+ * The cross-field problems a schema error would otherwise hide until it is fixed:
+ * drop every value the schema refused (its default takes over) and check what
+ * remains, so one run reports everything. Problems about a dropped key are left
+ * out: they would describe the default, not the file.
+ */
+function consistencyProblemsBeyond(raw: Record<string, unknown>, error: z.ZodError): string[] {
+  const candidate = structuredClone(raw);
+  const dropped: string[] = [];
+  let issues = error.issues;
+  for (let round = 0; round < 8; round++) {
+    for (const issue of issues) {
+      if (!removeIssue(candidate, issue)) return [];
+      const keys = issue.code === 'unrecognized_keys' ? issue.keys.map((k) => [...issue.path, k]) : [issue.path];
+      dropped.push(...keys.map((at) => at.map(String).join('.')));
+    }
+    const again = configSchema.safeParse(candidate);
+    if (again.success) {
+      return consistencyProblems(again.data).filter((problem) => !dropped.some((key) => key !== '' && problem.includes(key)));
+    }
+    issues = again.error.issues;
+  }
+  return [];
 }
 
 /** The Unix socket's one identity must be a workload ID of our own trust domain. */
@@ -160,7 +220,7 @@ function plainHttpVaultProblems(config: Config): string[] {
   return problems;
 }
 
-function checkConsistency(config: Config): Config {
+function consistencyProblems(config: Config): string[] {
   const problems: string[] = [];
   try {
     parseTrustDomain(config.trustDomain);
@@ -185,8 +245,5 @@ function checkConsistency(config: Config): Config {
   if (config.listen.admin.kind !== 'unix') problems.push('listen.admin: the admin API listens on a Unix socket only (unix:/path)');
   problems.push(...selectAuthenticators(config).problems);
   if (config.identity.unix) problems.push(...unixIdentityProblems(config.identity.unix.spiffeId, config.trustDomain));
-  if (problems.length > 0) {
-    throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration:\n  ${problems.join('\n  ')}`, { details: { problems } });
-  }
-  return config;
+  return problems;
 }

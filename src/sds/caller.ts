@@ -4,6 +4,7 @@ import type { Caller, CallerContext, Policy } from '../identity/types.js';
 import { LINEAGE_ID_LENGTH } from '../x509/leaf.js';
 import type { StreamCaller } from './source.js';
 import type { Log } from './stream-log.js';
+import type { DecisionLog } from './decision-log.js';
 import type { NodeInfo } from './types.js';
 import { isWcaError, publicMessageOf } from '../errors.js';
 import type { Auditor } from '../audit/log.js';
@@ -23,6 +24,7 @@ function lineageIdOf(caller: Caller): Buffer {
 export interface AuthorizeDeps {
   chain: AuthenticatorChain;
   policy: Policy;
+  decisions: DecisionLog;
   /** Denials and join-token uses are recorded here. */
   audit?: Auditor;
 }
@@ -35,14 +37,13 @@ export async function authorizeCaller(
   node: NodeInfo | undefined,
 ): Promise<StreamCaller> {
   let subject = context.peerAddress;
+  let authenticator: string | undefined;
   try {
     const caller = await deps.chain.authenticate({ ...context, ...(node ? { node: { id: node.id, cluster: node.cluster } } : {}) });
     subject = caller.subject;
+    authenticator = caller.authenticator;
     const grant = deps.policy.decide(caller);
-    log.debug(
-      { authenticator: caller.authenticator, subject: caller.subject, spiffeId: grant.spiffeId, rule: grant.rule, nodeId: node?.id },
-      'sds: caller authorized',
-    );
+    deps.decisions.granted(log, { authenticator, subject, spiffeId: grant.spiffeId, rule: grant.rule });
     if (caller.authenticator === 'join-token') {
       deps.audit?.record({ type: 'join-token', action: 'used', tokenId: String(caller.claims.tokenId), spiffeId: grant.spiffeId, claimant: context.peerAddress });
     }
@@ -59,6 +60,7 @@ export async function authorizeCaller(
       ...(caller.validUntilMs === undefined ? {} : { validUntilMs: caller.validUntilMs }),
     };
   } catch (err) {
+    deps.decisions.denied(log, { authenticator, subject: subject.slice(0, 256), code: isWcaError(err) ? err.code : 'ERR_INTERNAL' });
     if (isWcaError(err)) {
       const who = `${subject.slice(0, 256)}${node ? ` node=${node.id.slice(0, 128)}` : ''}`;
       deps.audit?.record({ type: 'denial', who, what: 'sds stream', why: publicMessageOf(err), code: err.code });

@@ -7,7 +7,7 @@ import { AuthenticatorChain } from '../identity/chain.js';
 import type { Authenticator, Policy } from '../identity/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
@@ -25,6 +25,7 @@ import { sdsServiceDefinition } from './service.js';
 import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
+import { DecisionLog } from './decision-log.js';
 import { SotwProtocol } from './sotw.js';
 import { createSourceFactory } from './source.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
@@ -83,7 +84,7 @@ const defaultDrainTimeoutMs = 10_000;
 
 /** Ends a stream before it is served, with the error's status. */
 function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
-  metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+  metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
   call.emit('error', { code: grpcStatusOf(err), details: publicMessageOf(err) });
 }
 
@@ -109,6 +110,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     identities,
     chain,
     policy: options.policy,
+    decisions: new DecisionLog(clock),
     ...(options.audit ? { audit: options.audit } : {}),
     ...(options.convergence ? { convergence: options.convergence } : {}),
     logger,
@@ -174,7 +176,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     ) => {
       const request = call.request;
       const fail = (err: unknown) => {
-        metrics.sdsRejected.inc({ status: String(grpcStatusOf(err)) });
+        metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
         callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
       };
       if (stopping) return fail(shuttingDown());
@@ -190,7 +192,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       const inFlight: Endable = {
         fail(status, message) {
           if (!fetches.delete(inFlight)) return;
-          metrics.sdsRejected.inc({ status: String(status) });
+          metrics.sdsRejected.inc({ code: grpcCodeName(status) });
           callback({ code: status, details: message });
         },
       };

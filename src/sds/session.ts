@@ -2,7 +2,7 @@ import type { Clock } from '../clock.js';
 import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { CallerContext } from '../identity/types.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { Metrics } from '../telemetry/metrics.js';
+import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
 import { untrustedText } from '../telemetry/untrusted-text.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
@@ -193,7 +193,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
     if (this.state === 'closed') return;
     this.close();
     const status = grpcStatusOf(err);
-    this.deps.metrics.sdsRejected.inc({ status: String(status) });
+    this.deps.metrics.sdsRejected.inc({ code: grpcCodeName(status) });
     if (err instanceof WcaError) this.log[quiet ? 'debug' : 'info']({ code: err.code, message: err.message }, 'sds: stream ended with error');
     else this.log.error({ err }, 'sds: stream failed');
     this.io.fail(status, publicMessageOf(err));

@@ -43,6 +43,8 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       level: options.level ?? 'info',
       redact: { paths: redactPaths, censor: '[REDACTED]' },
       base: undefined,
+      // "warn", not 40: readable in `kubectl logs` and matched by log pipelines without a lookup table.
+      formatters: { level: (label) => ({ level: label }) },
       timestamp: pino.stdTimeFunctions.isoTime,
     },
     options.destination ?? pino.destination({ fd: 2, sync: false }),

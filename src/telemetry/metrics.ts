@@ -1,4 +1,17 @@
 import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom-client';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { packageVersion } from '../package-root.js';
+
+/**
+ * prom-client's gauges that `promtool check metrics` rejects (a `_total` suffix
+ * belongs to counters); their values are in Node's own diagnostics anyway.
+ */
+const rejectedDefaults = ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total'];
+
+/** A gRPC status as its name (`INVALID_ARGUMENT`), as label values in dashboards read. */
+export function grpcCodeName(code: number): string {
+  return grpcStatus[code] ?? `UNKNOWN_${code}`;
+}
 
 /**
  * Every metric the process exports, created in one place with one registry per
@@ -7,10 +20,20 @@ import { Registry, Counter, Gauge, Histogram, collectDefaultMetrics } from 'prom
  */
 export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   const registry = new Registry();
-  if (options.defaultMetrics) collectDefaultMetrics({ register: registry });
+  if (options.defaultMetrics) {
+    collectDefaultMetrics({ register: registry });
+    for (const name of rejectedDefaults) registry.removeSingleMetric(name);
+  }
   const registers = [registry];
   /** Values read at scrape time; the composition root fills them in. */
   const probes: { rotationOverdue?: () => boolean } = {};
+
+  new Gauge({
+    name: 'wca_build_info',
+    help: 'Always 1; the labels say which workload-ca and Node.js are running',
+    labelNames: ['version', 'node_version'] as const,
+    registers,
+  }).set({ version: packageVersion(), node_version: process.version }, 1);
 
   return {
     registry,
@@ -46,8 +69,8 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers,
     }),
     intermediateNotAfter: new Gauge({
-      name: 'wca_intermediate_not_after_seconds',
-      help: 'notAfter of the CA slot, Unix seconds',
+      name: 'wca_intermediate_not_after_timestamp_seconds',
+      help: 'notAfter of the intermediate in each slot, as a Unix timestamp in seconds',
       labelNames: ['slot'] as const, // active | next | old
       registers,
     }),
@@ -77,7 +100,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     upstreamRequests: new Counter({
       name: 'wca_upstream_requests_total',
-      help: 'Calls to the upstream authority by plugin and outcome',
+      help: 'Intermediate mint calls to the upstream authority, by plugin and outcome (minted | failed | timeout)',
       labelNames: ['plugin', 'outcome'] as const,
       registers,
     }),
@@ -130,13 +153,13 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
     }),
     sdsRejected: new Counter({
       name: 'wca_sds_rejected_total',
-      help: 'SDS streams or requests rejected, by numeric gRPC status code',
-      labelNames: ['status'] as const,
+      help: 'SDS streams or requests rejected, by gRPC status name (grpcCodeName)',
+      labelNames: ['code'] as const,
       registers,
     }),
     authDecisions: new Counter({
       name: 'wca_auth_decisions_total',
-      help: 'Authentication and policy decisions',
+      help: 'Authentications on the SDS listener by authenticator and outcome (authenticated | invalid | absent); policy grants and denials are not counted here',
       labelNames: ['authenticator', 'decision'] as const,
       registers,
     }),

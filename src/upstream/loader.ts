@@ -137,7 +137,7 @@ export async function loadUpstream(
   const deadline = { timeoutMs: options.timeoutMs ?? defaultUpstreamTimeoutMs, schedule: scheduleFrom(context) };
   let creating: Promise<UpstreamAuthority> | undefined;
   try {
-    const created = await callWithDeadline(spec.plugin, 'create', deadline, undefined, () => (creating = plugin.create(parsed.data, context)));
+    const created = await callWithDeadline(spec.plugin, 'create', deadline, undefined, () => (creating = plugin.create(parsed.data, { ...context, logger: context.logger.child({ plugin: spec.plugin }) })));
     return withDeadline(created, deadline);
   } catch (err) {
     // An authority that arrives after its deadline is closed, so it holds no connection or timer.

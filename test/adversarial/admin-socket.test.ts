@@ -9,7 +9,7 @@
  * and directories are made by root and chowned to nobody: ownership is what the
  * checks look at.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -25,12 +25,12 @@ import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { leaveStaleSocket } from '../helpers/stale-socket.js';
+import { hasTools } from '../helpers/tools.js';
 
 const NOBODY = 65534;
 const repo = path.resolve(import.meta.dirname, '../..');
 const isRoot = process.geteuid?.() === 0;
-const hasSetpriv = spawnSync('setpriv', ['--version']).status === 0;
-const canDropPrivileges = isRoot && hasSetpriv;
+const canDropPrivileges = isRoot && hasTools('setpriv');
 if (!canDropPrivileges) {
   process.stdout.write(
     `admin-socket.test.ts: the non-root cases are skipped: they need to run as root with setpriv (util-linux) to start the CLI as nobody (${isRoot ? 'setpriv missing' : 'not root'})\n`,

@@ -80,9 +80,12 @@ describe('disk upstream: key file permissions', () => {
     const log = capturingLogger();
     const upstream = await loadDisk(true, log.logger);
     await upstream.close();
-    const warnings = log.lines().filter((l) => l.level === 40 && l.field === 'config.keyFile');
+    const warnings = log.lines().filter((l) => l.level === 'warn' && l.field === 'config.keyFile');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ mode: '0644', path: file('root.key') });
+    expect(warnings[0]).toMatchObject({ mode: '0644', path: file('root.key'), plugin: 'disk' });
+    // The plugin's name once per line: one field (the loader's), not again in the message or a second key.
+    const raw = log.text().split('\n').find((l) => l.includes('"config.keyFile"'))!;
+    expect(raw.match(/disk/g)).toHaveLength(1);
     expect(log.text()).not.toContain(keyPem.split('\n')[1]);
   });
 

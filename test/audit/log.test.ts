@@ -12,6 +12,7 @@ import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
+import { DecisionLog } from '../../src/sds/decision-log.js';
 
 const tick = () => new Promise((r) => setImmediate(r));
 
@@ -105,7 +106,7 @@ describe('what the CA and SDS record', () => {
         throw new WcaError('ERR_UNAUTHENTICATED', 'token expired');
       },
     };
-    const deps = { chain: new AuthenticatorChain([refusing], createMetrics()), policy: rulePolicyWithBuiltins('cluster.local', [], 3600), audit };
+    const deps = { chain: new AuthenticatorChain([refusing], createMetrics()), policy: rulePolicyWithBuiltins('cluster.local', [], 3600), audit, decisions: new DecisionLog(new FakeClock()) };
     const context = { transport: 'tcp' as const, peerAddress: '10.0.0.9:5555', metadata: new Map() };
     await expect(authorizeCaller(deps, silentLogger(), context, { id: 'node-9', cluster: 'c' })).rejects.toSatisfy((e) => isWcaError(e, 'ERR_UNAUTHENTICATED'));
     expect(audit.tail()).toEqual([

@@ -54,7 +54,7 @@ describe('config loading', () => {
   });
 
   it.each([
-    ['unknown key', 'ca:\n  leafTTL: 1h\n', /ca: Unrecognized key: "leafTTL"/],
+    ['unknown key', 'ca:\n  leafTTL: 1h\n', /ca\.leafTTL: unknown key/],
     ['bad duration', 'ca:\n  leafTtl: forever\n', /ca\.leafTtl: "forever" is not a duration/],
     ['bad listen address', 'listen:\n  sds: localhost\n', /listen\.sds: "localhost": expected host:port/],
     ['relative unix socket', 'listen:\n  admin: unix:admin.sock\n', /listen\.admin: .*must be absolute/],
@@ -88,5 +88,50 @@ describe('config loading', () => {
     const err = errorOf(f);
     expect(err.code).toBe('ERR_CONFIG_FILE');
     expect(err.message).toMatch(message);
+  });
+});
+
+describe('config errors a user can act on in one go', () => {
+  it('reports schema errors and the cross-field errors they used to hide, in one pass', () => {
+    const yaml = 'trustDomain: example.org\nca:\n  keyType: ec-p999\n  leafTtl: 5h\n  leafMaxTtl: 2h\nidentity:\n  unix: { spiffeId: "spiffe://other.org/x" }\n';
+    const problems = errorOf(() => loadConfig({ file: tmpFile(yaml), env: {} })).details.problems as string[];
+    expect(problems.map((p) => p.split(':')[0])).toEqual(['ca.keyType', 'ca.leafTtl', 'identity.unix.spiffeId']);
+  });
+
+  it('leaves out cross-field complaints about a value it had to drop (they would describe the default)', () => {
+    const problems = errorOf(() => loadConfig({ file: tmpFile('ca:\n  leafTtl: 5h\n  leafMaxTtl: soon\n'), env: {} })).details.problems as string[];
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^ca\.leafMaxTtl: /);
+  });
+
+  it.each([
+    ['ca:\n  leafTTL: 1h\n', 'ca.leafTTL', 'leafTtl'],
+    ['trustdomain: a.org\n', 'trustdomain', 'trustDomain'],
+    ['sds:\n  maxStream: 3\n', 'sds.maxStream', 'maxStreams'],
+    ['identity:\n  policy:\n    rules:\n      - name: r\n        match: { namespce: a }\n', 'identity.policy.rules.0.match.namespce', 'namespace'],
+    ['ca:\n  keyManager: { type: vault-transit, address: "https://v:8200", auth: { method: token }, keyname: k }\n', 'ca.keyManager.keyname', 'keyName'],
+  ])('suggests the key an unknown one was meant to be (%#)', (yaml, key, hint) => {
+    const problems = errorOf(() => loadConfig({ file: tmpFile(yaml), env: {} })).details.problems as string[];
+    expect(problems).toContain(`${key}: unknown key (did you mean "${hint}"?)`);
+  });
+
+  it('suggests nothing for a key that resembles none', () => {
+    const problems = errorOf(() => loadConfig({ file: tmpFile('ca:\n  colour: blue\n'), env: {} })).details.problems as string[];
+    expect(problems).toEqual(['ca.colour: unknown key']);
+  });
+
+  it('keeps the YAML code frame: line, column, the line itself and a caret', () => {
+    const err = errorOf(() => loadConfig({ file: tmpFile('trustDomain: a.org\nca: leafTtl: 1h\n'), env: {} }));
+    expect(err.code).toBe('ERR_CONFIG_FILE');
+    expect(err.message).toMatch(/line 2, column 5/);
+    expect(err.message).toContain('\nca: leafTtl: 1h\n    ^');
+  });
+
+  it('reads relative paths in the config, plugin configs included, against the config file\'s folder', () => {
+    const file = tmpFile('upstream:\n  plugin: disk\n  config: { certFile: ca.pem, keyFile: ./keys/ca.key, bundleFile: /etc/abs.pem }\nidentity:\n  jwt:\n    issuers:\n      - { issuer: i, audiences: [a], keys: { jwksFile: ../jwks.json } }\n');
+    const dir = path.dirname(file);
+    const c = loadConfig({ file, env: {} });
+    expect(c.upstream.config).toEqual({ certFile: path.join(dir, 'ca.pem'), keyFile: path.join(dir, 'keys/ca.key'), bundleFile: '/etc/abs.pem' });
+    expect(c.identity.jwt?.issuers[0]?.keys).toEqual({ jwksFile: path.resolve(dir, '../jwks.json') });
   });
 });

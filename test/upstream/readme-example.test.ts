@@ -9,6 +9,7 @@ import { HttpTestServer, readBody } from '../fakes/http-test-server.js';
 import { mintAndValidate, rejectionOf } from '../fakes/mint.js';
 import { createTestRootCa, testPluginContext, type TestRootCa } from '../fakes/upstream-ca.js';
 import { provesEndToEnd } from './leaf-check.js';
+import { hasTools } from '../helpers/tools.js';
 
 const fixture = fileURLToPath(new URL('../fixtures/upstream/http-ca-plugin.ts', import.meta.url));
 const readme = fileURLToPath(new URL('../../plugins/README.md', import.meta.url));
@@ -54,7 +55,7 @@ describe('plugins/README.md worked example', () => {
     expect(shown).toBe(code);
   });
 
-  it('loads by module path, mints through a real HTTP round trip and passes validation, openssl and TLS', async () => {
+  it.runIf(hasTools('openssl'))('loads by module path, mints through a real HTTP round trip and passes validation, openssl and TLS', async () => {
     const upstream = await load();
     const { csr, validate } = await mintAndValidate(upstream, { trustDomain: td });
     const v = validate();

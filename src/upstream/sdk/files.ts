@@ -61,7 +61,7 @@ export async function readProtectedFile(
     if (mode & protection.bits) {
       const problem = `${filePath} ${protection.problem} (mode ${modeOf(mode)}); ${protection.fix}`;
       if (!context.devProfile) throw configError(plugin, [{ path: field, message: problem }]);
-      context.logger.warn({ plugin, field, path: filePath, mode: modeOf(mode) }, `upstream "${plugin}": ${problem} (allowed in the dev profile only)`);
+      context.logger.warn({ field, path: filePath, mode: modeOf(mode) }, `${problem} (allowed in the dev profile only)`);
     }
     return await handle.readFile('utf8');
   } catch (cause) {

@@ -64,8 +64,8 @@ describe.runIf(hasTools('bao'))('vault plugin authentication against a real Open
     const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '4s', tokenMaxTtl: '7s' });
     const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime, 0.5);
     await mintAndValidate(h.authority);
-    await vi.waitFor(() => expect(count(h, 'vault: token renewed')).toBe(1), { timeout: 15_000, interval: 100 });
-    await vi.waitFor(() => expect(count(h, 'vault: authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(count(h, 'token renewed')).toBe(1), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(count(h, 'authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
     expect(h.logText()).toContain('token reached its max TTL');
     // The first token is past its max TTL by now; the new one signs.
     await new Promise((r) => setTimeout(r, 3500));
@@ -78,7 +78,7 @@ describe.runIf(hasTools('bao'))('vault plugin authentication against a real Open
     const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
     await mintAndValidate(h.authority);
     await bao.admin('PUT', 'sys/leases/revoke-prefix/auth/approle/login', {});
-    await vi.waitFor(() => expect(count(h, 'vault: authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
+    await vi.waitFor(() => expect(count(h, 'authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
     expect(h.logText()).toContain('token renewal failed');
     (await mintAndValidate(h.authority)).validate();
   });

@@ -50,7 +50,7 @@ describe.runIf(hasTools('bao', 'openssl'))('vault plugin PKI against a real Open
 
   const trim = (pems: string[]) => pems.map((p) => p.trim());
   // Warnings about the mint; the dev profile's warning that this test server is plain http is not one.
-  const warnLines = (h: Harness) => h.logText().split('\n').filter((l) => l.includes('"level":40') && !l.includes('address is plain http'));
+  const warnLines = (h: Harness) => h.logText().split('\n').filter((l) => l.includes('"level":"warn"') && !l.includes('address is plain http'));
 
   it('root issuer (root/sign-intermediate): the chain is ours alone, the root is OpenBao\'s, leaves verify with openssl', async () => {
     const h = await vault();
