@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { configSchema } from '../src/config/schema.js';
 import { duration } from '../src/config/duration.js';
 import { listenAddress } from '../src/config/listen.js';
+import { defOf, type ZodDef as Def } from '../src/config/zod-def.js';
 
 export const referencePath = path.resolve(import.meta.dirname, '../docs/configuration.md');
 
@@ -29,21 +30,6 @@ const named = new Map<unknown, string>([
   [listenAddress, 'listen address'],
 ]);
 
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  options?: z.ZodType[];
-  element?: z.ZodType;
-  valueType?: z.ZodType;
-  entries?: Record<string, string>;
-  values?: unknown[];
-  defaultValue?: unknown;
-  checks?: { _zod: { def: { check: string; value?: unknown; inclusive?: boolean; minimum?: unknown; maximum?: unknown } } }[];
-}
-
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
 
 interface Meta {
   description?: string;

@@ -1,15 +1,5 @@
 import type { z } from 'zod';
-
-interface Def {
-  type: string;
-  innerType?: z.ZodType;
-  in?: z.ZodType;
-  shape?: Record<string, z.ZodType>;
-  options?: z.ZodType[];
-  element?: z.ZodType;
-}
-
-const defOf = (schema: z.ZodType): Def => (schema as unknown as { _zod: { def: Def } })._zod.def;
+import { defOf, type ZodDef as Def } from './zod-def.js';
 
 /** The object schemas a value at `at` may be checked against (several under a union). */
 function objectsAt(schema: z.ZodType, at: readonly PropertyKey[]): Def[] {
