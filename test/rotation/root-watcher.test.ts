@@ -84,6 +84,6 @@ describe('RootWatcher: trust before use', () => {
     expect(fresh).toEqual([fingerprint]);
     const warned = text().split('\n').filter((l) => l.includes('new root'));
     expect(warned).toHaveLength(1);
-    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 40, fingerprint256: fingerprint });
+    expect(JSON.parse(warned[0]!)).toMatchObject({ level: 'warn', fingerprint256: fingerprint });
   });
 });
