@@ -16,6 +16,7 @@ import { containsPrivateKeyArmour, privateKeyBlocks, splitPem } from '../helpers
 import { finalStageRuntime } from '../helpers/dockerfile.js';
 import { connect, decodeSecret, type AnyMsg, envoyNode, secretTypeUrl } from '../sds/envoy-client.js';
 import { httpGet, packAndInstall, repoRoot, runCommand, startServer, type PackedInstall } from '../helpers/packed.js';
+import { hasTools } from '../helpers/tools.js';
 
 let packed: PackedInstall;
 let bin: string;
@@ -158,7 +159,8 @@ describe('the container image entry (Dockerfile), outside a container', () => {
     expect(image.workdir).toBe('/app');
   });
 
-  it('serves SDS and passes its HEALTHCHECK as that user, from a read-only tree, with no writable temp directory', async () => {
+  // setpriv runs the entry command as the image's user.
+  it.runIf(hasTools('setpriv'))('serves SDS and passes its HEALTHCHECK as that user, from a read-only tree, with no writable temp directory', async () => {
     // The image's filesystem: /app (the package, read-only), /etc/workload-ca (config,
     // read-only), /run/workload-ca (the one writable folder, the admin socket's), and a
     // TMPDIR and HOME nobody can write.
