@@ -5,6 +5,7 @@ import { untrustedText } from '../../src/telemetry/untrusted-text.js';
 import { createLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
 import { counterValue, startHarness, type Harness } from '../sds/harness.js';
+import { privateKeyArmour } from '../helpers/pki.js';
 
 /**
  * Issue #8, item 12: a NACK's error_detail is the client's own text. Thousands of
@@ -82,7 +83,7 @@ describe('NACK logging is bounded, cut, escaped and never carries key text', () 
 
 describe('untrustedText', () => {
   it.each([
-    ['a PEM block cut short by the 1 KiB decode limit', 'bad key: -----BEGIN EC PRIVATE KEY-----\nMHcCAQEEIO', 'bad key: [PEM redacted]'],
+    ['a PEM block cut short by the 1 KiB decode limit', `bad key: ${privateKeyArmour('BEGIN', 'EC ')}\nMHcCAQEEIO`, 'bad key: [PEM redacted]'],
     ['a bare base64 or hex key', `key ${'ab12'.repeat(16)} rejected`, 'key [redacted] rejected'],
     ['a lone surrogate', 'x\ud800y', 'x\\ud800y'],
     ['line and paragraph separators', 'a\u2028b\u2029c', 'a\\u2028b\\u2029c'],
@@ -94,7 +95,7 @@ describe('untrustedText', () => {
   });
 
   it('cuts after redacting, so a cut never exposes the start of a key', () => {
-    const text = `${'x '.repeat(100)}-----BEGIN PRIVATE KEY-----\n${'A'.repeat(64)}\n-----END PRIVATE KEY-----`;
+    const text = `${'x '.repeat(100)}${privateKeyArmour('BEGIN')}\n${'A'.repeat(64)}\n${privateKeyArmour('END')}`;
     expect(untrustedText(text, 220)).toBe(`${'x '.repeat(100)}[PEM redacted]`);
   });
 });

@@ -23,6 +23,9 @@ const KEY_LABEL = 'PRIVATE KEY';
 /** PKCS#8 key blocks (DER) found in text. */
 export const privateKeyBlocks = (text: string): Buffer[] => pemBlocks(text, KEY_LABEL);
 
+/** One armour line of a private-key block, e.g. privateKeyArmour('BEGIN', 'EC ') for a legacy EC key. */
+export const privateKeyArmour = (edge: 'BEGIN' | 'END', kind = ''): string => `-----${edge} ${kind}${KEY_LABEL}-----`;
+
 /** True when text contains the armour of any private key (PKCS#8, encrypted, or a legacy EC/RSA block). */
 export const containsPrivateKeyArmour = (text: string): boolean => new RegExp(`-----BEGIN [A-Z ]*${KEY_LABEL}-----`).test(text);
 
