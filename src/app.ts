@@ -19,6 +19,7 @@ import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './identity/assemble.js';
 import { selectAuthenticators } from './identity/selection.js';
 import { startAdminServer } from './admin/server.js';
+import { readAdminTcpConfig } from './admin/tcp-listener.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
@@ -161,8 +162,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
       authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
+      ...(config.admin.tcp ? { tcp: await readAdminTcpConfig(config.admin.tcp) } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
+    if (admin.tcpAddress) addresses.adminTcp = admin.tcpAddress;
     closers.push(() => admin.close());
 
     const sds = await startSdsServer({

@@ -10,6 +10,10 @@ export const limits = {
   adminReasonMaxLength: 1024,
   emergencyRotateDeadlineDefaultSeconds: 30,
   emergencyRotateDeadlineMaxSeconds: 600,
+  /** Admin over TCP: SPIFFE IDs in the allow-list; connections in all (and ceiling of the per-address cap); calls at once per connection. */
+  adminAllowListMax: 256,
+  adminTcpConnectionsMax: 1024,
+  adminTcpStreamsPerConnection: 8,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */

@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { connectAdmin, type AdminClient } from '../admin/client.js';
+import { connectAdmin, connectAdminTcp, type AdminClient } from '../admin/client.js';
+import { parseListenAddress } from '../config/listen.js';
 import { WcaError } from '../errors.js';
-import { adminSocketPath } from './admin-socket.js';
+import { adminSocketPath, type AdminFlags } from './admin-socket.js';
 
 /** `-o table|json` on every console command: tables for people, JSON for scripts. */
 export function withOutputFormat(command: Command): Command {
@@ -15,9 +17,26 @@ export function outputFormat(value: string): OutputFormat {
   throw new WcaError('ERR_USAGE', `-o "${value.slice(0, 32)}" is not an output format; use table or json`);
 }
 
-/** Runs fn with a client of the admin API at `address` (unix:/path only), closing it afterwards. */
-export async function withAdmin<T>(address: string, fn: (client: AdminClient) => Promise<T>): Promise<T> {
-  const client = connectAdmin(adminSocketPath(address));
+/** A client of the admin API: over TCP with mutual TLS when --server is given, else on the Unix socket. */
+export function connectAdminFrom(flags: AdminFlags): AdminClient {
+  if (flags.server === undefined) return connectAdmin(adminSocketPath(flags.adminSocket));
+  const address = parseListenAddress(flags.server);
+  if (typeof address === 'string' || address.kind !== 'tcp') throw new WcaError('ERR_USAGE', `--server "${flags.server.slice(0, 256)}" must be host:port`);
+  const read = (flag: 'cert' | 'key' | 'ca') => {
+    const file = flags[flag];
+    if (file === undefined) throw new WcaError('ERR_USAGE', `--server needs --${flag} (mutual TLS: --cert, --key and --ca)`);
+    try {
+      return readFileSync(file, 'utf8');
+    } catch (err) {
+      throw new WcaError('ERR_USAGE', `--${flag} ${file}: cannot read it: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+    }
+  };
+  return connectAdminTcp({ address: flags.server, caPem: read('ca'), certPem: read('cert'), keyPem: read('key') });
+}
+
+/** Runs fn with a client of the admin API the flags name, closing it afterwards. */
+export async function withAdmin<T>(flags: AdminFlags, fn: (client: AdminClient) => Promise<T>): Promise<T> {
+  const client = connectAdminFrom(flags);
   try {
     return await fn(client);
   } finally {

@@ -5,6 +5,7 @@ import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
+import { adminConfigSchema } from '../admin/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from '../keys/config.js';
 import { httpConfigSchema } from '../telemetry/config.js';
@@ -79,6 +80,7 @@ export const configSchema = z
     http: httpConfigSchema.describe('Connection bounds and timeouts of the health/metrics listener (listen.http).'),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
+    admin: adminConfigSchema.describe('The admin API beyond its Unix socket (listen.admin).'),
     audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
     rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
     shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10).describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),

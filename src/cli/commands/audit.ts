@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   lines: string;
   type: string[];
@@ -33,7 +32,7 @@ export function registerAuditCommand(program: Command, output: CommandOutput = p
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.auditTailMax) {
       throw new WcaError('ERR_USAGE', `-n "${flags.lines}" must be a whole number from 1 to ${limits.auditTailMax}`);
     }
-    const { events } = await withAdmin(flags.adminSocket, (client) => client.listAuditEvents({ limit, types: flags.type }));
+    const { events } = await withAdmin(flags, (client) => client.listAuditEvents({ limit, types: flags.type }));
     if (format === 'json') output.stdout.write(`${JSON.stringify(events.map((e) => JSON.parse(e.json) as unknown), null, 2)}\n`);
     else output.stdout.write(table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)])));
   });

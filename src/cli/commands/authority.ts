@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
 import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   reason?: string;
   force?: boolean;
@@ -45,7 +44,7 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
       const id = typeof args[0] === 'string' ? args[0] : undefined;
       const flags = (id === undefined ? args[0] : args[1]) as Flags;
       const format = outputFormat(flags.output);
-      const status = await withAdmin(flags.adminSocket, (client) => call(client, flags, id));
+      const status = await withAdmin(flags, (client) => call(client, flags, id));
       output.stdout.write(format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : authorityTable(status));
     };
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));

@@ -3,10 +3,9 @@ import type { Command } from 'commander';
 import type { GetBundleResponse } from '../../admin/authority-proto.js';
 import { WcaError } from '../../errors.js';
 import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   format?: string;
 }
@@ -38,7 +37,7 @@ export function registerBundleCommand(program: Command, output: CommandOutput = 
       throw new WcaError('ERR_USAGE', `--format "${format.slice(0, 32)}" is not a bundle format; use pem or spiffe`);
     }
     const o = outputFormat(flags.output);
-    const b = await withAdmin(flags.adminSocket, (client) => client.getBundle());
+    const b = await withAdmin(flags, (client) => client.getBundle());
     if (format === 'pem') output.stdout.write(b.roots_pem.join(''));
     else if (format === 'spiffe') output.stdout.write(`${JSON.stringify(spiffeBundle(b), null, 2)}\n`);
     else if (o === 'json') output.stdout.write(`${JSON.stringify(b, null, 2)}\n`);

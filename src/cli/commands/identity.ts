@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
-import { connectAdmin } from '../../admin/client.js';
 import type { EvictIdentityResponse } from '../../admin/proto.js';
 import { WcaError } from '../../errors.js';
-import { adminSocketPath, withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
+import { connectAdminFrom } from '../admin-connection.js';
 
-interface EvictFlags {
-  adminSocket: string;
+interface EvictFlags extends AdminFlags {
   output: string;
 }
 
@@ -33,7 +32,7 @@ export function registerIdentityCommand(program: Command, output: CommandOutput 
       if (flags.output !== 'table' && flags.output !== 'json') {
         throw new WcaError('ERR_USAGE', `--output "${flags.output}" is not one of table, json`);
       }
-      const client = connectAdmin(adminSocketPath(flags.adminSocket));
+      const client = connectAdminFrom(flags);
       try {
         const evicted = await client.evictIdentity({ spiffe_id: spiffeId });
         output.stdout.write(flags.output === 'json' ? `${JSON.stringify(evicted, null, 2)}\n` : table(evicted));

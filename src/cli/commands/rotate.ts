@@ -2,10 +2,9 @@ import type { Command } from 'commander';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { WcaError } from '../../errors.js';
 import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   emergency?: boolean;
   reason: string;
@@ -33,7 +32,7 @@ export function registerRotateCommand(program: Command, output: CommandOutput = 
     if (deadline === undefined || !Number.isInteger(deadline) || deadline < 1 || deadline > 600) {
       throw new WcaError('ERR_USAGE', `--deadline "${flags.deadline}" must be whole seconds between 1s and 10m`);
     }
-    const r = await withAdmin(flags.adminSocket, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
+    const r = await withAdmin(flags, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
     if (format === 'json') output.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
     else {
       output.stdout.write(

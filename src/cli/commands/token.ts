@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
-import { connectAdmin } from '../../admin/client.js';
 import { parseDurationSeconds } from '../../config/duration.js';
 import { WcaError } from '../../errors.js';
-import { adminSocketPath, withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
+import { connectAdminFrom } from '../admin-connection.js';
 
-interface CreateFlags {
+interface CreateFlags extends AdminFlags {
   spiffeId: string;
   ttl: string;
   dns: string[];
-  adminSocket: string;
   json?: boolean;
 }
 
@@ -27,7 +26,7 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
       if (ttlSeconds === undefined || !Number.isInteger(ttlSeconds) || ttlSeconds < 1) {
         throw new WcaError('ERR_TTL_INVALID', `--ttl "${flags.ttl}" is not a duration of whole seconds (use e.g. 15m, 1h or 900)`);
       }
-      const client = connectAdmin(adminSocketPath(flags.adminSocket));
+      const client = connectAdminFrom(flags);
       try {
         const created = await client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds });
         if (flags.json) {
