@@ -67,6 +67,6 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
     .option('--force', 'revoke without tainting first')
-    .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke)")
+    .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke, AWS Private CA RevokeCertificate)")
     .action(action((client, f, id) => client.revokeAuthority({ id: id!, reason: f.reason ?? '', force: f.force === true, upstream: f.upstream === true })));
 }
