@@ -6,6 +6,8 @@ export const limits = {
   /** Audit events kept in memory for `audit tail`, and the most one call returns. */
   auditRingMax: 10_000,
   auditTailMax: 1_000,
+  /** `audit tail --follow`: one ListAuditEvents call per this long per follower; nothing is held on the server between calls. */
+  auditFollowPollMs: 1_000,
   /** Admin: longest operator reason kept in the audit log; EmergencyRotate's wait for ACKs. */
   adminReasonMaxLength: 1024,
   emergencyRotateDeadlineDefaultSeconds: 30,

@@ -97,7 +97,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 function addAdminService(server: grpc.Server, options: AdminServerOptions, identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller): void {
   const { logger } = options;
   const audit = options.audit ?? noAudit;
-  const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>) => unaryCall(handle, logger, audit, identify);
+  const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>, audited?: (request: Req) => boolean) => unaryCall(handle, logger, audit, identify, audited);
   const a = options.authority;
   const { identities } = options;
   server.addService(adminService().service, {
@@ -116,7 +116,11 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
           RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r) => h.revokeAuthority(a, r)),
           EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r) => h.emergencyRotate(a, r)),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
-          ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>((r) => h.listAuditEvents(a, r)),
+          // A follower's later polls (after_seq set) are not audited: each would be the next poll's news, a line a second per follower.
+          ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>(
+            (r) => h.listAuditEvents(a, r),
+            (r) => !Number(r.after_seq),
+          ),
         }
       : {}),
   });
@@ -131,6 +135,8 @@ function unaryCall<Req, Res>(
   logger: Logger,
   audit: Auditor,
   identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller,
+  /** Whether a successful call is audited; refusals and failures always are. */
+  audited: (request: Req) => boolean = () => true,
 ): grpc.handleUnaryCall<Req, Res> {
   return async (call, callback) => {
     const rpc = call.getPath().split('/').pop()!;
@@ -139,7 +145,7 @@ function unaryCall<Req, Res>(
       // Refused before the request is looked at: nothing an unknown caller sends reaches a handler.
       if (refusal) throw refusal;
       const response = await handle(call.request);
-      audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
+      if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
       callback(null, response);
     } catch (err) {
       audit.record({ type: 'admin', rpc, caller, outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });

@@ -1,13 +1,36 @@
 import type { Command } from 'commander';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import type { AuditEvent } from '../../admin/authority-proto.js';
+import { outputFormat, table, withAdmin, withOutputFormat, type OutputFormat } from '../admin-connection.js';
+import { followAudit } from '../audit-follow.js';
 import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
 interface Flags extends AdminFlags {
   output: string;
   lines: string;
   type: string[];
+  follow?: boolean;
+}
+
+/** How --follow is stopped: by SIGINT/SIGTERM unless a caller (a test) passes its own signal. */
+export interface FollowControl {
+  signal?: AbortSignal;
+  intervalMs?: number;
+}
+
+/** Runs fn with a signal that aborts on Ctrl-C or SIGTERM; the handlers are gone afterwards. */
+async function untilInterrupted<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  process.once('SIGINT', abort);
+  process.once('SIGTERM', abort);
+  try {
+    return await fn(stop.signal);
+  } finally {
+    process.off('SIGINT', abort);
+    process.off('SIGTERM', abort);
+  }
 }
 
 /** What a table row shows of an event: everything but the fields the other columns have. */
@@ -18,13 +41,24 @@ function summary(json: string): string {
     .join(' ');
 }
 
-/** `workload-ca audit tail`: the latest audit events the server keeps in memory. */
-export function registerAuditCommand(program: Command, output: CommandOutput = process): void {
+/** Events as lines: table rows (the header only when asked), or one JSON object per line when following. */
+function render(events: readonly AuditEvent[], format: OutputFormat, follow: boolean, header: boolean): string {
+  if (format === 'json') {
+    if (follow) return events.map((e) => `${e.json}\n`).join('');
+    return `${JSON.stringify(events.map((e) => JSON.parse(e.json) as unknown), null, 2)}\n`;
+  }
+  const text = table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)]));
+  return header ? text : text.slice(text.indexOf('\n') + 1);
+}
+
+/** `workload-ca audit tail [--follow]`: the latest audit events the server keeps in memory, then (following) each new one. */
+export function registerAuditCommand(program: Command, output: CommandOutput = process, control: FollowControl = {}): void {
   const audit = program.command('audit').description('the audit log');
   const tail = audit
     .command('tail')
     .description('print the latest audit events (oldest first)')
     .option('-n, --lines <n>', 'how many', '50')
+    .option('-f, --follow', 'keep printing new events until Ctrl-C (-o json: one JSON object per line)')
     .option('--type <type>', 'only this type: issuance, denial, transition, bundle, join-token, admin (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[]);
   withOutputFormat(withAdminSocket(tail)).action(async (flags: Flags) => {
     const format = outputFormat(flags.output);
@@ -32,8 +66,21 @@ export function registerAuditCommand(program: Command, output: CommandOutput = p
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.auditTailMax) {
       throw new WcaError('ERR_USAGE', `-n "${flags.lines}" must be a whole number from 1 to ${limits.auditTailMax}`);
     }
-    const { events } = await withAdmin(flags, (client) => client.listAuditEvents({ limit, types: flags.type }));
-    if (format === 'json') output.stdout.write(`${JSON.stringify(events.map((e) => JSON.parse(e.json) as unknown), null, 2)}\n`);
-    else output.stdout.write(table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)])));
+    const follow = flags.follow === true;
+    await withAdmin(flags, async (client) => {
+      const { events } = await client.listAuditEvents({ limit, types: flags.type });
+      output.stdout.write(render(events, format, follow, true));
+      if (!follow) return;
+      const run = (signal: AbortSignal) =>
+        followAudit(client, {
+          afterSeq: Number(events.at(-1)?.seq ?? 0),
+          types: flags.type,
+          signal,
+          ...(control.intervalMs === undefined ? {} : { intervalMs: control.intervalMs }),
+          print: (next) => output.stdout.write(render(next, format, true, false)),
+          missed: (count, after) => output.stderr.write(`audit: ${count} events after seq ${after} left the server's ring before they were read\n`),
+        });
+      await (control.signal ? run(control.signal) : untilInterrupted(run));
+    });
   });
 }
