@@ -32,7 +32,7 @@ export const configSchema = z
         admin: listenAddress
           .prefault(() => `unix:${defaultAdminSocketPath(process.env)}`)
           .meta({
-            description: 'The admin API (join tokens, status); a Unix socket only.',
+            description: 'The admin API (join tokens, status, the console) on a Unix socket; for TCP with mutual TLS see admin.tcp.',
             defaultText: '`unix:/run/workload-ca/admin.sock` as root, else under `$XDG_RUNTIME_DIR/workload-ca/` or `$TMPDIR/workload-ca-<uid>/`',
           }),
       })
