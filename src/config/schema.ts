@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration } from './duration.js';
-import { listenAddress } from './listen.js';
+import { duration } from '../duration.js';
+import { listenAddress } from '../net/listen-address.js';
 import { keyTypes } from '../ca/types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import type { ListenAddress } from '../config/listen.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import { limits } from '../limits.js';
 import { capConnections } from '../net/connection-cap.js';
 import { listen, type Listening } from '../net/listen.js';

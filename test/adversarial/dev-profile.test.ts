@@ -12,7 +12,7 @@ import { promisify } from 'node:util';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp } from '../../src/app.js';
-import { isLoopback, parseListenAddress, type ListenAddress } from '../../src/config/listen.js';
+import { isLoopback, parseListenAddress, type ListenAddress } from '../../src/net/listen-address.js';
 import { loadConfig, type ConfigFlags } from '../../src/config/load.js';
 import { ExitCode, exitCodeOf, isWcaError } from '../../src/errors.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';

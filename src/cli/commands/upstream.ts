@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
 import { createKeyManager } from '../../keys/loader.js';
