@@ -12,7 +12,7 @@ import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
 import { withSigning } from './keys/readiness.js';
-import type { KeyType } from './ca/types.js';
+import type { KeyType } from './x509/key-types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';

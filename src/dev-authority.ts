@@ -4,7 +4,7 @@ import { configSchema } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
 import { silentLogger, type Logger } from './telemetry/logger.js';
 import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import type { KeyType } from './ca/types.js';
+import type { KeyType } from './x509/key-types.js';
 import type { KeyManager } from './keys/types.js';
 
 export interface DevAuthorityOptions {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { duration } from '../duration.js';
 import { listenAddress } from '../net/listen-address.js';
-import { keyTypes } from '../ca/types.js';
+import { keyTypes } from '../x509/key-types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';

@@ -19,7 +19,7 @@ import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
-import type { KeyType } from '../../ca/types.js';
+import type { KeyType } from '../../x509/key-types.js';
 
 export interface UpstreamCheckOptions {
   config?: string;
