@@ -6,7 +6,7 @@ import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
-import { keyManagerConfigSchema } from '../keys/config.js';
+import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';

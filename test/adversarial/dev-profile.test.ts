@@ -16,7 +16,7 @@ import { isLoopback, parseListenAddress, type ListenAddress } from '../../src/ne
 import { loadConfig, type ConfigFlags } from '../../src/config/load.js';
 import { ExitCode, exitCodeOf, isWcaError } from '../../src/errors.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
-import { selectAuthenticators } from '../../src/identity/selection.js';
+import { selectAuthenticators } from '../../src/config/authenticators.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { resolveSdsTransport } from '../../src/transport/sds-transport.js';
 import { capturingLogger, createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';

@@ -1,6 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { systemClock } from '../../src/clock.js';
 import type { ListenAddress } from '../../src/net/listen-address.js';
 import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';

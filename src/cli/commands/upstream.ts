@@ -11,7 +11,7 @@ import { loadConfig } from '../../config/load.js';
 import { parseDurationSeconds } from '../../duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
-import { createKeyManager } from '../../keys/loader.js';
+import { createKeyManager } from '../../app/key-manager.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
 import { WcaError } from '../../errors.js';
