@@ -22,7 +22,7 @@ export function registerIssueCommand(program: Command): void {
     .requiredOption('--spiffe-id <id>', 'SPIFFE ID, e.g. spiffe://cluster.local/ns/default/sa/web')
     .option('--dns <name>', 'DNS SAN (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--ttl <duration>', 'lifetime, e.g. 1h or 3600')
-    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes as string[]).default('ec-p256'))
+    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes).default('ec-p256'))
     .option('--csr <file>', 'sign this PKCS#10 CSR instead of generating a key')
     .option('--trust-domain <name>', 'trust domain of the dev CA', 'cluster.local')
     .action(async (flags: IssueFlags) => {
