@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
-import { listenAddress } from '../config/listen.js';
+import { duration } from '../duration.js';
+import { listenAddress } from '../net/listen-address.js';
 import { limits } from '../limits.js';
 import { parseSpiffeId } from '../spiffe/id.js';
 

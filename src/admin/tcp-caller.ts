@@ -1,4 +1,4 @@
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import { checkValidity, leafSpiffeId, parse } from '../identity/mtls.js';
 import type { PresentedChain } from '../identity/types.js';
 
@@ -46,5 +46,5 @@ export function adminTcpCaller(peer: string, chain: PresentedChain | undefined, 
   return { caller: spiffeId };
 }
 
-const unauthenticated = (message: string, reason: string, extra: Record<string, unknown> = {}) =>
+const unauthenticated = (message: string, reason: ReasonOf<'ERR_UNAUTHENTICATED'>, extra: Record<string, unknown> = {}) =>
   new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason, ...extra } });

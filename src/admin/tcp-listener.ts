@@ -4,7 +4,7 @@ import * as grpc from '@grpc/grpc-js';
 import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
-import { formatListenAddress } from '../config/listen.js';
+import { formatListenAddress } from '../net/listen-address.js';
 import { shutdownGrpc } from '../net/grpc-bind.js';
 import { listenTls, type ConnectionLimits, type TlsListener } from '../transport/tls-listener.js';
 import type { AdminTcpConfig } from './config.js';

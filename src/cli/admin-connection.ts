@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { connectAdmin, connectAdminTcp, type AdminClient } from '../admin/client.js';
-import { parseListenAddress } from '../config/listen.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { WcaError } from '../errors.js';
 import { adminSocketPath, type AdminFlags } from './admin-socket.js';
 

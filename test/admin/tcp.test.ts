@@ -19,7 +19,7 @@ import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { AuditLog } from '../../src/audit/log.js';
 import type { Authority } from '../../src/ca/authority.js';
 import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { ConvergenceTracker } from '../../src/sds/convergence.js';
 import { silentLogger } from '../../src/telemetry/logger.js';

@@ -11,7 +11,7 @@ import * as h from '../../src/admin/authority-handler.js';
 import { AuditLog } from '../../src/audit/log.js';
 import type { Authority } from '../../src/ca/authority.js';
 import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { ConvergenceTracker } from '../../src/sds/convergence.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { decodeSecret, envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
