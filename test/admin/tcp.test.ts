@@ -119,6 +119,14 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
     expect((await call(clients.alice, (c) => c.getBundle())).roots_pem.join('')).toContain('BEGIN CERTIFICATE');
   });
 
+  it('a malformed request from an allowed caller is ERR_USAGE, audited with its SPIFFE ID, and changes nothing', async () => {
+    const before = authority.authorities().map((a) => `${a.id}:${a.state}`);
+    const err = await call(clients.alice, (c) => c.taintAuthority({ id: 'NOT-HEX', reason: 'x' })).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'ERR_USAGE' });
+    expect(authority.authorities().map((a) => `${a.id}:${a.state}`)).toEqual(before);
+    expect(adminEvents('TaintAuthority').at(-1)).toMatchObject({ caller: ALICE, outcome: 'error', code: 'ERR_USAGE' });
+  });
+
   it('tells the server-auth-only certificate apart by OpenSSL\'s verdict', async () => {
     const err = await call(clients.serverAuthOnly, (c) => c.getAuthorityStatus()).catch((e: unknown) => e);
     expect(err).toMatchObject({ code: 'ERR_UNAUTHENTICATED', details: { reason: 'chain-invalid' } });
