@@ -52,8 +52,8 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const a = options.authority;
   const { identities } = options;
   server.addService(adminService().service, {
-    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => {
-      const created = createJoinToken(options.joinTokens, logger, request);
+    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>(async (request) => {
+      const created = await createJoinToken(options.joinTokens, logger, request);
       audit.record({ type: 'join-token', action: 'created', tokenId: created.token_id, spiffeId: created.spiffe_id });
       return created;
     }),

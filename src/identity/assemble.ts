@@ -14,6 +14,7 @@ import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
 import { rulePolicyWithBuiltins } from './policy/builtin.js';
 import { insecureDevAllowed, selectAuthenticators } from './selection.js';
 import type { LeafIssuer } from '../ca/types.js';
+import type { JoinTokenRecords } from '../state/types.js';
 
 export interface IdentitySetup {
   authenticators: Authenticator[];
@@ -25,13 +26,14 @@ export interface IdentitySetup {
 /** Builds the SDS listener's authenticators (chosen by selection.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
-  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger },
+  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger; joinTokenRecords?: JoinTokenRecords },
 ): IdentitySetup {
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
   const joinTokens = new JoinTokenStore(config.trustDomain, deps.clock, {
     maxTtlSeconds: id.joinToken.maxTtl,
     reuseWindowSeconds: id.joinToken.reuseWindow,
+    ...(deps.joinTokenRecords ? { records: deps.joinTokenRecords } : {}),
   });
   // An entry is needed only while a leaf issued before the eviction can still be valid.
   const evictions = new EvictionList(deps.clock, config.ca.leafMaxTtl * 1000);
