@@ -27,7 +27,7 @@ const postgresSchema = z
     statementTimeout: duration
       .pipe(z.number().min(0.1).max(60))
       .default(2)
-      .describe('Deadline of every query, enforced by the server (statement_timeout) and the client: no SDS request waits longer on the database.'),
+      .describe('Deadline of every query, enforced by the server (statement_timeout) and by the client 0.25 s later: no SDS request waits longer on the database.'),
     poolMax: z.number().int().min(2).max(limits.statePoolMax).default(10).describe('Most connections in the pool (one more is held for LISTEN).'),
     heartbeatInterval: duration
       .pipe(z.number().min(1).max(300))

@@ -6,6 +6,7 @@ import fs from 'node:fs';
 import type pg from 'pg';
 import { WcaError } from '../../errors.js';
 import { importOptional } from '../../optional-import.js';
+import { CLIENT_GRACE_MS } from './db.js';
 import type { PostgresConfig } from '../config.js';
 
 export type PgModule = typeof pg;
@@ -60,7 +61,7 @@ export function connectionSettings(config: PostgresConfig, env: Readonly<Record<
     application_name: 'workload-ca',
     connectionTimeoutMillis: timeoutMs,
     statement_timeout: timeoutMs,
-    query_timeout: timeoutMs,
+    query_timeout: timeoutMs + CLIENT_GRACE_MS,
     lock_timeout: timeoutMs,
     keepAlive: true,
   };

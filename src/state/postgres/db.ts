@@ -5,6 +5,9 @@ import { WcaError } from '../../errors.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { StoreHealth } from '../types.js';
 
+/** How much later than the server's statement_timeout the client gives up. */
+export const CLIENT_GRACE_MS = 250;
+
 export type UnavailableReason = 'down' | 'timeout' | 'connection' | 'query';
 
 /** SQLSTATE classes that mean the server or the connection, not the statement, failed. */
@@ -55,7 +58,7 @@ export class Db {
   }
 
   async query<R extends pg.QueryResultRow>(operation: string, sql: string, params: unknown[] = []): Promise<R[]> {
-    if (!this.state.up) throw this.unavailable(operation, 'down', this.state.problem);
+    if (!this.state.up) throw this.unavailable(operation, 'down');
     try {
       const result = await this.bounded(operation, this.options.pool.query<R>(sql, params));
       return result.rows;
@@ -63,7 +66,7 @@ export class Db {
       if (err instanceof WcaError) throw err;
       const reason = reasonOf(err);
       if (reason !== 'query') this.markDown(`${operation}: ${describe(err)}`);
-      throw this.unavailable(operation, reason, describe(err), err);
+      throw this.unavailable(operation, reason, err);
     }
   }
 
@@ -73,14 +76,18 @@ export class Db {
     await this.options.pool.end().catch(() => undefined);
   }
 
-  /** A late answer is dropped; the server cancels the statement itself at statement_timeout. */
+  /**
+   * A late answer is dropped. The server cancels the statement itself at
+   * statement_timeout, a little before this fires, so a spend the caller was told
+   * failed has normally been rolled back too.
+   */
   private bounded<T>(operation: string, work: Promise<T>): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const cancel = this.options.clock.schedule(() => {
         const message = `no answer within ${this.options.timeoutMs} ms (state.postgres.statementTimeout)`;
         this.markDown(`${operation}: ${message}`);
-        reject(this.unavailable(operation, 'timeout', message));
-      }, this.options.timeoutMs + 50);
+        reject(this.unavailable(operation, 'timeout'));
+      }, this.options.timeoutMs + CLIENT_GRACE_MS);
       work.then(
         (value) => (cancel(), resolve(value)),
         (err: unknown) => (cancel(), reject(err)),
@@ -139,8 +146,12 @@ export class Db {
     }
   }
 
-  private unavailable(operation: string, reason: UnavailableReason, problem: string, cause?: unknown): WcaError {
-    return new WcaError('ERR_STATE_STORE_UNAVAILABLE', `shared state store unavailable (${operation}): ${problem}`, {
+  /**
+   * The message reaches SDS peers: it names the operation and the kind of failure,
+   * never the database's address or its error text (those go to the log and /readyz).
+   */
+  private unavailable(operation: string, reason: UnavailableReason, cause?: unknown): WcaError {
+    return new WcaError('ERR_STATE_STORE_UNAVAILABLE', `shared state store unavailable (${operation}: ${reason}); retry later`, {
       ...(cause === undefined ? {} : { cause }),
       details: { reason, operation },
     });

@@ -1,0 +1,133 @@
+/**
+ * Two real replicas (startApp twice: one disk upstream root, one real PostgreSQL):
+ * a join token minted on A is spent on B, once for the whole fleet; with the
+ * database stopped, join tokens are refused with UNAVAILABLE while mTLS renewal
+ * keeps working, readiness and the metric say why; after a restart tokens work again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
+import { loadConfig } from '../../src/config/load.js';
+import { isWcaError } from '../../src/errors.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
+import { SdsTestClient, type FetchedSvid } from '../identity/sds-client.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { hasTools } from '../helpers/tools.js';
+
+const SERVER_ID = 'spiffe://cluster.local/workload-ca/sds';
+
+describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL', () => {
+  let db: TestPostgres;
+  let dir: string;
+  const apps: App[] = [];
+  const admins: AdminClient[] = [];
+  const clients: SdsTestClient[] = [];
+
+  beforeAll(async () => {
+    db = await startTestPostgres();
+    const database = await db.createDatabase();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-replicas-'));
+    const root = await createTestRootCa({ name: 'Replicas Test Root' });
+    fs.writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
+    fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
+    for (const name of ['a', 'b']) {
+      fs.mkdirSync(path.join(dir, name), { mode: 0o700 });
+      const file = path.join(dir, `${name}.yaml`);
+      fs.writeFileSync(
+        file,
+        [
+          'profile: production',
+          'trustDomain: cluster.local',
+          `listen: { sds: "127.0.0.1:0", http: "127.0.0.1:0", admin: "unix:${dir}/${name}/admin.sock" }`,
+          `upstream: { plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`,
+          'sds: { transport: mtls }',
+          'identity: { joinToken: { maxTtl: 1h, reuseWindow: 30s } }',
+          `state: { store: postgres, postgres: { host: "${db.socketDir}", port: ${db.port}, database: ${database}, user: ${db.user}, statementTimeout: 1s, heartbeatInterval: 1s } }`,
+          'log: { level: silent }',
+          'audit: { sink: none }',
+          '',
+        ].join('\n'),
+      );
+      const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
+      apps.push(app);
+      admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
+    }
+  }, 60_000);
+
+  afterAll(async () => {
+    clients.forEach((c) => c.close());
+    admins.forEach((a) => a.close());
+    await Promise.all(apps.map((a) => a.close()));
+    await db?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const [A, B] = [0, 1];
+  const client = (replica: number, identity?: FetchedSvid) => {
+    const c = new SdsTestClient(apps[replica]!.addresses.sds!, apps[replica]!.authority.bundle().pem, SERVER_ID, identity);
+    clients.push(c);
+    return c;
+  };
+  const tokenOn = async (replica: number, name: string) =>
+    (await admins[replica]!.createJoinToken({ spiffe_id: `spiffe://cluster.local/vm/${name}`, dns_names: [], ttl_seconds: 600 })).token;
+  const grpcCode = (err: unknown) => (err as { code?: number }).code;
+  const http = async (replica: number, route: string) => {
+    const res = await fetch(`http://${apps[replica]!.addresses.http}${route}`);
+    return { status: res.status, body: await res.text() };
+  };
+
+  it('a token minted on A is spent by a machine on B, and is then used up on A as well', async () => {
+    const token = await tokenOn(A, 'db-1');
+    const svid = await client(B).fetch('default', `Bearer ${token}`, 'vm-db-1');
+    expect(svid.spiffeIds).toEqual(['spiffe://cluster.local/vm/db-1']);
+    const err = await client(A).fetch('default', `Bearer ${token}`, 'vm-db-1').catch((e: unknown) => e);
+    expect(grpcCode(err)).toBe(16); // UNAUTHENTICATED: already used, by another replica
+  });
+
+  it('lists both replicas as live', async () => {
+    await expect.poll(async () => (await apps[A]!.state.replicas.live()).map((r) => r.replicaId), { timeout: 10_000 }).toEqual(['replica-a', 'replica-b']);
+    const [a] = await apps[B]!.state.replicas.live();
+    expect(a!.status).toMatchObject({ authorities: [expect.objectContaining({ state: 'active' })] });
+  });
+
+  it('database down: join tokens UNAVAILABLE, mTLS renewal still served, readiness and metric report it; back: tokens work again', async () => {
+    const renewing = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'web-1')}`, 'vm-web-1');
+    const pending = await tokenOn(A, 'web-2');
+    await db.stop();
+    try {
+      // The first call finds the connection gone; after that the store is known down and answers at once.
+      await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2').catch(() => undefined);
+      const started = Date.now();
+      const refused = await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2').catch((e: unknown) => e);
+      expect(grpcCode(refused)).toBe(14); // UNAVAILABLE
+      expect((refused as Error).message).toMatch(/shared state store unavailable \(consume join token: down\)/);
+      // Where the database lives is nobody's business on the SDS port.
+      expect((refused as Error).message).not.toContain(db.socketDir);
+      expect(Date.now() - started).toBeLessThan(5_000);
+
+      // Renewal over mTLS needs no shared state.
+      for (const replica of [B]) {
+        const renewed = await client(replica, renewing).fetch('default', undefined, 'vm-web-1');
+        expect(renewed.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-1']);
+      }
+
+      const created = await admins[A]!.createJoinToken({ spiffe_id: 'spiffe://cluster.local/vm/x', dns_names: [], ttl_seconds: 60 }).catch((e: unknown) => e);
+      expect(isWcaError(created, 'ERR_STATE_STORE_UNAVAILABLE')).toBe(true);
+
+      const ready = await http(B, '/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body).toMatch(/^ready, degraded: .*shared state store unreachable/);
+      await expect.poll(async () => (await http(B, '/metrics')).body.match(/^wca_state_store_up (\d)/m)?.[1], { timeout: 10_000 }).toBe('0');
+    } finally {
+      await db.start();
+    }
+    await expect.poll(() => apps[B]!.state.health().up, { timeout: 20_000, interval: 100 }).toBe(true);
+    const joined = await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2');
+    expect(joined.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-2']);
+    expect((await http(B, '/readyz')).body).toBe('ready\n');
+  }, 60_000);
+});
