@@ -26,6 +26,7 @@ import type { AuditLog } from './audit/log.js';
 import { createStateStore } from './state/create.js';
 import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
+import { PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
 
 export interface App {
@@ -171,7 +172,17 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
-    const identity = assembleIdentity(config, { issuer: authority, clock, logger, joinTokenRecords: state.joinTokens });
+    const stateIntervalMs = (config.state.postgres?.heartbeatInterval ?? 10) * 1000;
+    const peers = new PeerIntermediates({ membership: state.replicas, selfId: replicaId, clock, intervalMs: stateIntervalMs, logger: logger.child({ component: 'state' }) });
+    peers.start();
+    closers.push(async () => peers.stop());
+    const identity = assembleIdentity(config, {
+      issuer: authority,
+      clock,
+      logger,
+      joinTokenRecords: state.joinTokens,
+      peerIntermediates: () => peers.current(),
+    });
     // The SDS server starts after the admin API: eviction reaches it once it exists.
     let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
     const adminAuthority = { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) };
@@ -181,9 +192,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       // The fleet view: what `authority show` says, without per-node lists (bounded size).
       status: () => {
         const { authorities, ...rest } = authorityStatus(adminAuthority);
-        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a) };
+        // Public certificates only: other replicas accept renewals of the SVIDs they signed.
+        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a), intermediates: authority.intermediatesPem() };
       },
-      intervalMs: (config.state.postgres?.heartbeatInterval ?? 10) * 1000,
+      intervalMs: stateIntervalMs,
       clock,
       logger: logger.child({ component: 'state' }),
     });

@@ -26,7 +26,14 @@ export interface IdentitySetup {
 /** Builds the SDS listener's authenticators (chosen by selection.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
-  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger; joinTokenRecords?: JoinTokenRecords },
+  deps: {
+    issuer: LeafIssuer;
+    clock: Clock;
+    logger: Logger;
+    joinTokenRecords?: JoinTokenRecords;
+    /** Other replicas' intermediates: their SVIDs renew here too. */
+    peerIntermediates?: () => readonly string[];
+  },
 ): IdentitySetup {
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
@@ -46,7 +53,7 @@ export function assembleIdentity(
       new MtlsAuthenticator({
         trustDomain: config.trustDomain,
         clock: deps.clock,
-        intermediates: () => deps.issuer.intermediatesPem(),
+        intermediates: deps.peerIntermediates ? () => [...deps.issuer.intermediatesPem(), ...deps.peerIntermediates!()] : () => deps.issuer.intermediatesPem(),
         evictions,
         ...(lineageMaxAge === undefined ? {} : { lineageMaxAgeMs: lineageMaxAge * 1000 }),
       }),

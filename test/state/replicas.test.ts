@@ -88,6 +88,13 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     expect(grpcCode(err)).toBe(16); // UNAUTHENTICATED: already used, by another replica
   });
 
+  it('a machine joined on B renews over mTLS on A (B’s intermediates reach A through the store)', async () => {
+    const svid = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'app-1')}`, 'vm-app-1');
+    await expect
+      .poll(async () => (await client(A, svid).fetch('default', undefined, 'vm-app-1').catch((e: unknown) => e as Error)), { timeout: 15_000, interval: 500 })
+      .toMatchObject({ spiffeIds: ['spiffe://cluster.local/vm/app-1'] });
+  });
+
   it('lists both replicas as live', async () => {
     await expect.poll(async () => (await apps[A]!.state.replicas.live()).map((r) => r.replicaId), { timeout: 10_000 }).toEqual(['replica-a', 'replica-b']);
     const [a] = await apps[B]!.state.replicas.live();
@@ -97,6 +104,10 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
   it('database down: join tokens UNAVAILABLE, mTLS renewal still served, readiness and metric report it; back: tokens work again', async () => {
     const renewing = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'web-1')}`, 'vm-web-1');
     const pending = await tokenOn(A, 'web-2');
+    // A learns B's intermediates from B's heartbeat, and renews B's SVIDs.
+    await expect
+      .poll(async () => (await client(A, renewing).fetch('default', undefined, 'vm-web-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/web-1']);
     await db.stop();
     try {
       // The first call finds the connection gone; after that the store is known down and answers at once.
@@ -109,8 +120,8 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
       expect((refused as Error).message).not.toContain(db.socketDir);
       expect(Date.now() - started).toBeLessThan(5_000);
 
-      // Renewal over mTLS needs no shared state.
-      for (const replica of [B]) {
+      // Renewal over mTLS needs no shared state: served by the replica that signed the SVID and by the other one.
+      for (const replica of [B, A]) {
         const renewed = await client(replica, renewing).fetch('default', undefined, 'vm-web-1');
         expect(renewed.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-1']);
       }
