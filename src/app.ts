@@ -28,6 +28,7 @@ import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
 import { PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
+import { FleetActions } from './admin/fleet.js';
 
 export interface App {
   authority: Authority;
@@ -201,6 +202,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     heartbeat.start();
     closers.push(async () => heartbeat.stop());
+    // One process has no one to tell: the memory store keeps the single replica as it was.
+    const fleet = state.kind === 'postgres' ? new FleetActions({ store: state, replicaId, authority: adminAuthority }) : undefined;
+    fleet?.start();
+    if (fleet) closers.push(async () => fleet.stop());
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({
       joinTokens: identity.joinTokens,
@@ -213,6 +218,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
       authority: adminAuthority,
+      ...(fleet ? { fleet } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());

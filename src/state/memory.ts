@@ -82,6 +82,10 @@ class MemoryActionLog implements AuthorityActionLog {
     return action;
   }
 
+  async latestSeq(): Promise<number> {
+    return this.log.at(-1)?.seq ?? 0;
+  }
+
   async since(afterSeq: number, limit = this.maxEntries): Promise<AuthorityAction[]> {
     return this.log.filter((a) => a.seq > afterSeq).slice(0, limit);
   }

@@ -49,6 +49,8 @@ export interface AuthorityActionRequest {
   reason: string;
   /** Who asked (the admin caller), for the audit trail. */
   by: string;
+  /** The replica that took the request and applied it already. */
+  origin: string;
 }
 
 export interface AuthorityAction extends AuthorityActionRequest {
@@ -59,6 +61,8 @@ export interface AuthorityAction extends AuthorityActionRequest {
 
 export interface AuthorityActionLog {
   append(request: AuthorityActionRequest): Promise<AuthorityAction>;
+  /** The newest seq (0 for none): a replica starting applies only what comes after it. */
+  latestSeq(): Promise<number>;
   /** Actions with seq > `afterSeq`, oldest first, at most `limit`. */
   since(afterSeq: number, limit?: number): Promise<AuthorityAction[]>;
   /**

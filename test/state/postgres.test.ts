@@ -89,7 +89,7 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('postgres state store', () => {
       expect((await a.joinTokens.consume(t.hash, 'node', 0)).outcome).toBe('granted');
       // An action appended by another replica after the restart reaches the subscriber of the first.
       b = await createPostgresStore(config, deps);
-      const appended = await b.actions.append({ action: 'taint', authorityId: 'x', reason: 'after restart', by: 'ops' });
+      const appended = await b.actions.append({ action: 'taint', authorityId: 'x', reason: 'after restart', by: 'ops', origin: 'replica-a' });
       await expect.poll(() => seen.map((s) => s.seq), { timeout: 20_000 }).toEqual([appended.seq]);
     } finally {
       await b?.close();

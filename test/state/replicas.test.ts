@@ -95,10 +95,32 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
       .toMatchObject({ spiffeIds: ['spiffe://cluster.local/vm/app-1'] });
   });
 
+  it('an emergency rotation asked of A re-keys B too; a taint of B’s authority asked of A is applied by B', async () => {
+    const activeOn = (replica: number) => apps[replica]!.authority.authorities().find((x) => x.state === 'active')!.id;
+    const before = activeOn(B);
+    const done = await admins[A]!.emergencyRotate({ reason: 'drill', deadline_seconds: 1 });
+    expect(done.new_authority_id).toBe(activeOn(A));
+    await expect.poll(() => activeOn(B), { timeout: 15_000 }).not.toBe(before);
+    expect(apps[B]!.authority.authorities().find((x) => x.id === before)).toMatchObject({ state: 'tainted', reason: expect.stringMatching(/^emergency: fleet action \d+ from replica-a: drill$/) });
+
+    // B's authorities, moved through A's socket (A holds neither): the active one cannot be tainted; the tainted one is revoked by B.
+    const bNow = activeOn(B);
+    await expect.poll(async () => (await apps[A]!.state.replicas.live()).find((r) => r.replicaId === 'replica-b')?.status.authorities, { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([expect.objectContaining({ id: bNow, state: 'active' }), expect.objectContaining({ id: before, state: 'tainted' })]));
+    const refused = await admins[A]!.taintAuthority({ id: bNow, reason: 'suspected' }).catch((e: unknown) => e);
+    expect(isWcaError(refused, 'ERR_AUTHORITY_TRANSITION')).toBe(true);
+    expect((refused as { details: { reason: string } }).details.reason).toBe('not-old');
+    await admins[A]!.revokeAuthority({ id: before, reason: 'drill over', force: false, upstream: false });
+    await expect.poll(() => apps[B]!.authority.authorities().find((x) => x.id === before)?.state, { timeout: 15_000 }).toBe('revoked');
+    // An authority no replica holds is still not found.
+    const unknown = await admins[A]!.taintAuthority({ id: 'ab'.repeat(20), reason: 'typo' }).catch((e: unknown) => e);
+    expect(isWcaError(unknown, 'ERR_AUTHORITY_NOT_FOUND')).toBe(true);
+  }, 60_000);
+
   it('lists both replicas as live', async () => {
     await expect.poll(async () => (await apps[A]!.state.replicas.live()).map((r) => r.replicaId), { timeout: 10_000 }).toEqual(['replica-a', 'replica-b']);
     const [a] = await apps[B]!.state.replicas.live();
-    expect(a!.status).toMatchObject({ authorities: [expect.objectContaining({ state: 'active' })] });
+    expect(a!.status.authorities).toEqual(expect.arrayContaining([expect.objectContaining({ state: 'active' })]));
   });
 
   it('database down: join tokens UNAVAILABLE, mTLS renewal still served, readiness and metric report it; back: tokens work again', async () => {

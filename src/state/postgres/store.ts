@@ -75,13 +75,14 @@ interface ActionRow {
   authority_id: string;
   reason: string;
   requested_by: string;
+  origin: string;
   at_ms: number;
 }
 
-const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, (extract(epoch FROM at) * 1000)::float8 AS at_ms';
+const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, origin, (extract(epoch FROM at) * 1000)::float8 AS at_ms';
 
 const actionOf = (r: ActionRow): AuthorityAction =>
-  Object.freeze({ seq: Number(r.seq), action: r.action, authorityId: r.authority_id, reason: r.reason, by: r.requested_by, atMs: r.at_ms });
+  Object.freeze({ seq: Number(r.seq), action: r.action, authorityId: r.authority_id, reason: r.reason, by: r.requested_by, origin: r.origin, atMs: r.at_ms });
 
 interface Subscriber {
   cursor: number;
@@ -113,10 +114,15 @@ class PgActionLog implements AuthorityActionLog {
   async append(request: AuthorityActionRequest): Promise<AuthorityAction> {
     const [row] = await this.db.query<ActionRow>(
       'append authority action',
-      `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by) VALUES ($1, $2, $3, $4) RETURNING ${ACTION_COLUMNS}`,
-      [request.action, request.authorityId, request.reason, request.by],
+      `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ($1, $2, $3, $4, $5) RETURNING ${ACTION_COLUMNS}`,
+      [request.action, request.authorityId, request.reason, request.by, request.origin],
     );
     return actionOf(row!);
+  }
+
+  async latestSeq(): Promise<number> {
+    const [row] = await this.db.query<{ seq: string | null }>('latest authority action', 'SELECT max(seq) AS seq FROM wca_authority_actions');
+    return Number(row?.seq ?? 0);
   }
 
   async since(afterSeq: number, limit: number = limits.stateActionsBatchMax): Promise<AuthorityAction[]> {
@@ -168,9 +174,12 @@ class PgActionLog implements AuthorityActionLog {
     this.cancelReconnect = undefined;
     if (this.closed || this.subscribers.size === 0) return;
     const client = new this.pg.Client(this.settings);
+    let retried = false;
+    // 'error', 'end' and a failed connect may all report one loss: one reconnect per connection.
     const retry = () => {
-      if (this.listenClient !== client && this.listenClient !== undefined) return;
-      this.listenClient = undefined;
+      if (retried) return;
+      retried = true;
+      if (this.listenClient === client) this.listenClient = undefined;
       client.removeAllListeners();
       client.on('error', () => undefined);
       void client.end().catch(() => undefined);

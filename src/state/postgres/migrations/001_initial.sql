@@ -18,6 +18,8 @@ CREATE TABLE wca_authority_actions (
   authority_id text NOT NULL,
   reason       text NOT NULL,
   requested_by text NOT NULL,
+  -- The replica whose admin API took the request (it has applied it already).
+  origin       text NOT NULL,
   at           timestamptz NOT NULL DEFAULT now()
 );
 
