@@ -11,6 +11,7 @@ import { isWcaError, WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { AuthorityAction, AuthorityActionKind, StateStore } from '../state/types.js';
 import * as h from './authority-handler.js';
+import type * as pb from './authority-proto.js';
 
 export interface FleetOptions {
   store: Pick<StateStore, 'actions' | 'replicas'>;
@@ -58,6 +59,20 @@ export class FleetActions {
    */
   async publish(action: AuthorityActionKind, authorityId: string, reason: string, by: string): Promise<void> {
     await this.options.store.actions.append({ action, authorityId, reason, by, origin: this.options.replicaId });
+  }
+
+  /**
+   * Every live replica's status from its last heartbeat, for `authority show`. A row
+   * is read as untrusted input: only the expected fields, of the expected types.
+   */
+  async replicas(): Promise<pb.ReplicaStatus[]> {
+    return (await this.options.store.replicas.live()).map((r) => ({
+      replica_id: r.replicaId,
+      last_seen: new Date(r.lastSeenMs).toISOString(),
+      authorities: Array.isArray(r.status.authorities) ? (r.status.authorities as unknown[]).slice(0, 16).map(authorityOf) : [],
+      subscribers: count(r.status.subscribers),
+      converged: count(r.status.converged),
+    }));
   }
 
   /** The state of `authorityId` on the live replica (other than this one) that holds it, from the heartbeats. */
@@ -115,3 +130,21 @@ export async function forwardToHolder(fleet: FleetActions | undefined, err: unkn
   return true;
 }
 
+
+const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
+const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, limits.adminReasonMaxLength) : '');
+
+function authorityOf(raw: unknown): pb.Authority {
+  const a = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const s = (typeof a.subscribers === 'object' && a.subscribers !== null ? a.subscribers : {}) as Record<string, unknown>;
+  return {
+    id: text(a.id),
+    state: text(a.state),
+    not_before: text(a.not_before),
+    not_after: text(a.not_after),
+    since: text(a.since),
+    reason: text(a.reason),
+    subscribers: { sent: count(s.sent), acked: count(s.acked), nacked: count(s.nacked) },
+    nacked_nodes: [],
+  };
+}

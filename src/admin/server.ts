@@ -63,7 +63,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
-          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(() => h.authorityStatus(a)),
+          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(async () => {
+            if (!fleet) return h.authorityStatus(a);
+            // An unreachable store leaves the fleet part empty; this replica's own status is still the answer.
+            const replicas = await fleet.replicas().catch(() => []);
+            return { ...h.authorityStatus(a), replicas };
+          }),
           PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
           ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
           TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r) => {

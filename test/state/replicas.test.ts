@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
+import { authorityTable } from '../../src/cli/commands/authority.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWcaError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
@@ -116,6 +117,16 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     const unknown = await admins[A]!.taintAuthority({ id: 'ab'.repeat(20), reason: 'typo' }).catch((e: unknown) => e);
     expect(isWcaError(unknown, 'ERR_AUTHORITY_NOT_FOUND')).toBe(true);
   }, 60_000);
+
+  it('authority show on either replica lists every replica with its own active authority and subscribers', async () => {
+    const activeOn = (replica: number) => apps[replica]!.authority.authorities().find((x) => x.state === 'active')!.id;
+    await expect
+      .poll(async () => (await admins[B]!.getAuthorityStatus()).replicas?.map((r) => [r.replica_id, r.authorities.find((x) => x.state === 'active')?.id]), { timeout: 10_000 })
+      .toEqual([['replica-a', activeOn(A)], ['replica-b', activeOn(B)]]);
+    const text = authorityTable(await admins[A]!.getAuthorityStatus());
+    expect(text).toMatch(/^replica-a +[0-9a-f]+ +\d+ /m);
+    expect(text).toMatch(/^fleet: \d+ subscribers/m);
+  });
 
   it('lists both replicas as live', async () => {
     await expect.poll(async () => (await apps[A]!.state.replicas.live()).map((r) => r.replicaId), { timeout: 10_000 }).toEqual(['replica-a', 'replica-b']);
