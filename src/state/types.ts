@@ -1,3 +1,6 @@
+import type { Clock } from '../clock.js';
+import type { Logger } from '../telemetry/logger.js';
+
 /**
  * What replicas share, and nothing else: join-token hashes and their use, the
  * authority actions every replica must apply, and who is alive. No key material
@@ -87,6 +90,15 @@ export interface ReplicaMembership {
 }
 
 export type StoreHealth = { up: true } | { up: false; problem: string };
+
+export interface StateStoreDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Where PGPASSWORD is read from (the injected environment). */
+  env: Readonly<Record<string, string | undefined>>;
+  /** Told each time the store goes up or down. */
+  onHealth?: (health: StoreHealth) => void;
+}
 
 export interface StateStore {
   readonly kind: 'memory' | 'postgres';

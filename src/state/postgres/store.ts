@@ -14,7 +14,7 @@ import type {
   ReplicaMembership,
   ReplicaRecord,
   StateStore,
-  StoreHealth,
+  StateStoreDeps,
 } from '../types.js';
 import { connectionSettings, loadPg, type PgModule } from './client.js';
 import { Db } from './db.js';
@@ -233,19 +233,12 @@ class PgMembership implements ReplicaMembership {
   }
 }
 
-export interface PostgresStoreDeps {
-  clock: Clock;
-  logger: Logger;
-  env: Readonly<Record<string, string | undefined>>;
-  onHealth?: (health: StoreHealth) => void;
-}
-
 /**
  * The shared store. Starts even when the database is unreachable (the replica
  * serves everyone who needs no shared state, and reconnects in the background);
  * refuses to start on a schema newer than it knows.
  */
-export async function createPostgresStore(config: PostgresConfig, deps: PostgresStoreDeps): Promise<StateStore> {
+export async function createPostgresStore(config: PostgresConfig, deps: StateStoreDeps): Promise<StateStore> {
   const pg = await loadPg();
   const settings = connectionSettings(config, deps.env);
   const pool = new pg.Pool({ ...settings, max: config.poolMax, idleTimeoutMillis: 30_000 });
