@@ -111,6 +111,7 @@ export class FleetActions {
 
 /** Which state each forwarded transition starts from (authority-states.ts); others are refused here, not silently there. */
 const fromState = { taint: 'old', revoke: 'tainted' } as const;
+const refusal = { taint: 'not-old', revoke: 'not-tainted' } as const;
 
 /**
  * Turns "not found here" into "sent to the replica that holds it" for taint and
@@ -123,7 +124,7 @@ export async function forwardToHolder(fleet: FleetActions | undefined, err: unkn
   if (holder === undefined) return false;
   if (holder.state !== fromState[action]) {
     throw new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${id} is ${String(holder.state)} on replica ${holder.replicaId}; ${action} needs it ${fromState[action]}`, {
-      details: { id, replica: holder.replicaId, reason: `not-${fromState[action]}` },
+      details: { id, replica: holder.replicaId, reason: refusal[action] },
     });
   }
   await fleet.publish(action, id, reason, by);
