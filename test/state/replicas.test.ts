@@ -30,12 +30,17 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
 
   beforeAll(async () => {
     db = await startTestPostgres();
-    const database = await db.createDatabase();
+    database = await db.createDatabase();
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-replicas-'));
     const root = await createTestRootCa({ name: 'Replicas Test Root' });
     fs.writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
     fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
-    for (const name of ['a', 'b']) {
+    for (const name of ['a', 'b']) await startReplica(name);
+  }, 60_000);
+
+  let database: string;
+  async function startReplica(name: string): Promise<App> {
+    {
       fs.mkdirSync(path.join(dir, name), { mode: 0o700 });
       const file = path.join(dir, `${name}.yaml`);
       fs.writeFileSync(
@@ -56,8 +61,9 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
       const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
       apps.push(app);
       admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
+      return app;
     }
-  }, 60_000);
+  }
 
   afterAll(async () => {
     clients.forEach((c) => c.close());
@@ -113,6 +119,12 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     expect((refused as { details: { reason: string } }).details.reason).toBe('not-old');
     await admins[A]!.revokeAuthority({ id: before, reason: 'drill over', force: false, upstream: false });
     await expect.poll(() => apps[B]!.authority.authorities().find((x) => x.id === before)?.state, { timeout: 15_000 }).toBe('revoked');
+    // A replica started afterwards does not replay the log: the rotation was for the intermediates of its time.
+    const late = await startReplica('c');
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(late.authority.authorities().map((x) => x.state)).toEqual(['active']);
+    admins.pop()!.close();
+    await apps.pop()!.close(); // its membership row lapses after three missed heartbeats
     // An authority no replica holds is still not found.
     const unknown = await admins[A]!.taintAuthority({ id: 'ab'.repeat(20), reason: 'typo' }).catch((e: unknown) => e);
     expect(isWcaError(unknown, 'ERR_AUTHORITY_NOT_FOUND')).toBe(true);
