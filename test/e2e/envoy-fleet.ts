@@ -47,6 +47,8 @@ export interface EnvoyOptions {
   /** `authorization` metadata of its first streams (a join token). */
   authorization: string;
   protocol: 'sotw' | 'delta';
+  /** A busy Envoy: applies (and so ACKs) each bundle push this much later. */
+  bundleDelayMs?: number;
 }
 
 /**
@@ -113,17 +115,18 @@ export class SimulatedEnvoy {
   private sotw(s: XdsStream, name: string, node: object): void {
     this.streams.push(s);
     s.send({ node, resource_names: [name], type_url: secretTypeUrl });
-    void this.loop(s, (res) => {
+    void this.loop(s, async (res) => {
+      if (name === 'ROOTCA' && this.options.bundleDelayMs) await new Promise((r) => setTimeout(r, this.options.bundleDelayMs));
       for (const r of res.resources as AnyMsg[]) this.install(decodeSecret(r));
       s.send({ version_info: res.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: res.nonce });
     });
   }
 
-  private async loop(s: XdsStream, onResponse: (res: any) => void): Promise<void> {
+  private async loop(s: XdsStream, onResponse: (res: any) => void | Promise<void>): Promise<void> {
     for (;;) {
       const res = await s.next().catch(() => undefined);
       if (!res) return;
-      onResponse(res);
+      await onResponse(res);
     }
   }
 
@@ -150,7 +153,6 @@ export class SimulatedEnvoy {
  */
 export class MtlsProbe {
   private serverCtx?: tls.SecureContext;
-  private readonly verdicts = new Map<number, (peer: string | Error) => void>();
 
   private constructor(
     private readonly tlsServer: tls.Server,
@@ -165,22 +167,24 @@ export class MtlsProbe {
       requestCert: true,
       rejectUnauthorized: true,
     });
-    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
-    const probe = new MtlsProbe(tlsServer, (tlsServer.address() as net.AddressInfo).port, ids);
+    // Only a verified client with the expected ID hears back, with the authority of the leaf it presented.
     tlsServer.on('secureConnection', (socket) => {
       const peer = socket.getPeerCertificate();
-      probe.verdicts.get(socket.remotePort!)?.(peer.subjectaltname === `URI:${ids.client}` ? peer.raw.toString('base64') : new Error(`server saw ${peer.subjectaltname}`));
-      socket.end();
+      if (peer.subjectaltname !== `URI:${ids.client}`) return void socket.end(`refused ${peer.subjectaltname}`);
+      socket.end(`accepted ${authorityOf(new X509Certificate(peer.raw).toString())}`);
     });
-    tlsServer.on('tlsClientError', (err, socket: tls.TLSSocket) => probe.verdicts.get(socket.remotePort!)?.(err));
+    tlsServer.on('tlsClientError', () => undefined);
+    await new Promise<void>((resolve) => tlsServer.listen(0, '127.0.0.1', resolve));
+    const probe = new MtlsProbe(tlsServer, (tlsServer.address() as net.AddressInfo).port, ids);
     return probe;
   }
 
-  /** One handshake; resolves with "<client leaf authority>><server leaf authority>", rejects with either side's error. */
+  /** One handshake; resolves with "<client leaf authority>><server leaf authority>", rejects with either side's refusal. */
   shake(clientCtx: tls.SecureContext, serverCtx: tls.SecureContext): Promise<string> {
     this.serverCtx = serverCtx;
     return new Promise<string>((resolve, reject) => {
-      let serverVerdict: Promise<string | Error> | undefined;
+      let heard = '';
+      let serverLeaf = '';
       const socket = tls.connect({
         host: '127.0.0.1',
         port: this.port,
@@ -188,17 +192,15 @@ export class MtlsProbe {
         secureContext: clientCtx,
         checkServerIdentity: (_h, cert) => (cert.subjectaltname === `URI:${this.ids.server}` ? undefined : new Error(`client saw ${cert.subjectaltname}`)),
       });
-      // TLS 1.3: the client is connected before the server has checked its certificate; wait for the server's verdict too.
-      socket.once('connect', () => (serverVerdict = new Promise((r) => this.verdicts.set(socket.localPort!, r))));
-      socket.once('error', reject);
-      socket.setTimeout(5_000, () => socket.destroy(new Error('handshake took over 5 s')));
-      socket.once('secureConnect', async () => {
-        const serverLeaf = new X509Certificate(socket.getPeerCertificate().raw).toString();
-        const clientLeaf = await serverVerdict!;
-        this.verdicts.delete(socket.localPort!);
-        socket.destroy();
-        if (clientLeaf instanceof Error) return reject(clientLeaf);
-        resolve(`${authorityOf(new X509Certificate(Buffer.from(clientLeaf, 'base64')).toString())}>${authorityOf(serverLeaf)}`);
+      socket.setTimeout(3_000, () => socket.destroy(new Error('handshake took over 3 s')));
+      socket.on('error', reject);
+      // TLS 1.3: the client is connected before the server has checked its certificate; its answer says it did.
+      socket.on('secureConnect', () => (serverLeaf = authorityOf(new X509Certificate(socket.getPeerCertificate().raw).toString())));
+      socket.on('data', (chunk: Buffer) => (heard += chunk.toString()));
+      socket.on('close', () => {
+        const accepted = /^accepted ([0-9a-f]+)$/.exec(heard);
+        if (accepted && serverLeaf) resolve(`${accepted[1]}>${serverLeaf}`);
+        else reject(new Error(`server did not accept the client: "${heard}"`));
       });
     });
   }
