@@ -23,9 +23,7 @@ beforeAll(async () => {
     fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
     return `{ plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`;
   });
-  const joining = [fleet.join('client', 'sotw'), fleet.join('server', 'delta')];
-  for (let i = 0; i < FLEET; i++) joining.push(fleet.join(`w${i}`, i % 2 ? 'delta' : 'sotw'));
-  await Promise.all((await Promise.all(joining)).map((e) => e.whenReady()));
+  await fleet.joinFleet(FLEET);
 }, 60_000);
 
 afterAll(async () => {

@@ -17,12 +17,14 @@ export interface FleetApp {
   envoys: Map<string, SimulatedEnvoy>;
   /** A workload joins with a one-time token, as a fresh VM's Envoy would, and keeps its streams open until close(). */
   join(name: string, protocol: 'sotw' | 'delta', options?: { bundleDelayMs?: number }): Promise<SimulatedEnvoy>;
+  /** "client" (SotW), "server" (Delta) and `size` more, half of each protocol; resolves once all hold a certificate and a bundle. */
+  joinFleet(size: number, serverOptions?: { bundleDelayMs?: number }): Promise<void>;
   close(): Promise<void>;
 }
 
 /**
  * The real app as production runs it (TLS SDS, join tokens, admin Unix socket),
- * on the upstream `upstreamYaml` names, which `prepare` may write files for.
+ * on the upstream whose YAML `prepare` returns (after writing any files it needs in `dir`).
  */
 export async function startFleetApp(prefix: string, prepare: (dir: string) => Promise<string>): Promise<FleetApp> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -43,24 +45,30 @@ export async function startFleetApp(prefix: string, prepare: (dir: string) => Pr
   const app = await startApp(loadConfig({ file: path.join(dir, 'workload-ca.yaml'), env: {} }), { logger: silentLogger(), env: {}, configDir: dir });
   const admin = connectAdmin(`${dir}/admin.sock`);
   const envoys = new Map<string, SimulatedEnvoy>();
+  async function join(name: string, protocol: 'sotw' | 'delta', options: { bundleDelayMs?: number } = {}): Promise<SimulatedEnvoy> {
+    const { token } = await admin.createJoinToken({ spiffe_id: idOf(name), dns_names: [], ttl_seconds: 600 });
+    const envoy = new SimulatedEnvoy({
+      address: app.addresses.sds!,
+      bootstrapBundlePem: app.authority.bundle().pem,
+      serverId: SERVER_ID,
+      nodeId: `${name}~10.0.0.1`,
+      authorization: `Bearer ${token}`,
+      protocol,
+      ...options,
+    });
+    envoys.set(name, envoy);
+    return envoy;
+  }
   return {
     app,
     admin,
     dir,
     envoys,
-    async join(name, protocol, options = {}) {
-      const { token } = await admin.createJoinToken({ spiffe_id: idOf(name), dns_names: [], ttl_seconds: 600 });
-      const envoy = new SimulatedEnvoy({
-        address: app.addresses.sds!,
-        bootstrapBundlePem: app.authority.bundle().pem,
-        serverId: SERVER_ID,
-        nodeId: `${name}~10.0.0.1`,
-        authorization: `Bearer ${token}`,
-        protocol,
-        ...options,
-      });
-      envoys.set(name, envoy);
-      return envoy;
+    join,
+    async joinFleet(size, serverOptions) {
+      const joining = [join('client', 'sotw'), join('server', 'delta', serverOptions)];
+      for (let i = 0; i < size; i++) joining.push(join(`w${i}`, i % 2 ? 'delta' : 'sotw'));
+      await Promise.all((await Promise.all(joining)).map((e) => e.whenReady()));
     },
     async close() {
       for (const e of envoys.values()) e.close();
