@@ -38,9 +38,9 @@ describe('emergency rotation under live mutual-TLS traffic', () => {
   it('moves every subscriber to the new authority, reports 100% converged, and not one handshake fails', async () => {
     const all = [...fleet.envoys.values()];
     before = fleet.app.authority.slotLifetimes().active!.id;
-    await until('the fleet ACKs its first certificates', () => fleet.app.authority.authorities().length === 1);
-    const initial = await fleet.admin.getAuthorityStatus();
-    expect(initial).toMatchObject({ subscribers: all.length, converged: all.length });
+    // Installed is not yet ACKed: wait until the CA has heard every ACK.
+    await until('the fleet ACKs its first certificates', async () => (await fleet.admin.getAuthorityStatus()).converged === all.length);
+    expect(fleet.app.authority.authorities().map((a) => a.state)).toEqual(['active']);
     for (const e of all) expect(e.currentAuthority()).toBe(before);
 
     loop = await startHandshakeLoop(fleet.envoys.get('client')!, fleet.envoys.get('server')!, { client: idOf('client'), server: idOf('server') });
@@ -58,7 +58,7 @@ describe('emergency rotation under live mutual-TLS traffic', () => {
     // Every subscriber serves a leaf under the new authority (the AKI of the leaf it holds).
     for (const e of all) expect(e.currentAuthority()).toBe(after);
     const status = await fleet.admin.getAuthorityStatus();
-    expect(status).toMatchObject({ subscribers: all.length, converged: all.length });
+    expect(status).toMatchObject({ subscribers: all.length, converged: all.length, bundle_subscribers: all.length, bundle_acked: all.length });
     const byId = new Map(status.authorities.map((a) => [a.id, a]));
     expect(byId.get(after)).toMatchObject({ state: 'active', subscribers: { sent: 0, acked: all.length, nacked: 0 } });
     expect(byId.get(before)).toMatchObject({ state: 'tainted', subscribers: { sent: 0, acked: 0, nacked: 0 } });

@@ -79,9 +79,9 @@ export async function startFleetApp(prefix: string, prepare: (dir: string) => Pr
   };
 }
 
-export async function until(what: string, check: () => boolean, ms = 15_000): Promise<void> {
+export async function until(what: string, check: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > end) throw new Error(`${what}: not reached in ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
