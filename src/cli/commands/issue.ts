@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { createDevAuthority } from '../../dev-authority.js';
-import { keyTypes, type KeyType } from '../../ca/types.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { createDevAuthority } from '../../app/dev-authority.js';
+import { keyTypes, type KeyType } from '../../x509/key-types.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { WcaError } from '../../errors.js';
 
 interface IssueFlags {
@@ -22,7 +22,7 @@ export function registerIssueCommand(program: Command): void {
     .requiredOption('--spiffe-id <id>', 'SPIFFE ID, e.g. spiffe://cluster.local/ns/default/sa/web')
     .option('--dns <name>', 'DNS SAN (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--ttl <duration>', 'lifetime, e.g. 1h or 3600')
-    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes as string[]).default('ec-p256'))
+    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes).default('ec-p256'))
     .option('--csr <file>', 'sign this PKCS#10 CSR instead of generating a key')
     .option('--trust-domain <name>', 'trust domain of the dev CA', 'cluster.local')
     .action(async (flags: IssueFlags) => {

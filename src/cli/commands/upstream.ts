@@ -8,10 +8,11 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
-import { createKeyManager } from '../../keys/loader.js';
+import { createKeyManager } from '../../app/key-manager.js';
+import { keyManagerContext, pluginContext } from '../../app/options.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
 import { WcaError } from '../../errors.js';
@@ -19,7 +20,6 @@ import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
-import type { KeyType } from '../../ca/types.js';
 
 export interface UpstreamCheckOptions {
   config?: string;
@@ -68,7 +68,7 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
     () =>
       loadUpstream(
         spec,
-        { logger: createLogger({ level: config.log.level }), now: Date.now, devProfile: config.profile === 'dev', env },
+        pluginContext({ logger: createLogger({ level: config.log.level }), clock: systemClock, profile: config.profile, env }),
         { baseDir, timeoutMs: config.upstream.timeout * 1000 },
       ),
     (u) => `plugin ${u.name} created`,
@@ -95,7 +95,7 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
         out,
         'mint',
         // A throw-away in-memory key: the check is about the upstream, and must not add versions to a remote key.
-        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
+        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType, ttlSeconds, nowMs: Date.now() }),
         (s) =>
           `intermediate valid until ${new Date(s.notAfterMs).toISOString()}${s.truncated ? ' (TRUNCATED)' : ''}, ` +
           `roots: ${s.rootsPem.length}`,
@@ -114,13 +114,10 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
 /** A remote key manager is part of what `serve` depends on: log in and read the key, change nothing. */
 async function checkKeyManager(config: Config, env: Readonly<Record<string, string | undefined>>, out: UpstreamCheckOptions['out'] & object): Promise<void> {
   if (config.ca.keyManager.type === 'memory') return;
-  const keyManager = await createKeyManager(config.ca.keyManager, {
-    logger: createLogger({ level: config.log.level }),
-    now: systemClock.now,
-    schedule: systemClock.schedule,
-    env,
-    intermediateTtlSeconds: config.ca.intermediateTtl,
-  });
+  const keyManager = await createKeyManager(
+    config.ca.keyManager,
+    keyManagerContext(config, { logger: createLogger({ level: config.log.level }), clock: systemClock, env }),
+  );
   try {
     if (keyManager.check) await step(out, 'keys', () => keyManager.check!(), (line) => `${keyManager.name}: ${line}`);
   } finally {
