@@ -116,6 +116,11 @@ describe('workload-ca serve (dev profile)', () => {
       await ready;
       expect(stderr).toMatch(/DEVELOPMENT PROFILE/);
       const httpAddr = /http\s+127\.0\.0\.1:(\d+)/.exec(stdout)![1];
+      // --sds-listen 127.0.0.1:0: the banner names the port the kernel gave, and where the example is.
+      const sdsPort = /sds\s+127\.0\.0\.1:(\d+)/.exec(stdout)![1];
+      expect(Number(sdsPort)).toBeGreaterThan(0);
+      expect(stdout).toContain(`point Envoy's workload_ca_sds cluster at 127.0.0.1:${sdsPort}`);
+      expect(stdout).toContain(`-e 's/WCA_SDS_PORT/${sdsPort}/' ${path.join(root, 'examples/envoy/sds-dev.yaml')} > envoy.yaml`);
       expect(stdout).toMatch(/root\s+sha256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
       const get = (p: string) =>
         new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -1,13 +1,22 @@
+import { execFile } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { envoyBanner } from '../../src/cli/envoy-banner.js';
 import { loadBootstrap } from '../helpers/full-envoy-api.js';
 
 const dir = path.resolve(import.meta.dirname, '../../examples/envoy');
 const examples = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
 
-const load = loadBootstrap;
+/** sds-dev.yaml's placeholders, filled as the line `serve` prints fills them. */
+const fillPlaceholders = (text: string) => text.replace(/WCA_SDS_HOST/g, '127.0.0.1').replace(/WCA_SDS_PORT/g, '8234');
+const load = (text: string) => loadBootstrap(fillPlaceholders(text));
+
+/** Where the bootstrap's workload_ca_sds cluster dials. */
+const sdsEndpoint = (bootstrap: any) =>
+  bootstrap.static_resources.clusters.find((c: any) => c.name === 'workload_ca_sds').load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address;
 
 /** Every SDS secret config in the bootstrap, wherever it sits. */
 function sdsNames(node: unknown, out: string[] = []): string[] {
@@ -46,5 +55,18 @@ describe('examples/envoy bootstraps load into the official Bootstrap message', (
   ])('a typo fails: $error', ({ mutate, error }) => {
     const text = mutate(readFileSync(path.join(dir, 'sds-tls.yaml'), 'utf8'));
     expect(() => load(text)).toThrow(error);
+  });
+
+  it('sds-dev.yaml hardcodes no SDS port: the placeholders stand where the address goes', () => {
+    const text = readFileSync(path.join(dir, 'sds-dev.yaml'), 'utf8');
+    expect(parse(text).static_resources.clusters[0].load_assignment.endpoints[0].lb_endpoints[0].endpoint.address.socket_address).toEqual({ address: 'WCA_SDS_HOST', port_value: 'WCA_SDS_PORT' });
+  });
+
+  it("the sed line serve's banner prints makes a Bootstrap that dials the port actually bound", async () => {
+    const [, sedLine] = envoyBanner('0.0.0.0:40123', dir);
+    const command = sedLine!.trim().replace(/ > envoy\.yaml && envoy -c envoy\.yaml$/, '');
+    expect(command).toMatch(/^sed /);
+    const { stdout } = await promisify(execFile)('sh', ['-c', command]);
+    expect(sdsEndpoint(loadBootstrap(stdout))).toMatchObject({ address: '127.0.0.1', port_value: 40123 });
   });
 });
