@@ -56,7 +56,7 @@ class Report {
   add(s: CheckStep): void {
     this.steps.push(s);
     if (this.format === 'json') return;
-    const ms = s.ms === undefined ? '' : ` [${s.ms} ms]`;
+    const ms = s.ms === undefined || s.status !== 'ok' ? '' : ` [${s.ms} ms]`;
     this.out.write(s.status === 'warning' ? `  warning  ${s.detail}\n` : `  ${s.step.padEnd(8)} ${LABELS[s.status]} ${s.detail}${ms}\n`);
   }
 
