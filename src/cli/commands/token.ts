@@ -25,9 +25,7 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
       const ttlSeconds = durationFlag('--ttl', flags.ttl, { min: 1, whole: true });
       const created = await withAdmin(flags.adminSocket, (client) => client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds }));
       // For people the token alone goes to stdout, so `TOKEN=$(workload-ca token create …)` works; the rest is a note.
-      printData(output.stdout, format, created, (c) => {
-        output.stderr.write(`join token ${c.token_id} for ${c.spiffe_id}, usable once until ${c.expires_at}\n`);
-        return `${c.token}\n`;
-      });
+      printData(output.stdout, format, created, (c) => `${c.token}\n`);
+      if (format === 'table') output.stderr.write(`join token ${created.token_id} for ${created.spiffe_id}, usable once until ${created.expires_at}\n`);
     });
 }
