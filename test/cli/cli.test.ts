@@ -59,7 +59,7 @@ describe('workload-ca issue', () => {
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--csr', '/nonexistent.csr'], 2, /cannot read --csr/],
     [['frobnicate'], 2, /unknown command 'frobnicate'/],
     [['serve', '--config', '/nonexistent.yaml'], 3, /cannot read config file/],
-    [['serve', '--sds-listen', 'nowhere'], 3, /listen\.sds: "nowhere": expected host:port/],
+    [['serve', '--sds-listen', 'nowhere'], 2, /--sds-listen: "nowhere": expected host:port/],
   ])('%j exits %i with a clear message', async (args, code, message) => {
     const r = await runMain(...args);
     expect(r.code).toBe(code);

@@ -134,6 +134,9 @@ describe('bad flag values exit 2 and name the flag, not a config key', () => {
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--format', 'der'], '--format: "der" is not an issue format'],
     [['bundle', 'show', '--format', 'der'], '--format: "der" is not a bundle format'],
     [['audit', 'tail', '-n', '0'], '--lines: "0" must be a whole number'],
+    [['serve', '--sds-listen', 'nope'], '--sds-listen: "nope": expected host:port'],
+    [['serve', '--log-level', 'loud'], '--log-level: Invalid option'],
+    [['healthcheck', '--http-listen', 'nope'], '--http-listen: "nope": expected host:port'],
   ])('%j', async (args, message) => {
     const r = await runMain(...args, ...(['token', 'rotate', 'bundle', 'audit'].includes(args[0]!) ? socket() : []));
     expect(r.code).toBe(2);
