@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseListenAddress } from '../config/listen.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { packageRoot } from '../package-root.js';
 
 /** What examples/envoy/sds-dev.yaml says where a port would be: filled by the command below. */

@@ -1,4 +1,4 @@
-import { parseDurationSeconds } from '../config/duration.js';
+import { parseDurationSeconds } from '../duration.js';
 import { WcaError } from '../errors.js';
 
 /** Flag values are echoed in errors; a pasted secret or a megabyte of junk must not be. */

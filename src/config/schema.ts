@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { duration } from './duration.js';
-import { listenAddress } from './listen.js';
-import { keyTypes } from '../ca/types.js';
+import { duration } from '../duration.js';
+import { listenAddress } from '../net/listen-address.js';
+import { keyTypes } from '../x509/key-types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
-import { keyManagerConfigSchema } from '../keys/config.js';
+import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
@@ -40,7 +40,7 @@ export const configSchema = z
       .describe('Where each listener binds.'),
     ca: z
       .object({
-        keyType: z.enum(keyTypes as [string, ...string[]]).default('ec-p256').describe('Key type of the intermediate.'),
+        keyType: z.enum(keyTypes).default('ec-p256').describe('Key type of the intermediate.'),
         intermediateTtl: duration.default(24 * 3600).describe('Lifetime of each intermediate; it rotates before it ends.'),
         leafTtl: duration.default(3600).describe('Default lifetime of a leaf (an X.509-SVID).'),
         // A sixth of the intermediate lifetime: a leaf from a fresh intermediate then never needs truncating before rotation.

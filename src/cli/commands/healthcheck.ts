@@ -7,7 +7,7 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { formatListenAddress, type ListenAddress } from '../../config/listen.js';
+import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
 import { WcaError } from '../../errors.js';
 import { durationFlag } from '../flags.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { createDevAuthority } from '../../dev-authority.js';
-import { keyTypes, type KeyType } from '../../ca/types.js';
+import { createDevAuthority } from '../../app/dev-authority.js';
+import { keyTypes, type KeyType } from '../../x509/key-types.js';
 import type { IssuedCert } from '../../ca/types.js';
 import { WcaError } from '../../errors.js';
 import { durationFlag, flagError } from '../flags.js';
@@ -70,7 +70,7 @@ export function registerIssueCommand(program: Command): void {
     .requiredOption('--spiffe-id <id>', 'SPIFFE ID, e.g. spiffe://cluster.local/ns/default/sa/web')
     .option('--dns <name>', 'DNS SAN (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .option('--ttl <duration>', 'lifetime, e.g. 1h, 1h30m or 3600')
-    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes as string[]).default('ec-p256'))
+    .addOption(new Option('--key-type <type>', 'leaf key type').choices(keyTypes).default('ec-p256'))
     .option('--csr <file>', 'sign this PKCS#10 CSR instead of generating a key')
     .option('--trust-domain <name>', 'trust domain of the dev CA', 'cluster.local')
     .option('--format <format>', 'pem (each block under a "# chain|key|bundle" line) or json (overrides -o)');

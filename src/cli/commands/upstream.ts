@@ -10,14 +10,14 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
-import { createKeyManager } from '../../keys/loader.js';
+import { createKeyManager } from '../../app/key-manager.js';
+import { keyManagerContext, pluginContext } from '../../app/options.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
-import type { KeyType } from '../../ca/types.js';
 import { durationFlag } from '../flags.js';
 import { outputFormat, printData, withOutputFormat, type OutputFormat } from '../output.js';
 
@@ -112,7 +112,7 @@ async function checkUpstream(report: Report, config: Config, o: { env: Readonly<
     () =>
       loadUpstream(
         spec,
-        { logger: createLogger({ level: config.log.level }), now: Date.now, devProfile: config.profile === 'dev', env: o.env },
+        pluginContext({ logger: createLogger({ level: config.log.level }), clock: systemClock, profile: config.profile, env: o.env }),
         { baseDir: o.baseDir, timeoutMs: config.upstream.timeout * 1000 },
       ),
     (u) => `plugin ${u.name} created`,
@@ -137,7 +137,7 @@ async function checkUpstream(report: Report, config: Config, o: { env: Readonly<
       const slot = await report.step(
         'mint',
         // A throw-away in-memory key: the check is about the upstream, and must not add versions to a remote key.
-        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds: o.ttlSeconds, nowMs: Date.now() }),
+        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType, ttlSeconds: o.ttlSeconds, nowMs: Date.now() }),
         (s) =>
           `intermediate valid until ${new Date(s.notAfterMs).toISOString()}${s.truncated ? ' (TRUNCATED)' : ''}, ` +
           `roots: ${s.rootsPem.length}`,
@@ -154,13 +154,10 @@ async function checkUpstream(report: Report, config: Config, o: { env: Readonly<
 /** A remote key manager is part of what `serve` depends on: log in and read the key, change nothing. */
 async function checkKeyManager(config: Config, env: Readonly<Record<string, string | undefined>>, report: Report): Promise<void> {
   if (config.ca.keyManager.type === 'memory') return;
-  const keyManager = await createKeyManager(config.ca.keyManager, {
-    logger: createLogger({ level: config.log.level }),
-    now: systemClock.now,
-    schedule: systemClock.schedule,
-    env,
-    intermediateTtlSeconds: config.ca.intermediateTtl,
-  });
+  const keyManager = await createKeyManager(
+    config.ca.keyManager,
+    keyManagerContext(config, { logger: createLogger({ level: config.log.level }), clock: systemClock, env }),
+  );
   try {
     if (keyManager.check) await report.step('keys', () => keyManager.check!(), (line) => `${keyManager.name}: ${line}`);
   } finally {
