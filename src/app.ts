@@ -91,6 +91,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       maxLeafTtlSeconds: config.ca.leafMaxTtl,
       backdateSeconds: config.ca.backdate,
       signers: config.ca.signers,
+      maxQueuedIssuance: config.ca.maxQueuedIssuance,
       audit: audit.log,
     });
     closers.push(() => authority.close());

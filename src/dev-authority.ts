@@ -19,6 +19,7 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  maxQueuedIssuance?: number;
   audit?: AuthorityOptions['audit'];
   /** Where the intermediate key lives; in memory by default. */
   keyManager?: KeyManager;
@@ -50,6 +51,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
     backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
+    maxQueuedIssuance: options.maxQueuedIssuance ?? defaults.ca.maxQueuedIssuance,
     audit: options.audit,
   });
   await authority.start();

@@ -1,4 +1,7 @@
 /** The Authority's public contract: what SDS, the admin API and the CLI see. */
+import type { IssuePriority } from './overload.js';
+
+export type { IssuePriority };
 
 export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072';
 export const keyTypes: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'];
@@ -21,6 +24,8 @@ export interface LeafRequest {
    * the same extension. Absent or malformed: a new lineage (random id).
    */
   lineageId?: Uint8Array;
+  /** Interactive (default) jumps ahead of bulk re-issuance in the signer queue (see ca/overload.ts). */
+  priority?: IssuePriority;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {
