@@ -92,6 +92,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       backdateSeconds: config.ca.backdate,
       signers: config.ca.signers,
       maxQueuedIssuance: config.ca.maxQueuedIssuance,
+      maxIssuanceWaitMs: config.ca.maxIssuanceWait * 1000,
       audit: audit.log,
     });
     closers.push(() => authority.close());

@@ -20,6 +20,7 @@ export interface DevAuthorityOptions {
   backdateSeconds?: number;
   signers?: number;
   maxQueuedIssuance?: number;
+  maxIssuanceWaitMs?: number;
   audit?: AuthorityOptions['audit'];
   /** Where the intermediate key lives; in memory by default. */
   keyManager?: KeyManager;
@@ -52,6 +53,7 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
     signers: options.signers ?? 2,
     maxQueuedIssuance: options.maxQueuedIssuance ?? defaults.ca.maxQueuedIssuance,
+    maxIssuanceWaitMs: options.maxIssuanceWaitMs ?? defaults.ca.maxIssuanceWait * 1000,
     audit: options.audit,
   });
   await authority.start();

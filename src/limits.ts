@@ -22,6 +22,8 @@ export const limits = {
   csrRsaMaxModulusBits: 8192,
   /** Ceiling of ca.maxQueuedIssuance: certificate issues queued or signing before callers get RESOURCE_EXHAUSTED. */
   signQueueMax: 50_000,
+  /** Ceiling of ca.maxIssuanceWait, in seconds. */
+  issuanceWaitMaxSeconds: 10,
   /** Requests per message from the main thread to a signer worker. */
   signBatchMax: 256,
   /** Digests per call to a remote key manager (Vault Transit batch_input); bounds one request body. */

@@ -38,6 +38,8 @@ export interface AuthorityOptions {
   signers: number;
   /** Certificate issues queued or signing before callers get ERR_CA_OVERLOADED (ca.maxQueuedIssuance). */
   maxQueuedIssuance?: number;
+  /** A new certificate is refused (ERR_CA_OVERLOADED) while interactive ones already wait this long for a signer (ca.maxIssuanceWait). */
+  maxIssuanceWaitMs?: number;
   /** Issuances, refusals, authority transitions and bundle changes are recorded here. */
   audit?: Auditor;
 }
@@ -73,13 +75,13 @@ export class Authority implements LeafIssuer {
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
     this.keyManager = options.keyManager ?? memoryKeyManager();
-    const shed = options.metrics.shed.labels('queued-issuance');
-    const onShed = () => shed.inc();
+    const onShed = (reason: string) => options.metrics.shed.inc({ limit: reason });
     this.pool = new SignerPool({
       size: options.signers,
       logger: options.logger,
       onQueueDepth: (d) => options.metrics.signQueueDepth.set(d),
       maxQueued: options.maxQueuedIssuance,
+      ...(options.maxIssuanceWaitMs === undefined ? {} : { maxWaitMs: options.maxIssuanceWaitMs }),
       onShed,
     });
     this.remote = new RemoteLeafSigner({ maxQueued: options.maxQueuedIssuance, onShed });

@@ -20,3 +20,10 @@ export function overloaded(max: number): WcaError {
   });
 }
 
+
+/** The refusal while interactive jobs already wait longer than `maxWaitMs` for a signer. */
+export function tooSlow(maxWaitMs: number): WcaError {
+  return new WcaError('ERR_CA_OVERLOADED', `certificate issues already wait more than ${maxWaitMs} ms for a signer (ca.maxIssuanceWait); retry shortly`, {
+    details: { reason: 'issuance-wait', limit: maxWaitMs },
+  });
+}

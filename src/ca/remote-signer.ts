@@ -41,10 +41,10 @@ export class RemoteLeafSigner {
   private inFlight = 0;
   private closed = false;
   private readonly maxQueued: number;
-  private readonly onShed: (() => void) | undefined;
+  private readonly onShed: ((reason: 'queued-issuance') => void) | undefined;
 
   /** `maxQueued`: ca.maxQueuedIssuance, capped at limits.signQueueMax; `onShed` counts each refusal. */
-  constructor(options: { maxQueued?: number; onShed?: () => void } = {}) {
+  constructor(options: { maxQueued?: number; onShed?: (reason: 'queued-issuance') => void } = {}) {
     this.maxQueued = queueBound(options.maxQueued);
     this.onShed = options.onShed;
   }
@@ -52,7 +52,7 @@ export class RemoteLeafSigner {
   async sign(ca: RemoteSigningCa, job: SignJob): Promise<SignResult> {
     if (this.closed) throw new WcaError('ERR_CA_CLOSED', 'the CA is shutting down');
     if (this.inFlight >= this.maxQueued) {
-      this.onShed?.();
+      this.onShed?.('queued-issuance');
       throw overloaded(this.maxQueued);
     }
     this.inFlight++;

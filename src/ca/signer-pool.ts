@@ -6,12 +6,14 @@ import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SigningCa, SignJob, SignResult } from './sign-leaf.js';
-import { overloaded, queueBound, type IssuePriority } from './overload.js';
+import { overloaded, queueBound, tooSlow, type IssuePriority } from './overload.js';
 import { unpackResult, type WorkerRequest, type WorkerResponse } from './signer-protocol.js';
 
 interface Pending {
   caId: string;
   job: SignJob;
+  /** performance.now() when queued: the age of the oldest interactive job is the wait a new one would face. */
+  queuedAt: number;
   resolve: (r: SignResult) => void;
   reject: (e: Error) => void;
 }
@@ -43,8 +45,10 @@ export interface SignerPoolOptions {
   onQueueDepth?: (depth: number) => void;
   /** Jobs queued or signing before sign() refuses (ca.maxQueuedIssuance); capped at limits.signQueueMax. */
   maxQueued?: number;
-  /** Called for every job refused because the queue is full. */
-  onShed?: () => void;
+  /** An interactive job is refused while the oldest queued one has waited longer than this (ca.maxIssuanceWait). */
+  maxWaitMs?: number;
+  /** Called for every job refused because the queue is full or too slow, with the reason. */
+  onShed?: (reason: 'queued-issuance' | 'issuance-wait') => void;
 }
 
 // Under tsx or vitest the worker is TypeScript: a bootstrap registers tsx's loader in the
@@ -100,11 +104,19 @@ export class SignerPool {
   sign(caId: string, job: SignJob, priority: IssuePriority = 'interactive'): Promise<SignResult> {
     if (this.closed) return Promise.reject(new WcaError('ERR_CA_CLOSED', 'the CA is shutting down'));
     if (this.queuedCount() + this.inFlightCount() >= this.maxQueued) {
-      this.options.onShed?.();
+      this.options.onShed?.('queued-issuance');
       return Promise.reject(overloaded(this.maxQueued));
     }
+    const now = performance.now();
+    // Bounds what an admitted caller waits, whatever the machine's speed: a full queue
+    // on a slow or busy box is seconds long, on a fast one milliseconds.
+    const oldest = this.queues.interactive[0];
+    if (priority === 'interactive' && oldest && this.options.maxWaitMs !== undefined && now - oldest.queuedAt > this.options.maxWaitMs) {
+      this.options.onShed?.('issuance-wait');
+      return Promise.reject(tooSlow(this.options.maxWaitMs));
+    }
     return new Promise((resolve, reject) => {
-      this.queues[priority].push({ caId, job, resolve, reject });
+      this.queues[priority].push({ caId, job, queuedAt: now, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());

@@ -55,6 +55,10 @@ export const configSchema = z
           .max(limits.signQueueMax)
           .default(8192)
           .describe('Certificate issues queued or signing at once; past it a new one is refused with RESOURCE_EXHAUSTED (ERR_CA_OVERLOADED), a renewal retried later.'),
+        maxIssuanceWait: duration
+          .pipe(z.number().positive().max(limits.issuanceWaitMaxSeconds))
+          .default(0.25)
+          .describe('A new certificate (first of a subscriber, CLI or admin issue) is refused with RESOURCE_EXHAUSTED while others already wait longer than this for a signer: bounds the latency of those admitted on a busy machine. Renewals are not refused by it.'),
         keyManager: keyManagerConfigSchema.describe('Where intermediate keys live: memory, or vault-transit (see docs/keys.md).'),
       })
       .strict()

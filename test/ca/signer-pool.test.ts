@@ -120,4 +120,23 @@ describe('SignerPool', () => {
       await pool.close();
     }
   });
+
+  it('refuses a new interactive job while queued ones already wait longer than maxWaitMs (issuance-wait); bulk work still queues', async () => {
+    const shed: string[] = [];
+    const pool = new SignerPool({ size: 1, logger: silentLogger(), maxWaitMs: 20, onShed: (reason) => shed.push(reason) });
+    try {
+      pool.addCa(ca);
+      const backlog = Array.from({ length: 4000 }, (_, i) => pool.sign(ca.id, keyJob(i)));
+      await new Promise((r) => setTimeout(r, 60));
+      await expect(pool.sign(ca.id, keyJob(9000))).rejects.toMatchObject({ code: 'ERR_CA_OVERLOADED', details: { reason: 'issuance-wait', limit: 20 } });
+      expect(shed).toEqual(['issuance-wait']);
+      const bulk = pool.sign(ca.id, keyJob(9001), 'bulk');
+      await Promise.all(backlog);
+      await expect(bulk).resolves.toMatchObject({ serialHex: expect.any(String) });
+      // Drained: new work is admitted again.
+      await expect(pool.sign(ca.id, keyJob(9002))).resolves.toMatchObject({ serialHex: expect.any(String) });
+    } finally {
+      await pool.close();
+    }
+  });
 });
