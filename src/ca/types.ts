@@ -3,8 +3,7 @@ import type { IssuePriority } from './overload.js';
 
 export type { IssuePriority };
 
-export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072';
-export const keyTypes: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'];
+import type { KeyType } from '../x509/key-types.js';
 
 export interface LeafRequest {
   /** The SPIFFE ID the policy granted; validated again by the Authority. */

@@ -7,8 +7,8 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../config/duration.js';
-import { formatListenAddress, type ListenAddress } from '../../config/listen.js';
+import { parseDurationSeconds } from '../../duration.js';
+import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
 import { WcaError } from '../../errors.js';
 
 interface HealthcheckFlags {
