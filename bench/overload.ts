@@ -10,7 +10,7 @@
 import 'reflect-metadata';
 import { fileURLToPath } from 'node:url';
 import { systemClock } from '../src/clock.js';
-import { createDevAuthority } from '../src/dev-authority.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
 import { InsecureDevAuthenticator } from '../src/identity/insecure-dev.js';
 import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';
 import { limits } from '../src/limits.js';

@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
 import { counterValue, startHarness, trustDomain, type Harness } from '../sds/harness.js';
 import { envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
