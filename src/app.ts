@@ -7,12 +7,12 @@ import { startHttpServer } from './telemetry/http.js';
 import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
 import { createKeyManager } from './app/key-manager.js';
+import { authoritySettings, keyManagerContext, pluginContext } from './app/options.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
 import { withSigning } from './keys/readiness.js';
-import type { KeyType } from './x509/key-types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
@@ -45,8 +45,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const logger = deps.logger ?? createLogger({ level: config.log.level });
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics({ defaultMetrics: true });
-  const devProfile = config.profile === 'dev';
-  if (devProfile) logger.warn({ upstream: config.upstream.plugin }, devProfileWarning(config));
+  if (config.profile === 'dev') logger.warn({ upstream: config.upstream.plugin }, devProfileWarning(config));
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -56,43 +55,35 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   try {
     const audit = createAuditLog(config.audit, { clock, logger });
     closers.push(() => audit.close());
-    const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
-      logger: logger.child({ component: 'upstream' }), // the loader adds `plugin`
-      now: () => clock.now(),
-      schedule: (fn, ms) => clock.schedule(fn, ms),
-      devProfile,
-      env: deps.env ?? process.env,
-    }, { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 });
+    const env = deps.env ?? process.env;
+    const upstream = await loadUpstream(
+      { plugin: config.upstream.plugin, config: config.upstream.config },
+      pluginContext({ logger: logger.child({ component: 'upstream' }), clock, profile: config.profile, env }), // the loader adds `plugin`
+      { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 },
+    );
     closers.push(() => upstream.close());
 
-    const keyManager = await createKeyManager(config.ca.keyManager, {
-      logger: logger.child({ component: 'keys', keyManager: config.ca.keyManager.type }),
-      now: () => clock.now(),
-      schedule: (fn, ms) => clock.schedule(fn, ms),
-      env: deps.env ?? process.env,
-      intermediateTtlSeconds: config.ca.intermediateTtl,
-      observeSignCall: (size, outcome) => {
-        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
-        metrics.keySignBatchSize.observe(size);
-      },
-    });
+    const keyManager = await createKeyManager(
+      config.ca.keyManager,
+      keyManagerContext(config, {
+        logger: logger.child({ component: 'keys', keyManager: config.ca.keyManager.type }),
+        clock,
+        env,
+        observeSignCall: (size, outcome) => {
+          metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
+          metrics.keySignBatchSize.observe(size);
+        },
+      }),
+    );
     closers.push(() => keyManager.close());
 
     const authority = new Authority({
-      trustDomain: config.trustDomain,
+      ...authoritySettings(config),
       upstream,
       keyManager,
       clock,
       logger: logger.child({ component: 'ca' }),
       metrics,
-      keyType: config.ca.keyType as KeyType,
-      intermediateTtlSeconds: config.ca.intermediateTtl,
-      defaultLeafTtlSeconds: config.ca.leafTtl,
-      maxLeafTtlSeconds: config.ca.leafMaxTtl,
-      backdateSeconds: config.ca.backdate,
-      signers: config.ca.signers,
-      maxQueuedIssuance: config.ca.maxQueuedIssuance,
-      maxIssuanceWaitMs: config.ca.maxIssuanceWait * 1000,
       audit: audit.log,
     });
     closers.push(() => authority.close());
@@ -162,7 +153,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
-      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
+      authority: {
+        authority,
+        convergence,
+        rootBundleAckShare: config.rotation.rootBundleAckShare,
+        audit: audit.log,
+        upstream,
+        clock,
+        logger: logger.child({ component: 'admin' }),
+      },
     });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());

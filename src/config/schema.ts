@@ -40,7 +40,7 @@ export const configSchema = z
       .describe('Where each listener binds.'),
     ca: z
       .object({
-        keyType: z.enum(keyTypes as [string, ...string[]]).default('ec-p256').describe('Key type of the intermediate.'),
+        keyType: z.enum(keyTypes).default('ec-p256').describe('Key type of the intermediate.'),
         intermediateTtl: duration.default(24 * 3600).describe('Lifetime of each intermediate; it rotates before it ends.'),
         leafTtl: duration.default(3600).describe('Default lifetime of a leaf (an X.509-SVID).'),
         // A sixth of the intermediate lifetime: a leaf from a fresh intermediate then never needs truncating before rotation.
