@@ -40,8 +40,8 @@ function probe(address: ListenAddress, path: string, timeoutMs: number): Promise
       res.on('error', reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const reason = err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
-      reject(new WcaError('ERR_HEALTHCHECK_FAILED', `GET ${where}: ${reason}`, { details: { address: where, reason } }));
+      const problem = err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
+      reject(new WcaError('ERR_HEALTHCHECK_FAILED', `GET ${where}: ${problem}`, { details: { address: where, problem } }));
     });
   });
 }
