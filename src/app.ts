@@ -153,7 +153,15 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
-      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
+      authority: {
+        authority,
+        convergence,
+        rootBundleAckShare: config.rotation.rootBundleAckShare,
+        audit: audit.log,
+        upstream,
+        clock,
+        logger: logger.child({ component: 'admin' }),
+      },
     });
     addresses.admin = `unix:${admin.path}`;
     closers.push(() => admin.close());

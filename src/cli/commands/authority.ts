@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdmin } from '../admin-connection.js';
+import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
@@ -46,7 +47,7 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
       const flags = (id === undefined ? args[0] : args[1]) as Flags;
       const format = outputFormat(flags.output);
       const status = await withAdmin(flags.adminSocket, (client) => call(client, flags, id));
-      output.stdout.write(format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : authorityTable(status));
+      printData(output.stdout, format, status, authorityTable);
     };
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));
 
