@@ -31,7 +31,8 @@ export async function fetchSecrets(
   request: SotwRequest,
 ): Promise<SotwResponse> {
   const caller = await authorizeCaller(deps, deps.logger, context, request.node);
-  const source = deps.sources(caller);
+  let shed: (err: unknown) => void = () => {};
+  const source = deps.sources(caller, (err) => shed(err));
   const names = request.resourceNames.length > 0 ? request.resourceNames : deps.wildcardNames;
   const unknown = names.map((name) => source.check(name)).find((reason) => reason !== undefined);
   if (unknown) {
@@ -42,6 +43,7 @@ export async function fetchSecrets(
   const cancels: (() => void)[] = [];
   try {
     await new Promise<void>((resolve, reject) => {
+      shed = reject;
       const cancelTimeout = deps.clock.schedule(
         () => reject(new WcaError('ERR_CA_NOT_READY', `secrets not ready within ${deps.timeoutMs} ms, retry later`)),
         deps.timeoutMs,

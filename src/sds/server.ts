@@ -12,6 +12,7 @@ import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-tr
 import type { TlsListener } from '../transport/tls-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
 import { addressGroup, StreamAdmission } from './admission.js';
+import { countShed } from './shed.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
@@ -83,6 +84,7 @@ const defaultDrainTimeoutMs = 10_000;
 /** Ends a stream before it is served, with the error's status. */
 function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
   metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
+  countShed(metrics, err);
   call.emit('error', { code: grpcStatusOf(err), details: publicMessageOf(err) });
 }
 
@@ -103,7 +105,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   });
   const chain = new AuthenticatorChain(options.authenticators, metrics);
   const wildcardNames = [config.certificateName, config.bundleName];
-  const identities = new IdentityStreams(clock, options.evictions);
+  const identities = new IdentityStreams(clock, options.evictions, config.maxStreamsPerInstance);
   const deps: SessionDeps = {
     identities,
     chain,
