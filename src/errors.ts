@@ -188,7 +188,8 @@ export const errorReasons = {
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
   ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
-  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],
 } as const satisfies Partial<Record<ErrorCode, readonly string[]>>;
 
 /** The reasons a code may carry; `never` for a code that has none. */

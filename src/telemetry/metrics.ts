@@ -63,6 +63,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['authority', 'state'] as const,
       registers,
     }),
+    shed: new Counter({
+      name: 'wca_shed_total',
+      help: 'Requests refused because a limit was reached (RESOURCE_EXHAUSTED), by the reason of the limit (queued-issuance, streams-per-instance, streams-per-address, ...; docs/errors.md)',
+      labelNames: ['limit'] as const,
+      registers,
+    }),
     signQueueDepth: new Gauge({
       name: 'wca_sign_queue_depth',
       help: 'Signing requests waiting for a signer worker',

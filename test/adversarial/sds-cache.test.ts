@@ -137,7 +137,8 @@ describe('what one credential makes the cache hold is bounded (item 9)', () => {
     const stream = XdsStream.sotw(h.client(), new grpc.Metadata());
     stream.send({ node: { ...envoyNode('sidecar~ok'), cluster: long }, resource_names: ['default'], type_url: secretTypeUrl });
     expect((await stream.status).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(h.server.cache.stats().identities).toBe(before);
+    // Not toBe(before): the earlier tests' identities go idle (idleSeconds) and may leave meanwhile on a slow box.
+    expect(h.server.cache.stats().identities).toBeLessThanOrEqual(before);
   });
 
   it('refuses node identities past the per-instance cap with RESOURCE_EXHAUSTED, bounded in entries and memory', async () => {
