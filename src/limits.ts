@@ -105,4 +105,12 @@ export const limits = {
   evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
+  /** Authority actions one catch-up read returns, and the most the memory store keeps. */
+  stateActionsBatchMax: 1_000,
+  /** Bytes of one replica's status summary in the shared store. */
+  replicaStatusMaxBytes: 64 * 1024,
+  /** Replicas `live()` returns: bounds what a crowded table can make status read. */
+  replicasMax: 1_000,
+  /** Connections of the shared-state pool, at most. */
+  statePoolMax: 100,
 } as const;

@@ -114,7 +114,7 @@ export async function revokeAuthority(deps: AuthorityAdminDeps, raw: pb.RevokeAu
  * wait for every connected subscriber's ACK of a leaf under the new one.
  */
 export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.EmergencyRotateRequest): Promise<pb.EmergencyRotateResponse> {
-  const r = parse(emergency, 'EmergencyRotate', raw);
+  const r = checkEmergencyRotate(raw);
   const why = `emergency: ${r.reason || 'operator'}`;
   const started = deps.clock.now();
   const previous = deps.authority.authorities().find((a) => a.state === 'active')?.id;
@@ -137,6 +137,11 @@ export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.Emergenc
     complete: done.complete,
     waited_ms: Math.max(0, deps.clock.now() - started),
   };
+}
+
+/** The request checked (ERR_USAGE) before anything happens, here or on other replicas. */
+export function checkEmergencyRotate(raw: pb.EmergencyRotateRequest): z.infer<typeof emergency> {
+  return parse(emergency, 'EmergencyRotate', raw);
 }
 
 /**

@@ -8,6 +8,7 @@ import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
+import { stateConfigSchema } from '../state/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -93,6 +94,7 @@ export const configSchema = z
     identity: identityConfigSchema,
     audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
     rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
+    state: stateConfigSchema,
     shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10).describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),
     log: z
       .object({

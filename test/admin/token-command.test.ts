@@ -44,7 +44,7 @@ describe('workload-ca token create', () => {
     const token = result.stdout.trim();
     expect(token).toMatch(/^wcajt_[A-Za-z0-9_-]{43}$/);
     expect(result.stderr).toMatch(/^join token [0-9a-f]{16} for spiffe:\/\/cluster.local\/vm\/db-1, usable once until 2026-01-01T00:15:00.000Z\n$/);
-    expect(store.consume(token, 'test').dnsNames).toEqual(['db-1.vm.internal']);
+    expect((await store.consume(token, 'test')).dnsNames).toEqual(['db-1.vm.internal']);
   });
 
   it('prints JSON with -o json', async () => {

@@ -106,7 +106,7 @@ describe('a private key belongs to one instance (item 5)', () => {
 
   it('gives two machines joining with tokens for the same SPIFFE ID and node.id different keys', async () => {
     const spiffeId = 'spiffe://cluster.local/vm/db';
-    const tokens = [0, 1].map(() => joinTokens.create({ spiffeId, ttlSeconds: 600 }).token);
+    const tokens = await Promise.all([0, 1].map(async () => (await joinTokens.create({ spiffeId, ttlSeconds: 600 })).token));
     const streams = tokens.map((token) => openStream(`Bearer ${token}`, 'vm~db'));
     const [k1, k2] = await Promise.all(streams.map(keyOf));
     expect(k2).not.toBe(k1);

@@ -31,6 +31,19 @@ export function authorityTable(s: AuthorityStatus): string {
   text += `\nsubscribers: ${s.subscribers}, on the active authority (acked): ${s.converged} (${percent(s.converged, s.subscribers)})\n`;
   text += `bundle ${s.bundle_version}: acked by ${s.bundle_acked} of ${s.bundle_subscribers} subscribed\n`;
   for (const a of s.authorities) if (a.nacked_nodes.length) text += `NACKed a certificate under ${a.id}: ${a.nacked_nodes.join(', ')}\n`;
+  if (s.replicas?.length) {
+    const rows = s.replicas.map((r) => [
+      r.replica_id,
+      r.authorities.find((a) => a.state === 'active')?.id ?? '-',
+      String(r.subscribers),
+      `${r.converged} (${percent(r.converged, r.subscribers)})`,
+      r.last_seen,
+    ]);
+    text += `\nreplicas (from their last heartbeats):\n${table(['REPLICA', 'ACTIVE AUTHORITY', 'SUBSCRIBERS', 'ON ACTIVE (ACKED)', 'LAST SEEN'], rows)}`;
+    const all = s.replicas.reduce((n, r) => n + r.subscribers, 0);
+    const on = s.replicas.reduce((n, r) => n + r.converged, 0);
+    text += `fleet: ${all} subscribers, ${on} (${percent(on, all)}) on their replica's active authority\n`;
+  }
   return text;
 }
 
