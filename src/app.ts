@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -12,6 +13,7 @@ import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
+import { degradedBy } from './telemetry/readiness.js';
 import { withSigning } from './keys/readiness.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
@@ -23,11 +25,21 @@ import { readAdminTcpConfig } from './admin/tcp-listener.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
+import { createStateStore } from './state/create.js';
+import type { StateStore } from './state/types.js';
+import { Heartbeat } from './state/heartbeat.js';
+import { PeerIntermediates } from './state/peers.js';
+import { authorityStatus } from './admin/authority-handler.js';
+import { FleetActions } from './admin/fleet.js';
 
 export interface App {
   authority: Authority;
   audit: AuditLog;
   metrics: Metrics;
+  /** What replicas share (state.store). */
+  state: StateStore;
+  /** This replica's name in the shared membership. */
+  replicaId: string;
   /** Where each server listens (port 0 resolved). */
   addresses: Record<string, string>;
   close(): Promise<void>;
@@ -39,6 +51,8 @@ export interface AppDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /** Folder of the config file: relative plugin paths resolve from it. */
   configDir?: string;
+  /** This replica's name in the shared state; default the host name and a random suffix. */
+  replicaId?: string;
 }
 
 /** The composition root: builds every subsystem from validated config and starts the listeners. */
@@ -57,6 +71,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     const audit = createAuditLog(config.audit, { clock, logger });
     closers.push(() => audit.close());
     const env = deps.env ?? process.env;
+    const replicaId = deps.replicaId ?? `${os.hostname()}-${crypto.randomBytes(3).toString('hex')}`;
+    const state = await createStateStore(config.state, {
+      clock,
+      logger: logger.child({ component: 'state', store: config.state.store }),
+      env,
+    });
+    closers.push(() => state.close());
+    metrics.probes.stateStoreUp = () => state.health().up;
     const upstream = await loadUpstream(
       { plugin: config.upstream.plugin, config: config.upstream.config },
       pluginContext({ logger: logger.child({ component: 'upstream' }), clock, profile: config.profile, env }), // the loader adds `plugin`
@@ -112,7 +134,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
-    const currentReadiness = () => withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.());
+    const currentReadiness = () => {
+      const store = state.health();
+      return degradedBy(
+        withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.()),
+        store.up ? undefined : `shared state store unreachable, join tokens refused until it is back: ${store.problem}`,
+      );
+    };
     metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
@@ -140,9 +168,47 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
-    const identity = assembleIdentity(config, { issuer: authority, clock, logger });
+    const stateIntervalMs = (config.state.postgres?.heartbeatInterval ?? 10) * 1000;
+    const peers = new PeerIntermediates({ membership: state.replicas, selfId: replicaId, clock, intervalMs: stateIntervalMs, logger: logger.child({ component: 'state' }) });
+    peers.start();
+    closers.push(async () => peers.stop());
+    const identity = assembleIdentity(config, {
+      issuer: authority,
+      clock,
+      logger,
+      joinTokenRecords: state.joinTokens,
+      peerIntermediates: () => peers.current(),
+    });
     // The SDS server starts after the admin API: eviction reaches it once it exists.
     let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
+    const adminAuthority = {
+      authority,
+      convergence,
+      rootBundleAckShare: config.rotation.rootBundleAckShare,
+      audit: audit.log,
+      upstream,
+      clock,
+      logger: logger.child({ component: 'admin' }),
+    };
+    const heartbeat = new Heartbeat({
+      replicaId,
+      membership: state.replicas,
+      // The fleet view: what `authority show` says, without per-node lists (bounded size).
+      status: () => {
+        const { authorities, ...rest } = authorityStatus(adminAuthority);
+        // Public certificates only: other replicas accept renewals of the SVIDs they signed.
+        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a), intermediates: authority.intermediatesPem() };
+      },
+      intervalMs: stateIntervalMs,
+      clock,
+      logger: logger.child({ component: 'state' }),
+    });
+    heartbeat.start();
+    closers.push(async () => heartbeat.stop());
+    // One process has no one to tell: the memory store keeps the single replica as it was.
+    const fleet = state.kind === 'postgres' ? new FleetActions({ store: state, replicaId, authority: adminAuthority }) : undefined;
+    fleet?.start();
+    if (fleet) closers.push(async () => fleet.stop());
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({
       joinTokens: identity.joinTokens,
@@ -154,7 +220,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
-      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
+      authority: adminAuthority,
+      ...(fleet ? { fleet } : {}),
       ...(config.admin.tcp ? { tcp: await readAdminTcpConfig(config.admin.tcp) } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
@@ -182,7 +249,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     addresses.sds = sds.address;
     closers.push(() => sds.close());
 
-    return { authority, audit: audit.log, metrics, addresses, close: closeAll };
+    return { authority, audit: audit.log, metrics, state, replicaId, addresses, close: closeAll };
   } catch (err) {
     await closeAll();
     throw err;

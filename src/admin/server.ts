@@ -22,6 +22,7 @@ import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
 import { listenAdminTcp, type AdminTcpListener, type AdminTcpOptions } from './tcp-listener.js';
 import type { AdminCaller } from './tcp-caller.js';
+import { forwardToHolder, type FleetActions } from './fleet.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -36,6 +37,8 @@ export interface AdminServerOptions {
   audit?: Auditor;
   /** Also serve the same calls on TCP, mutual TLS and allow-list only (admin.tcp). */
   tcp?: AdminTcpOptions;
+  /** With a shared store: emergency rotation reaches every replica, taint and revoke the one holding the authority. */
+  fleet?: FleetActions;
 }
 
 export interface AdminServer {
@@ -97,24 +100,53 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 function addAdminService(server: grpc.Server, options: AdminServerOptions, identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller): void {
   const { logger } = options;
   const audit = options.audit ?? noAudit;
-  const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>, audited?: (request: Req) => boolean) => unaryCall(handle, logger, audit, identify, audited);
+  const unary = <Req, Res>(handle: (request: Req, caller: string) => Res | Promise<Res>, audited?: (request: Req) => boolean) =>
+    unaryCall(handle, logger, audit, identify, audited);
   const a = options.authority;
-  const { identities } = options;
+  const { identities, fleet } = options;
   server.addService(adminService().service, {
-    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => {
-      const created = createJoinToken(options.joinTokens, logger, request);
+    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>(async (request) => {
+      const created = await createJoinToken(options.joinTokens, logger, request);
       audit.record({ type: 'join-token', action: 'created', tokenId: created.token_id, spiffeId: created.spiffe_id });
       return created;
     }),
     ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
-          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(() => h.authorityStatus(a)),
+          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(async () => {
+            if (!fleet) return h.authorityStatus(a);
+            // An unreachable store leaves the fleet part empty; this replica's own status is still the answer.
+            const replicas = await fleet.replicas().catch(() => []);
+            return { ...h.authorityStatus(a), replicas };
+          }),
           PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
           ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
-          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.taintAuthority(a, r)),
-          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r) => h.revokeAuthority(a, r)),
-          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r) => h.emergencyRotate(a, r)),
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r, caller) => {
+            try {
+              return h.taintAuthority(a, r);
+            } catch (err) {
+              if (await forwardToHolder(fleet, err, 'taint', r.id, r.reason, caller)) return h.authorityStatus(a);
+              throw err;
+            }
+          }),
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>(async (r, caller) => {
+            try {
+              return await h.revokeAuthority(a, r);
+            } catch (err) {
+              // --upstream revokes at the upstream from the replica holding it; force is not carried.
+              if (await forwardToHolder(fleet, err, 'revoke', r.id, r.reason, caller)) return h.authorityStatus(a);
+              throw err;
+            }
+          }),
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r, caller) => {
+            // Published first, so the other replicas re-key while this one waits for its subscribers;
+            // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
+            const checked = h.checkEmergencyRotate(r);
+            await fleet?.publish('emergency-rotate', '', checked.reason, caller).catch((err: unknown) => {
+              logger.error({ err: (err as Error).message }, 'emergency rotation NOT sent to the other replicas: rotate them one by one');
+            });
+            return h.emergencyRotate(a, r);
+          }),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
           // A follower's later polls (after_seq set) are not audited: each would be the next poll's news, a line a second per follower.
           ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>(
@@ -131,7 +163,7 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
  * trailers; others are INTERNAL. Each call is audited with its caller and outcome.
  */
 function unaryCall<Req, Res>(
-  handle: (request: Req) => Res | Promise<Res>,
+  handle: (request: Req, caller: string) => Res | Promise<Res>,
   logger: Logger,
   audit: Auditor,
   identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller,
@@ -144,7 +176,7 @@ function unaryCall<Req, Res>(
     try {
       // Refused before the request is looked at: nothing an unknown caller sends reaches a handler.
       if (refusal) throw refusal;
-      const response = await handle(call.request);
+      const response = await handle(call.request, caller);
       if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
       callback(null, response);
     } catch (err) {

@@ -20,6 +20,8 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  maxQueuedIssuance?: number;
+  maxIssuanceWaitMs?: number;
   audit?: AuthorityOptions['audit'];
   /** Where the intermediate key lives; in memory by default. */
   keyManager?: KeyManager;
@@ -51,6 +53,8 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.maxLeafTtlSeconds,
     backdateSeconds: options.backdateSeconds ?? defaults.backdateSeconds,
     signers: options.signers ?? 2,
+    maxQueuedIssuance: options.maxQueuedIssuance ?? defaults.maxQueuedIssuance,
+    maxIssuanceWaitMs: options.maxIssuanceWaitMs ?? defaults.maxIssuanceWaitMs,
     audit: options.audit,
   });
   await authority.start();

@@ -22,6 +22,8 @@ export function authoritySettings(config: Pick<Config, 'trustDomain' | 'ca'>) {
     maxLeafTtlSeconds: config.ca.leafMaxTtl,
     backdateSeconds: config.ca.backdate,
     signers: config.ca.signers,
+    maxQueuedIssuance: config.ca.maxQueuedIssuance,
+    maxIssuanceWaitMs: config.ca.maxIssuanceWait * 1000,
   } satisfies Partial<AuthorityOptions>;
 }
 

@@ -1,21 +1,8 @@
 import { readFileSync } from 'node:fs';
-import type { Command } from 'commander';
 import { connectAdmin, connectAdminTcp, type AdminClient } from '../admin/client.js';
-import { parseListenAddress } from '../net/listen-address.js';
 import { WcaError } from '../errors.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { adminSocketPath, type AdminFlags } from './admin-socket.js';
-
-/** `-o table|json` on every console command: tables for people, JSON for scripts. */
-export function withOutputFormat(command: Command): Command {
-  return command.option('-o, --output <format>', 'table or json', 'table');
-}
-
-export type OutputFormat = 'table' | 'json';
-
-export function outputFormat(value: string): OutputFormat {
-  if (value === 'table' || value === 'json') return value;
-  throw new WcaError('ERR_USAGE', `-o "${value.slice(0, 32)}" is not an output format; use table or json`);
-}
 
 /** A client of the admin API: over TCP with mutual TLS when --server is given, else on the Unix socket. */
 export function connectAdminFrom(flags: AdminFlags): AdminClient {
@@ -42,11 +29,4 @@ export async function withAdmin<T>(flags: AdminFlags, fn: (client: AdminClient) 
   } finally {
     client.close();
   }
-}
-
-/** Left-aligned columns separated by two spaces, as kubectl prints them. */
-export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
-  return [line(headers), ...rows.map(line)].join('\n') + '\n';
 }

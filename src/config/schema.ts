@@ -9,6 +9,7 @@ import { adminConfigSchema } from '../admin/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
+import { stateConfigSchema } from '../state/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -48,6 +49,18 @@ export const configSchema = z
         leafMaxTtl: duration.default(4 * 3600).describe('Hard maximum leaf lifetime; requests above it are refused. Must be below ca.intermediateTtl.'),
         backdate: duration.default(30).describe('notBefore is backdated by this much to absorb clock skew between peers.'),
         signers: z.number().int().min(0).max(64).default(0).describe('Signing worker threads; 0 = one per CPU core.'),
+        // About half a second of signing on two cores: a deeper queue is only latency nobody waits for.
+        maxQueuedIssuance: z
+          .number()
+          .int()
+          .min(1)
+          .max(limits.signQueueMax)
+          .default(8192)
+          .describe('Certificate issues queued or signing at once; past it a new one is refused with RESOURCE_EXHAUSTED (ERR_CA_OVERLOADED), a renewal retried later.'),
+        maxIssuanceWait: duration
+          .pipe(z.number().positive().max(limits.issuanceWaitMaxSeconds))
+          .default(0.25)
+          .describe('A new certificate (first of a subscriber, CLI or admin issue) is refused with RESOURCE_EXHAUSTED while others already wait longer than this for a signer: bounds the latency of those admitted on a busy machine. Renewals are not refused by it.'),
         keyManager: keyManagerConfigSchema.describe('Where intermediate keys live: memory, or vault-transit (see docs/keys.md).'),
       })
       .strict()
@@ -83,6 +96,7 @@ export const configSchema = z
     admin: adminConfigSchema.describe('The admin API beyond its Unix socket (listen.admin).'),
     audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
     rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
+    state: stateConfigSchema,
     shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10).describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),
     log: z
       .object({

@@ -20,7 +20,8 @@ import { checkUpstreamConfig } from '../../src/upstream/loader.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { fuzzOptions, settles } from './fuzz.js';
 
-const CONFIG_ERRORS: readonly ErrorCode[] = ['ERR_CONFIG_INVALID', 'ERR_CONFIG_FILE'];
+/** A bad flag value is a usage error that names the flag (exit 2), not a config error. */
+const CONFIG_ERRORS: readonly ErrorCode[] = ['ERR_CONFIG_INVALID', 'ERR_CONFIG_FILE', 'ERR_USAGE'];
 const builtinPlugins = ['self-signed', 'disk', 'pkcs11', 'vault', 'aws-acm-pca'];
 const dir = mkdtempSync(path.join(os.tmpdir(), 'wca-fuzz-config-'));
 const file = path.join(dir, 'config.yaml');

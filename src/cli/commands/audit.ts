@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
-import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
+import { withAdmin } from '../admin-connection.js';
+import { flagError } from '../flags.js';
+import { outputFormat, printData, table, withOutputFormat, type OutputFormat } from '../output.js';
 import type { AuditEvent } from '../../admin/authority-proto.js';
-import { outputFormat, table, withAdmin, withOutputFormat, type OutputFormat } from '../admin-connection.js';
 import { followAudit } from '../audit-follow.js';
 import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
@@ -33,22 +34,21 @@ async function untilInterrupted<T>(fn: (signal: AbortSignal) => Promise<T>): Pro
   }
 }
 
+const rows = (events: readonly AuditEvent[]) => table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)]));
+
+/** Following: one JSON object per line, or table rows without the header after the first batch. */
+function renderFollowing(events: readonly AuditEvent[], format: OutputFormat, header: boolean): string {
+  if (format === 'json') return events.map((e) => `${e.json}\n`).join('');
+  const text = rows(events);
+  return header ? text : text.slice(text.indexOf('\n') + 1);
+}
+
 /** What a table row shows of an event: everything but the fields the other columns have. */
 function summary(json: string): string {
   const { seq: _seq, time: _time, type: _type, ...rest } = JSON.parse(json) as Record<string, unknown>;
   return Object.entries(rest)
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-}
-
-/** Events as lines: table rows (the header only when asked), or one JSON object per line when following. */
-function render(events: readonly AuditEvent[], format: OutputFormat, follow: boolean, header: boolean): string {
-  if (format === 'json') {
-    if (follow) return events.map((e) => `${e.json}\n`).join('');
-    return `${JSON.stringify(events.map((e) => JSON.parse(e.json) as unknown), null, 2)}\n`;
-  }
-  const text = table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)]));
-  return header ? text : text.slice(text.indexOf('\n') + 1);
 }
 
 /** `workload-ca audit tail [--follow]`: the latest audit events the server keeps in memory, then (following) each new one. */
@@ -64,20 +64,23 @@ export function registerAuditCommand(program: Command, output: CommandOutput = p
     const format = outputFormat(flags.output);
     const limit = Number(flags.lines);
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.auditTailMax) {
-      throw new WcaError('ERR_USAGE', `-n "${flags.lines}" must be a whole number from 1 to ${limits.auditTailMax}`);
+      throw flagError('--lines', flags.lines, `must be a whole number from 1 to ${limits.auditTailMax}`);
     }
     const follow = flags.follow === true;
     await withAdmin(flags, async (client) => {
       const { events } = await client.listAuditEvents({ limit, types: flags.type });
-      output.stdout.write(render(events, format, follow, true));
-      if (!follow) return;
+      if (!follow) {
+        const parsed = events.map((e) => JSON.parse(e.json) as unknown);
+        return printData(output.stdout, format, parsed, () => rows(events));
+      }
+      output.stdout.write(renderFollowing(events, format, true));
       const run = (signal: AbortSignal) =>
         followAudit(client, {
           afterSeq: Number(events.at(-1)?.seq ?? 0),
           types: flags.type,
           signal,
           ...(control.intervalMs === undefined ? {} : { intervalMs: control.intervalMs }),
-          print: (next) => output.stdout.write(render(next, format, true, false)),
+          print: (next) => output.stdout.write(renderFollowing(next, format, false)),
           missed: (count, after) => output.stderr.write(`audit: ${count} events after seq ${after} left the server's ring before they were read\n`),
         });
       await (control.signal ? run(control.signal) : untilInterrupted(run));

@@ -7,15 +7,17 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../duration.js';
 import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
 import { WcaError } from '../../errors.js';
+import { durationFlag } from '../flags.js';
+import { outputFormat, printData, withOutputFormat } from '../output.js';
 
 interface HealthcheckFlags {
   config?: string;
   httpListen?: string;
   path: '/readyz' | '/healthz';
   timeout: string;
+  output: string;
 }
 
 /** A status line is all we show of the body: a few hundred bytes is plenty. */
@@ -47,20 +49,22 @@ function probe(address: ListenAddress, path: string, timeoutMs: number): Promise
 }
 
 export function registerHealthcheckCommand(program: Command): void {
-  program
+  const healthcheck = program
     .command('healthcheck')
     .description("exit 0 if the local server's /readyz answers 200 (container HEALTHCHECK, no curl needed)")
     .option('-c, --config <file>', 'the YAML config `serve` uses (default: $WCA_CONFIG)')
     .option('--http-listen <addr>', 'the HTTP listener to ask, host:port or unix:/path')
     .addOption(new Option('--path <path>', 'what to ask').choices(['/readyz', '/healthz']).default('/readyz'))
-    .option('--timeout <duration>', 'give up after', '3s')
-    .action(async (flags: HealthcheckFlags) => {
-      const timeoutSeconds = parseDurationSeconds(flags.timeout);
-      if (timeoutSeconds === undefined || timeoutSeconds <= 0) throw new WcaError('ERR_USAGE', `--timeout "${flags.timeout}" is not a duration (e.g. 3s)`);
-      const config = loadConfig({ file: flags.config ?? (process.env.WCA_CONFIG || undefined), flags: { httpListen: flags.httpListen } });
-      const { status, body } = await probe(config.listen.http, flags.path, timeoutSeconds * 1000);
-      const line = `GET ${formatListenAddress(config.listen.http)}${flags.path}: ${status}${body ? ` ${body.split('\n')[0]}` : ''}`;
-      if (status !== 200) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
-      process.stdout.write(`${line}\n`);
-    });
+    .option('--timeout <duration>', 'give up after', '3s');
+  withOutputFormat(healthcheck).action(async (flags: HealthcheckFlags) => {
+    const format = outputFormat(flags.output);
+    const timeoutSeconds = durationFlag('--timeout', flags.timeout);
+    const config = loadConfig({ file: flags.config ?? (process.env.WCA_CONFIG || undefined), flags: { httpListen: flags.httpListen } });
+    const { status, body } = await probe(config.listen.http, flags.path, timeoutSeconds * 1000);
+    const url = `${formatListenAddress(config.listen.http)}${flags.path}`;
+    const line = `GET ${url}: ${status}${body ? ` ${body.split('\n')[0]}` : ''}`;
+    // JSON is printed for a failed probe too: a script reads why from stdout, and whether from the exit code.
+    if (status === 200 || format === 'json') printData(process.stdout, format, { address: url, status, ok: status === 200, body }, () => `${line}\n`);
+    if (status !== 200) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
+  });
 }
