@@ -21,6 +21,7 @@ import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './app/identity.js';
 import { selectAuthenticators } from './config/authenticators.js';
 import { startAdminServer } from './admin/server.js';
+import { readAdminTcpConfig } from './admin/tcp-listener.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
@@ -221,8 +222,10 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       audit: audit.log,
       authority: adminAuthority,
       ...(fleet ? { fleet } : {}),
+      ...(config.admin.tcp ? { tcp: await readAdminTcpConfig(config.admin.tcp) } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
+    if (admin.tcpAddress) addresses.adminTcp = admin.tcpAddress;
     closers.push(() => admin.close());
 
     const sds = await startSdsServer({

@@ -172,7 +172,8 @@ export const errorReasons = {
     // join tokens
     'unknown',
     'used',
-    // client certificates (mTLS renewal)
+    // client certificates (mTLS renewal, the admin API over TCP)
+    'no-client-certificate',
     'tls-connection-unknown',
     'unparseable',
     'chain-invalid',
@@ -184,6 +185,7 @@ export const errorReasons = {
     // a JWT, a join token or a client certificate
     'expired',
   ],
+  ERR_PERMISSION_DENIED: ['not-allowed'],
   ERR_IDENTITY_EVICTED: ['evicted'],
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
   ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],

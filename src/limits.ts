@@ -6,10 +6,16 @@ export const limits = {
   /** Audit events kept in memory for `audit tail`, and the most one call returns. */
   auditRingMax: 10_000,
   auditTailMax: 1_000,
+  /** `audit tail --follow`: one ListAuditEvents call per this long per follower; nothing is held on the server between calls. */
+  auditFollowPollMs: 1_000,
   /** Admin: longest operator reason kept in the audit log; EmergencyRotate's wait for ACKs. */
   adminReasonMaxLength: 1024,
   emergencyRotateDeadlineDefaultSeconds: 30,
   emergencyRotateDeadlineMaxSeconds: 600,
+  /** Admin over TCP: SPIFFE IDs in the allow-list; connections in all (and ceiling of the per-address cap); calls at once per connection. */
+  adminAllowListMax: 256,
+  adminTcpConnectionsMax: 1024,
+  adminTcpStreamsPerConnection: 8,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */

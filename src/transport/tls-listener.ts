@@ -23,7 +23,7 @@ export interface ClientTrust {
 
 /** Where the listener's own SVID and the client trust come from. */
 export interface SvidFeed {
-  watchCertificate(listener: (svid: IssuedSvid) => void): () => void;
+  watchCertificate(listener: (svid: Pick<IssuedSvid, 'chainPem' | 'privateKeyPem'>) => void): () => void;
   /** Calls listener now and whenever the roots or the intermediates may have changed. */
   watchTrust(listener: (trust: ClientTrust) => void): () => void;
 }
@@ -46,6 +46,8 @@ export interface TlsListenerOptions {
   requestClientCertificate: boolean;
   connections: ConnectionLimits;
   logger: Logger;
+  /** Which listener the log lines are about; default "sds". */
+  name?: string;
 }
 
 export interface TlsListener {
@@ -81,6 +83,7 @@ const MAX_PRESENTED = 10;
  */
 export async function listenTls(options: TlsListenerOptions): Promise<TlsListener> {
   const { grpcServer, feed, requestClientCertificate, logger, connections: limits } = options;
+  const name = options.name ?? 'sds';
   let identity: { cert: string; key: string } | undefined;
   let trust: string[] = [];
   let server: tls.Server | undefined;
@@ -93,7 +96,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       server?.setSecureContext(context());
     } catch (err) {
       // Keep the previous context: serving with it beats taking the listener down.
-      logger.error({ err: (err as Error).message }, 'sds: cannot load the new TLS identity; keeping the previous one');
+      logger.error({ err: (err as Error).message }, `${name}: cannot load the new TLS identity; keeping the previous one`);
     }
   };
   const cancels = [
@@ -126,17 +129,17 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
     });
     // Raw sockets: counted per address from the accept on, and ended by close() even mid-handshake.
     capped = capConnections(server, limits, (address) =>
-      logger.debug({ address, limit: limits.perAddress }, 'sds: too many connections from one address; closing the new one'),
+      logger.debug({ address, limit: limits.perAddress }, `${name}: too many connections from one address; closing the new one`),
     );
     // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
     // handshake included): without this destroy, half-open connections stayed forever.
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      logger.debug({ code: err.code }, 'sds: TLS handshake failed');
+      logger.debug({ code: err.code }, `${name}: TLS handshake failed`);
       socket.destroy();
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // http2 handles errors of the sessions it owns; this covers the moment before.
-      socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS connection error'));
+      socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, `${name}: TLS connection error`));
       const key = peerKey(socket.remoteAddress, socket.remotePort);
       if (key === undefined) return void socket.destroy();
       const connection = { chain: requestClientCertificate ? presentedChain(socket) : undefined };
