@@ -36,6 +36,8 @@ export interface AdminServerOptions {
 
 export interface AdminServer {
   readonly path: string;
+  /** True from bind until close() (readiness). */
+  accepting(): boolean;
   close(): Promise<void>;
 }
 
@@ -87,9 +89,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   caller = `unix:${path} (owner uid ${statSync(path).uid} or root)`;
   logger.info({ path }, 'admin API listening');
 
+  let accepting = true;
   return {
     path,
+    accepting: () => accepting,
     async close() {
+      accepting = false;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(() => server.forceShutdown(), 5000);
         timer.unref();
