@@ -1,6 +1,6 @@
 import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import type { MethodDefinition, ServiceDefinition } from '@grpc/grpc-js';
+import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
 import { grpcStatusOf, publicMessageOf, WcaError } from '../errors.js';
 import { limits } from '../limits.js';
@@ -8,6 +8,7 @@ import { packageRoot } from '../package-root.js';
 import { addressGroup } from './admission.js';
 import { MalformedRequest } from './messages.js';
 import { sdsServiceName } from './protos.js';
+import { serverMethod } from './service.js';
 
 /**
  * grpc.health.v1.Health on the SDS listener, for Kubernetes gRPC probes and Envoy
@@ -55,22 +56,9 @@ function decodeRequest(bytes: Uint8Array): CheckRequest | MalformedRequest {
   }
 }
 
-function method<Res>(name: string, responseStream: boolean, encode: (response: Res) => Buffer): MethodDefinition<CheckRequest | MalformedRequest, Res> {
-  return {
-    path: `/${healthServiceName}/${name}`,
-    requestStream: false,
-    responseStream,
-    requestSerialize: () => {
-      throw new Error('server-side definition: requests are never serialized here');
-    },
-    // List's empty request decodes as a request for "": its content is ignored.
-    requestDeserialize: (bytes: Buffer) => decodeRequest(bytes),
-    responseSerialize: encode,
-    responseDeserialize: () => {
-      throw new Error('server-side definition: responses are never deserialized here');
-    },
-  };
-}
+// List's empty request decodes as a request for "": its content is ignored.
+const method = <Res>(name: string, responseStream: boolean, encode: (response: Res) => Buffer) =>
+  serverMethod<CheckRequest, Res>(`/${healthServiceName}/${name}`, { request: false, response: responseStream }, decodeRequest, encode);
 
 type StatusResponse = { status: number };
 const encodeStatus = (r: StatusResponse) => Buffer.from(healthTypes().response.encode(r).finish());

@@ -73,6 +73,25 @@ describe('grpc.health.v1 semantics', () => {
     }
   });
 
+  it('a request that does not decode gets INVALID_ARGUMENT, not INTERNAL, and the server keeps answering', async () => {
+    const { h } = await start('plaintext');
+    const raw = new grpc.Client(h.server.address, grpc.credentials.createInsecure());
+    const health = healthClient(h.server.address);
+    try {
+      // Field 1 (service, length-delimited) claiming 100 bytes with none following.
+      const truncated = Buffer.from([0x0a, 0x64]);
+      const outcome = await new Promise<grpc.ServiceError | null>((resolve) =>
+        raw.makeUnaryRequest('/grpc.health.v1.Health/Check', (b: Buffer) => b, (b: Buffer) => b, truncated, (err) => resolve(err)),
+      );
+      expect(outcome?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(await health.check()).toBe('SERVING');
+    } finally {
+      raw.close();
+      health.close();
+      await h.close();
+    }
+  });
+
   it('Watch: SERVICE_UNKNOWN keeps the stream; drain pushes NOT_SERVING, then close ends every Watch with UNAVAILABLE', async () => {
     const { h, serving, credentials } = await start('plaintext');
     const health = healthClient(h.server.address, credentials);
