@@ -31,7 +31,8 @@ const knownServices: ReadonlySet<string> = new Set(['', sdsServiceName]);
 
 let types: { request: protobuf.Type; response: protobuf.Type; listResponse: protobuf.Type } | undefined;
 
-function healthTypes() {
+/** The protobufjs types of health.proto, loaded once. */
+export function healthTypes() {
   if (types) return types;
   const root = new protobuf.Root();
   root.loadSync(path.join(packageRoot, 'protos/grpc-health/grpc/health/v1/health.proto'), { keepCase: true });
