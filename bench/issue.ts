@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { createDevAuthority } from '../src/dev-authority.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
 import type { Authority } from '../src/ca/authority.js';
 import { makeCsr } from '../test/fakes/csr.js';
 import fs from 'node:fs';

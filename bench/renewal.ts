@@ -25,7 +25,7 @@ import tls from 'node:tls';
 import type { Authority } from '../src/ca/authority.js';
 import type { IssuedSvid } from '../src/ca/types.js';
 import { systemClock } from '../src/clock.js';
-import { createDevAuthority } from '../src/dev-authority.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
 import { EvictionList } from '../src/identity/evictions.js';
 import { MtlsAuthenticator } from '../src/identity/mtls.js';
 import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';

@@ -13,7 +13,7 @@ import { execFileSync, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { createDevAuthority } from '../src/dev-authority.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
 import { systemClock } from '../src/clock.js';
 import { rulePolicyWithBuiltins } from '../src/identity/policy/builtin.js';
 import { InsecureDevAuthenticator } from '../src/identity/insecure-dev.js';

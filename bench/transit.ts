@@ -1,6 +1,6 @@
 import os from 'node:os';
-import { createDevAuthority } from '../src/dev-authority.js';
-import { createKeyManager } from '../src/keys/loader.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
+import { createKeyManager } from '../src/app/key-manager.js';
 import { vaultTransitConfigSchema } from '../plugins/vault-transit/config.js';
 import { systemClock } from '../src/clock.js';
 import { silentLogger } from '../src/telemetry/logger.js';

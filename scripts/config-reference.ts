@@ -11,8 +11,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { configSchema } from '../src/config/schema.js';
-import { duration } from '../src/config/duration.js';
-import { listenAddress } from '../src/config/listen.js';
+import { duration } from '../src/duration.js';
+import { listenAddress } from '../src/net/listen-address.js';
 import { defOf, type ZodDef as Def } from '../src/config/zod-def.js';
 
 export const referencePath = path.resolve(import.meta.dirname, '../docs/configuration.md');

@@ -6,23 +6,23 @@ import { createMetrics, type Metrics } from './telemetry/metrics.js';
 import { startHttpServer } from './telemetry/http.js';
 import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
-import { createKeyManager } from './keys/loader.js';
+import { createKeyManager } from './app/key-manager.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
 import { withSigning } from './keys/readiness.js';
-import type { KeyType } from './ca/types.js';
+import type { KeyType } from './x509/key-types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
-import { assembleIdentity } from './identity/assemble.js';
-import { selectAuthenticators } from './identity/selection.js';
+import { assembleIdentity } from './app/identity.js';
+import { selectAuthenticators } from './config/authenticators.js';
 import { startAdminServer } from './admin/server.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
-import { ServingState } from './lifecycle/serving-state.js';
+import { ServingState } from './telemetry/serving-state.js';
 
 export interface App {
   authority: Authority;

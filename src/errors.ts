@@ -101,13 +101,115 @@ export const errorCodes = {
 
 export type ErrorCode = keyof typeof errorCodes;
 
-export class WcaError extends Error {
-  static readonly code: string = 'ERR_INTERNAL';
-  readonly code: ErrorCode;
-  /** Structured, non-secret context (field paths, names, limits). */
-  readonly details: Readonly<Record<string, unknown>>;
+/**
+ * Typed reasons: the code says what kind of failure, `details.reason` which one. Clients
+ * and tests branch on these, never on message text; the admin API sends the reason in
+ * trailing metadata, and docs/errors.md lists every one (a test checks).
+ */
+const spiffeIdProblems = [
+  'empty',
+  'too-long',
+  'wrong-scheme',
+  'scheme-not-lowercase',
+  'missing-trust-domain',
+  'trust-domain-too-long',
+  'trust-domain-chars',
+  'port',
+  'userinfo',
+  'query',
+  'fragment',
+  'empty-segment',
+  'dot-segment',
+  'trailing-slash',
+  'path-chars',
+  /** A leaf for the bare trust domain ID (it names no workload). */
+  'trust-domain-id',
+] as const;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+export const errorReasons = {
+  ERR_SPIFFE_ID_INVALID: spiffeIdProblems,
+  ERR_SPIFFE_ID_RESERVED: ['trust-domain-id', 'sds-server'],
+  ERR_CSR_INVALID: ['too-large', 'pem', 'malformed', 'version', 'signature-algorithm', 'signature-algorithm-mismatch', 'ec-point', 'rsa-key'],
+  ERR_CSR_SIGNATURE: ['signature'],
+  ERR_CSR_REQUESTS_CA: ['requests-ca'],
+  ERR_KEY_TYPE_UNSUPPORTED: ['signature-algorithm', 'key-algorithm', 'ec-curve', 'rsa-modulus', 'rsa-exponent'],
+  ERR_AUTHORITY_TRANSITION: [
+    'already-prepared',
+    'duplicate-id',
+    'not-prepared',
+    'is-active',
+    'not-old',
+    'not-tainted',
+    'force-needs-reason',
+    'still-in-use',
+  ],
+  ERR_CONFIG_INVALID: ['profile-override'],
+  ERR_LISTEN_ADDRESS: ['stale-socket-not-replaceable'],
+  ERR_UPSTREAM_CONFIG: ['key-type', 'exportable', 'namespace-ignored', 'namespace-missing', 'no-revoke'],
+  ERR_UPSTREAM_UNAVAILABLE: ['login-backoff'],
+  ERR_UPSTREAM_TIMEOUT: ['deadline', 'aborted'],
+  ERR_UNAUTHENTICATED: [
+    // authorization metadata
+    'multiple',
+    'too-large',
+    'not-bearer',
+    // JWT
+    'malformed',
+    'unknown-issuer',
+    'keys-unavailable',
+    'no-matching-key',
+    'alg-not-allowed',
+    'signature',
+    'claim-invalid',
+    'internal',
+    // Kubernetes TokenReview
+    'not-authenticated',
+    'audience',
+    'not-service-account',
+    'review-unavailable',
+    // join tokens
+    'unknown',
+    'used',
+    // client certificates (mTLS renewal)
+    'tls-connection-unknown',
+    'unparseable',
+    'chain-invalid',
+    'not-svid',
+    'foreign-trust-domain',
+    'leaf-is-ca',
+    'not-issued-by-us',
+    'not-yet-valid',
+    // a JWT, a join token or a client certificate
+    'expired',
+  ],
+  ERR_IDENTITY_EVICTED: ['evicted'],
+  ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
+  ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
+  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_HEALTH_WATCH_LIMIT: ['watch-streams-per-address', 'watch-streams'],
+} as const satisfies Partial<Record<ErrorCode, readonly string[]>>;
+
+/** The reasons a code may carry; `never` for a code that has none. */
+export type ReasonOf<C extends ErrorCode> = C extends keyof typeof errorReasons ? (typeof errorReasons)[C][number] : never;
+
+/**
+ * A reason that crossed a boundary as text (the signer threads, the admin API's trailing
+ * metadata) back as a typed one, when it is one of `code`'s; anything else is dropped.
+ */
+export function reasonOf<C extends ErrorCode>(code: C, text: unknown): ReasonOf<C> | undefined {
+  const known: readonly string[] | undefined = (errorReasons as Partial<Record<ErrorCode, readonly string[]>>)[code];
+  return typeof text === 'string' && known?.includes(text) ? (text as ReasonOf<C>) : undefined;
+}
+
+/** Structured, non-secret context (field paths, names, limits), with the code's typed reason. */
+export type ErrorDetails<C extends ErrorCode = ErrorCode> = Readonly<Record<string, unknown>> & { readonly reason?: ReasonOf<C> };
+
+export class WcaError<C extends ErrorCode = ErrorCode> extends Error {
+  static readonly code: string = 'ERR_INTERNAL';
+  readonly code: C;
+  readonly details: ErrorDetails<C>;
+
+  constructor(code: C, message: string, options: { cause?: unknown; details?: ErrorDetails<C> } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'WcaError';
     this.code = code;

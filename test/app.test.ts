@@ -7,7 +7,7 @@ import net from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { Command } from 'commander';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createDevAuthority } from '../src/dev-authority.js';
+import { createDevAuthority } from '../src/app/dev-authority.js';
 import { registerTokenCommand } from '../src/cli/commands/token.js';
 import { loadConfig } from '../src/config/load.js';
 import { startApp, type App } from '../src/app.js';

@@ -8,7 +8,7 @@ import crypto from 'node:crypto';
 import type { VaultClient, VaultResponse } from '../vault/client.js';
 import { vaultBadResponse } from '../vault/errors.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
-import { untrustedText } from '../../src/telemetry/untrusted-text.js';
+import { untrustedText } from '../../src/upstream/sdk/untrusted-text.js';
 import type { VaultTransitConfig } from './config.js';
 
 const TRANSIT_KEY_TYPE = 'ecdsa-p256';

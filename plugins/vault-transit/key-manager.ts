@@ -7,8 +7,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { Batcher } from '../../src/keys/batcher.js';
-import type { CaKey, KeyManager, KeyManagerContext } from '../../src/keys/types.js';
-import type { KeyType } from '../../src/ca/types.js';
+import type { CaKey, KeyManager, KeyManagerContext, KeyType } from '../../src/keys/types.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { VaultAuth } from '../vault/auth.js';
 import type { TransitClient, TransitKeyInfo } from './client.js';

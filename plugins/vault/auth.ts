@@ -14,11 +14,11 @@
  * current token; nothing here logs or formats them into an error.
  */
 import type { Logger } from 'pino';
-import { backoffMs } from '../../src/backoff.js';
-import { limits } from '../../src/limits.js';
+import { backoffMs } from '../../src/upstream/sdk/backoff.js';
+import { limits } from '../../src/upstream/sdk/limits.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
 import type { Schedule } from '../../src/upstream/sdk/schedule.js';
-import { untrustedText } from '../../src/telemetry/untrusted-text.js';
+import { untrustedText } from '../../src/upstream/sdk/untrusted-text.js';
 import { readSecret, type SecretSource } from '../../src/upstream/sdk/secrets.js';
 import type { VaultClient, VaultResponse } from './client.js';
 import type { VaultAuthConfig } from './config.js';

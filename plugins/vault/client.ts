@@ -11,9 +11,9 @@
  */
 import http from 'node:http';
 import https from 'node:https';
-import { limits } from '../../src/limits.js';
+import { limits } from '../../src/upstream/sdk/limits.js';
 import { isWcaError } from '../../src/upstream/sdk/errors.js';
-import { untrustedText } from '../../src/telemetry/untrusted-text.js';
+import { untrustedText } from '../../src/upstream/sdk/untrusted-text.js';
 import { vaultAbortedError, vaultBadResponse, vaultHttpError, vaultTimeoutError, vaultTransportError, withoutSecrets, type VaultOperation } from './errors.js';
 
 export interface VaultAuthInfo {

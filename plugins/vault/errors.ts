@@ -5,7 +5,7 @@
  * headers and login bodies, which nothing here reads).
  */
 import { WcaError, type ErrorCode } from '../../src/upstream/sdk/errors.js';
-import { untrustedText } from '../../src/telemetry/untrusted-text.js';
+import { untrustedText } from '../../src/upstream/sdk/untrusted-text.js';
 
 /** What the failed request was for: login failures are authentication problems. */
 export type VaultOperation = 'login' | 'token' | 'pki';

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { errorCodes, WcaError, type ErrorCode } from '../errors.js';
+import { errorCodes, reasonOf, WcaError, type ErrorCode } from '../errors.js';
 import type * as pb from './authority-proto.js';
 import {
   adminService,
@@ -68,8 +68,8 @@ export function connectAdmin(socketPath: string, options: { timeoutMs?: number }
 function toWcaError(err: grpc.ServiceError, socketPath: string): WcaError {
   const code = String(err.metadata?.get(ERROR_CODE_KEY)[0] ?? '');
   if (code in errorCodes) {
-    const reason = err.metadata?.get(ERROR_REASON_KEY)[0];
-    return new WcaError(code as ErrorCode, err.details, reason === undefined ? {} : { details: { reason: String(reason) } });
+    const reason = reasonOf(code as ErrorCode, err.metadata?.get(ERROR_REASON_KEY)[0]);
+    return new WcaError(code as ErrorCode, err.details, reason === undefined ? {} : { details: { reason } });
   }
   if (err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.DEADLINE_EXCEEDED) return adminUnavailable(socketPath);
   return new WcaError('ERR_INTERNAL', `admin API call failed: ${err.details}`);

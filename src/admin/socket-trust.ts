@@ -7,10 +7,10 @@
 import fs from 'node:fs';
 import { lstat, mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import { currentUid } from './socket-path.js';
 
-export type AdminSocketProblem = 'not-a-directory' | 'dir-owner' | 'dir-mode' | 'not-a-socket' | 'socket-owner';
+export type AdminSocketProblem = ReasonOf<'ERR_ADMIN_SOCKET_UNSAFE'>;
 
 const unsafe = (reason: AdminSocketProblem, message: string, details: Record<string, unknown>) =>
   new WcaError('ERR_ADMIN_SOCKET_UNSAFE', message, { details: { reason, ...details } });

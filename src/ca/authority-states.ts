@@ -1,4 +1,4 @@
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 
 /**
  * The life of each intermediate ("authority") as explicit states, and the only
@@ -14,15 +14,7 @@ export type AuthorityState = 'prepared' | 'active' | 'old' | 'tainted' | 'revoke
 export const authorityStates: readonly AuthorityState[] = ['prepared', 'active', 'old', 'tainted', 'revoked'];
 
 /** Why a transition was refused: the `details.reason` of ERR_AUTHORITY_TRANSITION. */
-export type TransitionRefusal =
-  | 'already-prepared'
-  | 'duplicate-id'
-  | 'not-prepared'
-  | 'is-active'
-  | 'not-old'
-  | 'not-tainted'
-  | 'force-needs-reason'
-  | 'still-in-use';
+export type TransitionRefusal = ReasonOf<'ERR_AUTHORITY_TRANSITION'>;
 
 export interface AuthorityInfo {
   /** Hex of the intermediate's Subject Key Identifier. */

@@ -9,7 +9,7 @@ import { assembleCsr, csrInfo } from '../x509/csr-build.js';
 import type { KeyManager } from '../keys/types.js';
 import type { SigningCa } from './sign-leaf.js';
 import { verifiedSignature, type RemoteSigningCa } from './remote-signer.js';
-import type { KeyType } from './types.js';
+import type { KeyType } from '../x509/key-types.js';
 
 /** A CA the Authority can sign with: its signer view plus what rotation and bundles need. */
 export interface CaSlot {

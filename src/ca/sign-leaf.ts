@@ -3,7 +3,7 @@ import { encodeLeafTbs, assembleCertificate, randomSerial, type LeafCaProfile } 
 import { generateLeafKey } from '../x509/keys.js';
 import { parseAndVerifyCsr } from '../x509/csr.js';
 import { pem } from '../x509/der.js';
-import type { KeyType } from './types.js';
+import type { KeyType } from '../x509/key-types.js';
 
 /**
  * The per-leaf signing step, identical in a signer worker and in-thread. Pure

@@ -2,7 +2,7 @@ import os from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { WcaError } from '../errors.js';
+import { reasonOf, WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { SigningCa, SignJob, SignResult } from './sign-leaf.js';
@@ -136,7 +136,10 @@ export class SignerPool {
       batch.forEach((p, i) => {
         const r = unpackResult(msg, i);
         if (r.ok) p.resolve(r.ok);
-        else p.reject(new WcaError(r.error.code, r.error.message, r.error.reason ? { details: { reason: r.error.reason } } : {}));
+        else {
+          const reason = reasonOf(r.error.code, r.error.reason);
+          p.reject(new WcaError(r.error.code, r.error.message, reason === undefined ? {} : { details: { reason } }));
+        }
       });
       this.flush();
     });

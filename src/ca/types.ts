@@ -1,7 +1,6 @@
 /** The Authority's public contract: what SDS, the admin API and the CLI see. */
 
-export type KeyType = 'ec-p256' | 'ec-p384' | 'rsa-2048' | 'rsa-3072';
-export const keyTypes: readonly KeyType[] = ['ec-p256', 'ec-p384', 'rsa-2048', 'rsa-3072'];
+import type { KeyType } from '../x509/key-types.js';
 
 export interface LeafRequest {
   /** The SPIFFE ID the policy granted; validated again by the Authority. */

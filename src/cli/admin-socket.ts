@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
-import { parseListenAddress } from '../config/listen.js';
+import { parseListenAddress } from '../net/listen-address.js';
 import { WcaError } from '../errors.js';
 
 /** Where CLI output goes; tests pass buffers. */

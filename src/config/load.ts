@@ -9,7 +9,7 @@ import { suggestKey } from './suggest.js';
 import { parseSpiffeIdIn, parseTrustDomain } from '../spiffe/id.js';
 import { refuseReserved } from '../spiffe/reserved.js';
 import { resolveSdsTransport } from '../transport/sds-transport.js';
-import { selectAuthenticators } from '../identity/selection.js';
+import { selectAuthenticators } from './authenticators.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 
 /** Flags that override config and environment (the CLI's `serve` options). */

@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import { duration } from './duration.js';
-import { listenAddress } from './listen.js';
-import { keyTypes } from '../ca/types.js';
+import { duration } from '../duration.js';
+import { listenAddress } from '../net/listen-address.js';
+import { keyTypes } from '../x509/key-types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
-import { keyManagerConfigSchema } from '../keys/config.js';
+import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';

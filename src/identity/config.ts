@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { duration } from '../duration.js';
 import { limits } from '../limits.js';
 import { jwtConfigSchema, tokenReviewConfigSchema } from './jwt/config.js';
 import { policyConfigSchema } from './policy/config.js';

@@ -1,5 +1,5 @@
 import { WcaError, isWcaError } from '../errors.js';
-import { isLoopback, formatListenAddress, type ListenAddress } from '../config/listen.js';
+import { isLoopback, formatListenAddress, type ListenAddress } from '../net/listen-address.js';
 import { parseSpiffeIdIn } from '../spiffe/id.js';
 import { refuseReserved } from '../spiffe/reserved.js';
 import type { Logger } from '../telemetry/logger.js';

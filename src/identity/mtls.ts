@@ -2,7 +2,7 @@ import { X509Certificate } from 'node:crypto';
 import { pemBlocks } from '../x509/der.js';
 import { issuedBy } from '../x509/issued-by.js';
 import type { Clock } from '../clock.js';
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import { parseSpiffeId, type SpiffeId } from '../spiffe/id.js';
 import { lineageOf, type Lineage } from '../x509/lineage.js';
 import type { EvictionList } from './evictions.js';
@@ -144,6 +144,6 @@ function leafSpiffeId(leaf: X509Certificate): SpiffeId {
   }
 }
 
-function reject(message: string, reason: string, extra: Record<string, unknown> = {}): never {
+function reject(message: string, reason: ReasonOf<'ERR_UNAUTHENTICATED'>, extra: Record<string, unknown> = {}): never {
   throw new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason, ...extra } });
 }

@@ -4,7 +4,7 @@
  * It is never exported, serialised, or written anywhere.
  */
 import crypto from 'node:crypto';
-import type { KeyType } from '../ca/types.js';
+import type { KeyType } from '../x509/key-types.js';
 import { signatureAlgorithmFor } from '../x509/keys.js';
 import type { CaKey, KeyManager } from './types.js';
 

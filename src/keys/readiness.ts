@@ -1,4 +1,4 @@
-import type { Readiness } from '../rotation/health.js';
+import type { Readiness } from '../telemetry/readiness.js';
 
 /**
  * Readiness with a remote key's signing problem added: degraded, not not-ready,

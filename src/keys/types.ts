@@ -12,7 +12,10 @@
  */
 import type crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { KeyType } from '../ca/types.js';
+import type { KeyType } from '../x509/key-types.js';
+
+/** Part of the contract: a key-manager plugin is asked for keys of these types. */
+export type { KeyType };
 
 export interface CaKey {
   /** Stable, non-secret name for logs (e.g. "transit:workload-ca:v3"). */

@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { WcaError } from '../errors.js';
-import { formatListenAddress, type ListenAddress } from '../config/listen.js';
+import { formatListenAddress, type ListenAddress } from './listen-address.js';
 import { bindUnixSocket, type SocketMode } from './unix-socket.js';
 
 export interface Listening {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { duration } from '../duration.js';
 
 /** `rotation:` section: how root rotation waits for the fleet. */
 export const rotationConfigSchema = z

@@ -1,5 +1,6 @@
 import { activateAt, type Lifetime } from '../ca/slots.js';
 import type { RotationStatus } from './rotator.js';
+import type { Readiness } from '../telemetry/readiness.js';
 
 /**
  * Readiness as a pure function of the slots, the time and rotation's record.
@@ -10,11 +11,6 @@ import type { RotationStatus } from './rotator.js';
  * point where a successor should have been active (5/6 of the lifetime), so
  * operators hear of it while a sixth of the lifetime is left, not when issuance stops.
  */
-export type Readiness =
-  | { state: 'ready' }
-  | { state: 'degraded'; reason: string }
-  | { state: 'not-ready'; reason: string };
-
 export function readiness(
   slots: { active?: Lifetime & { id: string }; next?: Lifetime },
   nowMs: number,

@@ -1,4 +1,8 @@
 import type protobuf from 'protobufjs';
+import type { Any__Output as Any } from '../generated/proto/google/protobuf/Any.js';
+import type { DeltaDiscoveryResponse } from '../generated/proto/envoy/service/discovery/v3/DeltaDiscoveryResponse.js';
+import type { DiscoveryResponse } from '../generated/proto/envoy/service/discovery/v3/DiscoveryResponse.js';
+import type { Resource as ResourceMessage } from '../generated/proto/envoy/service/discovery/v3/Resource.js';
 import { sdsProtos, secretTypeUrl } from './protos.js';
 import type { DeltaResponse, Resource, SotwResponse } from './types.js';
 
@@ -11,33 +15,40 @@ import type { DeltaResponse, Resource, SotwResponse } from './types.js';
  * the protos; test/sds/encode.test.ts checks the bytes against protobufjs.
  */
 
-/** Tag of a length-delimited field (wire type 2) of `type`, from its descriptor. */
-function tagOf(type: protobuf.Type, field: string): number {
+/**
+ * Tag of a length-delimited field (wire type 2) of `type`, from its descriptor; the field
+ * name is checked at build time against the message's generated shape.
+ */
+function tagOf<Message>(type: protobuf.Type, field: keyof Message & string): number {
   const found = type.fields[field];
   if (!found) throw new Error(`${type.fullName} has no field ${field}`);
   return (found.id << 3) | 2;
 }
 
 function buildTags() {
-  const { DiscoveryResponse, DeltaDiscoveryResponse, root } = sdsProtos();
-  const Resource = root.lookupType('envoy.service.discovery.v3.Resource');
-  const Any = root.lookupType('google.protobuf.Any');
+  const { DiscoveryResponse: DiscoveryResponseType, DeltaDiscoveryResponse: DeltaDiscoveryResponseType, root } = sdsProtos();
+  const ResourceType = root.lookupType('envoy.service.discovery.v3.Resource');
+  const AnyType = root.lookupType('google.protobuf.Any');
   return Object.freeze({
     sotw: {
-      versionInfo: tagOf(DiscoveryResponse, 'version_info'),
-      resources: tagOf(DiscoveryResponse, 'resources'),
-      typeUrl: tagOf(DiscoveryResponse, 'type_url'),
-      nonce: tagOf(DiscoveryResponse, 'nonce'),
+      versionInfo: tagOf<DiscoveryResponse>(DiscoveryResponseType, 'version_info'),
+      resources: tagOf<DiscoveryResponse>(DiscoveryResponseType, 'resources'),
+      typeUrl: tagOf<DiscoveryResponse>(DiscoveryResponseType, 'type_url'),
+      nonce: tagOf<DiscoveryResponse>(DiscoveryResponseType, 'nonce'),
     },
     delta: {
-      systemVersionInfo: tagOf(DeltaDiscoveryResponse, 'system_version_info'),
-      resources: tagOf(DeltaDiscoveryResponse, 'resources'),
-      typeUrl: tagOf(DeltaDiscoveryResponse, 'type_url'),
-      removedResources: tagOf(DeltaDiscoveryResponse, 'removed_resources'),
-      nonce: tagOf(DeltaDiscoveryResponse, 'nonce'),
+      systemVersionInfo: tagOf<DeltaDiscoveryResponse>(DeltaDiscoveryResponseType, 'system_version_info'),
+      resources: tagOf<DeltaDiscoveryResponse>(DeltaDiscoveryResponseType, 'resources'),
+      typeUrl: tagOf<DeltaDiscoveryResponse>(DeltaDiscoveryResponseType, 'type_url'),
+      removedResources: tagOf<DeltaDiscoveryResponse>(DeltaDiscoveryResponseType, 'removed_resources'),
+      nonce: tagOf<DeltaDiscoveryResponse>(DeltaDiscoveryResponseType, 'nonce'),
     },
-    resource: { name: tagOf(Resource, 'name'), version: tagOf(Resource, 'version'), resource: tagOf(Resource, 'resource') },
-    any: { typeUrl: tagOf(Any, 'type_url'), value: tagOf(Any, 'value') },
+    resource: {
+      name: tagOf<ResourceMessage>(ResourceType, 'name'),
+      version: tagOf<ResourceMessage>(ResourceType, 'version'),
+      resource: tagOf<ResourceMessage>(ResourceType, 'resource'),
+    },
+    any: { typeUrl: tagOf<Any>(AnyType, 'type_url'), value: tagOf<Any>(AnyType, 'value') },
   });
 }
 

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import type { ListenAddress } from '../config/listen.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import type { CallerContext, PresentedChain } from '../identity/types.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
 import type { StreamAdmission } from './admission.js';

@@ -20,8 +20,8 @@ export async function checkHealth(target: string, credentials: grpc.ChannelCrede
         { deadline: Date.now() + timeoutMs },
         (err, status) => {
           if (err) {
-            const reason = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${timeoutMs} ms` : `${grpc.status[err.code]}: ${err.details}`;
-            return reject(new WcaError('ERR_HEALTHCHECK_FAILED', `grpc.health.v1 Check at ${target}: ${reason}`, { details: { reason } }));
+            const problem = err.code === grpc.status.DEADLINE_EXCEEDED ? `no answer within ${timeoutMs} ms` : `${grpc.status[err.code]}: ${err.details}`;
+            return reject(new WcaError('ERR_HEALTHCHECK_FAILED', `grpc.health.v1 Check at ${target}: ${problem}`, { details: { problem } }));
           }
           resolve(Object.entries(ServingStatus).find(([, n]) => n === status)?.[0] ?? `status ${status}`);
         },

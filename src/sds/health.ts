@@ -2,7 +2,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/grpc-js';
 import protobuf from 'protobufjs';
-import { grpcStatusOf, publicMessageOf, WcaError } from '../errors.js';
+import { grpcStatusOf, publicMessageOf, WcaError, type ReasonOf } from '../errors.js';
 import { limits } from '../limits.js';
 import { packageRoot } from '../package-root.js';
 import { addressGroup } from './admission.js';
@@ -77,15 +77,15 @@ export class WatchBudget {
   private readonly perGroup = new Map<string, number>();
 
   constructor(
-    private readonly max = limits.healthWatchStreamsMax,
-    private readonly perAddress = limits.healthWatchStreamsPerAddress,
+    private readonly max: number = limits.healthWatchStreamsMax,
+    private readonly perAddress: number = limits.healthWatchStreamsPerAddress,
   ) {}
 
   /** Takes a slot for the group or throws ERR_HEALTH_WATCH_LIMIT naming the limit; returns the release function (idempotent). */
   take(group: string): () => void {
     const held = this.perGroup.get(group) ?? 0;
-    if (held >= this.perAddress) throw limitError('healthWatchStreamsPerAddress', this.perAddress, 'from one address');
-    if (this.total >= this.max) throw limitError('healthWatchStreamsMax', this.max, 'in all');
+    if (held >= this.perAddress) throw limitError('watch-streams-per-address', 'healthWatchStreamsPerAddress', this.perAddress, 'from one address');
+    if (this.total >= this.max) throw limitError('watch-streams', 'healthWatchStreamsMax', this.max, 'in all');
     this.total++;
     this.perGroup.set(group, held + 1);
     let released = false;
@@ -100,9 +100,9 @@ export class WatchBudget {
   }
 }
 
-function limitError(name: string, value: number, scope: string): WcaError {
+function limitError(reason: ReasonOf<'ERR_HEALTH_WATCH_LIMIT'>, name: string, value: number, scope: string): WcaError<'ERR_HEALTH_WATCH_LIMIT'> {
   return new WcaError('ERR_HEALTH_WATCH_LIMIT', `too many health Watch streams ${scope} (limit ${name} = ${value}); use Check or close a Watch`, {
-    details: { limit: name, value },
+    details: { reason, limit: name, value },
   });
 }
 

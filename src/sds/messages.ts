@@ -1,6 +1,10 @@
 import { WcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import { sdsProtos, secretTypeUrl } from './protos.js';
+import type { DeltaDiscoveryRequest } from '../generated/proto/envoy/service/discovery/v3/DeltaDiscoveryRequest.js';
+import type { DiscoveryRequest } from '../generated/proto/envoy/service/discovery/v3/DiscoveryRequest.js';
+import type { Node } from '../generated/proto/envoy/config/core/v3/Node.js';
+import type { Status } from '../generated/proto/google/rpc/Status.js';
 import type { DeltaRequest, EnvoyVersion, ErrorDetail, NodeInfo, SotwRequest } from './types.js';
 
 /**
@@ -51,14 +55,7 @@ function checkNames(names: readonly string[], field: string): readonly string[] 
   return names.length < 2 ? names : [...new Set(names)];
 }
 
-interface RawNode {
-  id?: string;
-  cluster?: string;
-  user_agent_version?: string;
-  user_agent_build_version?: { version?: { major_number?: number; minor_number?: number } };
-}
-
-function envoyVersionOf(node: RawNode): EnvoyVersion | undefined {
+function envoyVersionOf(node: Node): EnvoyVersion | undefined {
   const built = node.user_agent_build_version?.version;
   if (built) return { major: built.major_number ?? 0, minor: built.minor_number ?? 0 };
   const m = /^v?(\d+)\.(\d+)/.exec(node.user_agent_version ?? '');
@@ -73,7 +70,7 @@ function checkNodeField(value: string, field: 'id' | 'cluster'): string {
   return value;
 }
 
-function nodeOf(node: RawNode | null | undefined): NodeInfo | undefined {
+function nodeOf(node: Node | null | undefined): NodeInfo | undefined {
   if (!node) return undefined;
   const version = envoyVersionOf(node);
   const id = checkNodeField(node.id ?? '', 'id');
@@ -81,7 +78,7 @@ function nodeOf(node: RawNode | null | undefined): NodeInfo | undefined {
   return { id, cluster, ...(version ? { envoyVersion: version } : {}) };
 }
 
-function errorDetailOf(status: { code?: number; message?: string } | null | undefined): ErrorDetail | undefined {
+function errorDetailOf(status: Status | null | undefined): ErrorDetail | undefined {
   if (!status) return undefined;
   return { code: status.code ?? 0, message: (status.message ?? '').slice(0, errorDetailMaxChars) };
 }
@@ -95,18 +92,14 @@ function decodeWith<T>(typeName: string, decode: () => T): T | MalformedRequest 
   }
 }
 
-interface RawSotw {
-  version_info?: string;
-  node?: RawNode | null;
-  resource_names?: string[];
-  type_url?: string;
-  response_nonce?: string;
-  error_detail?: { code?: number; message?: string } | null;
-}
-
+/**
+ * protobufjs's decode gives message instances whose fields fit the generated permissive
+ * ("input") shapes: every field optional, 64-bit integers and enums as whatever protobufjs
+ * chose. Reading them through those types keeps this file in step with the protos.
+ */
 export function decodeSotwRequest(bytes: Uint8Array): SotwRequest | MalformedRequest {
   return decodeWith('DiscoveryRequest', () => {
-    const raw = sdsProtos().DiscoveryRequest.decode(bytes) as unknown as RawSotw;
+    const raw = sdsProtos().DiscoveryRequest.decode(bytes) as DiscoveryRequest;
     const typeUrl = raw.type_url ?? '';
     checkTypeUrl(typeUrl);
     const node = nodeOf(raw.node);
@@ -123,19 +116,9 @@ export function decodeSotwRequest(bytes: Uint8Array): SotwRequest | MalformedReq
   });
 }
 
-interface RawDelta {
-  node?: RawNode | null;
-  type_url?: string;
-  resource_names_subscribe?: string[];
-  resource_names_unsubscribe?: string[];
-  initial_resource_versions?: Record<string, string>;
-  response_nonce?: string;
-  error_detail?: { code?: number; message?: string } | null;
-}
-
 export function decodeDeltaRequest(bytes: Uint8Array): DeltaRequest | MalformedRequest {
   return decodeWith('DeltaDiscoveryRequest', () => {
-    const raw = sdsProtos().DeltaDiscoveryRequest.decode(bytes) as unknown as RawDelta;
+    const raw = sdsProtos().DeltaDiscoveryRequest.decode(bytes) as DeltaDiscoveryRequest;
     const typeUrl = raw.type_url ?? '';
     checkTypeUrl(typeUrl);
     const initial = raw.initial_resource_versions ?? {};

@@ -1,3 +1,5 @@
+import type { Secret } from '../generated/proto/envoy/extensions/transport_sockets/tls/v3/Secret.js';
+import type { SPIFFECertValidatorConfig } from '../generated/proto/envoy/extensions/transport_sockets/tls/v3/SPIFFECertValidatorConfig.js';
 import { packResource } from './encode.js';
 import { sdsProtos, secretTypeUrl, spiffeValidatorTypeUrl } from './protos.js';
 import type { EnvoyVersion, Resource } from './types.js';
@@ -8,8 +10,10 @@ export function supportsSpiffeValidator(version: EnvoyVersion | undefined): bool
   return version.major > 1 || (version.major === 1 && version.minor >= 18);
 }
 
-function secretResource(name: string, version: string, secret: Record<string, unknown>): Resource {
-  return packResource(name, version, secretTypeUrl, sdsProtos().Secret.encode({ name, ...secret }).finish());
+/** Typed by the protos' generated shapes, so a misspelt field fails the build instead of vanishing from the wire. */
+function secretResource(name: string, version: string, secret: Omit<Secret, 'name'>): Resource {
+  const message: Secret = { name, ...secret };
+  return packResource(name, version, secretTypeUrl, sdsProtos().Secret.encode(message).finish());
 }
 
 /** `default` or the caller's SPIFFE ID: chain leaf first, PKCS#8 key, both inline. */
@@ -38,11 +42,10 @@ export function validationContextResource(
   if (!spiffeValidator) {
     return secretResource(name, bundle.version, { validation_context: { trusted_ca: { inline_bytes: bundleBytes } } });
   }
-  const config = sdsProtos()
-    .SPIFFECertValidatorConfig.encode({
-      trust_domains: [{ name: bundle.trustDomain, trust_bundle: { inline_bytes: bundleBytes } }],
-    })
-    .finish();
+  const validator: SPIFFECertValidatorConfig = {
+    trust_domains: [{ name: bundle.trustDomain, trust_bundle: { inline_bytes: bundleBytes } }],
+  };
+  const config = sdsProtos().SPIFFECertValidatorConfig.encode(validator).finish();
   return secretResource(name, `${bundle.version}/spiffe`, {
     validation_context: {
       custom_validator_config: {

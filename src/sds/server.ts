@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
-import { formatListenAddress, type ListenAddress } from '../config/listen.js';
+import { formatListenAddress, type ListenAddress } from '../net/listen-address.js';
 import { grpcStatusOf, publicMessageOf, WcaError } from '../errors.js';
 import { AuthenticatorChain } from '../identity/chain.js';
 import type { Authenticator, Policy } from '../identity/types.js';

@@ -1,4 +1,4 @@
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import { limits } from '../limits.js';
 
 /** A parsed, normalised SPIFFE ID. */
@@ -9,22 +9,8 @@ export interface SpiffeId {
   readonly uri: string;
 }
 
-export type SpiffeIdProblem =
-  | 'empty'
-  | 'too-long'
-  | 'wrong-scheme'
-  | 'scheme-not-lowercase'
-  | 'missing-trust-domain'
-  | 'trust-domain-too-long'
-  | 'trust-domain-chars'
-  | 'port'
-  | 'userinfo'
-  | 'query'
-  | 'fragment'
-  | 'empty-segment'
-  | 'dot-segment'
-  | 'trailing-slash'
-  | 'path-chars';
+/** What the parser can find wrong (the trust-domain-id reason is the CA's, not the parser's). */
+export type SpiffeIdProblem = Exclude<ReasonOf<'ERR_SPIFFE_ID_INVALID'>, 'trust-domain-id'>;
 
 const reasons: Record<SpiffeIdProblem, string> = {
   empty: 'is empty',

@@ -1,4 +1,4 @@
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 
 /**
  * SPIFFE IDs in our trust domain that no workload may ever receive: the trust
@@ -6,7 +6,7 @@ import { WcaError } from '../errors.js';
  * bundle) and the identity the SDS listener presents to Envoys (whoever held it
  * could impersonate this server to every workload).
  */
-export type ReservedIdentity = 'trust-domain-id' | 'sds-server';
+export type ReservedIdentity = ReasonOf<'ERR_SPIFFE_ID_RESERVED'>;
 
 /** The SVID the SDS TLS listener presents. */
 export function sdsServerSpiffeId(trustDomain: string): string {

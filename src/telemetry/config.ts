@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { duration } from '../duration.js';
 import { limits } from '../limits.js';
 
 /** The `http:` section: bounds on what any peer can make the health/metrics listener hold. */

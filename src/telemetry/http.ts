@@ -1,10 +1,10 @@
 import http from 'node:http';
 import type { Registry } from 'prom-client';
-import type { ListenAddress } from '../config/listen.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import { limits } from '../limits.js';
 import { capConnections } from '../net/connection-cap.js';
 import { listen, type Listening } from '../net/listen.js';
-import type { ServingReport } from '../lifecycle/serving-state.js';
+import type { ServingReport } from './serving-state.js';
 import type { HttpConfig } from './config.js';
 import type { Logger } from './logger.js';
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../config/duration.js';
+import { duration } from '../duration.js';
 import { limits } from '../limits.js';
 
 /** `sds.connections:` bounds on what any peer, authenticated or not, can make the SDS listener hold. */

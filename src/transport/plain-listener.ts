@@ -1,6 +1,6 @@
 import net, { type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import type { ListenAddress } from '../config/listen.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import { listen } from '../net/listen.js';
 import type { SocketMode } from '../net/unix-socket.js';
 

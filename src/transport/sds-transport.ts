@@ -1,4 +1,4 @@
-import { formatListenAddress, isLoopback, type ListenAddress } from '../config/listen.js';
+import { formatListenAddress, isLoopback, type ListenAddress } from '../net/listen-address.js';
 import { WcaError } from '../errors.js';
 
 export type ResolvedTransport = 'mtls' | 'tls' | 'plaintext' | 'unix';

@@ -5,7 +5,7 @@
  * counts and retries, instead of a promise that never settles and silently
  * freezes rotation until the intermediate expires.
  */
-import { WcaError } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import type { MintRequest, UpstreamAuthority } from './types.js';
 import type { Schedule } from './sdk/schedule.js';
 
@@ -16,7 +16,7 @@ export interface DeadlineOptions {
   schedule: Schedule;
 }
 
-export type TimeoutReason = 'deadline' | 'aborted';
+export type TimeoutReason = ReasonOf<'ERR_UPSTREAM_TIMEOUT'>;
 
 function timeoutError(plugin: string, operation: string, reason: TimeoutReason, timeoutMs: number): WcaError {
   const message =

@@ -1,5 +1,5 @@
 import crypto from 'node:crypto';
-import { WcaError, type ErrorCode } from '../errors.js';
+import { WcaError, type ReasonOf } from '../errors.js';
 import { limits } from '../limits.js';
 import { readTlv, children, expectTag, oidString, bytesOf, wholeOf, type Tlv } from './der-reader.js';
 import { pemBlocks, seq, uint, bitString } from './der.js';
@@ -15,21 +15,8 @@ export interface ParsedCsr {
 }
 
 /** Why a CSR was refused, in `details.reason`. */
-export type CsrProblem =
-  | 'too-large'
-  | 'pem'
-  | 'malformed'
-  | 'version'
-  | 'signature-algorithm'
-  | 'signature-algorithm-mismatch'
-  | 'key-algorithm'
-  | 'ec-curve'
-  | 'ec-point'
-  | 'rsa-key'
-  | 'rsa-modulus'
-  | 'rsa-exponent'
-  | 'signature'
-  | 'requests-ca';
+type CsrCode = 'ERR_CSR_INVALID' | 'ERR_CSR_SIGNATURE' | 'ERR_CSR_REQUESTS_CA' | 'ERR_KEY_TYPE_UNSUPPORTED';
+export type CsrProblem = ReasonOf<CsrCode>;
 
 type VerifyKey = crypto.KeyObject | crypto.webcrypto.CryptoKey;
 type KeyKind = ParsedCsr['keyKind'];
@@ -56,7 +43,7 @@ const RSA_MIN_BITS = 2048;
 const RSA_EXPONENT_MIN = (1n << 16n) + 1n;
 const RSA_EXPONENT_LIMIT = 1n << 256n;
 
-function refuse(code: ErrorCode, reason: CsrProblem, message: string): never {
+function refuse<C extends CsrCode>(code: C, reason: ReasonOf<C>, message: string): never {
   throw new WcaError(code, message, { details: { reason } });
 }
 

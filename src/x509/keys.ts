@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { seq, oid, bitString, octetString, smallInt, explicit, NULL } from './der.js';
 import { OID } from './oids.js';
-import type { KeyType } from '../ca/types.js';
+import type { KeyType } from './key-types.js';
 
 /** A freshly generated leaf key, already in the encodings a certificate and Envoy need. */
 export interface LeafKeyMaterial {

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { revokeAuthority } from '../../src/admin/authority-handler.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { ConvergenceTracker } from '../../src/sds/convergence.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { pemBlocks } from '../../src/x509/der.js';

@@ -12,7 +12,7 @@ import { registerRotateCommand } from '../../src/cli/commands/rotate.js';
 import { registerBundleCommand } from '../../src/cli/commands/bundle.js';
 import { registerAuditCommand } from '../../src/cli/commands/audit.js';
 import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { Authority } from '../../src/ca/authority.js';
 import { exitCodeOf, ExitCode, WcaError } from '../../src/errors.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';

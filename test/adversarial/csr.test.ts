@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import crypto from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { Authority } from '../../src/ca/authority.js';
 import { WcaError } from '../../src/errors.js';
 import { seq, set, tlv, oid, bitString, smallInt, explicit, uint, NULL } from '../../src/x509/der.js';

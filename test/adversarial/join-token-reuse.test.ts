@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { systemClock } from '../../src/clock.js';
-import type { ListenAddress } from '../../src/config/listen.js';
+import type { ListenAddress } from '../../src/net/listen-address.js';
 import { JoinTokenAuthenticator } from '../../src/identity/join-token/authenticator.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { decodeSecret, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';

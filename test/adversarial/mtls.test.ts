@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
 import type { LeafIssuer } from '../../src/ca/types.js';
 import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { MtlsAuthenticator } from '../../src/identity/mtls.js';
 import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
 import { sdsConfigSchema } from '../../src/sds/config.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AuditLog } from '../../src/audit/log.js';
 import { fileAuditSink, stdoutAuditSink } from '../../src/audit/sink.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { isWcaError, WcaError } from '../../src/errors.js';
 import { authorizeCaller } from '../../src/sds/caller.js';
 import { AuthenticatorChain } from '../../src/identity/chain.js';

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { AuthorityEvent } from '../../src/ca/types.js';
 import { isWcaError } from '../../src/errors.js';
 

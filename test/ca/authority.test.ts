@@ -1,6 +1,6 @@
 import crypto from 'node:crypto';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { Authority } from '../../src/ca/authority.js';
 import type { AuthorityEvent } from '../../src/ca/types.js';
 import { WcaError } from '../../src/errors.js';

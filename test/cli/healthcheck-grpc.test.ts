@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
-import { ServingState } from '../../src/lifecycle/serving-state.js';
-import type { Readiness } from '../../src/rotation/health.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
+import { ServingState } from '../../src/telemetry/serving-state.js';
+import type { Readiness } from '../../src/telemetry/readiness.js';
 import { startHarness, trustDomain } from '../sds/harness.js';
 import { runMain } from './in-process.js';
 

@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ListenAddress } from '../../src/config/listen.js';
+import type { ListenAddress } from '../../src/net/listen-address.js';
 import { isWcaError } from '../../src/errors.js';
 import { InsecureDevAuthenticator, spiffeIdForNodeId } from '../../src/identity/insecure-dev.js';
 import { silentLogger } from '../../src/telemetry/logger.js';

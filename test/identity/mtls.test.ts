@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { isWcaError } from '../../src/errors.js';
 import { EvictionList } from '../../src/identity/evictions.js';
 import { pemBlocks } from '../../src/x509/der.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { systemClock } from '../../src/clock.js';
 import { JoinTokenAuthenticator } from '../../src/identity/join-token/authenticator.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';

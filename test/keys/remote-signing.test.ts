@@ -6,7 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { describe, it, expect } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { memoryKeyManager } from '../../src/keys/memory.js';
 import type { CaKey, KeyManager } from '../../src/keys/types.js';
 import { isWcaError } from '../../src/errors.js';

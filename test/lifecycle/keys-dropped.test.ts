@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { WcaError } from '../../src/errors.js';
 
 describe('Authority.close() drops the CA keys', () => {

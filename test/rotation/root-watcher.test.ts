@@ -1,7 +1,7 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, it, expect } from 'vitest';
 import { RootWatcher } from '../../src/rotation/root-watcher.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { AuthorityEvent } from '../../src/ca/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';

@@ -4,7 +4,7 @@ import * as x509 from '@peculiar/x509';
 import { Rotator } from '../../src/rotation/rotator.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { pemBlocks } from '../../src/x509/der.js';
 

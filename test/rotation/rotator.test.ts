@@ -3,7 +3,7 @@ import { Rotator, type RotatableCa } from '../../src/rotation/rotator.js';
 import { prepareAt, activateAt, rotationStep } from '../../src/ca/slots.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 
 const HOUR = 3600_000;
 

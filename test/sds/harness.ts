@@ -1,8 +1,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { systemClock } from '../../src/clock.js';
-import type { ListenAddress } from '../../src/config/listen.js';
+import type { ListenAddress } from '../../src/net/listen-address.js';
 import { rulePolicyWithBuiltins } from '../../src/identity/policy/builtin.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
 import type { Authenticator } from '../../src/identity/types.js';

@@ -1,13 +1,14 @@
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { systemClock } from '../../src/clock.js';
 import { MtlsAuthenticator } from '../../src/identity/mtls.js';
 import type { Authority } from '../../src/ca/authority.js';
-import { ServingState } from '../../src/lifecycle/serving-state.js';
+import { ServingState } from '../../src/telemetry/serving-state.js';
 import { limits } from '../../src/limits.js';
-import type { Readiness } from '../../src/rotation/health.js';
+import type { Readiness } from '../../src/telemetry/readiness.js';
 import { sdsServiceName } from '../../src/sds/protos.js';
+import { WatchBudget } from '../../src/sds/health.js';
 import { envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { startHarness, trustDomain, type Harness } from './harness.js';
 import { healthClient } from '../helpers/health-client.js';
@@ -134,5 +135,20 @@ describe('grpc.health.v1 semantics', () => {
       health.close();
       await h.close();
     }
+  });
+});
+
+describe('WatchBudget', () => {
+  it('refuses past the per-address and the total limit with typed reasons, and a release (once) frees the slot', () => {
+    const budget = new WatchBudget(3, 2);
+    const a1 = budget.take('a');
+    budget.take('a');
+    expect(() => budget.take('a')).toThrow(expect.objectContaining({ code: 'ERR_HEALTH_WATCH_LIMIT', details: expect.objectContaining({ reason: 'watch-streams-per-address' }) }));
+    budget.take('b');
+    expect(() => budget.take('c')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'watch-streams' }) }));
+    a1();
+    a1();
+    budget.take('c');
+    expect(() => budget.take('d')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'watch-streams' }) }));
   });
 });

@@ -6,7 +6,7 @@ import type { PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { isWcaError, type WcaError } from '../../src/errors.js';
 import { InsecureDevAuthenticator } from '../../src/identity/insecure-dev.js';
 import { UnixAuthenticator } from '../../src/identity/unix.js';

@@ -6,7 +6,7 @@ import { Writable } from 'node:stream';
 import { promisify, inspect } from 'node:util';
 import { describe, it, expect } from 'vitest';
 import { pino } from 'pino';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { redactPaths } from '../../src/telemetry/logger.js';
 import { makeCsr } from '../fakes/csr.js';
 import { containsPrivateKeyArmour, privateKeyBlocks } from '../helpers/pki.js';

@@ -94,7 +94,7 @@ describe('DER helpers', () => {
 
 describe('lineage extension', () => {
   it('round-trips start and id through a signed leaf that OpenSSL parses, non-critical; a new lineage gets a random id', async () => {
-    const { createDevAuthority } = await import('../../src/dev-authority.js');
+    const { createDevAuthority } = await import('../../src/app/dev-authority.js');
     const { lineageOf } = await import('../../src/x509/lineage.js');
     const authority = await createDevAuthority({ signers: 1 });
     try {

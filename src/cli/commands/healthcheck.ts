@@ -8,8 +8,8 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../config/duration.js';
-import { formatListenAddress, type ListenAddress } from '../../config/listen.js';
+import { parseDurationSeconds } from '../../duration.js';
+import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
 import { WcaError } from '../../errors.js';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../sds/health-client.js';
@@ -70,8 +70,8 @@ function probe(address: ListenAddress, path: string, timeoutMs: number): Promise
       res.on('error', reject);
     });
     req.on('error', (err: NodeJS.ErrnoException) => {
-      const reason = err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
-      reject(new WcaError('ERR_HEALTHCHECK_FAILED', `GET ${where}: ${reason}`, { details: { address: where, reason } }));
+      const problem = err.name === 'AbortError' || err.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (err.code ?? err.message);
+      reject(new WcaError('ERR_HEALTHCHECK_FAILED', `GET ${where}: ${problem}`, { details: { address: where, problem } }));
     });
   });
 }

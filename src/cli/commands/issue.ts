@@ -1,8 +1,8 @@
 import fs from 'node:fs';
 import { Option, type Command } from 'commander';
-import { createDevAuthority } from '../../dev-authority.js';
-import { keyTypes, type KeyType } from '../../ca/types.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { createDevAuthority } from '../../app/dev-authority.js';
+import { keyTypes, type KeyType } from '../../x509/key-types.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { WcaError } from '../../errors.js';
 
 interface IssueFlags {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { WcaError } from '../../errors.js';
 import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';

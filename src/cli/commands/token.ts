@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { connectAdmin } from '../../admin/client.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { WcaError } from '../../errors.js';
 import { adminSocketPath, withAdminSocket, type CommandOutput } from '../admin-socket.js';
 

@@ -8,10 +8,10 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../config/duration.js';
+import { parseDurationSeconds } from '../../duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
-import { createKeyManager } from '../../keys/loader.js';
+import { createKeyManager } from '../../app/key-manager.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
 import { WcaError } from '../../errors.js';
@@ -19,7 +19,7 @@ import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
-import type { KeyType } from '../../ca/types.js';
+import type { KeyType } from '../../x509/key-types.js';
 
 export interface UpstreamCheckOptions {
   config?: string;

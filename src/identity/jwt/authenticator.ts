@@ -1,6 +1,6 @@
 import { decodeJwt, errors, jwtVerify, type JWTPayload } from 'jose';
 import type { Clock } from '../../clock.js';
-import { WcaError } from '../../errors.js';
+import { WcaError, type ReasonOf } from '../../errors.js';
 import { limits } from '../../limits.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { Authenticator, Caller, CallerContext } from '../types.js';
@@ -128,6 +128,17 @@ function claimAt(payload: JWTPayload, path: string): unknown {
   return value;
 }
 
+/** jose's verdicts as our own stable reasons (jose's codes are its API, not ours). */
+function joseReason(err: errors.JOSEError): ReasonOf<'ERR_UNAUTHENTICATED'> {
+  if (err instanceof errors.JWTExpired) return 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return 'claim-invalid';
+  if (err instanceof errors.JWKSNoMatchingKey) return 'no-matching-key';
+  if (err instanceof errors.JOSEAlgNotAllowed) return 'alg-not-allowed';
+  if (err instanceof errors.JWSSignatureVerificationFailed) return 'signature';
+  if (err instanceof errors.JWSInvalid || err instanceof errors.JWTInvalid) return 'malformed';
+  return 'internal';
+}
+
 /** Translates jose's verdicts into our error, with jose's (token-free) wording. */
 function rejection(err: unknown, issuer: string): WcaError {
   if (err instanceof KeysUnavailable) {
@@ -139,7 +150,7 @@ function rejection(err: unknown, issuer: string): WcaError {
     const claim = err instanceof errors.JWTClaimValidationFailed || err instanceof errors.JWTExpired ? err.claim : undefined;
     const what = err instanceof errors.JWKSNoMatchingKey ? 'no key of the issuer matches the token (unknown kid?)' : err.message;
     return new WcaError('ERR_UNAUTHENTICATED', `JWT from "${issuer}" rejected: ${what}`, {
-      details: { reason: err.code, ...(claim === undefined ? {} : { claim }) },
+      details: { reason: joseReason(err), ...(claim === undefined ? {} : { claim }) },
     });
   }
   return new WcaError('ERR_UNAUTHENTICATED', `JWT from "${issuer}" rejected: cannot verify`, { cause: err, details: { reason: 'internal' } });

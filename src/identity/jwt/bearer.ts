@@ -1,4 +1,4 @@
-import { WcaError } from '../../errors.js';
+import { WcaError, type ReasonOf } from '../../errors.js';
 import { limits } from '../../limits.js';
 
 /**
@@ -29,6 +29,6 @@ export function readBearer(metadata: ReadonlyMap<string, readonly string[]>): Be
   return { kind: token.startsWith(JOIN_TOKEN_PREFIX) ? 'join-token' : 'jwt', token };
 }
 
-function unauthenticated(message: string, reason: string): never {
+function unauthenticated(message: string, reason: ReasonOf<'ERR_UNAUTHENTICATED'>): never {
   throw new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason } });
 }

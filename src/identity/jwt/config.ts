@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../config/duration.js';
+import { duration } from '../../duration.js';
 
 /**
  * Asymmetric JWS algorithms only: HMAC would let anyone holding the (public) JWKS

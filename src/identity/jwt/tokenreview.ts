@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { WcaError } from '../../errors.js';
+import { WcaError, type ReasonOf } from '../../errors.js';
 import type { Authenticator, Caller, CallerContext } from '../types.js';
 import { readBearer } from './bearer.js';
 import type { TokenReviewConfig } from './config.js';
@@ -113,6 +113,6 @@ export class TokenReviewAuthenticator implements Authenticator {
   }
 }
 
-function fail(message: string, reason: string): never {
+function fail(message: string, reason: ReasonOf<'ERR_UNAUTHENTICATED'>): never {
   throw new WcaError('ERR_UNAUTHENTICATED', message, { details: { reason } });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { duration } from '../../config/duration.js';
+import { duration } from '../../duration.js';
 import { compileGlob, compileTemplate, type Template, type TemplateKind } from './template.js';
 
 /** What a rule grants when it names no SPIFFE ID: the bound ID, else Istio's Kubernetes convention. */

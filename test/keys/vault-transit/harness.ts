@@ -1,6 +1,6 @@
 /** Builds a vault-transit key manager from config input, the way `serve` does. */
 import { vaultTransitConfigSchema, type VaultTransitConfigInput } from '../../../plugins/vault-transit/config.js';
-import { createKeyManager } from '../../../src/keys/loader.js';
+import { createKeyManager } from '../../../src/app/key-manager.js';
 import type { KeyManager } from '../../../src/keys/types.js';
 import { systemClock, type Clock } from '../../../src/clock.js';
 import { silentLogger, type Logger } from '../../../src/telemetry/logger.js';

@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { hasTools } from '../../helpers/tools.js';
 import { opensslVerify, splitPem } from '../../helpers/pki.js';
-import { createDevAuthority } from '../../../src/dev-authority.js';
+import { createDevAuthority } from '../../../src/app/dev-authority.js';
 import { isWcaError } from '../../../src/errors.js';
 import { makeCsr } from '../../fakes/csr.js';
 import { FakeClock } from '../../fakes/fake-clock.js';

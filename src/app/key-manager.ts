@@ -1,6 +1,6 @@
-import type { KeyManagerConfig } from './config.js';
-import { memoryKeyManager } from './memory.js';
-import type { KeyManager, KeyManagerContext } from './types.js';
+import type { KeyManagerConfig } from '../config/key-manager.js';
+import { memoryKeyManager } from '../keys/memory.js';
+import type { KeyManager, KeyManagerContext } from '../keys/types.js';
 
 /** Builds the configured key manager; remote ones are imported only when configured. */
 export async function createKeyManager(config: KeyManagerConfig, context: KeyManagerContext): Promise<KeyManager> {

@@ -1,11 +1,11 @@
-import { Authority, type AuthorityOptions } from './ca/authority.js';
-import selfSigned from '../plugins/self-signed/index.js';
-import { configSchema } from './config/schema.js';
-import { systemClock, type Clock } from './clock.js';
-import { silentLogger, type Logger } from './telemetry/logger.js';
-import { createMetrics, type Metrics } from './telemetry/metrics.js';
-import type { KeyType } from './ca/types.js';
-import type { KeyManager } from './keys/types.js';
+import { Authority, type AuthorityOptions } from '../ca/authority.js';
+import selfSigned from '../../plugins/self-signed/index.js';
+import { configSchema } from '../config/schema.js';
+import { systemClock, type Clock } from '../clock.js';
+import { silentLogger, type Logger } from '../telemetry/logger.js';
+import { createMetrics, type Metrics } from '../telemetry/metrics.js';
+import type { KeyType } from '../x509/key-types.js';
+import type { KeyManager } from '../keys/types.js';
 
 export interface DevAuthorityOptions {
   trustDomain?: string;

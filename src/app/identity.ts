@@ -2,17 +2,17 @@ import type { Config } from '../config/schema.js';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
 import { WcaError } from '../errors.js';
-import type { Authenticator, Policy } from './types.js';
-import { InsecureDevAuthenticator } from './insecure-dev.js';
-import { UnixAuthenticator } from './unix.js';
-import { MtlsAuthenticator } from './mtls.js';
-import { JoinTokenStore } from './join-token/store.js';
-import { EvictionList } from './evictions.js';
-import { JoinTokenAuthenticator } from './join-token/authenticator.js';
-import { JwtAuthenticator } from './jwt/authenticator.js';
-import { TokenReviewAuthenticator } from './jwt/tokenreview.js';
-import { rulePolicyWithBuiltins } from './policy/builtin.js';
-import { insecureDevAllowed, selectAuthenticators } from './selection.js';
+import type { Authenticator, Policy } from '../identity/types.js';
+import { InsecureDevAuthenticator } from '../identity/insecure-dev.js';
+import { UnixAuthenticator } from '../identity/unix.js';
+import { MtlsAuthenticator } from '../identity/mtls.js';
+import { JoinTokenStore } from '../identity/join-token/store.js';
+import { EvictionList } from '../identity/evictions.js';
+import { JoinTokenAuthenticator } from '../identity/join-token/authenticator.js';
+import { JwtAuthenticator } from '../identity/jwt/authenticator.js';
+import { TokenReviewAuthenticator } from '../identity/jwt/tokenreview.js';
+import { rulePolicyWithBuiltins } from '../identity/policy/builtin.js';
+import { insecureDevAllowed, selectAuthenticators } from '../config/authenticators.js';
 import type { LeafIssuer } from '../ca/types.js';
 
 export interface IdentitySetup {
@@ -22,7 +22,7 @@ export interface IdentitySetup {
   evictions: EvictionList;
 }
 
-/** Builds the SDS listener's authenticators (chosen by selection.ts) and policy from config. */
+/** Builds the SDS listener's authenticators (chosen by config/authenticators.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
   deps: { issuer: LeafIssuer; clock: Clock; logger: Logger },

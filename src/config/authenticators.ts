@@ -1,4 +1,4 @@
-import type { Config } from '../config/schema.js';
+import type { Config } from './schema.js';
 
 /** Authenticators whose credential travels in the request (metadata, node.id), not in the TLS handshake. */
 const requestCredentialAuthenticators = ['join-token', 'jwt', 'tokenreview', 'insecure-dev'];

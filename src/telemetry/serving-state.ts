@@ -1,5 +1,5 @@
 import { limits } from '../limits.js';
-import type { Readiness } from '../rotation/health.js';
+import type { Readiness } from './readiness.js';
 
 /** One line of the readiness report: what was checked, whether it passed, and why not. */
 export interface ServingCheck {

@@ -1,7 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
-import { ServingState } from '../../src/lifecycle/serving-state.js';
+import { ServingState } from '../../src/telemetry/serving-state.js';
 import { limits } from '../../src/limits.js';
-import type { Readiness } from '../../src/rotation/health.js';
+import type { Readiness } from '../../src/telemetry/readiness.js';
 
 describe('ServingState', () => {
   it('is not ready while a named listener is not started, and names it', () => {

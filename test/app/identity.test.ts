@@ -1,10 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
-import { createDevAuthority } from '../../src/dev-authority.js';
+import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { systemClock } from '../../src/clock.js';
 import { configSchema } from '../../src/config/schema.js';
 import { isWcaError } from '../../src/errors.js';
-import { assembleIdentity } from '../../src/identity/assemble.js';
+import { assembleIdentity } from '../../src/app/identity.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 
 let authority: Authority;
