@@ -16,7 +16,8 @@ const root = path.resolve(import.meta.dirname, '..');
  * src/app/ are one: the composition root that builds every subsystem from config.
  */
 const layers: readonly (readonly string[])[] = [
-  ['src/errors', 'src/limits', 'src/clock', 'src/backoff', 'src/duration', 'src/package-root'],
+  // src/generated: message types generated from the .proto files (npm run generate:protos).
+  ['src/errors', 'src/limits', 'src/clock', 'src/backoff', 'src/duration', 'src/package-root', 'src/generated'],
   ['src/spiffe', 'src/net', 'src/x509'],
   ['src/telemetry'],
   ['src/audit', 'src/upstream', 'src/keys'],
