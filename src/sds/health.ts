@@ -9,6 +9,9 @@ import { addressGroup } from './admission.js';
 import { MalformedRequest } from './messages.js';
 import { sdsServiceName } from './protos.js';
 import { serverMethod } from './service.js';
+import type { HealthCheckRequest } from '../generated/proto/grpc/health/v1/HealthCheckRequest.js';
+import type { HealthCheckResponse } from '../generated/proto/grpc/health/v1/HealthCheckResponse.js';
+import type { HealthListResponse } from '../generated/proto/grpc/health/v1/HealthListResponse.js';
 
 /**
  * grpc.health.v1.Health on the SDS listener, for Kubernetes gRPC probes and Envoy
@@ -50,7 +53,7 @@ interface CheckRequest {
 
 function decodeRequest(bytes: Uint8Array): CheckRequest | MalformedRequest {
   try {
-    const message = healthTypes().request.decode(bytes) as unknown as { service?: string };
+    const message = healthTypes().request.decode(bytes) as HealthCheckRequest;
     return { service: message.service ?? '' };
   } catch {
     return new MalformedRequest(new WcaError('ERR_SDS_BAD_REQUEST', 'HealthCheckRequest does not decode'));
@@ -61,14 +64,13 @@ function decodeRequest(bytes: Uint8Array): CheckRequest | MalformedRequest {
 const method = <Res>(name: string, responseStream: boolean, encode: (response: Res) => Buffer) =>
   serverMethod<CheckRequest, Res>(`/${healthServiceName}/${name}`, { request: false, response: responseStream }, decodeRequest, encode);
 
-type StatusResponse = { status: number };
-const encodeStatus = (r: StatusResponse) => Buffer.from(healthTypes().response.encode(r).finish());
-const encodeList = (r: { statuses: Record<string, StatusResponse> }) => Buffer.from(healthTypes().listResponse.encode(r).finish());
+const encodeStatus = (r: HealthCheckResponse) => Buffer.from(healthTypes().response.encode(r).finish());
+const encodeList = (r: HealthListResponse) => Buffer.from(healthTypes().listResponse.encode(r).finish());
 
 export const healthServiceDefinition: ServiceDefinition = {
-  Check: method<StatusResponse>('Check', false, encodeStatus),
-  Watch: method<StatusResponse>('Watch', true, encodeStatus),
-  List: method<{ statuses: Record<string, StatusResponse> }>('List', false, encodeList),
+  Check: method<HealthCheckResponse>('Check', false, encodeStatus),
+  Watch: method<HealthCheckResponse>('Watch', true, encodeStatus),
+  List: method<HealthListResponse>('List', false, encodeList),
 };
 
 /** Open Watch streams, in all and per peer address group: their own small budget (limits.healthWatchStreams*). */
@@ -118,7 +120,7 @@ export function healthHandlers(source: HealthStatusSource, budget = new WatchBud
   const open = new Set<(status: number, message: string) => void>();
   let ended: { status: number; message: string } | undefined;
   const handlers: grpc.UntypedServiceImplementation = {
-    Check: (call: grpc.ServerUnaryCall<CheckRequest | MalformedRequest, StatusResponse>, callback: grpc.sendUnaryData<StatusResponse>) => {
+    Check: (call: grpc.ServerUnaryCall<CheckRequest | MalformedRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
       const request = call.request;
       if (request instanceof MalformedRequest) return callback({ code: grpcStatusOf(request.error), details: publicMessageOf(request.error) });
       if (!knownServices.has(request.service)) {
@@ -127,11 +129,11 @@ export function healthHandlers(source: HealthStatusSource, budget = new WatchBud
       }
       callback(null, { status: statusOf(source.serving()) });
     },
-    List: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<{ statuses: Record<string, StatusResponse> }>) => {
+    List: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<HealthListResponse>) => {
       const status = statusOf(source.serving());
       callback(null, { statuses: Object.fromEntries([...knownServices].map((name) => [name, { status }])) });
     },
-    Watch: (call: grpc.ServerWritableStream<CheckRequest | MalformedRequest, StatusResponse>) => {
+    Watch: (call: grpc.ServerWritableStream<CheckRequest | MalformedRequest, HealthCheckResponse>) => {
       const request = call.request;
       const refuse = (code: number, details: string) => call.emit('error', { code, details });
       if (request instanceof MalformedRequest) return refuse(grpcStatusOf(request.error), publicMessageOf(request.error));
