@@ -5,6 +5,7 @@ import { runAuthJwtBench, printAuthJwtBench } from './auth-jwt.js';
 import { runTransitBench, printTransitBench } from './transit.js';
 import { runRenewalBench, printRenewalBench } from './renewal.js';
 import { runCsrChecksBench, printCsrChecksBench } from './csr-checks.js';
+import { runOverloadBench, printOverloadBench } from './overload.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
@@ -14,6 +15,7 @@ async function main(): Promise<void> {
   if (!only || only === 'sds') printSdsScaleBench(await runSdsScaleBench());
   if (!only || only === 'transit') printTransitBench(await runTransitBench());
   if (!only || only === 'renewal') printRenewalBench(await runRenewalBench());
+  if (!only || only === 'overload') printOverloadBench(await runOverloadBench());
   // Also part of `issue`; alone, without the minute of issuance load around it.
   if (only === 'csr-checks') printCsrChecksBench(await runCsrChecksBench());
 }

@@ -15,35 +15,13 @@
  * stream got a valid response with a new version. Any failure is {error, message}.
  */
 import http2 from 'node:http2';
-import { loadEnvoyProtos, secretTypeUrl } from '../src/sds/protos.js';
-import { pemBlocks } from '../src/x509/der.js';
+import { check, frame, parseMessages, secretTypeUrl, streamPath, type WireResponse } from './sds-wire.js';
 
 const [address, nodesArg, connectionsArg] = process.argv.slice(2);
 const nodes = Number(nodesArg);
 const connections = Number(connectionsArg ?? 100);
 /** Streams opened per event-loop turn, so the server starts answering while the rest are opened. */
 const openBatch = 200;
-const streamPath = '/envoy.service.secret.v3.SecretDiscoveryService/StreamSecrets';
-
-const root = loadEnvoyProtos(['envoy/service/secret/v3/sds.proto', 'envoy/extensions/transport_sockets/tls/v3/secret.proto']);
-const DiscoveryRequest = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
-const DiscoveryResponse = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
-const Secret = root.lookupType('envoy.extensions.transport_sockets.tls.v3.Secret');
-
-interface AnyMessage {
-  type_url: string;
-  value: Uint8Array;
-}
-interface Response {
-  version_info: string;
-  nonce: string;
-  resources: AnyMessage[];
-}
-interface SecretMessage {
-  name: string;
-  tls_certificate?: { certificate_chain?: { inline_bytes?: Uint8Array }; private_key?: { inline_bytes?: Uint8Array } };
-  validation_context?: { trusted_ca?: { inline_bytes?: Uint8Array } };
-}
 
 const send = (message: object) => process.send!(message);
 let failed = false;
@@ -53,44 +31,6 @@ const fail = (message: string) => {
   failed = true;
   process.send!({ type: 'error', message }, () => process.exit(1));
 };
-
-function frame(message: object): Buffer {
-  const body = DiscoveryRequest.encode(message).finish();
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out[0] = 0;
-  out.writeUInt32BE(body.length, 1);
-  out.set(body, 5);
-  return out;
-}
-
-/** The DER of the first PEM certificate in a chain. */
-function leafDer(chainPem: string): Buffer {
-  const begin = '-----BEGIN CERTIFICATE-----';
-  const start = chainPem.indexOf(begin);
-  const end = chainPem.indexOf('-----END CERTIFICATE-----');
-  if (start !== 0 || end < 0) throw new Error('certificate_chain does not start with a PEM certificate');
-  return Buffer.from(chainPem.slice(start + begin.length, end), 'base64');
-}
-
-/** Throws unless the response carries exactly the secret `name` should hold for `spiffeId`. */
-function check(response: Response, name: string, spiffeId: Buffer): void {
-  if (response.nonce === '' || response.version_info === '') throw new Error('response without nonce or version_info');
-  if (response.resources.length !== 1) throw new Error(`${response.resources.length} resources for ${name}`);
-  const any = response.resources[0]!;
-  if (any.type_url !== secretTypeUrl) throw new Error(`type_url ${any.type_url}`);
-  const secret = Secret.decode(any.value) as unknown as SecretMessage;
-  if (secret.name !== name) throw new Error(`asked for ${name}, got ${secret.name}`);
-  if (name === 'ROOTCA') {
-    const ca = Buffer.from(secret.validation_context?.trusted_ca?.inline_bytes ?? []).toString();
-    if (!ca.startsWith('-----BEGIN CERTIFICATE-----')) throw new Error('ROOTCA without a trusted CA');
-    return;
-  }
-  const chain = Buffer.from(secret.tls_certificate?.certificate_chain?.inline_bytes ?? []).toString();
-  const key = Buffer.from(secret.tls_certificate?.private_key?.inline_bytes ?? []).toString();
-  if (pemBlocks(key, 'PRIVATE KEY').length !== 1) throw new Error('default without a PKCS#8 key');
-  // The leaf's URI SAN holds the SPIFFE ID verbatim: a certificate for another node cannot pass.
-  if (!leafDer(chain).includes(spiffeId)) throw new Error(`default for ${spiffeId} names someone else`);
-}
 
 interface StreamState {
   /** Latest version received; undefined until the first response. */
@@ -131,29 +71,21 @@ function open(n: number, name: string, index: number): void {
     { ':method': 'POST', ':path': streamPath, 'content-type': 'application/grpc', te: 'trailers' },
     { endStream: false },
   );
-  let pending: Buffer = Buffer.alloc(0);
-  stream.on('data', (chunk: Buffer) => {
-    pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk]);
-    while (pending.length >= 5) {
-      const length = pending.readUInt32BE(1);
-      if (pending.length < 5 + length) break;
-      const response = DiscoveryResponse.decode(pending.subarray(5, 5 + length)) as unknown as Response;
-      pending = pending.subarray(5 + length);
-      try {
-        check(response, name, spiffeId);
-      } catch (err) {
-        fail(`stream ${index} (${name}): ${(err as Error).message}`);
-        return;
-      }
-      stream.write(frame({ version_info: response.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: response.nonce }));
-      const first = state.version === undefined;
-      state.version = response.version_info;
-      if (first) {
-        if (--firstPending === 0) send({ type: 'served', ms: performance.now() - started, cpuMs: cpuMs() });
-      } else if (armed && !state.pushed && response.version_info !== state.armedVersion) {
-        state.pushed = true;
-        if (--pushPending === 0) send({ type: 'pushed' });
-      }
+  parseMessages(stream, (response: WireResponse) => {
+    try {
+      check(response, name, spiffeId);
+    } catch (err) {
+      fail(`stream ${index} (${name}): ${(err as Error).message}`);
+      return;
+    }
+    stream.write(frame({ version_info: response.version_info, resource_names: [name], type_url: secretTypeUrl, response_nonce: response.nonce }));
+    const first = state.version === undefined;
+    state.version = response.version_info;
+    if (first) {
+      if (--firstPending === 0) send({ type: 'served', ms: performance.now() - started, cpuMs: cpuMs() });
+    } else if (armed && !state.pushed && response.version_info !== state.armedVersion) {
+      state.pushed = true;
+      if (--pushPending === 0) send({ type: 'pushed' });
     }
   });
   const ended = (headers: http2.IncomingHttpHeaders) => {

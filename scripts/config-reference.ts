@@ -182,7 +182,7 @@ export function renderReference(): string {
     '',
     '<!-- Generated from src/config/schema.ts by `npm run docs:config`; a test fails when they differ. Do not edit by hand. -->',
     '',
-    'Every key of the config file (`-c` or `$WCA_CONFIG`). Durations are `30s`, `15m`, `24h`, `7d`,',
+    'Every key of the config file (`-c` or `$WCA_CONFIG`). Durations are `30s`, `15m`, `1h30m`, `7d`,',
     '`500ms` or a number of seconds; listen addresses are `host:port`, `[v6]:port` or',
     '`unix:/absolute/path`. Unknown keys are errors. `upstream.config` is the plugin\'s own',
     'configuration, documented with each plugin in [plugins/README.md](../plugins/README.md);',

@@ -1,4 +1,5 @@
 import crypto from 'node:crypto';
+import os from 'node:os';
 import type { Config } from './config/schema.js';
 import { systemClock, type Clock } from './clock.js';
 import { createLogger, type Logger } from './telemetry/logger.js';
@@ -7,12 +8,13 @@ import { startHttpServer } from './telemetry/http.js';
 import { loadUpstream } from './upstream/loader.js';
 import { Authority } from './ca/authority.js';
 import { createKeyManager } from './app/key-manager.js';
+import { authoritySettings, keyManagerContext, pluginContext } from './app/options.js';
 import { Rotator } from './rotation/rotator.js';
 import { RootWatcher } from './rotation/root-watcher.js';
 import { RootGate } from './rotation/root-gate.js';
 import { readiness } from './rotation/health.js';
+import { degradedBy } from './telemetry/readiness.js';
 import { withSigning } from './keys/readiness.js';
-import type { KeyType } from './x509/key-types.js';
 import { pemBlocks } from './x509/der.js';
 import type { Listening } from './net/listen.js';
 import { startSdsServer } from './sds/server.js';
@@ -22,12 +24,22 @@ import { startAdminServer } from './admin/server.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
+import { createStateStore } from './state/create.js';
+import type { StateStore } from './state/types.js';
+import { Heartbeat } from './state/heartbeat.js';
+import { PeerIntermediates } from './state/peers.js';
+import { authorityStatus } from './admin/authority-handler.js';
+import { FleetActions } from './admin/fleet.js';
 import { ServingState } from './telemetry/serving-state.js';
 
 export interface App {
   authority: Authority;
   audit: AuditLog;
   metrics: Metrics;
+  /** What replicas share (state.store). */
+  state: StateStore;
+  /** This replica's name in the shared membership. */
+  replicaId: string;
   /** Where each server listens (port 0 resolved). */
   addresses: Record<string, string>;
   /** What /readyz and grpc.health.v1 report. */
@@ -46,6 +58,8 @@ export interface AppDeps {
   env?: Readonly<Record<string, string | undefined>>;
   /** Folder of the config file: relative plugin paths resolve from it. */
   configDir?: string;
+  /** This replica's name in the shared state; default the host name and a random suffix. */
+  replicaId?: string;
 }
 
 /** The composition root: builds every subsystem from validated config and starts the listeners. */
@@ -53,8 +67,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   const logger = deps.logger ?? createLogger({ level: config.log.level });
   const clock = deps.clock ?? systemClock;
   const metrics = createMetrics({ defaultMetrics: true });
-  const devProfile = config.profile === 'dev';
-  if (devProfile) logger.warn({ upstream: config.upstream.plugin }, devProfileWarning(config));
+  if (config.profile === 'dev') logger.warn({ upstream: config.upstream.plugin }, devProfileWarning(config));
 
   const closers: (() => Promise<void>)[] = [];
   const closeAll = async () => {
@@ -64,41 +77,43 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
   try {
     const audit = createAuditLog(config.audit, { clock, logger });
     closers.push(() => audit.close());
-    const upstream = await loadUpstream({ plugin: config.upstream.plugin, config: config.upstream.config }, {
-      logger: logger.child({ component: 'upstream' }), // the loader adds `plugin`
-      now: () => clock.now(),
-      schedule: (fn, ms) => clock.schedule(fn, ms),
-      devProfile,
-      env: deps.env ?? process.env,
-    }, { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 });
+    const env = deps.env ?? process.env;
+    const replicaId = deps.replicaId ?? `${os.hostname()}-${crypto.randomBytes(3).toString('hex')}`;
+    const state = await createStateStore(config.state, {
+      clock,
+      logger: logger.child({ component: 'state', store: config.state.store }),
+      env,
+    });
+    closers.push(() => state.close());
+    metrics.probes.stateStoreUp = () => state.health().up;
+    const upstream = await loadUpstream(
+      { plugin: config.upstream.plugin, config: config.upstream.config },
+      pluginContext({ logger: logger.child({ component: 'upstream' }), clock, profile: config.profile, env }), // the loader adds `plugin`
+      { baseDir: deps.configDir, timeoutMs: config.upstream.timeout * 1000 },
+    );
     closers.push(() => upstream.close());
 
-    const keyManager = await createKeyManager(config.ca.keyManager, {
-      logger: logger.child({ component: 'keys', keyManager: config.ca.keyManager.type }),
-      now: () => clock.now(),
-      schedule: (fn, ms) => clock.schedule(fn, ms),
-      env: deps.env ?? process.env,
-      intermediateTtlSeconds: config.ca.intermediateTtl,
-      observeSignCall: (size, outcome) => {
-        metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
-        metrics.keySignBatchSize.observe(size);
-      },
-    });
+    const keyManager = await createKeyManager(
+      config.ca.keyManager,
+      keyManagerContext(config, {
+        logger: logger.child({ component: 'keys', keyManager: config.ca.keyManager.type }),
+        clock,
+        env,
+        observeSignCall: (size, outcome) => {
+          metrics.keySignCalls.inc({ key_manager: config.ca.keyManager.type, outcome });
+          metrics.keySignBatchSize.observe(size);
+        },
+      }),
+    );
     closers.push(() => keyManager.close());
 
     const authority = new Authority({
-      trustDomain: config.trustDomain,
+      ...authoritySettings(config),
       upstream,
       keyManager,
       clock,
       logger: logger.child({ component: 'ca' }),
       metrics,
-      keyType: config.ca.keyType as KeyType,
-      intermediateTtlSeconds: config.ca.intermediateTtl,
-      defaultLeafTtlSeconds: config.ca.leafTtl,
-      maxLeafTtlSeconds: config.ca.leafMaxTtl,
-      backdateSeconds: config.ca.backdate,
-      signers: config.ca.signers,
       audit: audit.log,
     });
     closers.push(() => authority.close());
@@ -126,7 +141,13 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
-    const currentReadiness = () => withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.());
+    const currentReadiness = () => {
+      const store = state.health();
+      return degradedBy(
+        withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.()),
+        store.up ? undefined : `shared state store unreachable, join tokens refused until it is back: ${store.problem}`,
+      );
+    };
     metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
     const rootWatcher = new RootWatcher(upstream, authority, {
       clock,
@@ -157,9 +178,47 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       }),
     );
 
-    const identity = assembleIdentity(config, { issuer: authority, clock, logger });
+    const stateIntervalMs = (config.state.postgres?.heartbeatInterval ?? 10) * 1000;
+    const peers = new PeerIntermediates({ membership: state.replicas, selfId: replicaId, clock, intervalMs: stateIntervalMs, logger: logger.child({ component: 'state' }) });
+    peers.start();
+    closers.push(async () => peers.stop());
+    const identity = assembleIdentity(config, {
+      issuer: authority,
+      clock,
+      logger,
+      joinTokenRecords: state.joinTokens,
+      peerIntermediates: () => peers.current(),
+    });
     // The SDS server starts after the admin API: eviction reaches it once it exists.
     let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
+    const adminAuthority = {
+      authority,
+      convergence,
+      rootBundleAckShare: config.rotation.rootBundleAckShare,
+      audit: audit.log,
+      upstream,
+      clock,
+      logger: logger.child({ component: 'admin' }),
+    };
+    const heartbeat = new Heartbeat({
+      replicaId,
+      membership: state.replicas,
+      // The fleet view: what `authority show` says, without per-node lists (bounded size).
+      status: () => {
+        const { authorities, ...rest } = authorityStatus(adminAuthority);
+        // Public certificates only: other replicas accept renewals of the SVIDs they signed.
+        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a), intermediates: authority.intermediatesPem() };
+      },
+      intervalMs: stateIntervalMs,
+      clock,
+      logger: logger.child({ component: 'state' }),
+    });
+    heartbeat.start();
+    closers.push(async () => heartbeat.stop());
+    // One process has no one to tell: the memory store keeps the single replica as it was.
+    const fleet = state.kind === 'postgres' ? new FleetActions({ store: state, replicaId, authority: adminAuthority }) : undefined;
+    fleet?.start();
+    if (fleet) closers.push(async () => fleet.stop());
     // config/load.ts guarantees a Unix socket here.
     const admin = await startAdminServer({
       joinTokens: identity.joinTokens,
@@ -171,7 +230,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       logger: logger.child({ component: 'admin' }),
       listen: config.listen.admin as { kind: 'unix'; path: string },
       audit: audit.log,
-      authority: { authority, convergence, audit: audit.log, upstream, clock, logger: logger.child({ component: 'admin' }) },
+      authority: adminAuthority,
+      ...(fleet ? { fleet } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
     serving.attach('admin', () => admin.accepting());
@@ -212,7 +272,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         await closeAll();
         shutdownLog.info('shutdown: listeners closed, signer threads stopped, keys dropped from memory');
       })());
-    return { authority, audit: audit.log, metrics, addresses, serving, close };
+    return { authority, audit: audit.log, metrics, state, replicaId, addresses, serving, close };
   } catch (err) {
     await closeAll();
     throw err;

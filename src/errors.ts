@@ -81,6 +81,10 @@ export const errorCodes = {
   ERR_IDENTITY_EVICTED: def(G.UNAUTHENTICATED, E.DENIED),
   ERR_LINEAGE_EXPIRED: def(G.UNAUTHENTICATED, E.DENIED),
   ERR_EVICTION_LIMIT: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
+  // Shared state (several replicas)
+  ERR_STATE_STORE_UNAVAILABLE: def(G.UNAVAILABLE, E.FAILURE),
+  ERR_STATE_STORE_DEPENDENCY_MISSING: def(G.FAILED_PRECONDITION, E.CONFIG),
+  ERR_STATE_STORE_SCHEMA: def(G.FAILED_PRECONDITION, E.CONFIG),
   // Admin API
   ERR_ADMIN_UNAVAILABLE: def(G.UNAVAILABLE, E.FAILURE),
   ERR_ADMIN_SOCKET_UNSAFE: def(G.FAILED_PRECONDITION, E.CONFIG),
@@ -184,8 +188,10 @@ export const errorReasons = {
   ],
   ERR_IDENTITY_EVICTED: ['evicted'],
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
+  ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
-  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],
   ERR_HEALTH_WATCH_LIMIT: ['watch-streams-per-address', 'watch-streams'],
 } as const satisfies Partial<Record<ErrorCode, readonly string[]>>;
 

@@ -20,8 +20,10 @@ export const limits = {
   csrMaxBytes: 16 * 1024,
   /** Largest RSA modulus accepted in a CSR: verification cost grows with its cube. */
   csrRsaMaxModulusBits: 8192,
-  /** Signing requests queued before callers get RESOURCE_EXHAUSTED. */
+  /** Ceiling of ca.maxQueuedIssuance: certificate issues queued or signing before callers get RESOURCE_EXHAUSTED. */
   signQueueMax: 50_000,
+  /** Ceiling of ca.maxIssuanceWait, in seconds. */
+  issuanceWaitMaxSeconds: 10,
   /** Requests per message from the main thread to a signer worker. */
   signBatchMax: 256,
   /** Digests per call to a remote key manager (Vault Transit batch_input); bounds one request body. */
@@ -79,6 +81,8 @@ export const limits = {
   tlsHandshakeTimeoutMaxSeconds: 120,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
+  /** Ceiling of sds.maxStreamsPerInstance: concurrent authenticated SDS streams of one caller instance (a pod, a join token, an mTLS lineage). */
+  sdsStreamsPerInstanceMax: 10_000,
   /** Ceiling of sds.maxStreamsPerAddress: concurrent SDS streams, authenticated or not, from one peer IPv4 address or IPv6 /64. */
   sdsStreamsPerAddressMax: 50_000,
   /** Ceiling of sds.maxPendingStreams: concurrent SDS streams not yet authenticated, per server. */
@@ -111,4 +115,12 @@ export const limits = {
   evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
+  /** Authority actions one catch-up read returns, and the most the memory store keeps. */
+  stateActionsBatchMax: 1_000,
+  /** Bytes of one replica's status summary in the shared store. */
+  replicaStatusMaxBytes: 64 * 1024,
+  /** Replicas `live()` returns: bounds what a crowded table can make status read. */
+  replicasMax: 1_000,
+  /** Connections of the shared-state pool, at most. */
+  statePoolMax: 100,
 } as const;

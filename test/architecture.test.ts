@@ -18,9 +18,10 @@ const root = path.resolve(import.meta.dirname, '..');
 const layers: readonly (readonly string[])[] = [
   // src/generated: message types generated from the .proto files (npm run generate:protos).
   ['src/errors', 'src/limits', 'src/clock', 'src/backoff', 'src/duration', 'src/package-root', 'src/generated'],
-  ['src/spiffe', 'src/net', 'src/x509'],
+  ['src/spiffe', 'src/net', 'src/x509', 'src/optional-import'],
   ['src/telemetry'],
-  ['src/audit', 'src/upstream', 'src/keys'],
+  // src/state: what replicas share (the memory or PostgreSQL store).
+  ['src/audit', 'src/upstream', 'src/keys', 'src/state'],
   // vault-transit keeps its keys behind the Vault plugin's session and client.
   ['plugins/vault'],
   // Plugins sit beside the core, never under it: only composition may load one.

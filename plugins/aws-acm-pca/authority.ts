@@ -65,6 +65,22 @@ export class PcaAuthority implements UpstreamAuthority {
     return this.rootsOf('GetCertificateAuthorityCertificate', ca);
   }
 
+  /**
+   * A real, signed DescribeCertificateAuthority (no issuance, nothing billed): AWS
+   * answers it only for valid credentials allowed on this CA. A CA that is not
+   * ACTIVE cannot issue, so that fails the check too.
+   */
+  async checkCredentials(signal?: AbortSignal): Promise<string> {
+    const caArn = this.config.certificateAuthorityArn;
+    const ca = await this.deps.client.describeCa(caArn, this.callSignal(signal));
+    if (ca.status !== 'ACTIVE') {
+      throw new WcaError('ERR_UPSTREAM_UNAVAILABLE', `aws-acm-pca: ${caArn} at ${this.deps.client.address} is ${ca.status ?? 'in no state'}, not ACTIVE: it cannot issue`, {
+        details: { plugin: 'aws-acm-pca', status: ca.status ?? '' },
+      });
+    }
+    return `DescribeCertificateAuthority accepted by ${this.deps.client.address}: ${caArn} is ACTIVE, signs with ${ca.signingAlgorithm ?? 'an unnamed algorithm'}`;
+  }
+
   async close(): Promise<void> {
     this.lifetime.abort();
     this.deps.client.destroy();

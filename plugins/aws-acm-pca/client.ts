@@ -32,6 +32,8 @@ export interface CertificateAndChain {
 }
 
 export interface PcaClient {
+  /** The endpoint the calls go to, for messages: the configured one, else AWS's regional endpoint. */
+  readonly address: string;
   issueCertificate(input: IssueInput, signal: AbortSignal): Promise<string>;
   /** undefined while AWS still answers RequestInProgressException. */
   getCertificate(caArn: string, certificateArn: string, signal: AbortSignal): Promise<CertificateAndChain | undefined>;
@@ -47,6 +49,7 @@ export interface PcaClientOptions {
 }
 
 export function createPcaClient(options: PcaClientOptions): PcaClient {
+  const address = options.endpoint ?? (options.region ? `https://acm-pca.${options.region}.amazonaws.com` : 'AWS Private CA (region from the environment)');
   const sdk = new ACMPCAClient({
     ...(options.region ? { region: options.region } : {}),
     ...(options.endpoint ? { endpoint: options.endpoint } : {}),
@@ -61,7 +64,7 @@ export function createPcaClient(options: PcaClientOptions): PcaClient {
       if (isWcaError(err)) throw err;
       if (signal.aborted) throw pcaAborted(operation);
       if (timeout.aborted) throw pcaTimeout(operation, options.requestTimeoutMs);
-      throw pcaError(operation, err);
+      throw pcaError(operation, err, address);
     }
   }
 
@@ -71,6 +74,7 @@ export function createPcaClient(options: PcaClientOptions): PcaClient {
   };
 
   return {
+    address,
     issueCertificate: (input, signal) =>
       send('IssueCertificate', signal, async (abortSignal) => {
         const out = await sdk.send(

@@ -35,7 +35,8 @@ interface SdkError {
   $metadata?: { httpStatusCode?: number };
 }
 
-export function pcaError(operation: string, err: unknown): WcaError {
+/** `address` is where the call went: a connection failure names it, as the operator has to check it. */
+export function pcaError(operation: string, err: unknown, address: string): WcaError {
   const e = (err ?? {}) as SdkError;
   const name = e.name ?? 'Error';
   const status = e.$metadata?.httpStatusCode;
@@ -45,8 +46,10 @@ export function pcaError(operation: string, err: unknown): WcaError {
     else if (/region is missing/i.test(e.message ?? '')) code = 'ERR_UPSTREAM_CONFIG';
   }
   const text = (e.message ?? '').slice(0, 300);
-  return new WcaError(code, `aws-acm-pca: ${operation} failed: ${name}${text ? `: ${text}` : ''}`, {
-    details: { plugin: 'aws-acm-pca', operation, awsError: name, ...(status ? { status } : {}) },
+  const unreachable = networkCodes.has(e.code ?? '');
+  const message = unreachable ? `cannot reach ${address}: ${e.code}` : `${name}${text ? `: ${text}` : ''}`;
+  return new WcaError(code, `aws-acm-pca: ${operation} failed: ${message}`, {
+    details: { plugin: 'aws-acm-pca', operation, awsError: name, address, ...(status ? { status } : {}) },
   });
 }
 

@@ -22,6 +22,10 @@ export interface OpenOptions {
 }
 
 export interface HsmSession {
+  /** Which token, slot and module this session is on: what errors and `upstream check` name. */
+  readonly where: string;
+  /** Asks the HSM whether this session is still logged in as the user; throws ERR_UPSTREAM_AUTH if not. */
+  loginState(): string;
   findPrivateKey(query: { label?: string; id?: Buffer }): Handle | undefined;
   findCertificateDer(label: string): Buffer | undefined;
   sign(key: Handle, mechanism: number, data: Buffer): Buffer;
@@ -83,7 +87,12 @@ function findSlot(lib: P11.PKCS11, o: OpenOptions): Handle {
   throw configError(PLUGIN, [{ path: field, message: `${wanted} not found among ${slots.length} slot(s) with a token` }]);
 }
 
-function login(lib: P11.PKCS11, session: Handle, pin: string): void {
+/** PKCS#11 session states (CK_STATE) in which the user is logged in; pkcs11js has no names for them. */
+const CKS_RO_USER_FUNCTIONS = 1;
+const CKS_RW_USER_FUNCTIONS = 3;
+
+/** `where` names the token and slot, as the operator knows them; never the PIN. */
+function login(lib: P11.PKCS11, session: Handle, pin: string, where: string): void {
   try {
     lib.C_Login(session, pkcs11js.CKU_USER, pin);
   } catch (cause) {
@@ -95,18 +104,20 @@ function login(lib: P11.PKCS11, session: Handle, pin: string): void {
         : code === pkcs11js.CKR_PIN_LOCKED
           ? 'PIN locked'
           : `login failed (${ckrName(cause)})`;
-    // The message names the failure, never the PIN.
-    throw new WcaError('ERR_UPSTREAM_AUTH', `upstream "${PLUGIN}": ${reason}`, { cause });
+    // The message names the failure and the token, never the PIN.
+    throw new WcaError('ERR_UPSTREAM_AUTH', `upstream "${PLUGIN}": ${reason} for ${where}`, { cause, details: { plugin: PLUGIN } });
   }
 }
 
 export function openSession(o: OpenOptions): HsmSession {
   const lib = acquire(o.module);
   let session: Handle;
+  let where: string;
   try {
     const slot = findSlot(lib, o);
+    where = `token "${lib.C_GetTokenInfo(slot).label.trim()}" (slot ${slotId(slot)}) of ${o.module}`;
     session = lib.C_OpenSession(slot, pkcs11js.CKF_SERIAL_SESSION);
-    login(lib, session, o.pin);
+    login(lib, session, o.pin, where);
   } catch (err) {
     release(o.module);
     throw err;
@@ -123,6 +134,14 @@ export function openSession(o: OpenOptions): HsmSession {
   };
 
   return {
+    where,
+    loginState() {
+      const { state } = lib.C_GetSessionInfo(session);
+      if (state !== CKS_RO_USER_FUNCTIONS && state !== CKS_RW_USER_FUNCTIONS) {
+        throw new WcaError('ERR_UPSTREAM_AUTH', `upstream "${PLUGIN}": the session on ${where} is no longer logged in (state ${state})`, { details: { plugin: PLUGIN } });
+      }
+      return `logged in as user to ${where}`;
+    },
     findPrivateKey({ label, id }) {
       const template: P11.Template = [{ type: pkcs11js.CKA_CLASS, value: pkcs11js.CKO_PRIVATE_KEY }];
       if (label !== undefined) template.push({ type: pkcs11js.CKA_LABEL, value: label });

@@ -40,15 +40,18 @@ const plugin: UpstreamPlugin<Pkcs11Config> = {
       const spki = ca.publicKey.export({ format: 'der', type: 'spki' });
       const signer = hsmSigner(session, key, algorithmForPublicKey(spki), spki);
 
-      // Sign once now: a key that does not belong to the certificate fails here, not at the first rotation.
+      // Sign once: a key that does not belong to the certificate fails here, not at the first rotation.
       // A key of another type fails inside the HSM (e.g. CKR_KEY_TYPE_INCONSISTENT): same diagnosis.
-      const probe = Buffer.from('workload-ca pkcs11 key check');
-      const probeSig = await signer.sign(probe).catch(() => undefined);
-      if (!probeSig || !verify(hashOf(signer.algorithm), probe, { key: ca.publicKey, dsaEncoding: 'ieee-p1363' }, probeSig)) {
-        throw configError(PLUGIN, [
-          { path: config.keyLabel ? 'config.keyLabel' : 'config.keyId', message: `the key with ${keyName} does not match the CA certificate (${config.certFile ?? `token certificate "${config.certLabel}"`})` },
-        ]);
-      }
+      const probeKey = async () => {
+        const probe = Buffer.from('workload-ca pkcs11 key check');
+        const probeSig = await signer.sign(probe).catch(() => undefined);
+        if (!probeSig || !verify(hashOf(signer.algorithm), probe, { key: ca.publicKey, dsaEncoding: 'ieee-p1363' }, probeSig)) {
+          throw configError(PLUGIN, [
+            { path: config.keyLabel ? 'config.keyLabel' : 'config.keyId', message: `the key with ${keyName} does not match the CA certificate (${config.certFile ?? `token certificate "${config.certLabel}"`})` },
+          ]);
+        }
+      };
+      await probeKey();
 
       const bundle = config.bundleFile === undefined ? undefined : await readCertificateFile(PLUGIN, 'config.bundleFile', config.bundleFile);
       const { chainPem, rootsPem } = caChainAndRoots(PLUGIN, certs, bundle, 'config.bundleFile');
@@ -60,6 +63,12 @@ const plugin: UpstreamPlugin<Pkcs11Config> = {
         rootsPem: () => rootsPem,
         now: context.now,
         close: () => session.close(),
+        // Asked of the HSM now: the session's login state, then a signature by the key that verifies under the CA certificate.
+        checkCredentials: async () => {
+          const login = session.loginState();
+          await probeKey();
+          return `${login}; the key with ${keyName} signs for ${ca.subject.replace(/\n/g, ', ')}`;
+        },
       });
     } catch (err) {
       session.close();

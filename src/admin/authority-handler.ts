@@ -15,8 +15,10 @@ import type * as pb from './authority-proto.js';
 
 /** What the authority admin calls act on; app.ts builds it from the running subsystems. */
 export interface AuthorityAdminDeps {
-  authority: Pick<Authority, 'authorities' | 'prepareNext' | 'activate' | 'taint' | 'revoke' | 'bundle' | 'trustDomain'>;
+  authority: Pick<Authority, 'authorities' | 'prepareNext' | 'activate' | 'taint' | 'revoke' | 'bundle' | 'trustDomain' | 'rootsOf'>;
   convergence: ConvergenceTracker;
+  /** Share of bundle subscribers that must ACK a bundle with a new root before an emergency activates under it (rotation.rootBundleAckShare); default all. */
+  rootBundleAckShare?: number;
   audit: AuditLog;
   upstream: Pick<UpstreamAuthority, 'name' | 'revoke'>;
   clock: Clock;
@@ -112,18 +114,21 @@ export async function revokeAuthority(deps: AuthorityAdminDeps, raw: pb.RevokeAu
  * wait for every connected subscriber's ACK of a leaf under the new one.
  */
 export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.EmergencyRotateRequest): Promise<pb.EmergencyRotateResponse> {
-  const r = parse(emergency, 'EmergencyRotate', raw);
+  const r = checkEmergencyRotate(raw);
   const why = `emergency: ${r.reason || 'operator'}`;
   const started = deps.clock.now();
   const previous = deps.authority.authorities().find((a) => a.state === 'active')?.id;
   const waiting = deps.authority.authorities().find((a) => a.state === 'prepared');
   // A prepared authority may already be known to peers; an emergency wants a fresh key.
   if (waiting) deps.authority.revoke(waiting.id, { reason: why, force: true });
+  const activeRoots = new Set(deps.authority.rootsOf('active').map((pem) => pem.trim()));
   const fresh = await deps.authority.prepareNext(undefined, why);
+  const deadlineMs = started + (r.deadline_seconds || limits.emergencyRotateDeadlineDefaultSeconds) * 1000;
+  // Trust before use, even in an emergency: a leaf under a root the peers do not trust yet fails their handshakes.
+  if (deps.authority.rootsOf('prepared').some((pem) => !activeRoots.has(pem.trim()))) await waitForNewRoot(deps, deadlineMs);
   deps.authority.activate(fresh.id, why);
   if (previous) deps.authority.taint(previous, why);
-  const deadline = r.deadline_seconds || limits.emergencyRotateDeadlineDefaultSeconds;
-  const done = await deps.convergence.waitForAuthority(fresh.id, started + deadline * 1000);
+  const done = await deps.convergence.waitForAuthority(fresh.id, deadlineMs);
   return {
     new_authority_id: fresh.id,
     tainted_authority_id: previous ?? '',
@@ -132,6 +137,25 @@ export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.Emergenc
     complete: done.complete,
     waited_ms: Math.max(0, deps.clock.now() - started),
   };
+}
+
+/** The request checked (ERR_USAGE) before anything happens, here or on other replicas. */
+export function checkEmergencyRotate(raw: pb.EmergencyRotateRequest): z.infer<typeof emergency> {
+  return parse(emergency, 'EmergencyRotate', raw);
+}
+
+/**
+ * The new authority chains to a root the active one does not (the upstream's root
+ * changed before the root watcher saw it): wait for the subscribers' ACKs of the
+ * bundle that now carries it. Past the deadline the emergency goes ahead, logged:
+ * staying on a suspect key is the worse outage.
+ */
+async function waitForNewRoot(deps: AuthorityAdminDeps, deadlineMs: number): Promise<void> {
+  const bundle = deps.authority.bundle();
+  const acks = await deps.convergence.waitForBundle(bundle.version, deps.rootBundleAckShare ?? 1, deadlineMs);
+  const fields = { bundle: bundle.version, acked: acks.converged, subscribers: acks.subscribers };
+  if (acks.complete) deps.logger.info(fields, 'bundle with the new root acknowledged; activating the emergency authority');
+  else deps.logger.warn(fields, 'deadline passed before the bundle with the new root was acknowledged; activating the emergency authority anyway');
 }
 
 export function getBundle(deps: AuthorityAdminDeps): pb.GetBundleResponse {

@@ -24,6 +24,16 @@ export interface AuthorityStatus {
   converged: number;
   bundle_acked: number;
   bundle_subscribers: number;
+  /** Present (possibly empty) only from a server with a shared store; absent in a single process's status. */
+  replicas?: ReplicaStatus[];
+}
+
+export interface ReplicaStatus {
+  replica_id: string;
+  last_seen: string;
+  authorities: Authority[];
+  subscribers: number;
+  converged: number;
 }
 
 export interface PrepareAuthorityRequest {

@@ -12,13 +12,13 @@ const request = z.object({
 });
 
 /** CreateJoinToken: validate, mint, audit-log the token id (never the token). */
-export function createJoinToken(store: JoinTokenStore, logger: Logger, raw: CreateJoinTokenRequest): CreateJoinTokenResponse {
+export async function createJoinToken(store: JoinTokenStore, logger: Logger, raw: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse> {
   const parsed = request.safeParse(raw);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ');
     throw new WcaError('ERR_USAGE', `invalid CreateJoinToken request: ${problems}`);
   }
-  const created = store.create({
+  const created = await store.create({
     spiffeId: parsed.data.spiffe_id,
     dnsNames: parsed.data.dns_names,
     ttlSeconds: parsed.data.ttl_seconds,

@@ -20,6 +20,7 @@ import { noAudit, type Auditor } from '../audit/log.js';
 import * as h from './authority-handler.js';
 import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
+import { forwardToHolder, type FleetActions } from './fleet.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -32,6 +33,8 @@ export interface AdminServerOptions {
   authority?: h.AuthorityAdminDeps;
   /** Every admin call (and join-token creation) is recorded here with its caller. */
   audit?: Auditor;
+  /** With a shared store: emergency rotation reaches every replica, taint and revoke the one holding the authority. */
+  fleet?: FleetActions;
 }
 
 export interface AdminServer {
@@ -52,22 +55,50 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
   const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>) => unaryCall(handle, logger, audit, () => caller);
   const a = options.authority;
-  const { identities } = options;
+  const { identities, fleet } = options;
   server.addService(adminService().service, {
-    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>((request) => {
-      const created = createJoinToken(options.joinTokens, logger, request);
+    CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>(async (request) => {
+      const created = await createJoinToken(options.joinTokens, logger, request);
       audit.record({ type: 'join-token', action: 'created', tokenId: created.token_id, spiffeId: created.spiffe_id });
       return created;
     }),
     ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
-          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(() => h.authorityStatus(a)),
+          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(async () => {
+            if (!fleet) return h.authorityStatus(a);
+            // An unreachable store leaves the fleet part empty; this replica's own status is still the answer.
+            const replicas = await fleet.replicas().catch(() => []);
+            return { ...h.authorityStatus(a), replicas };
+          }),
           PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
           ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
-          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.taintAuthority(a, r)),
-          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r) => h.revokeAuthority(a, r)),
-          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r) => h.emergencyRotate(a, r)),
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r) => {
+            try {
+              return h.taintAuthority(a, r);
+            } catch (err) {
+              if (await forwardToHolder(fleet, err, 'taint', r.id, r.reason, caller)) return h.authorityStatus(a);
+              throw err;
+            }
+          }),
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>(async (r) => {
+            try {
+              return await h.revokeAuthority(a, r);
+            } catch (err) {
+              // --upstream revokes at the upstream from the replica holding it; force is not carried.
+              if (await forwardToHolder(fleet, err, 'revoke', r.id, r.reason, caller)) return h.authorityStatus(a);
+              throw err;
+            }
+          }),
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r) => {
+            // Published first, so the other replicas re-key while this one waits for its subscribers;
+            // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
+            const checked = h.checkEmergencyRotate(r);
+            await fleet?.publish('emergency-rotate', '', checked.reason, caller).catch((err: unknown) => {
+              logger.error({ err: (err as Error).message }, 'emergency rotation NOT sent to the other replicas: rotate them one by one');
+            });
+            return h.emergencyRotate(a, r);
+          }),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
           ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>((r) => h.listAuditEvents(a, r)),
         }

@@ -1,6 +1,7 @@
 import { Authority, type AuthorityOptions } from '../ca/authority.js';
 import selfSigned from '../../plugins/self-signed/index.js';
 import { configSchema } from '../config/schema.js';
+import { authoritySettings, pluginContext } from './options.js';
 import { systemClock, type Clock } from '../clock.js';
 import { silentLogger, type Logger } from '../telemetry/logger.js';
 import { createMetrics, type Metrics } from '../telemetry/metrics.js';
@@ -19,6 +20,8 @@ export interface DevAuthorityOptions {
   maxLeafTtlSeconds?: number;
   backdateSeconds?: number;
   signers?: number;
+  maxQueuedIssuance?: number;
+  maxIssuanceWaitMs?: number;
   audit?: AuthorityOptions['audit'];
   /** Where the intermediate key lives; in memory by default. */
   keyManager?: KeyManager;
@@ -33,10 +36,10 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
   const logger = options.logger ?? silentLogger();
   const upstream = await selfSigned.create(
     selfSigned.configSchema.parse({ rootTtlSeconds: options.rootTtlSeconds ?? 365 * 86400 }),
-    { logger, now: () => clock.now(), schedule: (fn, ms) => clock.schedule(fn, ms), devProfile: true, env: {} },
+    pluginContext({ logger, clock, profile: 'dev', env: {} }),
   );
   // The same defaults as `npm start`: one schema holds them.
-  const defaults = configSchema.parse({});
+  const defaults = authoritySettings(configSchema.parse({}));
   const authority = new Authority({
     trustDomain: options.trustDomain ?? defaults.trustDomain,
     upstream,
@@ -44,12 +47,14 @@ export async function createDevAuthority(options: DevAuthorityOptions = {}): Pro
     clock,
     logger,
     metrics: options.metrics ?? createMetrics(),
-    keyType: options.keyType ?? (defaults.ca.keyType as KeyType),
-    intermediateTtlSeconds: options.intermediateTtlSeconds ?? defaults.ca.intermediateTtl,
-    defaultLeafTtlSeconds: options.defaultLeafTtlSeconds ?? defaults.ca.leafTtl,
-    maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.ca.leafMaxTtl,
-    backdateSeconds: options.backdateSeconds ?? defaults.ca.backdate,
+    keyType: options.keyType ?? defaults.keyType,
+    intermediateTtlSeconds: options.intermediateTtlSeconds ?? defaults.intermediateTtlSeconds,
+    defaultLeafTtlSeconds: options.defaultLeafTtlSeconds ?? defaults.defaultLeafTtlSeconds,
+    maxLeafTtlSeconds: options.maxLeafTtlSeconds ?? defaults.maxLeafTtlSeconds,
+    backdateSeconds: options.backdateSeconds ?? defaults.backdateSeconds,
     signers: options.signers ?? 2,
+    maxQueuedIssuance: options.maxQueuedIssuance ?? defaults.maxQueuedIssuance,
+    maxIssuanceWaitMs: options.maxIssuanceWaitMs ?? defaults.maxIssuanceWaitMs,
     audit: options.audit,
   });
   await authority.start();

@@ -14,6 +14,7 @@ import { TokenReviewAuthenticator } from '../identity/jwt/tokenreview.js';
 import { rulePolicyWithBuiltins } from '../identity/policy/builtin.js';
 import { insecureDevAllowed, selectAuthenticators } from '../config/authenticators.js';
 import type { LeafIssuer } from '../ca/types.js';
+import type { JoinTokenRecords } from '../state/types.js';
 
 export interface IdentitySetup {
   authenticators: Authenticator[];
@@ -25,13 +26,21 @@ export interface IdentitySetup {
 /** Builds the SDS listener's authenticators (chosen by config/authenticators.ts) and policy from config. */
 export function assembleIdentity(
   config: Config,
-  deps: { issuer: LeafIssuer; clock: Clock; logger: Logger },
+  deps: {
+    issuer: LeafIssuer;
+    clock: Clock;
+    logger: Logger;
+    joinTokenRecords?: JoinTokenRecords;
+    /** Other replicas' intermediates: their SVIDs renew here too. */
+    peerIntermediates?: () => readonly string[];
+  },
 ): IdentitySetup {
   const id = config.identity;
   const logger = deps.logger.child({ component: 'identity' });
   const joinTokens = new JoinTokenStore(config.trustDomain, deps.clock, {
     maxTtlSeconds: id.joinToken.maxTtl,
     reuseWindowSeconds: id.joinToken.reuseWindow,
+    ...(deps.joinTokenRecords ? { records: deps.joinTokenRecords } : {}),
   });
   // An entry is needed only while a leaf issued before the eviction can still be valid.
   const evictions = new EvictionList(deps.clock, config.ca.leafMaxTtl * 1000);
@@ -44,7 +53,7 @@ export function assembleIdentity(
       new MtlsAuthenticator({
         trustDomain: config.trustDomain,
         clock: deps.clock,
-        intermediates: () => deps.issuer.intermediatesPem(),
+        intermediates: deps.peerIntermediates ? () => [...deps.issuer.intermediatesPem(), ...deps.peerIntermediates!()] : () => deps.issuer.intermediatesPem(),
         evictions,
         ...(lineageMaxAge === undefined ? {} : { lineageMaxAgeMs: lineageMaxAge * 1000 }),
       }),

@@ -37,6 +37,10 @@ export interface AuthorityOptions {
   backdateSeconds: number;
   /** Signer threads; 0 = one per core. */
   signers: number;
+  /** Certificate issues queued or signing before callers get ERR_CA_OVERLOADED (ca.maxQueuedIssuance). */
+  maxQueuedIssuance?: number;
+  /** A new certificate is refused (ERR_CA_OVERLOADED) while interactive ones already wait this long for a signer (ca.maxIssuanceWait). */
+  maxIssuanceWaitMs?: number;
   /** Issuances, refusals, authority transitions and bundle changes are recorded here. */
   audit?: Auditor;
 }
@@ -54,7 +58,7 @@ export class Authority implements LeafIssuer {
   private readonly states: AuthorityStates;
   private readonly audit: Auditor;
   private readonly isoNotAfter = isoFormatter();
-  private readonly remote = new RemoteLeafSigner();
+  private readonly remote: RemoteLeafSigner;
   private readonly keyManager: KeyManager;
   private readonly listeners = new Set<(e: AuthorityEvent) => void>();
   /** Metric children bound once: label lookups per certificate are measurable at 10k/s. */
@@ -72,11 +76,16 @@ export class Authority implements LeafIssuer {
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
     this.keyManager = options.keyManager ?? memoryKeyManager();
+    const onShed = (reason: string) => options.metrics.shed.inc({ limit: reason });
     this.pool = new SignerPool({
       size: options.signers,
       logger: options.logger,
       onQueueDepth: (d) => options.metrics.signQueueDepth.set(d),
+      maxQueued: options.maxQueuedIssuance,
+      ...(options.maxIssuanceWaitMs === undefined ? {} : { maxWaitMs: options.maxIssuanceWaitMs }),
+      onShed,
     });
+    this.remote = new RemoteLeafSigner({ maxQueued: options.maxQueuedIssuance, onShed });
     this.currentBundle = { trustDomain: this.trustDomain, pem: '', version: '' };
     this.audit = options.audit ?? noAudit;
     this.states = new AuthorityStates((t) => {
@@ -261,7 +270,7 @@ export class Authority implements LeafIssuer {
       const id = request.lineageId;
       const lineageId = id instanceof Uint8Array && id.length === LINEAGE_ID_LENGTH ? Uint8Array.from(id) : crypto.randomBytes(LINEAGE_ID_LENGTH);
       const job = makeJob({ spiffeId, dnsNames, notBeforeMs, notAfterMs, lineageStartMs, lineageId });
-      const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job)).finally(() => this.signed(ca.id));
+      const r = await ('remote' in ca.signing ? this.remote.sign(ca.signing, job) : this.pool.sign(ca.id, job, request.priority)).finally(() => this.signed(ca.id));
       const m = this.pathMetrics[path];
       m.issued.inc();
       m.latency.observe((performance.now() - started) / 1000);

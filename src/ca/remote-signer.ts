@@ -1,7 +1,7 @@
 import crypto from 'node:crypto';
 import { WcaError, isWcaError } from '../errors.js';
-import { limits } from '../limits.js';
 import type { CaKey } from '../keys/types.js';
+import { overloaded, queueBound } from './overload.js';
 import { finishLeaf, prepareLeaf, type LeafTemplateCa, type SignJob, type SignResult } from './sign-leaf.js';
 
 /**
@@ -40,11 +40,20 @@ export async function verifiedSignature(
 export class RemoteLeafSigner {
   private inFlight = 0;
   private closed = false;
+  private readonly maxQueued: number;
+  private readonly onShed: ((reason: 'queued-issuance') => void) | undefined;
+
+  /** `maxQueued`: ca.maxQueuedIssuance, capped at limits.signQueueMax; `onShed` counts each refusal. */
+  constructor(options: { maxQueued?: number; onShed?: (reason: 'queued-issuance') => void } = {}) {
+    this.maxQueued = queueBound(options.maxQueued);
+    this.onShed = options.onShed;
+  }
 
   async sign(ca: RemoteSigningCa, job: SignJob): Promise<SignResult> {
     if (this.closed) throw new WcaError('ERR_CA_CLOSED', 'the CA is shutting down');
-    if (this.inFlight >= limits.signQueueMax) {
-      throw new WcaError('ERR_CA_OVERLOADED', `signing queue is full (${limits.signQueueMax} requests); retry shortly`);
+    if (this.inFlight >= this.maxQueued) {
+      this.onShed?.('queued-issuance');
+      throw overloaded(this.maxQueued);
     }
     this.inFlight++;
     try {

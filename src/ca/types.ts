@@ -1,4 +1,7 @@
 /** The Authority's public contract: what SDS, the admin API and the CLI see. */
+import type { IssuePriority } from './overload.js';
+
+export type { IssuePriority };
 
 import type { KeyType } from '../x509/key-types.js';
 
@@ -20,6 +23,8 @@ export interface LeafRequest {
    * the same extension. Absent or malformed: a new lineage (random id).
    */
   lineageId?: Uint8Array;
+  /** Interactive (default) jumps ahead of bulk re-issuance in the signer queue (see ca/overload.ts). */
+  priority?: IssuePriority;
 }
 
 export interface ServerKeyLeafRequest extends LeafRequest {

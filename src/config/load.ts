@@ -73,12 +73,28 @@ export function loadConfig(options: LoadOptions = {}): Config {
   const problems = parsed.success
     ? consistencyProblems(parsed.data)
     : [...schemaProblems(parsed.error), ...consistencyProblemsBeyond(raw, parsed.error)];
+  const badFlags = flagProblems(problems, options.flags);
+  if (badFlags.length > 0) throw new WcaError('ERR_USAGE', badFlags.join('; '), { details: { problems: badFlags } });
   if (problems.length > 0) {
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
       details: { problems },
     });
   }
   return Object.freeze(parsed.data!);
+}
+
+/**
+ * A problem with a value given as a flag is a usage error (exit 2) that names the
+ * flag the user typed (`--sds-listen: …`), not the config key it sets.
+ */
+function flagProblems(problems: readonly string[], flags: ConfigFlags | undefined): string[] {
+  const named: string[] = [];
+  for (const [flag, keyPath] of Object.entries(flagPaths)) {
+    if (flags?.[flag as keyof ConfigFlags] === undefined) continue;
+    const name = `--${flag.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+    for (const problem of problems) if (problem.startsWith(`${keyPath}: `)) named.push(`${name}: ${problem.slice(keyPath.length + 2)}`);
+  }
+  return named;
 }
 
 /**

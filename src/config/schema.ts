@@ -8,6 +8,7 @@ import { auditConfigSchema } from '../audit/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
+import { stateConfigSchema } from '../state/config.js';
 import { defaultUpstreamTimeoutMs } from '../upstream/loader.js';
 import { defaultAdminSocketPath } from '../admin/socket-path.js';
 import { limits } from '../limits.js';
@@ -40,13 +41,25 @@ export const configSchema = z
       .describe('Where each listener binds.'),
     ca: z
       .object({
-        keyType: z.enum(keyTypes as [string, ...string[]]).default('ec-p256').describe('Key type of the intermediate.'),
+        keyType: z.enum(keyTypes).default('ec-p256').describe('Key type of the intermediate.'),
         intermediateTtl: duration.default(24 * 3600).describe('Lifetime of each intermediate; it rotates before it ends.'),
         leafTtl: duration.default(3600).describe('Default lifetime of a leaf (an X.509-SVID).'),
         // A sixth of the intermediate lifetime: a leaf from a fresh intermediate then never needs truncating before rotation.
         leafMaxTtl: duration.default(4 * 3600).describe('Hard maximum leaf lifetime; requests above it are refused. Must be below ca.intermediateTtl.'),
         backdate: duration.default(30).describe('notBefore is backdated by this much to absorb clock skew between peers.'),
         signers: z.number().int().min(0).max(64).default(0).describe('Signing worker threads; 0 = one per CPU core.'),
+        // About half a second of signing on two cores: a deeper queue is only latency nobody waits for.
+        maxQueuedIssuance: z
+          .number()
+          .int()
+          .min(1)
+          .max(limits.signQueueMax)
+          .default(8192)
+          .describe('Certificate issues queued or signing at once; past it a new one is refused with RESOURCE_EXHAUSTED (ERR_CA_OVERLOADED), a renewal retried later.'),
+        maxIssuanceWait: duration
+          .pipe(z.number().positive().max(limits.issuanceWaitMaxSeconds))
+          .default(0.25)
+          .describe('A new certificate (first of a subscriber, CLI or admin issue) is refused with RESOURCE_EXHAUSTED while others already wait longer than this for a signer: bounds the latency of those admitted on a busy machine. Renewals are not refused by it.'),
         keyManager: keyManagerConfigSchema.describe('Where intermediate keys live: memory, or vault-transit (see docs/keys.md).'),
       })
       .strict()
@@ -81,6 +94,7 @@ export const configSchema = z
     identity: identityConfigSchema,
     audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
     rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
+    state: stateConfigSchema,
     shutdownTimeout: duration.pipe(z.number().positive().max(limits.shutdownTimeoutMaxSeconds)).default(10).describe('On SIGTERM/SIGINT every SDS stream ends with UNAVAILABLE at once; connections then get this long to close before they are cut.'),
     log: z
       .object({

@@ -1,4 +1,4 @@
-import type { Readiness } from '../telemetry/readiness.js';
+import { degradedBy, type Readiness } from '../telemetry/readiness.js';
 
 /**
  * Readiness with a remote key's signing problem added: degraded, not not-ready,
@@ -7,7 +7,5 @@ import type { Readiness } from '../telemetry/readiness.js';
  * said, so operators see why leaves stopped coming.
  */
 export function withSigning(r: Readiness, problem: string | undefined): Readiness {
-  if (problem === undefined || r.state === 'not-ready') return r;
-  const reason = `signing with the intermediate key is failing: ${problem}`;
-  return { state: 'degraded', reason: r.state === 'degraded' ? `${r.reason}; ${reason}` : reason };
+  return degradedBy(r, problem === undefined ? undefined : `signing with the intermediate key is failing: ${problem}`);
 }

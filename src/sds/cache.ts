@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import { backoffMs } from '../backoff.js';
-import { WcaError } from '../errors.js';
-import type { AuthorityEvent, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
+import { GrpcStatus, WcaError, grpcStatusOf } from '../errors.js';
+import type { AuthorityEvent, IssuePriority, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../ca/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import { Limiter } from './limiter.js';
@@ -37,6 +37,8 @@ type Listener<T> = (value: T) => void;
 /** One watch: an object of its own, so the same listener can watch twice and each cancel removes one. */
 interface Watcher<T> {
   readonly listener: Listener<T>;
+  /** Told when the first certificate was refused for load (RESOURCE_EXHAUSTED): the caller is better off elsewhere than waiting. */
+  readonly onShed?: (err: unknown) => void;
 }
 
 interface Entry {
@@ -96,15 +98,22 @@ export class SecretCache {
   /**
    * Calls listener now if a certificate is ready, and on every new one until
    * cancelled. A new identity past the owner's or the cache's cap is refused with
-   * ERR_SDS_LIMIT (idle identities of others make room first).
+   * ERR_SDS_LIMIT (idle identities of others make room first). `onShed` hears
+   * when the first certificate is refused because the CA is overloaded.
    */
-  watchCertificate(key: string, request: ServerKeyLeafRequest, listener: Listener<IssuedSvid>, owner?: string): () => void {
+  watchCertificate(
+    key: string,
+    request: ServerKeyLeafRequest,
+    listener: Listener<IssuedSvid>,
+    owner?: string,
+    onShed?: (err: unknown) => void,
+  ): () => void {
     if (this.closed) throw new Error('SecretCache is closed');
     const e = this.entries.get(key) ?? this.create(key, request, owner);
     e.cancelEvict?.();
     e.cancelEvict = undefined;
     this.idle.delete(e);
-    const watcher: Watcher<IssuedSvid> = { listener };
+    const watcher: Watcher<IssuedSvid> = onShed ? { listener, onShed } : { listener };
     e.watchers.add(watcher);
     if (e.svid) listener(e.svid);
     else if (!e.issuing && !e.cancelTimer) this.issue(e);
@@ -188,6 +197,12 @@ export class SecretCache {
     this.options.logger.info({ reason: event.reason, caIds: event.caIds, identities: count }, 'sds: re-issuing certificates');
   }
 
+  /**
+   * A first certificate is interactive: someone waits for it, so it skips the
+   * limiter and jumps the signer's bulk lane (the signer's queue bound sheds it
+   * under overload). Renewals and re-issues are bulk and go through the limiter,
+   * whose queue holds at most one issue per cached identity.
+   */
   private issue(entry: Entry): void {
     if (entry.issuing) {
       entry.again = true;
@@ -196,9 +211,8 @@ export class SecretCache {
     entry.issuing = true;
     entry.cancelTimer?.();
     entry.cancelTimer = undefined;
-    this.limiter
-      .run(async () => (this.isLive(entry) ? this.options.issuer.issue(entry.request) : undefined))
-      .then(
+    const issue = async (priority: IssuePriority) => (this.isLive(entry) ? this.options.issuer.issue({ ...entry.request, priority }) : undefined);
+    (entry.svid ? this.limiter.run(() => issue('bulk')) : issue('interactive')).then(
         (svid) => this.onIssued(entry, svid),
         (err: unknown) => this.onIssueFailed(entry, err),
       );
@@ -225,6 +239,9 @@ export class SecretCache {
     entry.again = false;
     if (!this.isLive(entry)) return;
     entry.failures++;
+    if (!entry.svid && grpcStatusOf(err) === GrpcStatus.RESOURCE_EXHAUSTED) {
+      for (const watcher of [...entry.watchers]) watcher.onShed?.(err);
+    }
     const delay = backoffMs(entry.failures, retryBaseMs, retryMaxMs, this.random);
     const code = (err as { code?: string }).code ?? 'unknown';
     // Keep serving the current certificate (if any); only the retry is scheduled.

@@ -32,6 +32,14 @@ export const sdsConfigSchema = z
     maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax).describe('Concurrent authenticated streams per server; a stream counts once its caller is authenticated.'),
     maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful.'),
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IPv4 address or IPv6 /64 (one Unix socket counts as one address).'),
+    maxStreamsPerInstance: z
+      .number()
+      .int()
+      .min(1)
+      .max(limits.sdsStreamsPerInstanceMax)
+      // An Envoy opens one stream per secret (two or three) per node, and an instance holds at most sdsNodesPerInstanceMax nodes.
+      .default(64)
+      .describe('Concurrent authenticated streams of one caller instance (a pod, a join token, an mTLS renewal lineage); past it a new stream ends with RESOURCE_EXHAUSTED.'),
     maxPendingStreams: z.number().int().min(1).max(limits.sdsPendingStreamsMax).default(4_096).describe('Concurrent streams not yet authenticated, per server: bounds what callers without a credential hold in all.'),
     firstRequestTimeout: duration
       .pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds))

@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
-import { formatListenAddress, type ListenAddress } from '../net/listen-address.js';
+import type { ListenAddress } from '../net/listen-address.js';
 import { grpcStatusOf, publicMessageOf, WcaError } from '../errors.js';
 import { AuthenticatorChain } from '../identity/chain.js';
 import type { Authenticator, Policy } from '../identity/types.js';
@@ -9,21 +9,20 @@ import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
-import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
-import { listenTls, type TlsListener } from '../transport/tls-listener.js';
-import { listenPlain } from '../transport/plain-listener.js';
+import type { TlsListener } from '../transport/tls-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
 import { addressGroup, StreamAdmission } from './admission.js';
+import { countShed } from './shed.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
 import { DeltaProtocol } from './delta.js';
-import { fetchSecrets } from './fetch.js';
+import { fetchSecretsHandler, type Endable } from './fetch.js';
 import { IdentityStreams, type EvictionCheck } from './identity-streams.js';
+import { listenSds, type SdsListener } from './listener.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
 import { healthHandlers, healthServiceDefinition, type HealthStatusSource } from './health.js';
-import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { DecisionLog } from './decision-log.js';
@@ -94,6 +93,7 @@ const defaultDrainTimeoutMs = 10_000;
 /** Ends a stream before it is served, with the error's status. */
 function refuseStream(call: grpc.ServerDuplexStream<unknown, unknown>, metrics: Metrics, err: unknown): void {
   metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
+  countShed(metrics, err);
   call.emit('error', { code: grpcStatusOf(err), details: publicMessageOf(err) });
 }
 
@@ -114,7 +114,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   });
   const chain = new AuthenticatorChain(options.authenticators, metrics);
   const wildcardNames = [config.certificateName, config.bundleName];
-  const identities = new IdentityStreams(clock, options.evictions);
+  const identities = new IdentityStreams(clock, options.evictions, config.maxStreamsPerInstance);
   const deps: SessionDeps = {
     identities,
     chain,
@@ -134,8 +134,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     streamsPerAddress: config.maxStreamsPerAddress,
     pendingMax: config.maxPendingStreams,
   });
-  /** Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls. */
-  type Endable = { fail(status: number, message: string): void };
+  // Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls.
   const open = new Set<Endable>();
   const fetches = new Set<Endable>();
   let stopping = false;
@@ -179,42 +178,13 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       serveStream('sotw', call, (ports) => new SotwProtocol(ports, wildcardNames)),
     DeltaSecrets: (call: grpc.ServerDuplexStream<DeltaRequest | MalformedRequest, DeltaResponse>) =>
       serveStream('delta', call, (ports) => new DeltaProtocol(ports)),
-    FetchSecrets: (
-      call: grpc.ServerUnaryCall<SotwRequest | MalformedRequest, SotwResponse>,
-      callback: grpc.sendUnaryData<SotwResponse>,
-    ) => {
-      const request = call.request;
-      const fail = (err: unknown) => {
-        metrics.sdsRejected.inc({ code: grpcCodeName(grpcStatusOf(err)) });
-        callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
-      };
-      if (stopping) return fail(shuttingDown());
-      if (request instanceof MalformedRequest) return fail(request.error);
-      let context;
-      try {
-        context = describeCaller(call);
-      } catch (err) {
-        return fail(err);
-      }
-      const fetchDeps = { ...deps, clock, wildcardNames, timeoutMs: config.fetchTimeout * 1000 };
-      // Answered once: by fetchSecrets, or with UNAVAILABLE by close(), whichever comes first.
-      const inFlight: Endable = {
-        fail(status, message) {
-          if (!fetches.delete(inFlight)) return;
-          metrics.sdsRejected.inc({ code: grpcCodeName(status) });
-          callback({ code: status, details: message });
-        },
-      };
-      fetches.add(inFlight);
-      fetchSecrets(fetchDeps, context, request).then(
-        (response) => {
-          if (!fetches.delete(inFlight)) return;
-          metrics.sdsResponses.inc({ kind: 'fetch' });
-          callback(null, response);
-        },
-        (err) => inFlight.fail(grpcStatusOf(err), publicMessageOf(err)),
-      );
-    },
+    FetchSecrets: fetchSecretsHandler({
+      fetch: { ...deps, wildcardNames, timeoutMs: config.fetchTimeout * 1000 },
+      metrics,
+      inFlight: fetches,
+      refusal: () => (stopping ? shuttingDown() : undefined),
+      describeCaller,
+    }),
   };
 
   // A connection without a stream holds a descriptor for nothing: grpc-js closes it after idleTimeout.
@@ -227,51 +197,25 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const health = options.health ? healthHandlers(options.health) : undefined;
   if (health) server.addService(healthServiceDefinition, health.handlers);
 
-  let listener: { accepting(): boolean; stopAccepting(): void; close(): Promise<void> };
-  let address: string;
+  let listener: SdsListener;
   try {
-    if (listen.kind === 'unix' || transport === 'plaintext') {
-      const plain = await listenPlain(server, listen, options.socketMode ?? '0600');
-      listener = plain;
-      address = plain.address;
-    } else {
-      // Reserved (spiffe/reserved.ts): no workload can be granted the identity Envoys pin for this server.
-      const serverSpiffeId = sdsServerSpiffeId(issuer.trustDomain);
-      const ttl = options.leafTtlSeconds;
-      tlsListener = await listenTls({
-        grpcServer: server,
-        host: listen.host,
-        port: listen.port,
-        feed: {
-          watchCertificate: (listener) =>
-            cache.watchCertificate(
-              'workload-ca/sds-server',
-              { spiffeId: serverSpiffeId, dnsNames: config.serverDnsNames, ...(ttl ? { ttlSeconds: ttl } : {}) },
-              listener,
-            ),
-          watchTrust: (listener) => {
-            const emit = () => listener({ rootsPem: cache.bundle.pem, intermediatesPem: issuer.intermediatesPem() });
-            // A rotation activates an intermediate with a re-issue event, a root change with a bundle event.
-            const cancels = [cache.watchBundle(emit), issuer.subscribe(emit)];
-            return () => cancels.forEach((cancel) => cancel());
-          },
-        },
-        requestClientCertificate: transport === 'mtls',
-        connections: {
-          handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
-          perAddress: config.connections.perAddress,
-          max: Math.min(config.connections.max ?? Number.POSITIVE_INFINITY, sdsConnectionBudget(openFilesLimit())),
-        },
-        logger,
-      });
-      listener = tlsListener;
-      address = formatListenAddress({ ...listen, port: tlsListener.port });
-    }
+    listener = await listenSds(server, {
+      listen,
+      transport,
+      issuer,
+      cache,
+      config,
+      socketMode: options.socketMode ?? '0600',
+      ...(options.leafTtlSeconds ? { leafTtlSeconds: options.leafTtlSeconds } : {}),
+      logger,
+    });
   } catch (err) {
     server.forceShutdown();
     cache.close();
     throw err;
   }
+  tlsListener = listener.tls;
+  const address = listener.address;
   logger.info({ address, transport }, 'sds: listening');
 
   return {

@@ -7,6 +7,7 @@ import { untrustedText } from '../telemetry/untrusted-text.js';
 import { authorizeCaller, type AuthorizeDeps } from './caller.js';
 import { MalformedRequest } from './messages.js';
 import { NackLog } from './nack-log.js';
+import { countShed } from './shed.js';
 import type { Protocol, ProtocolDeps } from './protocol.js';
 import type { IdentityStreams } from './identity-streams.js';
 import type { SourceFactory } from './source.js';
@@ -157,7 +158,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
       // The node.id is the caller's own text, written into every later line of this stream.
       this.log.bind({ spiffeId: caller.grant.spiffeId, ...(caller.node ? { nodeId: untrustedText(caller.node.id, 256) } : {}) });
       const track = this.deps.convergence?.subscriber(untrustedText(caller.node?.id ?? caller.grant.spiffeId, 128));
-      this.ports = new StreamPorts(this.deps.sources(caller), this.log, this.io, this.deps, track);
+      this.ports = new StreamPorts(this.deps.sources(caller, (err) => this.end(err)), this.log, this.io, this.deps, track);
       this.protocol = this.makeProtocol(this.ports);
       this.state = 'ready';
       for (const request of this.queue.splice(0)) this.handle(request);
@@ -194,6 +195,7 @@ export class StreamSession<Request extends SotwRequest | DeltaRequest, Response 
     this.close();
     const status = grpcStatusOf(err);
     this.deps.metrics.sdsRejected.inc({ code: grpcCodeName(status) });
+    countShed(this.deps.metrics, err);
     if (err instanceof WcaError) this.log[quiet ? 'debug' : 'info']({ code: err.code, message: err.message }, 'sds: stream ended with error');
     else this.log.error({ err }, 'sds: stream failed');
     this.io.fail(status, publicMessageOf(err));

@@ -40,7 +40,8 @@ export interface StreamCaller {
   validUntilMs?: number;
 }
 
-export type SourceFactory = (caller: StreamCaller) => ResourceSource;
+/** `onShed`: the caller's first certificate was refused for load (RESOURCE_EXHAUSTED); end its stream or call with that error. */
+export type SourceFactory = (caller: StreamCaller, onShed?: (err: unknown) => void) => ResourceSource;
 
 const digest = (text: string) => createHash('sha256').update(text).digest('base64url');
 
@@ -90,6 +91,7 @@ class CallerSource implements ResourceSource {
   constructor(
     private readonly shared: Shared,
     caller: StreamCaller,
+    private readonly onShed: ((err: unknown) => void) | undefined,
   ) {
     const { options } = shared;
     const { grant } = caller;
@@ -120,7 +122,7 @@ class CallerSource implements ResourceSource {
     const { cache } = this.shared.options;
     if (kind === 'certificate') {
       const { certificates } = this.shared;
-      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)), this.owner);
+      return cache.watchCertificate(this.key, this.request, (svid) => onChange(certificates.get(svid, name)), this.owner, this.onShed);
     }
     const { bundles } = this;
     return cache.watchBundle((bundle) => onChange(bundles.get(bundle, name)));
@@ -159,5 +161,5 @@ export function createSourceFactory(options: SourceOptions): SourceFactory {
       plain: new Memo((name, bundle) => tagResource(validationContextResource(name, bundle, false), { bundleVersion: bundle.version })),
     },
   };
-  return (caller) => new CallerSource(shared, caller);
+  return (caller, onShed) => new CallerSource(shared, caller, onShed);
 }

@@ -28,6 +28,11 @@ export const redactPaths = [
   'headers.authorization',
   'passphrase',
   '*.passphrase',
+  // A PostgreSQL URL may carry the password (state.postgres.url).
+  'connectionString',
+  '*.connectionString',
+  'state.postgres',
+  '*.state.postgres',
 ];
 
 export interface LoggerOptions {

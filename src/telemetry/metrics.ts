@@ -26,7 +26,7 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   }
   const registers = [registry];
   /** Values read at scrape time; the composition root fills them in. */
-  const probes: { rotationOverdue?: () => boolean } = {};
+  const probes: { rotationOverdue?: () => boolean; stateStoreUp?: () => boolean } = {};
 
   new Gauge({
     name: 'wca_build_info',
@@ -63,6 +63,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       labelNames: ['authority', 'state'] as const,
       registers,
     }),
+    shed: new Counter({
+      name: 'wca_shed_total',
+      help: 'Requests refused because a limit was reached (RESOURCE_EXHAUSTED), by the reason of the limit (queued-issuance, streams-per-instance, streams-per-address, ...; docs/errors.md)',
+      labelNames: ['limit'] as const,
+      registers,
+    }),
     signQueueDepth: new Gauge({
       name: 'wca_sign_queue_depth',
       help: 'Signing requests waiting for a signer worker',
@@ -96,6 +102,14 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       registers,
       collect() {
         this.set(probes.rotationOverdue?.() ? 1 : 0);
+      },
+    }),
+    stateStoreUp: new Gauge({
+      name: 'wca_state_store_up',
+      help: '1 while the shared state store (state.store) is reachable; 0 while join tokens are refused and it reconnects',
+      registers,
+      collect() {
+        this.set(probes.stateStoreUp?.() === false ? 0 : 1);
       },
     }),
     upstreamRequests: new Counter({

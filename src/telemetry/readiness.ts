@@ -6,3 +6,9 @@ export type Readiness =
   | { state: 'ready' }
   | { state: 'degraded'; reason: string }
   | { state: 'not-ready'; reason: string };
+
+/** Readiness with a problem that degrades service without stopping issuance (a remote key, the shared state store). */
+export function degradedBy(r: Readiness, reason: string | undefined): Readiness {
+  if (reason === undefined || r.state === 'not-ready') return r;
+  return { state: 'degraded', reason: r.state === 'degraded' ? `${r.reason}; ${reason}` : reason };
+}

@@ -1,12 +1,14 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { revokeAuthority } from '../../src/admin/authority-handler.js';
+import { emergencyRotate, revokeAuthority, type AuthorityAdminDeps } from '../../src/admin/authority-handler.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { systemClock } from '../../src/clock.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
-import { ConvergenceTracker } from '../../src/sds/convergence.js';
+import { ConvergenceTracker, tagResource } from '../../src/sds/convergence.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { pemBlocks } from '../../src/x509/der.js';
+import { capturingLogger } from '../fakes/upstream-ca.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 
 describe('RevokeAuthority --upstream', () => {
   it("revokes locally, then asks the upstream to revoke the intermediate's own serial", async () => {
@@ -31,5 +33,68 @@ describe('RevokeAuthority --upstream', () => {
     } finally {
       await ca.close();
     }
+  });
+});
+
+describe('EmergencyRotate onto a new root: trust before use', () => {
+  /** An authority that records transitions; its next intermediate chains to `nextRoot`. */
+  function setup(nextRoot: string) {
+    const steps: string[] = [];
+    const clock = new FakeClock();
+    const convergence = new ConvergenceTracker({ clock });
+    const logs = capturingLogger();
+    const bundle = { trustDomain: 'cluster.local', pem: 'ROOT-A\nROOT-B\n', version: 'with-b' };
+    const authority = {
+      trustDomain: 'cluster.local',
+      authorities: () => [{ id: 'aa', state: 'active' }],
+      rootsOf: (state: 'active' | 'prepared') => (state === 'active' ? ['ROOT-A\n'] : [nextRoot]),
+      prepareNext: async () => (steps.push('prepare'), { id: 'bb' }),
+      activate: (id: string) => void steps.push(`activate ${id}`),
+      taint: (id: string) => void steps.push(`taint ${id}`),
+      bundle: () => bundle,
+      revoke: () => {
+        throw new Error('not expected');
+      },
+    };
+    const deps = {
+      authority,
+      convergence,
+      audit: new AuditLog({ clock }),
+      upstream: { name: 'test' },
+      clock,
+      logger: logs.logger,
+    } as unknown as AuthorityAdminDeps;
+    // One Envoy's ROOTCA stream has been sent the bundle carrying ROOT-B, not yet ACKed.
+    const rootca = convergence.subscriber('node-1');
+    rootca.sent('n1', [tagResource({ name: 'ROOTCA', version: 'with-b', typeUrl: 't', value: new Uint8Array(), any: new Uint8Array() }, { bundleVersion: 'with-b' })]);
+    return { steps, clock, deps, rootca, logs };
+  }
+  const settle = () => new Promise((resolve) => setTimeout(resolve, 10));
+
+  it('activates only once the bundle carrying the new root is ACKed', async () => {
+    const { steps, deps, rootca } = setup('ROOT-B\n');
+    const rotation = emergencyRotate(deps, { reason: 'drill', deadline_seconds: 30 });
+    await settle();
+    expect(steps).toEqual(['prepare']);
+    rootca.answered('n1', false);
+    expect(await rotation).toMatchObject({ new_authority_id: 'bb', tainted_authority_id: 'aa', complete: true });
+    expect(steps).toEqual(['prepare', 'activate bb', 'taint aa']);
+  });
+
+  it('does not wait when the new intermediate chains to a root already in use', async () => {
+    const { steps, deps } = setup('ROOT-A\n');
+    await emergencyRotate(deps, { reason: 'drill', deadline_seconds: 30 });
+    expect(steps).toEqual(['prepare', 'activate bb', 'taint aa']);
+  });
+
+  it('goes ahead at the deadline, with a warning, rather than stay on a suspect key', async () => {
+    const { steps, deps, clock, logs } = setup('ROOT-B\n');
+    const rotation = emergencyRotate(deps, { reason: 'drill', deadline_seconds: 5 });
+    await settle();
+    expect(steps).toEqual(['prepare']);
+    clock.advance(5_000);
+    await rotation;
+    expect(steps).toEqual(['prepare', 'activate bb', 'taint aa']);
+    expect(logs.lines().filter((l) => l.level === 'warn').map((l) => l.acked)).toEqual([0]);
   });
 });

@@ -45,7 +45,7 @@ describe('admin API over a Unix socket', () => {
       dns_names: ok.dns_names,
       expires_at: '2026-01-01T00:15:00.000Z',
     });
-    expect(store.consume(created.token, 'test')).toEqual({ id: created.token_id, spiffeId: ok.spiffe_id, dnsNames: ok.dns_names });
+    expect(await store.consume(created.token, 'test')).toEqual({ id: created.token_id, spiffeId: ok.spiffe_id, dnsNames: ok.dns_names });
     expect(logs.text()).toContain(created.token_id);
     expect(logs.text()).not.toContain(created.token);
   });

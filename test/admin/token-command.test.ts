@@ -44,16 +44,16 @@ describe('workload-ca token create', () => {
     const token = result.stdout.trim();
     expect(token).toMatch(/^wcajt_[A-Za-z0-9_-]{43}$/);
     expect(result.stderr).toMatch(/^join token [0-9a-f]{16} for spiffe:\/\/cluster.local\/vm\/db-1, usable once until 2026-01-01T00:15:00.000Z\n$/);
-    expect(store.consume(token, 'test').dnsNames).toEqual(['db-1.vm.internal']);
+    expect((await store.consume(token, 'test')).dnsNames).toEqual(['db-1.vm.internal']);
   });
 
-  it('prints JSON with --json', async () => {
-    const result = await run('create', '--spiffe-id', 'spiffe://cluster.local/vm/db-2', '--ttl', '60', '--json', '--admin-socket', `unix:${server.path}`);
+  it('prints JSON with -o json', async () => {
+    const result = await run('create', '--spiffe-id', 'spiffe://cluster.local/vm/db-2', '--ttl', '60', '-o', 'json', '--admin-socket', `unix:${server.path}`);
     expect(JSON.parse(result.stdout)).toMatchObject({ spiffe_id: 'spiffe://cluster.local/vm/db-2', dns_names: [], expires_at: '2026-01-01T00:01:00.000Z' });
   });
 
   it.each([
-    ['a bad TTL', ['--ttl', 'soon'], ExitCode.USAGE, /--ttl "soon" is not a duration/],
+    ['a bad TTL', ['--ttl', 'soon'], ExitCode.USAGE, /--ttl: "soon" is not a duration/],
     ['a TTL above the server maximum', ['--ttl', '2h'], ExitCode.USAGE, /between 1 s and 3600 s/],
     ['a foreign trust domain', ['--ttl', '1m', '--spiffe-id', 'spiffe://evil.org/x'], ExitCode.USAGE, /not in trust domain "cluster.local"/],
     ['a TCP admin address', ['--ttl', '1m', '--admin-socket', '127.0.0.1:9'], ExitCode.USAGE, /must be unix:\/absolute\/path/],

@@ -163,7 +163,7 @@ describe('token create and a socket another user owns (a squatter)', () => {
     try {
       const result = await tokenCreate(server.path);
       expect(result.stdout).not.toMatch(/wcajt_/);
-      expect(store.outstanding).toBe(0);
+      expect(await store.outstanding()).toBe(0);
       expect(result.exit).toBe(ExitCode.CONFIG);
       expect(isWcaError(result.err, 'ERR_ADMIN_SOCKET_UNSAFE')).toBe(true);
       expect((result.err as { details: unknown }).details).toMatchObject({ reason, owner: NOBODY });

@@ -60,7 +60,7 @@ async function refusal(s: XdsStream) {
 describe.each(['tcp', 'unix'] as const)('join-token reuse over %s', (kind) => {
   it('serves the joining Envoy’s streams on its connection; a neighbour with the same node, or another cluster, is refused', async () => {
     const joinTokens = await start(kind);
-    const { token } = joinTokens.create({ spiffeId: 'spiffe://cluster.local/vm/db', ttlSeconds: 600 });
+    const { token } = await joinTokens.create({ spiffeId: 'spiffe://cluster.local/vm/db', ttlSeconds: 600 });
     const node = { id: 'vm~db', cluster: 'vm' };
 
     // The joining Envoy: one connection, one stream per secret, as Envoy outside ADS.

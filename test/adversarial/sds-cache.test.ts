@@ -106,7 +106,7 @@ describe('a private key belongs to one instance (item 5)', () => {
 
   it('gives two machines joining with tokens for the same SPIFFE ID and node.id different keys', async () => {
     const spiffeId = 'spiffe://cluster.local/vm/db';
-    const tokens = [0, 1].map(() => joinTokens.create({ spiffeId, ttlSeconds: 600 }).token);
+    const tokens = await Promise.all([0, 1].map(async () => (await joinTokens.create({ spiffeId, ttlSeconds: 600 })).token));
     const streams = tokens.map((token) => openStream(`Bearer ${token}`, 'vm~db'));
     const [k1, k2] = await Promise.all(streams.map(keyOf));
     expect(k2).not.toBe(k1);
@@ -137,7 +137,8 @@ describe('what one credential makes the cache hold is bounded (item 9)', () => {
     const stream = XdsStream.sotw(h.client(), new grpc.Metadata());
     stream.send({ node: { ...envoyNode('sidecar~ok'), cluster: long }, resource_names: ['default'], type_url: secretTypeUrl });
     expect((await stream.status).code).toBe(grpc.status.INVALID_ARGUMENT);
-    expect(h.server.cache.stats().identities).toBe(before);
+    // Not toBe(before): the earlier tests' identities go idle (idleSeconds) and may leave meanwhile on a slow box.
+    expect(h.server.cache.stats().identities).toBeLessThanOrEqual(before);
   });
 
   it('refuses node identities past the per-instance cap with RESOURCE_EXHAUSTED, bounded in entries and memory', async () => {

@@ -82,4 +82,68 @@ describe('SignerPool', () => {
     expect(outcomes).toContain('ERR_CA_CLOSED');
     await expect(pool.sign(ca.id, keyJob(0))).rejects.toMatchObject({ code: 'ERR_CA_CLOSED' });
   });
+
+  it('refuses work past maxQueued with ERR_CA_OVERLOADED naming the limit, counts each refusal, and takes work again once it drains', async () => {
+    let shed = 0;
+    const pool = new SignerPool({ size: 1, logger: silentLogger(), maxQueued: 10, onShed: () => shed++ });
+    try {
+      pool.addCa(ca);
+      const settled = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => pool.sign(ca.id, keyJob(i), i % 2 ? 'bulk' : 'interactive')));
+      const refused = settled.filter((s): s is PromiseRejectedResult => s.status === 'rejected');
+      expect(settled.filter((s) => s.status === 'fulfilled')).toHaveLength(10);
+      expect(refused).toHaveLength(40);
+      for (const r of refused) expect(r.reason).toMatchObject({ code: 'ERR_CA_OVERLOADED', details: { reason: 'queued-issuance', limit: 10 } });
+      expect(String((refused[0]!.reason as Error).message)).toContain('ca.maxQueuedIssuance');
+      expect(shed).toBe(40);
+      await expect(pool.sign(ca.id, keyJob(99))).resolves.toMatchObject({ serialHex: expect.any(String) });
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('signs an interactive job ahead of a backlog of bulk jobs queued before it', async () => {
+    const pool = new SignerPool({ size: 1, logger: silentLogger() });
+    try {
+      pool.addCa(ca);
+      let bulkDone = 0;
+      const bulk = Array.from({ length: 2000 }, (_, i) => pool.sign(ca.id, keyJob(i), 'bulk').then(() => void bulkDone++));
+      // Let the first bulk batches leave, as in a taint already under way.
+      await new Promise((r) => setImmediate(r));
+      let bulkDoneWhenSigned = -1;
+      await pool.sign(ca.id, keyJob(5000), 'interactive').then(() => (bulkDoneWhenSigned = bulkDone));
+      // FIFO would sign all 2,000 first; the lanes let at most a few small bulk batches pass.
+      expect(bulkDoneWhenSigned).toBeGreaterThanOrEqual(0);
+      expect(bulkDoneWhenSigned).toBeLessThan(500);
+      await Promise.all(bulk);
+      expect(bulkDone).toBe(2000);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  it('refuses a new interactive job while queued ones already wait longer than maxWaitMs (issuance-wait); bulk work still queues', async () => {
+    const shed: string[] = [];
+    const pool = new SignerPool({ size: 1, logger: silentLogger(), maxWaitMs: 20, onShed: (reason) => shed.push(reason) });
+    try {
+      pool.addCa(ca);
+      // Keep adding interactive work until the queue is old enough to refuse some (how soon depends on the box).
+      const backlog: Promise<unknown>[] = [];
+      let refused: unknown;
+      for (let round = 0; round < 100 && refused === undefined; round++) {
+        for (let i = 0; i < 500; i++) backlog.push(pool.sign(ca.id, keyJob(i)).catch((err: unknown) => (refused ??= err)));
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      expect(refused).toMatchObject({ code: 'ERR_CA_OVERLOADED', details: { reason: 'issuance-wait', limit: 20 } });
+      expect(String((refused as Error).message)).toContain('ca.maxIssuanceWait');
+      expect(shed.length).toBeGreaterThan(0);
+      expect(new Set(shed)).toEqual(new Set(['issuance-wait']));
+      const bulk = pool.sign(ca.id, keyJob(9001), 'bulk');
+      await Promise.all(backlog);
+      await expect(bulk).resolves.toMatchObject({ serialHex: expect.any(String) });
+      // Drained: new work is admitted again.
+      await expect(pool.sign(ca.id, keyJob(9002))).resolves.toMatchObject({ serialHex: expect.any(String) });
+    } finally {
+      await pool.close();
+    }
+  });
 });

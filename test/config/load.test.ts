@@ -68,6 +68,14 @@ describe('config loading', () => {
     ['admin API on TCP', 'listen:\n  admin: 127.0.0.1:9000\n', /listen\.admin: .*Unix socket only/],
     ['a token authenticator before mtls', 'sds:\n  authenticators: [join-token, mtls]\n', /mtls must come before join-token/],
     ['an authenticator that is not configured', 'sds:\n  authenticators: [jwt]\n', /"jwt" is not available here/],
+    ['a queued-issuance bound of zero', 'ca:\n  maxQueuedIssuance: 0\n', /ca\.maxQueuedIssuance/],
+    ['a queued-issuance bound above its ceiling', 'ca:\n  maxQueuedIssuance: 50001\n', /ca\.maxQueuedIssuance/],
+    ['a fractional queued-issuance bound', 'ca:\n  maxQueuedIssuance: 1.5\n', /ca\.maxQueuedIssuance/],
+    ['an issuance wait above its ceiling', 'ca:\n  maxIssuanceWait: 11s\n', /ca\.maxIssuanceWait/],
+    ['an issuance wait of zero', 'ca:\n  maxIssuanceWait: 0s\n', /ca\.maxIssuanceWait/],
+    ['a per-instance stream cap of zero', 'sds:\n  maxStreamsPerInstance: 0\n', /sds\.maxStreamsPerInstance/],
+    ['a per-instance stream cap above its ceiling', 'sds:\n  maxStreamsPerInstance: 10001\n', /sds\.maxStreamsPerInstance/],
+    ['a per-connection stream cap above its ceiling', 'sds:\n  maxStreamsPerConnection: 10001\n', /sds\.maxStreamsPerConnection/],
   ])('rejects %s, naming the key and the problem', (_name, yaml, message) => {
     const err = errorOf(() => loadConfig({ file: tmpFile(yaml), env: {} }));
     expect(err.code).toBe('ERR_CONFIG_INVALID');

@@ -58,6 +58,8 @@ export class FakePcaServer extends HttpTestServer {
   misbehave: Misbehaviour | undefined;
   /** Largest number of IssueCertificate/GetCertificate exchanges open at once. */
   maxConcurrent = 0;
+  /** What DescribeCertificateAuthority says of the CA (AWS: CREATING, PENDING_CERTIFICATE, ACTIVE, DISABLED, EXPIRED, FAILED, DELETED). */
+  caStatus = 'ACTIVE';
   readonly region: string;
   readonly caArn: string;
   private readonly issued = new Map<string, Issued>();
@@ -134,7 +136,7 @@ export class FakePcaServer extends HttpTestServer {
           ok: {
             CertificateAuthority: {
               Arn: this.caArn,
-              Status: 'ACTIVE',
+              Status: this.caStatus,
               Type: ca.chainPem.length > 0 ? 'SUBORDINATE' : 'ROOT',
               CertificateAuthorityConfiguration: { KeyAlgorithm: 'EC_prime256v1', SigningAlgorithm: 'SHA256WITHECDSA', Subject: { CommonName: 'Test CA' } },
             },

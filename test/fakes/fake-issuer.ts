@@ -1,6 +1,6 @@
 import type { AuthorityEvent, IssuedCert, IssuedSvid, LeafIssuer, ServerKeyLeafRequest, TrustBundle } from '../../src/ca/types.js';
 import type { Clock } from '../../src/clock.js';
-import { WcaError } from '../../src/errors.js';
+import { WcaError, type ErrorCode } from '../../src/errors.js';
 
 /**
  * A LeafIssuer for cache and protocol unit tests: placeholder PEM text, counted
@@ -12,8 +12,9 @@ export class FakeIssuer implements LeafIssuer {
   readonly requests: ServerKeyLeafRequest[] = [];
   caId = 'ca-1';
   lifetimeMs = 3600_000;
-  /** Issues fail with ERR_CA_NOT_READY while this is above zero (decremented per call). */
+  /** Issues fail with `failCode` while this is above zero (decremented per call). */
   failNext = 0;
+  failCode: ErrorCode = 'ERR_CA_NOT_READY';
   /** When true, issue() waits for release(). */
   hold = false;
   private held: (() => void)[] = [];
@@ -34,7 +35,7 @@ export class FakeIssuer implements LeafIssuer {
     if (this.hold) await new Promise<void>((resolve) => this.held.push(resolve));
     if (this.failNext > 0) {
       this.failNext--;
-      throw new WcaError('ERR_CA_NOT_READY', 'fake CA not ready');
+      throw new WcaError(this.failCode, 'fake CA refused');
     }
     const serial = (++this.serial).toString(16).toUpperCase().padStart(4, '0');
     const now = this.clock.now();

@@ -4,7 +4,7 @@
  * prints one line naming each missing tool and how to install it. With CI=true a
  * missing tool fails the run instead, so CI never counts a skip as a pass.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, readdirSync } from 'node:fs';
 import path from 'node:path';
 
 export interface Tool {
@@ -13,6 +13,8 @@ export interface Tool {
   /** An environment variable that may name the executable directly. */
   envVar?: string;
   install: string;
+  /** Folders searched after PATH and .tools/ (Debian keeps PostgreSQL's server binaries off PATH). */
+  dirs?: readonly string[];
 }
 
 export const tools = {
@@ -30,9 +32,24 @@ export const tools = {
   },
   systemdAnalyze: { bin: 'systemd-analyze', install: 'apt-get install systemd' },
   systemdSysusers: { bin: 'systemd-sysusers', install: 'apt-get install systemd' },
+  initdb: { bin: 'initdb', install: 'apt-get install postgresql', dirs: postgresBinDirs() },
+  pgCtl: { bin: 'pg_ctl', install: 'apt-get install postgresql', dirs: postgresBinDirs() },
 } satisfies Record<string, Tool>;
 
 export type ToolName = keyof typeof tools;
+
+/** Debian's /usr/lib/postgresql/<major>/bin, newest major first. */
+function postgresBinDirs(): string[] {
+  const base = '/usr/lib/postgresql';
+  try {
+    return readdirSync(base)
+      .filter((v) => /^\d+$/.test(v))
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => path.join(base, v, 'bin'));
+  } catch {
+    return [];
+  }
+}
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 /** Where `.ci/run` installs tools that do not come from apt; searched after PATH. */
@@ -52,7 +69,7 @@ export function toolPath(name: ToolName): string | undefined {
   const tool: Tool = tools[name];
   const fromEnv = tool.envVar ? process.env[tool.envVar] : undefined;
   if (fromEnv) return executable(fromEnv) ? fromEnv : undefined;
-  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...localBins];
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter).filter(Boolean), ...localBins, ...(tool.dirs ?? [])];
   for (const dir of dirs) {
     const candidate = path.join(dir, tool.bin);
     if (executable(candidate)) return candidate;

@@ -96,10 +96,12 @@ describe('SecretCache', () => {
     expect(seen.map((b) => b.version)).toEqual(['b1', 'b2']);
   });
 
-  it('bounds concurrent issues and still serves every identity', async () => {
+  it('bounds concurrent re-issues (bulk) and still re-issues every identity', async () => {
     const { issuer, cache } = setup({ issueConcurrency: 3 });
-    issuer.hold = true;
     const watchers = Array.from({ length: 10 }, (_, i) => collect(cache, `n${i}`));
+    await settle();
+    issuer.hold = true;
+    issuer.rotate('ca-2');
     await settle();
     expect(issuer.inFlight).toBe(3);
     expect(cache.stats().queued).toBe(7);
@@ -108,7 +110,60 @@ describe('SecretCache', () => {
       await settle();
       expect(issuer.inFlight).toBeLessThanOrEqual(3);
     }
-    expect(watchers.every((w) => w.seen.length === 1)).toBe(true);
+    expect(watchers.every((w) => w.seen.length === 2 && w.seen[1]!.caId === 'ca-2')).toBe(true);
+    expect(issuer.requests.slice(10).every((r) => r.priority === 'bulk')).toBe(true);
+  });
+
+  it('issues a new subscriber\'s first certificate at once, as interactive, while a re-issue of every other one waits', async () => {
+    const { issuer, cache } = setup({ issueConcurrency: 2 });
+    Array.from({ length: 6 }, (_, i) => collect(cache, `n${i}`));
+    await settle();
+    issuer.hold = true;
+    issuer.rotate('ca-2');
+    await settle();
+    expect(cache.stats().queued).toBe(4);
+    const fresh = collect(cache, 'fresh');
+    await settle();
+    // Not queued behind the four bulk re-issues: it reached the issuer at once, marked interactive.
+    expect(issuer.inFlight).toBe(3);
+    expect(issuer.requests.at(-1)).toMatchObject({ spiffeId: id('fresh').spiffeId, priority: 'interactive' });
+    issuer.release();
+    await settle();
+    expect(fresh.seen).toHaveLength(1);
+    issuer.hold = false;
+    issuer.release();
+  });
+
+  it('tells the watchers of a first certificate refused for load (RESOURCE_EXHAUSTED); other failures keep them waiting', async () => {
+    const { issuer, cache } = setup();
+    const shed: unknown[] = [];
+    issuer.failNext = 1;
+    cache.watchCertificate('waits', id('waits'), () => undefined, undefined, (err) => shed.push(err));
+    await settle();
+    expect(shed).toHaveLength(0);
+    issuer.failNext = 1;
+    issuer.failCode = 'ERR_CA_OVERLOADED';
+    cache.watchCertificate('shed', id('shed'), () => undefined, undefined, (err) => shed.push(err));
+    await settle();
+    expect(shed).toHaveLength(1);
+    expect(shed[0]).toMatchObject({ code: 'ERR_CA_OVERLOADED' });
+  });
+
+  it('keeps serving the current certificate when a renewal is refused for load, and retries it', async () => {
+    const { clock, issuer, cache } = setup();
+    const shed: unknown[] = [];
+    const seen: IssuedSvid[] = [];
+    cache.watchCertificate('n', id('n'), (svid) => seen.push(svid), undefined, (err) => shed.push(err));
+    await settle();
+    issuer.failNext = 1;
+    issuer.failCode = 'ERR_CA_OVERLOADED';
+    clock.advance(issuer.lifetimeMs / 2);
+    await settle();
+    expect(shed).toHaveLength(0);
+    expect(seen).toHaveLength(1);
+    clock.advance(1000);
+    await settle();
+    expect(seen).toHaveLength(2);
   });
 
   it('retries a failed first issue with backoff on the injected clock', async () => {

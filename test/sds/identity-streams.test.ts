@@ -64,4 +64,18 @@ describe('EvictionList', () => {
     expect(() => evictions.check(ID, before)).not.toThrow();
     expect(evictions.size).toBe(0);
   });
+
+  it('caps streams per instance with ERR_SDS_LIMIT (streams-per-instance); other instances are not affected and a release frees a place once', () => {
+    const streams = new IdentityStreams(new FakeClock(), undefined, 2);
+    const first = streams.admit(caller(), () => undefined);
+    streams.admit(caller(), () => undefined);
+    expect(() => streams.admit(caller(), () => undefined)).toThrow(
+      expect.objectContaining({ code: 'ERR_SDS_LIMIT', details: { reason: 'streams-per-instance', limit: 2 } }),
+    );
+    expect(() => streams.admit(caller({ instance: 'other' }), () => undefined)).not.toThrow();
+    first();
+    first();
+    streams.admit(caller(), () => undefined);
+    expect(() => streams.admit(caller(), () => undefined)).toThrow(expect.objectContaining({ code: 'ERR_SDS_LIMIT' }));
+  });
 });

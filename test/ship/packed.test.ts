@@ -36,7 +36,8 @@ function expectedFiles(): string[] {
     .filter((f) => f.endsWith('.ts'))
     .flatMap((f) => [`dist/${f.replace(/\.ts$/, '.js')}`, `dist/${f.replace(/\.ts$/, '.d.ts')}`]);
   const docs = [...tracked('docs'), ...tracked('plugins').filter((f) => f.endsWith('README.md'))];
-  return [...compiled, ...docs, ...tracked('protos'), 'package.json', 'README.md', 'LICENSE', 'SECURITY.md'].sort();
+  const migrations = tracked('src/state/postgres/migrations').filter((f) => f.endsWith('.sql'));
+  return [...compiled, ...docs, ...migrations, ...tracked('protos'), 'package.json', 'README.md', 'LICENSE', 'SECURITY.md'].sort();
 }
 
 describe('npm pack', () => {
@@ -61,8 +62,8 @@ describe('installed with --omit=optional --ignore-scripts', () => {
     };
     expect(Object.keys(manifest.dependencies)).not.toEqual(expect.arrayContaining(['tsx']));
     expect(Object.keys(manifest.dependencies)).not.toContain('@grpc/grpc-js-xds');
-    expect(Object.keys(manifest.optionalDependencies).sort()).toEqual(['@aws-sdk/client-acm-pca', 'pkcs11js']);
-    for (const absent of ['tsx', '@grpc/grpc-js-xds', 'pkcs11js', '@aws-sdk/client-acm-pca']) {
+    expect(Object.keys(manifest.optionalDependencies).sort()).toEqual(['@aws-sdk/client-acm-pca', 'pg', 'pkcs11js']);
+    for (const absent of ['tsx', '@grpc/grpc-js-xds', 'pkcs11js', '@aws-sdk/client-acm-pca', 'pg']) {
       expect(fs.existsSync(path.join(packed.dir, 'node_modules', absent)), absent).toBe(false);
     }
   });
@@ -110,6 +111,14 @@ describe('installed with --omit=optional --ignore-scripts', () => {
     const r = await workloadCa('upstream', 'check', '-c', file);
     expect(r.code, r.stdout + r.stderr).toBe(3);
     expect(r.stderr).toContain(`needs the npm package ${pkg}, which is not installed`);
+  });
+
+  it('serve with state.store postgres but without pg exits 3 naming the package', async () => {
+    const file = path.join(packed.dir, 'postgres.yaml');
+    fs.writeFileSync(file, `state:\n  store: postgres\n  postgres: { host: /nonexistent, database: wca, user: wca }\n`);
+    const r = await workloadCa('serve', '-c', file, '--sds-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', `unix:${packed.dir}/pg-admin.sock`);
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toContain('needs the npm package pg, which is not installed');
   });
 
   it("the plugins README's worked example type-checks against the installed package's declarations", async () => {

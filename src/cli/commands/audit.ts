@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdmin } from '../admin-connection.js';
+import { flagError } from '../flags.js';
+import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
@@ -31,10 +32,10 @@ export function registerAuditCommand(program: Command, output: CommandOutput = p
     const format = outputFormat(flags.output);
     const limit = Number(flags.lines);
     if (!Number.isInteger(limit) || limit < 1 || limit > limits.auditTailMax) {
-      throw new WcaError('ERR_USAGE', `-n "${flags.lines}" must be a whole number from 1 to ${limits.auditTailMax}`);
+      throw flagError('--lines', flags.lines, `must be a whole number from 1 to ${limits.auditTailMax}`);
     }
     const { events } = await withAdmin(flags.adminSocket, (client) => client.listAuditEvents({ limit, types: flags.type }));
-    if (format === 'json') output.stdout.write(`${JSON.stringify(events.map((e) => JSON.parse(e.json) as unknown), null, 2)}\n`);
-    else output.stdout.write(table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)])));
+    const parsed = events.map((e) => JSON.parse(e.json) as unknown);
+    printData(output.stdout, format, parsed, () => table(['SEQ', 'TIME', 'TYPE', 'EVENT'], events.map((e) => [e.seq, e.time, e.type, summary(e.json)])));
   });
 }

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdmin } from '../admin-connection.js';
+import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
@@ -30,6 +31,19 @@ export function authorityTable(s: AuthorityStatus): string {
   text += `\nsubscribers: ${s.subscribers}, on the active authority (acked): ${s.converged} (${percent(s.converged, s.subscribers)})\n`;
   text += `bundle ${s.bundle_version}: acked by ${s.bundle_acked} of ${s.bundle_subscribers} subscribed\n`;
   for (const a of s.authorities) if (a.nacked_nodes.length) text += `NACKed a certificate under ${a.id}: ${a.nacked_nodes.join(', ')}\n`;
+  if (s.replicas?.length) {
+    const rows = s.replicas.map((r) => [
+      r.replica_id,
+      r.authorities.find((a) => a.state === 'active')?.id ?? '-',
+      String(r.subscribers),
+      `${r.converged} (${percent(r.converged, r.subscribers)})`,
+      r.last_seen,
+    ]);
+    text += `\nreplicas (from their last heartbeats):\n${table(['REPLICA', 'ACTIVE AUTHORITY', 'SUBSCRIBERS', 'ON ACTIVE (ACKED)', 'LAST SEEN'], rows)}`;
+    const all = s.replicas.reduce((n, r) => n + r.subscribers, 0);
+    const on = s.replicas.reduce((n, r) => n + r.converged, 0);
+    text += `fleet: ${all} subscribers, ${on} (${percent(on, all)}) on their replica's active authority\n`;
+  }
   return text;
 }
 
@@ -46,7 +60,7 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
       const flags = (id === undefined ? args[0] : args[1]) as Flags;
       const format = outputFormat(flags.output);
       const status = await withAdmin(flags.adminSocket, (client) => call(client, flags, id));
-      output.stdout.write(format === 'json' ? `${JSON.stringify(status, null, 2)}\n` : authorityTable(status));
+      printData(output.stdout, format, status, authorityTable);
     };
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));
 

@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import type { Command } from 'commander';
 import type { GetBundleResponse } from '../../admin/authority-proto.js';
-import { WcaError } from '../../errors.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdmin } from '../admin-connection.js';
+import { flagError } from '../flags.js';
+import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
@@ -25,6 +26,14 @@ export function spiffeBundle(b: GetBundleResponse): { keys: Record<string, unkno
   };
 }
 
+function bundleTable(b: GetBundleResponse): string {
+  const rows = b.roots_pem.map((pem) => {
+    const c = new X509Certificate(pem);
+    return [c.fingerprint256, c.subject.replace(/\n/g, ', '), new Date(c.validTo).toISOString()];
+  });
+  return `trust domain ${b.trust_domain}, bundle version ${b.version}\n` + table(['SHA-256 FINGERPRINT', 'SUBJECT', 'NOT AFTER'], rows);
+}
+
 /** `workload-ca bundle show [--format pem|spiffe]`: the trust bundle as peers receive it. */
 export function registerBundleCommand(program: Command, output: CommandOutput = process): void {
   const bundle = program.command('bundle').description('the trust bundle');
@@ -35,19 +44,12 @@ export function registerBundleCommand(program: Command, output: CommandOutput = 
   withOutputFormat(withAdminSocket(show)).action(async (flags: Flags) => {
     const format = flags.format;
     if (format !== undefined && format !== 'pem' && format !== 'spiffe') {
-      throw new WcaError('ERR_USAGE', `--format "${format.slice(0, 32)}" is not a bundle format; use pem or spiffe`);
+      throw flagError('--format', format, 'is not a bundle format; use pem or spiffe');
     }
     const o = outputFormat(flags.output);
     const b = await withAdmin(flags.adminSocket, (client) => client.getBundle());
     if (format === 'pem') output.stdout.write(b.roots_pem.join(''));
     else if (format === 'spiffe') output.stdout.write(`${JSON.stringify(spiffeBundle(b), null, 2)}\n`);
-    else if (o === 'json') output.stdout.write(`${JSON.stringify(b, null, 2)}\n`);
-    else {
-      const rows = b.roots_pem.map((pem) => {
-        const c = new X509Certificate(pem);
-        return [c.fingerprint256, c.subject.replace(/\n/g, ', '), new Date(c.validTo).toISOString()];
-      });
-      output.stdout.write(`trust domain ${b.trust_domain}, bundle version ${b.version}\n` + table(['SHA-256 FINGERPRINT', 'SUBJECT', 'NOT AFTER'], rows));
-    }
+    else printData(output.stdout, o, b, bundleTable);
   });
 }

@@ -8,9 +8,10 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../duration.js';
 import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
 import { WcaError } from '../../errors.js';
+import { durationFlag } from '../flags.js';
+import { outputFormat, printData, withOutputFormat } from '../output.js';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../sds/health-client.js';
 import { sdsServiceName } from '../../sds/protos.js';
@@ -24,6 +25,7 @@ interface HealthcheckFlags {
   grpc?: boolean;
   path: '/readyz' | '/healthz';
   timeout: string;
+  output: string;
 }
 
 /** A status line is all we show of the body: a few hundred bytes is plenty. */
@@ -43,7 +45,7 @@ function target(address: ListenAddress): http.RequestOptions {
  * sends nothing, and an impostor could only make it report healthy, as anyone on the
  * port could for an HTTP probe.
  */
-async function grpcProbe(config: Config, timeoutMs: number): Promise<string> {
+async function grpcProbe(config: Config, timeoutMs: number): Promise<{ address: string; status: string; line: string }> {
   const listen = config.listen.sds;
   const transport = resolveSdsTransport(config.sds.transport, config.profile, listen);
   const where = listen.kind === 'unix' ? `unix:${listen.path}` : `dns:${listen.host.includes(':') ? `[${localHost(listen.host)}]` : localHost(listen.host)}:${listen.port}`;
@@ -52,9 +54,8 @@ async function grpcProbe(config: Config, timeoutMs: number): Promise<string> {
       ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false })
       : grpc.credentials.createInsecure();
   const status = await checkHealth(where, credentials, sdsServiceName, timeoutMs);
-  const line = `grpc.health.v1 Check ${formatListenAddress(listen)} ${sdsServiceName}: ${status}`;
-  if (status !== 'SERVING') throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
-  return line;
+  const address = formatListenAddress(listen);
+  return { address, status, line: `grpc.health.v1 Check ${address} ${sdsServiceName}: ${status}` };
 }
 
 function probe(address: ListenAddress, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -77,7 +78,7 @@ function probe(address: ListenAddress, path: string, timeoutMs: number): Promise
 }
 
 export function registerHealthcheckCommand(program: Command): void {
-  program
+  const healthcheck = program
     .command('healthcheck')
     .description("exit 0 if the local server's /readyz answers 200 (container HEALTHCHECK, no curl needed)")
     .option('-c, --config <file>', 'the YAML config `serve` uses (default: $WCA_CONFIG)')
@@ -85,18 +86,26 @@ export function registerHealthcheckCommand(program: Command): void {
     .option('--grpc', 'ask grpc.health.v1 on the SDS listener instead of HTTP /readyz')
     .option('--sds-listen <addr>', 'with --grpc: the SDS listener to ask, host:port or unix:/path')
     .addOption(new Option('--path <path>', 'what to ask').choices(['/readyz', '/healthz']).default('/readyz'))
-    .option('--timeout <duration>', 'give up after', '3s')
-    .action(async (flags: HealthcheckFlags) => {
-      const timeoutSeconds = parseDurationSeconds(flags.timeout);
-      if (timeoutSeconds === undefined || timeoutSeconds <= 0) throw new WcaError('ERR_USAGE', `--timeout "${flags.timeout}" is not a duration (e.g. 3s)`);
-      const config = loadConfig({
-        file: flags.config ?? (process.env.WCA_CONFIG || undefined),
-        flags: { httpListen: flags.httpListen, sdsListen: flags.sdsListen },
-      });
-      if (flags.grpc) return void process.stdout.write(`${await grpcProbe(config, timeoutSeconds * 1000)}\n`);
-      const { status, body } = await probe(config.listen.http, flags.path, timeoutSeconds * 1000);
-      const line = `GET ${formatListenAddress(config.listen.http)}${flags.path}: ${status}${body ? ` ${body.split('\n')[0]}` : ''}`;
-      if (status !== 200) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
-      process.stdout.write(`${line}\n`);
+    .option('--timeout <duration>', 'give up after', '3s');
+  withOutputFormat(healthcheck).action(async (flags: HealthcheckFlags) => {
+    const format = outputFormat(flags.output);
+    const timeoutSeconds = durationFlag('--timeout', flags.timeout);
+    const config = loadConfig({
+      file: flags.config ?? (process.env.WCA_CONFIG || undefined),
+      flags: { httpListen: flags.httpListen, sdsListen: flags.sdsListen },
     });
+    if (flags.grpc) {
+      const { address, status, line } = await grpcProbe(config, timeoutSeconds * 1000);
+      const ok = status === 'SERVING';
+      if (ok || format === 'json') printData(process.stdout, format, { address, service: sdsServiceName, status, ok }, () => `${line}\n`);
+      if (!ok) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
+      return;
+    }
+    const { status, body } = await probe(config.listen.http, flags.path, timeoutSeconds * 1000);
+    const url = `${formatListenAddress(config.listen.http)}${flags.path}`;
+    const line = `GET ${url}: ${status}${body ? ` ${body.split('\n')[0]}` : ''}`;
+    // JSON is printed for a failed probe too: a script reads why from stdout, and whether from the exit code.
+    if (status === 200 || format === 'json') printData(process.stdout, format, { address: url, status, ok: status === 200, body }, () => `${line}\n`);
+    if (status !== 200) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
+  });
 }

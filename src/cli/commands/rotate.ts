@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { parseDurationSeconds } from '../../duration.js';
 import { WcaError } from '../../errors.js';
-import { outputFormat, table, withAdmin, withOutputFormat } from '../admin-connection.js';
+import { withAdmin } from '../admin-connection.js';
+import { durationFlag } from '../flags.js';
+import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
 
 interface Flags {
@@ -29,20 +30,14 @@ export function registerRotateCommand(program: Command, output: CommandOutput = 
     if (!flags.emergency) {
       throw new WcaError('ERR_USAGE', 'rotate needs --emergency (a planned rotation is "authority prepare" then "authority activate")');
     }
-    const deadline = /^\d+$/.test(flags.deadline) ? Number(flags.deadline) : parseDurationSeconds(flags.deadline);
-    if (deadline === undefined || !Number.isInteger(deadline) || deadline < 1 || deadline > 600) {
-      throw new WcaError('ERR_USAGE', `--deadline "${flags.deadline}" must be whole seconds between 1s and 10m`);
-    }
+    const deadline = durationFlag('--deadline', flags.deadline, { min: 1, max: 600, whole: true });
     const r = await withAdmin(flags.adminSocket, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
-    if (format === 'json') output.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
-    else {
-      output.stdout.write(
-        table(
-          ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],
-          [[r.new_authority_id, r.tainted_authority_id || '-', String(r.subscribers), String(r.converged), r.complete ? 'yes' : 'no', `${r.waited_ms}ms`]],
-        ),
-      );
-    }
+    printData(output.stdout, format, r, () =>
+      table(
+        ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],
+        [[r.new_authority_id, r.tainted_authority_id || '-', String(r.subscribers), String(r.converged), r.complete ? 'yes' : 'no', `${r.waited_ms}ms`]],
+      ),
+    );
     if (!r.complete) {
       throw new WcaError('ERR_ROTATION_INCOMPLETE', `${r.subscribers - r.converged} of ${r.subscribers} subscribers had not acknowledged the new authority by the deadline; see "authority show"`);
     }

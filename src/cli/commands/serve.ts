@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigFlags } from '../../config/load.js';
 import { startApp, bundleFingerprints } from '../../app.js';
 import { ExitCode } from '../../errors.js';
+import { envoyBanner } from '../envoy-banner.js';
 
 /** Time after shutdownTimeout for the rest of the process (signers, upstream, admin) to stop. */
 const shutdownBackstopSeconds = 5;
@@ -29,6 +30,8 @@ export function registerServeCommand(program: Command): void {
       const lines = [
         `workload-ca serving (profile ${config.profile}, trust domain ${config.trustDomain})`,
         ...Object.entries(app.addresses).map(([name, address]) => `  ${name.padEnd(6)} ${address}`),
+        // The human banner, not the JSON log on stderr: how to point Envoy at the port actually bound.
+        ...(app.addresses.sds === undefined ? [] : envoyBanner(app.addresses.sds)),
         ...bundleFingerprints(app.authority.bundle().pem).map((fp) => `  root   sha256 ${fp}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

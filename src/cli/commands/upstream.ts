@@ -8,18 +8,18 @@ import { X509Certificate } from 'node:crypto';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { parseDurationSeconds } from '../../duration.js';
 import { mintIntermediate } from '../../ca/intermediate.js';
 import { memoryKeyManager } from '../../keys/memory.js';
 import { createKeyManager } from '../../app/key-manager.js';
+import { keyManagerContext, pluginContext } from '../../app/options.js';
 import { systemClock } from '../../clock.js';
 import type { Config } from '../../config/schema.js';
-import { WcaError } from '../../errors.js';
 import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
-import type { KeyType } from '../../x509/key-types.js';
+import { durationFlag } from '../flags.js';
+import { outputFormat, printData, withOutputFormat, type OutputFormat } from '../output.js';
 
 export interface UpstreamCheckOptions {
   config?: string;
@@ -28,6 +28,53 @@ export interface UpstreamCheckOptions {
   ttl?: string;
   env?: Readonly<Record<string, string | undefined>>;
   out?: { write(text: string): unknown };
+  /** table: a line per step as it finishes; json: one report at the end, also when a step failed. */
+  format?: OutputFormat;
+}
+
+/** One step's outcome, as `-o json` prints it. */
+export interface CheckStep {
+  step: string;
+  status: 'ok' | 'fail' | 'skipped' | 'warning';
+  detail: string;
+  ms?: number;
+}
+
+const LABELS = { ok: 'ok  ', fail: 'FAIL', skipped: 'skipped' } as const;
+
+/** Collects the steps; writes each as it finishes for people, or all at once as JSON. */
+class Report {
+  readonly steps: CheckStep[] = [];
+  constructor(
+    private readonly out: { write(text: string): unknown },
+    private readonly format: OutputFormat,
+    readonly head: { plugin: string; trust_domain: string; profile: string },
+  ) {
+    if (format === 'table') out.write(`upstream "${head.plugin}" for trust domain ${head.trust_domain} (profile ${head.profile})\n`);
+  }
+
+  add(s: CheckStep): void {
+    this.steps.push(s);
+    if (this.format === 'json') return;
+    const ms = s.ms === undefined || s.status !== 'ok' ? '' : ` [${s.ms} ms]`;
+    this.out.write(s.status === 'warning' ? `  warning  ${s.detail}\n` : `  ${s.step.padEnd(8)} ${LABELS[s.status]} ${s.detail}${ms}\n`);
+  }
+
+  async step<T>(name: string, fn: () => Promise<T>, ok: (v: T) => string): Promise<T> {
+    const started = Date.now();
+    try {
+      const value = await fn();
+      this.add({ step: name, status: 'ok', detail: ok(value), ms: Date.now() - started });
+      return value;
+    } catch (err) {
+      this.add({ step: name, status: 'fail', detail: err instanceof Error ? err.message : String(err), ms: Date.now() - started });
+      throw err;
+    }
+  }
+
+  end(passed: boolean): void {
+    printData(this.out, this.format, { ...this.head, passed, steps: this.steps }, () => (passed ? 'upstream check passed\n' : ''));
+  }
 }
 
 const describeCert = (pem: string) => {
@@ -35,53 +82,49 @@ const describeCert = (pem: string) => {
   return `${c.subject.replace(/\n/g, ', ')} (valid until ${new Date(c.validTo).toISOString()})`;
 };
 
-async function step<T>(out: UpstreamCheckOptions['out'] & object, name: string, fn: () => Promise<T>, ok: (v: T) => string): Promise<T> {
-  const started = Date.now();
-  try {
-    const value = await fn();
-    out.write(`  ${name.padEnd(8)} ok   ${ok(value)} [${Date.now() - started} ms]\n`);
-    return value;
-  } catch (err) {
-    out.write(`  ${name.padEnd(8)} FAIL ${err instanceof Error ? err.message : String(err)}\n`);
-    throw err;
-  }
-}
 
 export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
-  const out = options.out ?? process.stdout;
   const config = loadConfig({ file: options.config, env });
   const spec = config.upstream;
   const baseDir = path.dirname(path.resolve(options.config ?? env.WCA_CONFIG ?? 'workload-ca.yaml'));
-  const ttlSeconds = options.ttl === undefined ? 3600 : parseDurationSeconds(options.ttl);
-  if (ttlSeconds === undefined) throw new WcaError('ERR_USAGE', `--ttl "${options.ttl}" is not a duration (e.g. 30m, 1h)`);
-  out.write(`upstream "${spec.plugin}" for trust domain ${config.trustDomain} (profile ${config.profile})\n`);
+  const ttlSeconds = options.ttl === undefined ? 3600 : durationFlag('--ttl', options.ttl);
+  const report = new Report(options.out ?? process.stdout, options.format ?? 'table', { plugin: spec.plugin, trust_domain: config.trustDomain, profile: config.profile });
+  let passed = false;
+  try {
+    await checkUpstream(report, config, { env, baseDir, mint: options.mint === true, ttlSeconds });
+    await checkKeyManager(config, env, report);
+    passed = true;
+  } finally {
+    report.end(passed);
+  }
+}
 
-  await step(out, 'config', async () => {
-    const problems = await checkUpstreamConfig(spec, { baseDir });
+async function checkUpstream(report: Report, config: Config, o: { env: Readonly<Record<string, string | undefined>>; baseDir: string; mint: boolean; ttlSeconds: number }): Promise<void> {
+  const spec = config.upstream;
+  await report.step('config', async () => {
+    const problems = await checkUpstreamConfig(spec, { baseDir: o.baseDir });
     if (problems.length > 0) throw configError(spec.plugin, problems);
   }, () => 'schema valid');
 
-  const upstream = await step(
-    out,
+  const upstream = await report.step(
     'connect',
     () =>
       loadUpstream(
         spec,
-        { logger: createLogger({ level: config.log.level }), now: Date.now, devProfile: config.profile === 'dev', env },
-        { baseDir, timeoutMs: config.upstream.timeout * 1000 },
+        pluginContext({ logger: createLogger({ level: config.log.level }), clock: systemClock, profile: config.profile, env: o.env }),
+        { baseDir: o.baseDir, timeoutMs: config.upstream.timeout * 1000 },
       ),
     (u) => `plugin ${u.name} created`,
   );
   try {
     if (upstream.checkCredentials) {
-      // A real login or token lookup: "accepted" is only said after the upstream said so.
-      await step(out, 'auth', () => upstream.checkCredentials!(), (line) => line);
+      // A real login or authenticated call: "accepted" is only said after the upstream said so.
+      await report.step('auth', () => upstream.checkCredentials!(), (line) => line);
     }
     if (upstream.fetchRoots) {
       // self-signed makes its root on the first mint, so "none yet" is not a failure.
-      await step(
-        out,
+      await report.step(
         'roots',
         async () => {
           const roots = await upstream.fetchRoots!();
@@ -90,39 +133,33 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
         (roots) => (roots.length === 0 ? 'none published yet' : roots.map(describeCert).join('; ')),
       );
     }
-    if (options.mint) {
-      const slot = await step(
-        out,
+    if (o.mint) {
+      const slot = await report.step(
         'mint',
         // A throw-away in-memory key: the check is about the upstream, and must not add versions to a remote key.
-        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType as KeyType, ttlSeconds, nowMs: Date.now() }),
+        () => mintIntermediate({ upstream, keyManager: memoryKeyManager(), trustDomain: config.trustDomain, keyType: config.ca.keyType, ttlSeconds: o.ttlSeconds, nowMs: Date.now() }),
         (s) =>
           `intermediate valid until ${new Date(s.notAfterMs).toISOString()}${s.truncated ? ' (TRUNCATED)' : ''}, ` +
           `roots: ${s.rootsPem.length}`,
       );
-      for (const warning of slot.warnings) out.write(`  warning  ${warning}\n`);
+      for (const warning of slot.warnings) report.add({ step: 'mint', status: 'warning', detail: warning });
     } else {
-      out.write('  mint     skipped (add --mint for a CSR signing round trip)\n');
+      report.add({ step: 'mint', status: 'skipped', detail: '(add --mint for a CSR signing round trip)' });
     }
   } finally {
     await upstream.close();
   }
-  await checkKeyManager(config, env, out);
-  out.write('upstream check passed\n');
 }
 
 /** A remote key manager is part of what `serve` depends on: log in and read the key, change nothing. */
-async function checkKeyManager(config: Config, env: Readonly<Record<string, string | undefined>>, out: UpstreamCheckOptions['out'] & object): Promise<void> {
+async function checkKeyManager(config: Config, env: Readonly<Record<string, string | undefined>>, report: Report): Promise<void> {
   if (config.ca.keyManager.type === 'memory') return;
-  const keyManager = await createKeyManager(config.ca.keyManager, {
-    logger: createLogger({ level: config.log.level }),
-    now: systemClock.now,
-    schedule: systemClock.schedule,
-    env,
-    intermediateTtlSeconds: config.ca.intermediateTtl,
-  });
+  const keyManager = await createKeyManager(
+    config.ca.keyManager,
+    keyManagerContext(config, { logger: createLogger({ level: config.log.level }), clock: systemClock, env }),
+  );
   try {
-    if (keyManager.check) await step(out, 'keys', () => keyManager.check!(), (line) => `${keyManager.name}: ${line}`);
+    if (keyManager.check) await report.step('keys', () => keyManager.check!(), (line) => `${keyManager.name}: ${line}`);
   } finally {
     await keyManager.close();
   }
@@ -130,13 +167,13 @@ async function checkKeyManager(config: Config, env: Readonly<Record<string, stri
 
 export function registerUpstreamCommand(program: Command): void {
   const upstream = program.command('upstream').description('inspect the configured upstream authority');
-  upstream
+  const check = upstream
     .command('check')
     .description('dry-run the upstream: config, authentication, roots, a remote key manager, and with --mint a CSR signing round trip')
     .option('-c, --config <file>', 'config file (default: $WCA_CONFIG, else the dev profile)')
     .option('--mint', 'ask the upstream to sign a test intermediate (a real, billable issuance on AWS Private CA)')
-    .option('--ttl <duration>', 'lifetime requested for the test intermediate', '1h')
-    .action(async (flags: { config?: string; mint?: boolean; ttl: string }) => {
-      await runUpstreamCheck({ config: flags.config, mint: flags.mint, ttl: flags.ttl });
-    });
+    .option('--ttl <duration>', 'lifetime requested for the test intermediate, e.g. 1h or 1h30m', '1h');
+  withOutputFormat(check).action(async (flags: { config?: string; mint?: boolean; ttl: string; output: string }) => {
+    await runUpstreamCheck({ config: flags.config, mint: flags.mint, ttl: flags.ttl, format: outputFormat(flags.output) });
+  });
 }

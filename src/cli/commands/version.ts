@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { packageVersion } from '../../package-root.js';
+import { outputFormat, printData, withOutputFormat } from '../output.js';
 
 /** One format for `workload-ca version`, `--version` and `-V`. */
 export function versionLine(): string {
@@ -8,10 +9,7 @@ export function versionLine(): string {
 
 export function registerVersionCommand(program: Command): void {
   program.version(versionLine(), '-V, --version', 'print the workload-ca version');
-  program
-    .command('version')
-    .description('print the workload-ca version')
-    .action(() => {
-      process.stdout.write(`${versionLine()}\n`);
-    });
+  withOutputFormat(program.command('version').description('print the workload-ca version')).action((flags: { output: string }) => {
+    printData(process.stdout, outputFormat(flags.output), { version: packageVersion(), node: process.version }, () => `${versionLine()}\n`);
+  });
 }

@@ -15,7 +15,7 @@ export class JoinTokenAuthenticator implements Authenticator {
   async authenticate(context: CallerContext): Promise<Caller | null> {
     const bearer = readBearer(context.metadata);
     if (bearer === null || bearer.kind !== 'join-token') return null;
-    const grant = this.store.consume(bearer.token, claimantOf(context));
+    const grant = await this.store.consume(bearer.token, claimantOf(context));
     return {
       authenticator: this.name,
       subject: `join-token:${grant.id}`,

@@ -265,13 +265,16 @@ export interface SignerAuthorityParams {
   now?: () => number;
   /** Releases what the plugin holds (an HSM session); nothing by default. */
   close?: () => void | Promise<void>;
+  /** The contract's checkCredentials (a login the signer holds, e.g. an HSM session); absent by default. */
+  checkCredentials?: () => Promise<string>;
 }
 
 /** The UpstreamAuthority of a plugin that signs intermediates itself with `signer`. */
 export function signerAuthority(p: SignerAuthorityParams): UpstreamAuthority {
-  const { name, signer, issuerCertPem, upstreamChainPem, rootsPem, now, close } = p;
+  const { name, signer, issuerCertPem, upstreamChainPem, rootsPem, now, close, checkCredentials } = p;
   return {
     name,
+    ...(checkCredentials ? { checkCredentials } : {}),
     async mintIntermediate(request) {
       const issuer = typeof issuerCertPem === 'string' ? issuerCertPem : await issuerCertPem(request.trustDomain);
       const signed = await signIntermediate({

@@ -6,20 +6,18 @@
  * naming the package, instead of a resolver stack trace.
  */
 import { WcaError } from './errors.js';
-
-const notFound = new Set(['ERR_MODULE_NOT_FOUND', 'MODULE_NOT_FOUND']);
+import { importOptional as importOrExplain } from '../../optional-import.js';
 
 /** `load` is the plugin's own `() => import('pkg')`, so the specifier stays literal and typed. */
-export async function importOptional<T>(plugin: string, pkg: string, load: () => Promise<T>): Promise<T> {
-  try {
-    return await load();
-  } catch (cause) {
-    if (!notFound.has((cause as { code?: unknown } | undefined)?.code as string)) throw cause;
-    throw new WcaError(
-      'ERR_UPSTREAM_DEPENDENCY_MISSING',
-      `upstream "${plugin}" needs the npm package ${pkg}, which is not installed or not built ` +
-        `(it is an optional dependency of workload-ca: install it with "npm install ${pkg}" where workload-ca is installed)`,
-      { cause, details: { plugin, package: pkg } },
-    );
-  }
+export function importOptional<T>(plugin: string, pkg: string, load: () => Promise<T>): Promise<T> {
+  return importOrExplain(
+    load,
+    (cause) =>
+      new WcaError(
+        'ERR_UPSTREAM_DEPENDENCY_MISSING',
+        `upstream "${plugin}" needs the npm package ${pkg}, which is not installed or not built ` +
+          `(it is an optional dependency of workload-ca: install it with "npm install ${pkg}" where workload-ca is installed)`,
+        { cause, details: { plugin, package: pkg } },
+      ),
+  );
 }

@@ -18,6 +18,7 @@ import { createTestRootCa, testPluginContext, capturingLogger } from '../../fake
 import { createSoftHsmToken, softhsmModule, type SoftHsmToken, type TokenKey } from '../../fixtures/upstream/softhsm.js';
 import { provesEndToEnd } from '../../upstream/leaf-check.js';
 import { hasTools } from '../../helpers/tools.js';
+import { runUpstreamCheck, type CheckStep } from '../../../src/cli/commands/upstream.js';
 
 const haveHsm = hasTools('softhsm', 'pkcs11tool');
 
@@ -115,7 +116,7 @@ describe.runIf(haveHsm)('pkcs11 plugin (real SoftHSM2)', () => {
   });
 
   const failures: Array<{ name: string; config: () => Record<string, unknown>; env?: Record<string, string>; code: ErrorCode; message: RegExp }> = [
-    { name: 'wrong PIN', config: () => ({ ...base(), keyLabel: 'ca-key', certFile: files.ecRoot }), env: { HSM_PIN: '11112222' }, code: 'ERR_UPSTREAM_AUTH', message: /^upstream "pkcs11": PIN incorrect$/ },
+    { name: 'wrong PIN', config: () => ({ ...base(), keyLabel: 'ca-key', certFile: files.ecRoot }), env: { HSM_PIN: '11112222' }, code: 'ERR_UPSTREAM_AUTH', message: /^upstream "pkcs11": PIN incorrect for token "[^"]+" \(slot \d+\) of \S+$/ },
     { name: 'missing key label', config: () => ({ ...base(), keyLabel: 'nope', certFile: files.ecRoot }), code: 'ERR_UPSTREAM_CONFIG', message: /config\.keyLabel: no private key with label "nope" on the token/ },
     { name: 'missing module', config: () => ({ ...base(), module: '/nonexistent/libpkcs11.so', keyLabel: 'ca-key', certFile: files.ecRoot }), code: 'ERR_UPSTREAM_CONFIG', message: /config\.module: cannot load PKCS#11 module \/nonexistent\/libpkcs11\.so/ },
     { name: 'unknown token', config: () => ({ ...base(), tokenLabel: 'other-token', keyLabel: 'ca-key', certFile: files.ecRoot }), code: 'ERR_UPSTREAM_CONFIG', message: /config\.tokenLabel: token "other-token" not found/ },
@@ -140,5 +141,41 @@ describe.runIf(haveHsm)('pkcs11 plugin (real SoftHSM2)', () => {
     await expect(load({ ...base(), keyLabel: 'ca-key', certFile: files.ecRoot }, ctx({ HSM_PIN: '99990000' }))).rejects.toThrow(/PIN incorrect/);
     const upstream = await load({ ...base(), keyLabel: 'ca-key', certFile: files.ecRoot });
     await upstream.close();
+  });
+});
+
+describe.runIf(haveHsm)('upstream check against the HSM (real SoftHSM2 login)', () => {
+  async function check(pin: string): Promise<{ steps: CheckStep[]; error?: Error & { code?: string } }> {
+    const file = path.join(token.dir, 'check.yaml');
+    await writeFile(
+      file,
+      `profile: dev\ntrustDomain: ${td}\nlog:\n  level: silent\nupstream:\n  plugin: pkcs11\n  config:\n` +
+        `    module: ${softhsmModule}\n    tokenLabel: ${token.tokenLabel}\n    pinEnv: HSM_PIN\n    keyLabel: ca-key\n    certFile: ${files.ecRoot}\n`,
+    );
+    let text = '';
+    const error = await runUpstreamCheck({ config: file, env: { HSM_PIN: pin }, format: 'json', out: { write: (t: string) => (text += t) } }).then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+    return { steps: (JSON.parse(text) as { steps: CheckStep[] }).steps, error };
+  }
+
+  it('the auth step asks the HSM: logged in as user to the token, and the key signs for the CA certificate', async () => {
+    const { steps, error } = await check(token.pin);
+    expect(error).toBeUndefined();
+    expect(steps.find((s) => s.step === 'auth')).toMatchObject({
+      status: 'ok',
+      detail: expect.stringMatching(new RegExp(`^logged in as user to token "${token.tokenLabel}" \\(slot \\d+\\) of ${softhsmModule}; the key with label "ca-key" signs for CN=HSM EC Root`)),
+    });
+  });
+
+  it('a wrong PIN fails the connect step with ERR_UPSTREAM_AUTH naming the token and slot, never the PIN', async () => {
+    const { steps, error } = await check('31415926');
+    expect(error?.code).toBe('ERR_UPSTREAM_AUTH');
+    const connect = steps.find((s) => s.step === 'connect')!;
+    expect(connect.status).toBe('fail');
+    expect(connect.detail).toMatch(new RegExp(`PIN incorrect for token "${token.tokenLabel}" \\(slot \\d+\\)`));
+    expect(JSON.stringify(steps)).not.toContain('31415926');
+    expect(steps.some((s) => s.step === 'auth')).toBe(false);
   });
 });

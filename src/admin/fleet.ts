@@ -1,0 +1,151 @@
+/**
+ * Fleet-wide authority actions. What an operator asks of one replica's admin API
+ * (emergency rotation, taint, revoke) is applied there and appended to the shared
+ * actions log; every other replica applies it when it reads it (LISTEN/NOTIFY, and
+ * a catch-up read after a reconnect). Each replica signs with its own
+ * intermediates, so an emergency rotation re-keys every replica, while a taint or
+ * revoke names one authority and only the replica holding it acts.
+ */
+import { backoffMs } from '../backoff.js';
+import { isWcaError, WcaError } from '../errors.js';
+import { limits } from '../limits.js';
+import type { AuthorityAction, AuthorityActionKind, StateStore } from '../state/types.js';
+import * as h from './authority-handler.js';
+import type * as pb from './authority-proto.js';
+
+export interface FleetOptions {
+  store: Pick<StateStore, 'actions' | 'replicas'>;
+  replicaId: string;
+  authority: h.AuthorityAdminDeps;
+}
+
+export class FleetActions {
+  private unsubscribe: (() => void) | undefined;
+  private cancelRetry: (() => void) | undefined;
+  private stopped = false;
+  private attempt = 0;
+  /** Applied one at a time, in log order. */
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: FleetOptions) {}
+
+  /** Applies actions appended from now on; what came before this replica started is history, not a request. */
+  start(): void {
+    const { store, authority } = this.options;
+    store.actions.latestSeq().then(
+      (seq) => {
+        if (this.stopped) return;
+        this.unsubscribe = store.actions.subscribe(seq, (action) => {
+          this.applying = this.applying.then(() => this.apply(action));
+        });
+      },
+      (err: unknown) => {
+        if (this.stopped) return;
+        authority.logger.warn({ err: (err as Error).message }, 'fleet actions: cannot read the log yet, retrying');
+        this.cancelRetry = authority.clock.schedule(() => this.start(), backoffMs(++this.attempt, 500, 30_000));
+      },
+    );
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.cancelRetry?.();
+    this.unsubscribe?.();
+  }
+
+  /**
+   * Records an action applied here for the other replicas. The local action stands
+   * whatever happens; a failure to publish is an error the operator sees.
+   */
+  async publish(action: AuthorityActionKind, authorityId: string, reason: string, by: string): Promise<void> {
+    await this.options.store.actions.append({ action, authorityId, reason, by, origin: this.options.replicaId });
+  }
+
+  /**
+   * Every live replica's status from its last heartbeat, for `authority show`. A row
+   * is read as untrusted input: only the expected fields, of the expected types.
+   */
+  async replicas(): Promise<pb.ReplicaStatus[]> {
+    return (await this.options.store.replicas.live()).map((r) => ({
+      replica_id: r.replicaId,
+      last_seen: new Date(r.lastSeenMs).toISOString(),
+      authorities: Array.isArray(r.status.authorities) ? (r.status.authorities as unknown[]).slice(0, 16).map(authorityOf) : [],
+      subscribers: count(r.status.subscribers),
+      converged: count(r.status.converged),
+    }));
+  }
+
+  /** The state of `authorityId` on the live replica (other than this one) that holds it, from the heartbeats. */
+  async peerState(authorityId: string): Promise<{ replicaId: string; state: unknown } | undefined> {
+    for (const r of await this.options.store.replicas.live()) {
+      if (r.replicaId === this.options.replicaId || !Array.isArray(r.status.authorities)) continue;
+      const found = (r.status.authorities as { id?: unknown; state?: unknown }[]).find((a) => a.id === authorityId);
+      if (found) return { replicaId: r.replicaId, state: found.state };
+    }
+    return undefined;
+  }
+
+  private async apply(action: AuthorityAction): Promise<void> {
+    const { authority: deps, replicaId } = this.options;
+    if (action.origin === replicaId) return;
+    // The audit trail of each transition says where it came from; the caller is in the log line and on the origin replica.
+    const reason = `fleet action ${action.seq} from ${action.origin}: ${action.reason}`.slice(0, limits.adminReasonMaxLength);
+    const log = deps.logger.child({ fleetAction: action.seq, action: action.action, origin: action.origin, by: action.by });
+    try {
+      if (action.action === 'emergency-rotate') {
+        // The shortest wait for subscribers: actions after this one must not queue behind convergence
+        // (re-issue goes on regardless; `authority show` reports it).
+        const done = await h.emergencyRotate(deps, { reason, deadline_seconds: 1 });
+        log.warn({ newAuthority: done.new_authority_id, tainted: done.tainted_authority_id }, 'fleet emergency rotation applied');
+        return;
+      }
+      if (!deps.authority.authorities().some((a) => a.id === action.authorityId)) return; // another replica's authority
+      if (action.action === 'taint') deps.authority.taint(action.authorityId, reason);
+      else deps.authority.revoke(action.authorityId, { reason, holders: deps.convergence.holders(action.authorityId) });
+      log.warn({ authorityId: action.authorityId }, `fleet ${action.action} applied`);
+    } catch (err) {
+      log.error({ err: isWcaError(err) ? { code: err.code, message: err.message } : String(err) }, 'fleet action failed here');
+    }
+  }
+}
+
+/** Which state each forwarded transition starts from (authority-states.ts); others are refused here, not silently there. */
+const fromState = { taint: 'old', revoke: 'tainted' } as const;
+const refusal = { taint: 'not-old', revoke: 'not-tainted' } as const;
+
+/**
+ * Turns "not found here" into "sent to the replica that holds it" for taint and
+ * revoke, when that replica's last heartbeat shows the authority in the state the
+ * transition starts from (a forced revoke is done on the holder's own socket).
+ */
+export async function forwardToHolder(fleet: FleetActions | undefined, err: unknown, action: 'taint' | 'revoke', id: string, reason: string, by: string): Promise<boolean> {
+  if (fleet === undefined || !isWcaError(err, 'ERR_AUTHORITY_NOT_FOUND')) return false;
+  const holder = await fleet.peerState(id);
+  if (holder === undefined) return false;
+  if (holder.state !== fromState[action]) {
+    throw new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${id} is ${String(holder.state)} on replica ${holder.replicaId}; ${action} needs it ${fromState[action]}`, {
+      details: { id, replica: holder.replicaId, reason: refusal[action] },
+    });
+  }
+  await fleet.publish(action, id, reason, by);
+  return true;
+}
+
+
+const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
+const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, limits.adminReasonMaxLength) : '');
+
+function authorityOf(raw: unknown): pb.Authority {
+  const a = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  const s = (typeof a.subscribers === 'object' && a.subscribers !== null ? a.subscribers : {}) as Record<string, unknown>;
+  return {
+    id: text(a.id),
+    state: text(a.state),
+    not_before: text(a.not_before),
+    not_after: text(a.not_after),
+    since: text(a.since),
+    reason: text(a.reason),
+    subscribers: { sent: count(s.sent), acked: count(s.acked), nacked: count(s.nacked) },
+    nacked_nodes: [],
+  };
+}

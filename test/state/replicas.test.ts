@@ -1,0 +1,189 @@
+/**
+ * Two real replicas (startApp twice: one disk upstream root, one real PostgreSQL):
+ * a join token minted on A is spent on B, once for the whole fleet; with the
+ * database stopped, join tokens are refused with UNAVAILABLE while mTLS renewal
+ * keeps working, readiness and the metric say why; after a restart tokens work again.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startApp, type App } from '../../src/app.js';
+import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
+import { authorityTable } from '../../src/cli/commands/authority.js';
+import { loadConfig } from '../../src/config/load.js';
+import { isWcaError } from '../../src/errors.js';
+import { silentLogger } from '../../src/telemetry/logger.js';
+import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
+import { SdsTestClient, type FetchedSvid } from '../identity/sds-client.js';
+import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
+import { hasTools } from '../helpers/tools.js';
+
+const SERVER_ID = 'spiffe://cluster.local/workload-ca/sds';
+
+describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL', () => {
+  let db: TestPostgres;
+  let dir: string;
+  const apps: App[] = [];
+  const admins: AdminClient[] = [];
+  const clients: SdsTestClient[] = [];
+
+  beforeAll(async () => {
+    db = await startTestPostgres();
+    database = await db.createDatabase();
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-replicas-'));
+    const root = await createTestRootCa({ name: 'Replicas Test Root' });
+    fs.writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
+    fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
+    for (const name of ['a', 'b']) await startReplica(name);
+  }, 60_000);
+
+  let database: string;
+  async function startReplica(name: string): Promise<App> {
+    {
+      fs.mkdirSync(path.join(dir, name), { mode: 0o700 });
+      const file = path.join(dir, `${name}.yaml`);
+      fs.writeFileSync(
+        file,
+        [
+          'profile: production',
+          'trustDomain: cluster.local',
+          `listen: { sds: "127.0.0.1:0", http: "127.0.0.1:0", admin: "unix:${dir}/${name}/admin.sock" }`,
+          `upstream: { plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`,
+          'sds: { transport: mtls }',
+          'identity: { joinToken: { maxTtl: 1h, reuseWindow: 30s } }',
+          `state: { store: postgres, postgres: { host: "${db.socketDir}", port: ${db.port}, database: ${database}, user: ${db.user}, statementTimeout: 1s, heartbeatInterval: 1s } }`,
+          'log: { level: silent }',
+          'audit: { sink: none }',
+          '',
+        ].join('\n'),
+      );
+      const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
+      apps.push(app);
+      admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
+      return app;
+    }
+  }
+
+  afterAll(async () => {
+    clients.forEach((c) => c.close());
+    admins.forEach((a) => a.close());
+    await Promise.all(apps.map((a) => a.close()));
+    await db?.close();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  const [A, B] = [0, 1];
+  const client = (replica: number, identity?: FetchedSvid) => {
+    const c = new SdsTestClient(apps[replica]!.addresses.sds!, apps[replica]!.authority.bundle().pem, SERVER_ID, identity);
+    clients.push(c);
+    return c;
+  };
+  const tokenOn = async (replica: number, name: string) =>
+    (await admins[replica]!.createJoinToken({ spiffe_id: `spiffe://cluster.local/vm/${name}`, dns_names: [], ttl_seconds: 600 })).token;
+  const grpcCode = (err: unknown) => (err as { code?: number }).code;
+  const http = async (replica: number, route: string) => {
+    const res = await fetch(`http://${apps[replica]!.addresses.http}${route}`);
+    return { status: res.status, body: await res.text() };
+  };
+
+  it('a token minted on A is spent by a machine on B, and is then used up on A as well', async () => {
+    const token = await tokenOn(A, 'db-1');
+    const svid = await client(B).fetch('default', `Bearer ${token}`, 'vm-db-1');
+    expect(svid.spiffeIds).toEqual(['spiffe://cluster.local/vm/db-1']);
+    const err = await client(A).fetch('default', `Bearer ${token}`, 'vm-db-1').catch((e: unknown) => e);
+    expect(grpcCode(err)).toBe(16); // UNAUTHENTICATED: already used, by another replica
+  });
+
+  it('a machine joined on B renews over mTLS on A (B’s intermediates reach A through the store)', async () => {
+    const svid = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'app-1')}`, 'vm-app-1');
+    await expect
+      .poll(async () => (await client(A, svid).fetch('default', undefined, 'vm-app-1').catch((e: unknown) => e as Error)), { timeout: 15_000, interval: 500 })
+      .toMatchObject({ spiffeIds: ['spiffe://cluster.local/vm/app-1'] });
+  });
+
+  it('an emergency rotation asked of A re-keys B too; a taint of B’s authority asked of A is applied by B', async () => {
+    const activeOn = (replica: number) => apps[replica]!.authority.authorities().find((x) => x.state === 'active')!.id;
+    const before = activeOn(B);
+    const done = await admins[A]!.emergencyRotate({ reason: 'drill', deadline_seconds: 1 });
+    expect(done.new_authority_id).toBe(activeOn(A));
+    await expect.poll(() => activeOn(B), { timeout: 15_000 }).not.toBe(before);
+    expect(apps[B]!.authority.authorities().find((x) => x.id === before)).toMatchObject({ state: 'tainted', reason: expect.stringMatching(/^emergency: fleet action \d+ from replica-a: drill$/) });
+
+    // B's authorities, moved through A's socket (A holds neither): the active one cannot be tainted; the tainted one is revoked by B.
+    const bNow = activeOn(B);
+    await expect.poll(async () => (await apps[A]!.state.replicas.live()).find((r) => r.replicaId === 'replica-b')?.status.authorities, { timeout: 10_000 })
+      .toEqual(expect.arrayContaining([expect.objectContaining({ id: bNow, state: 'active' }), expect.objectContaining({ id: before, state: 'tainted' })]));
+    const refused = await admins[A]!.taintAuthority({ id: bNow, reason: 'suspected' }).catch((e: unknown) => e);
+    expect(isWcaError(refused, 'ERR_AUTHORITY_TRANSITION')).toBe(true);
+    expect((refused as { details: { reason: string } }).details.reason).toBe('not-old');
+    await admins[A]!.revokeAuthority({ id: before, reason: 'drill over', force: false, upstream: false });
+    await expect.poll(() => apps[B]!.authority.authorities().find((x) => x.id === before)?.state, { timeout: 15_000 }).toBe('revoked');
+    // A replica started afterwards does not replay the log: the rotation was for the intermediates of its time.
+    const late = await startReplica('c');
+    await new Promise((r) => setTimeout(r, 2_000));
+    expect(late.authority.authorities().map((x) => x.state)).toEqual(['active']);
+    admins.pop()!.close();
+    await apps.pop()!.close(); // its membership row lapses after three missed heartbeats
+    // An authority no replica holds is still not found.
+    const unknown = await admins[A]!.taintAuthority({ id: 'ab'.repeat(20), reason: 'typo' }).catch((e: unknown) => e);
+    expect(isWcaError(unknown, 'ERR_AUTHORITY_NOT_FOUND')).toBe(true);
+  }, 60_000);
+
+  it('authority show on either replica lists every replica with its own active authority and subscribers', async () => {
+    const activeOn = (replica: number) => apps[replica]!.authority.authorities().find((x) => x.state === 'active')!.id;
+    await expect
+      .poll(async () => (await admins[B]!.getAuthorityStatus()).replicas?.map((r) => [r.replica_id, r.authorities.find((x) => x.state === 'active')?.id]), { timeout: 10_000 })
+      .toEqual([['replica-a', activeOn(A)], ['replica-b', activeOn(B)]]);
+    const text = authorityTable(await admins[A]!.getAuthorityStatus());
+    expect(text).toMatch(/^replica-a +[0-9a-f]+ +\d+ /m);
+    expect(text).toMatch(/^fleet: \d+ subscribers/m);
+  });
+
+  it('lists both replicas as live', async () => {
+    await expect.poll(async () => (await apps[A]!.state.replicas.live()).map((r) => r.replicaId), { timeout: 10_000 }).toEqual(['replica-a', 'replica-b']);
+    const [a] = await apps[B]!.state.replicas.live();
+    expect(a!.status.authorities).toEqual(expect.arrayContaining([expect.objectContaining({ state: 'active' })]));
+  });
+
+  it('database down: join tokens UNAVAILABLE, mTLS renewal still served, readiness and metric report it; back: tokens work again', async () => {
+    const renewing = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'web-1')}`, 'vm-web-1');
+    const pending = await tokenOn(A, 'web-2');
+    // A learns B's intermediates from B's heartbeat, and renews B's SVIDs.
+    await expect
+      .poll(async () => (await client(A, renewing).fetch('default', undefined, 'vm-web-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/web-1']);
+    await db.stop();
+    try {
+      // The first call finds the connection gone; after that the store is known down and answers at once.
+      await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2').catch(() => undefined);
+      const started = Date.now();
+      const refused = await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2').catch((e: unknown) => e);
+      expect(grpcCode(refused)).toBe(14); // UNAVAILABLE
+      expect((refused as Error).message).toMatch(/shared state store unavailable \(consume join token: down\)/);
+      // Where the database lives is nobody's business on the SDS port.
+      expect((refused as Error).message).not.toContain(db.socketDir);
+      expect(Date.now() - started).toBeLessThan(5_000);
+
+      // Renewal over mTLS needs no shared state: served by the replica that signed the SVID and by the other one.
+      for (const replica of [B, A]) {
+        const renewed = await client(replica, renewing).fetch('default', undefined, 'vm-web-1');
+        expect(renewed.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-1']);
+      }
+
+      const created = await admins[A]!.createJoinToken({ spiffe_id: 'spiffe://cluster.local/vm/x', dns_names: [], ttl_seconds: 60 }).catch((e: unknown) => e);
+      expect(isWcaError(created, 'ERR_STATE_STORE_UNAVAILABLE')).toBe(true);
+
+      const ready = await http(B, '/readyz');
+      expect(ready.status).toBe(200);
+      expect(ready.body).toMatch(/^ready, degraded: .*shared state store unreachable/);
+      await expect.poll(async () => (await http(B, '/metrics')).body.match(/^wca_state_store_up (\d)/m)?.[1], { timeout: 10_000 }).toBe('0');
+    } finally {
+      await db.start();
+    }
+    await expect.poll(() => apps[B]!.state.health().up, { timeout: 20_000, interval: 100 }).toBe(true);
+    const joined = await client(B).fetch('default', `Bearer ${pending}`, 'vm-web-2');
+    expect(joined.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-2']);
+    expect((await http(B, '/readyz')).body).toBe('ready\n');
+  }, 60_000);
+});
