@@ -97,6 +97,16 @@ export const limits = {
   sdsFirstRequestTimeoutMaxSeconds: 60,
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
+  /**
+   * grpc.health.v1 Watch streams open at once, in all and per peer IPv4 address or
+   * IPv6 /64. Health calls carry no credential (probes send none), so they get their
+   * own small budget instead of the SDS stream caps: a probe flood can neither hold
+   * memory without end nor take stream slots from Envoys.
+   */
+  healthWatchStreamsMax: 256,
+  healthWatchStreamsPerAddress: 8,
+  /** How often open Watch streams re-check readiness (changes without an event: an intermediate expiring). */
+  healthWatchPollMs: 1000,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

@@ -45,6 +45,8 @@ export interface AdminServer {
   readonly path: string;
   /** host:port of the TCP listener, when admin.tcp is configured. */
   readonly tcpAddress?: string;
+  /** True from bind until close() (readiness). */
+  accepting(): boolean;
   close(): Promise<void>;
 }
 
@@ -85,10 +87,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     logger.info({ address: tcp.address, allow: options.tcp.allow }, 'admin API listening on TCP (mutual TLS, allow-list)');
   }
 
+  let accepting = true;
   return {
     path,
     ...(tcp ? { tcpAddress: tcp.address } : {}),
+    accepting: () => accepting,
     async close() {
+      accepting = false;
       await tcp?.close();
       await shutdownGrpc(server, 5000);
       await removeSocket();

@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { IssuedSvid } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { PresentedChain } from '../identity/types.js';
-import { listen } from '../net/listen.js';
+import { listen, type Listening } from '../net/listen.js';
 import { capConnections, type CappedConnections, type ConnectionCaps } from '../net/connection-cap.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -63,6 +63,8 @@ export interface TlsListener {
   peerChain(peer: string): PresentedChain | undefined;
   /** Open connections (handshakes included). */
   connections(): number;
+  accepting(): boolean;
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -116,7 +118,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
   // One object per connection, so a closing connection never removes a newer one that reuses its address.
   const established = new Map<string, { readonly chain: PresentedChain | undefined }>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  let listening: { address: string; close(): Promise<void> };
+  let listening: Listening;
   let capped!: CappedConnections;
   try {
     await ready;
@@ -167,6 +169,8 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       return connection.chain;
     },
     connections: () => capped.count(),
+    accepting: () => listening.accepting(),
+    stopAccepting: () => listening.stopAccepting(),
     async close() {
       cancels.forEach((cancel) => cancel());
       injector.destroy();
