@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import type { Authority } from '../ca/authority.js';
-import type { AuthorityInfo } from '../ca/authority-states.js';
+import { isBlankReason, type AuthorityInfo } from '../ca/authority-states.js';
+import { hasUnsafe } from '../telemetry/untrusted-text.js';
 import type { AuditLog } from '../audit/log.js';
 import { auditTypes, type AuditType } from '../audit/events.js';
 import type { Clock } from '../clock.js';
@@ -35,7 +36,12 @@ function parse<T>(schema: z.ZodType<T>, rpc: string, raw: unknown): T {
 }
 
 const id = z.string().regex(/^[0-9a-f]{2,128}$/, 'is an authority ID: lower-case hex as "authority show" prints it');
-const reason = z.string().max(limits.adminReasonMaxLength);
+/** The operator's (or a fleet peer's) words for the audit log and `authority show`: plain, visible text, or empty for the default. */
+const reason = z
+  .string()
+  .max(limits.adminReasonMaxLength)
+  .refine((s) => !hasUnsafe(s), 'contains control characters (line breaks, ESC, bidi overrides); write plain text')
+  .refine((s) => s === '' || !isBlankReason(s), 'is blank: only spaces or invisible characters');
 const transition = z.object({ id, reason });
 const revoke = z.object({ id, reason, force: z.boolean(), upstream: z.boolean() });
 const emergency = z.object({ reason, deadline_seconds: z.number().int().min(0).max(limits.emergencyRotateDeadlineMaxSeconds) });

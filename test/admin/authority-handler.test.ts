@@ -1,6 +1,6 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { emergencyRotate, prepareAuthority, revokeAuthority, type AuthorityAdminDeps } from '../../src/admin/authority-handler.js';
+import { emergencyRotate, prepareAuthority, revokeAuthority, taintAuthority, type AuthorityAdminDeps } from '../../src/admin/authority-handler.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { systemClock } from '../../src/clock.js';
 import { createMetrics } from '../../src/telemetry/metrics.js';
@@ -162,6 +162,40 @@ describe('concurrent authority changes (issue #10: one change at a time)', () =>
       const next = await preparing;
       ca.activate(next.id, 'now idle');
       expect(ca.slotLifetimes().active!.id).toBe(next.id);
+    } finally {
+      await ca.close();
+    }
+  });
+});
+
+describe('admin reasons are plain, visible text (issue #10: terminal injection)', () => {
+  it.each([
+    ['an escape sequence', 'ok\u001b[2J\u001b[31mFAKE'],
+    ['a line break', 'ok\nactive  forged row'],
+    ['a C1 control', 'ok\u009b31m'],
+    ['a bidi override', 'ok\u202egnp.exe'],
+    ['only zero-width characters', '\u200b\u200c\u2060'],
+    ['only spaces', '   '],
+  ])('refuses a reason with %s (ERR_USAGE), changing nothing', async (_name, reason) => {
+    const ca = await createDevAuthority({ signers: 1 });
+    try {
+      const first = ca.slotLifetimes().active!.id;
+      ca.activate((await ca.prepareNext()).id, 'test');
+      const deps: AuthorityAdminDeps = {
+        authority: ca,
+        convergence: new ConvergenceTracker({ clock: systemClock }),
+        audit: new AuditLog({ clock: systemClock }),
+        upstream: { name: 'self-signed' },
+        clock: systemClock,
+        logger: silentLogger(),
+      };
+      const before = ca.authorities();
+      expect(() => taintAuthority(deps, { id: first, reason })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+      await expect(prepareAuthority(deps, { reason })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      await expect(emergencyRotate(deps, { reason, deadline_seconds: 1 })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      expect(ca.authorities()).toEqual(before);
+      // Unicode text that is neither is fine.
+      taintAuthority(deps, { id: first, reason: 'Schlüssel kompromittiert 🔑' });
     } finally {
       await ca.close();
     }
