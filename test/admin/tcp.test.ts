@@ -37,7 +37,7 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
   let authority: Authority;
   let audit: AuditLog;
   let serverRoot: OpensslCert;
-  const clients: Record<'alice' | 'mallory' | 'foreign' | 'serverAuthOnly', OpensslCert> = {} as never;
+  const clients: Record<'alice' | 'mallory' | 'foreign' | 'serverAuthOnly' | 'caAlice', OpensslCert> = {} as never;
 
   beforeAll(async () => {
     bench = await OpensslWorkbench.open();
@@ -54,6 +54,12 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
     clients.mallory = await bench.issue(clientCa, '/CN=mallory', extensions.svid(MALLORY, { eku: 'clientAuth' }));
     clients.foreign = await bench.issue(otherCa, '/CN=alice elsewhere', extensions.svid(ALICE, { eku: 'clientAuth' }));
     clients.serverAuthOnly = await bench.issue(clientCa, '/CN=alice server', extensions.svid(ALICE, { eku: 'serverAuth' }));
+    // A CA certificate that names alice and passes OpenSSL's client-purpose check (digitalSignature, clientAuth).
+    clients.caAlice = await bench.issue(
+      clientCa,
+      '/CN=alice sub-CA',
+      `basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\nsubjectAltName=critical,URI:${ALICE}\n`,
+    );
 
     audit = new AuditLog({ clock: systemClock });
     authority = await createDevAuthority({ audit, signers: 1 });
@@ -108,6 +114,7 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
     ['a certificate from another CA', 'foreign', 'ERR_UNAUTHENTICATED', 'chain-invalid'],
     ['a server-auth-only certificate (OpenSSL: invalid purpose)', 'serverAuthOnly', 'ERR_UNAUTHENTICATED', 'chain-invalid'],
     ['a verified certificate whose ID is not allowed', 'mallory', 'ERR_PERMISSION_DENIED', 'not-allowed'],
+    ['a CA certificate naming an allowed ID', 'caAlice', 'ERR_UNAUTHENTICATED', 'leaf-is-ca'],
   ] as const)('refuses %s, audited, and the request changes nothing', async (_name, who, code, reason) => {
     const before = authority.authorities().map((a) => `${a.id}:${a.state}`);
     const err = await call(who ? clients[who] : undefined, (c) => c.prepareAuthority({ reason: 'let me in' })).catch((e: unknown) => e);
