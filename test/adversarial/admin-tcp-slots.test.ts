@@ -2,7 +2,9 @@
  * Issue #10 (admin over TCP lockout): peers without a verified client certificate
  * hold every connection slot of the admin TCP listener and reopen each one that
  * closes, from several addresses. At the cap a new connection evicts the oldest
- * unverified one, so the operator's mTLS call still gets through.
+ * unverified one, so the operator's mTLS call still gets through. And a flood of
+ * refused calls is audited within a per-address budget, so it cannot push the
+ * operator's records out of the audit ring.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
@@ -13,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdminTcp } from '../../src/admin/client.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { AuditLog } from '../../src/audit/log.js';
+import { limits } from '../../src/limits.js';
 import type { Authority } from '../../src/ca/authority.js';
 import { systemClock } from '../../src/clock.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
@@ -34,6 +37,7 @@ describe.runIf(hasTools('openssl'))('admin TCP: unauthenticated peers cannot hol
   let authority: Authority;
   let serverRoot: OpensslCert;
   let alice: OpensslCert;
+  let audit: AuditLog;
 
   beforeAll(async () => {
     bench = await OpensslWorkbench.open();
@@ -46,7 +50,7 @@ describe.runIf(hasTools('openssl'))('admin TCP: unauthenticated peers cannot hol
     );
     const clientCa = await bench.root('/CN=admin client CA');
     alice = await bench.issue(clientCa, '/CN=alice', extensions.svid(ALICE, { eku: 'clientAuth' }));
-    const audit = new AuditLog({ clock: systemClock });
+    audit = new AuditLog({ clock: systemClock });
     authority = await createDevAuthority({ audit, signers: 1 });
     const logger = silentLogger();
     admin = await startAdminServer({
@@ -124,5 +128,43 @@ describe.runIf(hasTools('openssl'))('admin TCP: unauthenticated peers cannot hol
     } finally {
       flood.stop();
     }
+  }, 30_000);
+
+  it('audits a flood of refused calls within a per-address budget, counting the rest into the next line, with the refusal reason', async () => {
+    const target = { address: admin.tcpAddress!, caPem: serverRoot.certPem };
+    const refused = () => audit.tail({ types: ['admin'], limit: limits.auditTailMax }).filter((e) => e.type === 'admin' && e.rpc === 'PrepareAuthority' && e.outcome === 'error');
+    const before = refused().length;
+    const FLOOD = 200;
+    const client = connectAdminTcp(target, { timeoutMs: 10_000 });
+    const started = Date.now();
+    try {
+      const results = await Promise.allSettled(Array.from({ length: FLOOD }, () => client.prepareAuthority({ reason: 'flood' })));
+      // Every call is still refused with its reason; only the audit lines are budgeted.
+      expect(results.every((r) => r.status === 'rejected' && (r.reason as { details?: { reason?: string } }).details?.reason === 'no-client-certificate')).toBe(true);
+      const seconds = Math.ceil((Date.now() - started) / 1000) + 1;
+      const written = refused().length - before;
+      expect(written).toBeGreaterThan(0);
+      expect(written).toBeLessThanOrEqual(seconds * limits.adminRefusalAuditPerSecond);
+      expect(refused().at(-1)).toMatchObject({ caller: expect.stringMatching(/^tls:127\.0\.0\.1:/), code: 'ERR_UNAUTHENTICATED', detail: { refusal: 'no-client-certificate' } });
+      // Once the second is over, the next refusal's line says how many were held back.
+      await new Promise((resolve) => setTimeout(resolve, 1100));
+      await client.prepareAuthority({ reason: 'after' }).catch(() => undefined);
+      const last = refused().at(-1) as { detail?: { suppressed?: number } };
+      const suppressedTotal = refused()
+        .slice(before)
+        .reduce((n, e) => n + ((e as { detail?: { suppressed?: number } }).detail?.suppressed ?? 0), 0);
+      expect(last.detail?.suppressed).toBeGreaterThan(0);
+      expect(suppressedTotal + refused().length - before).toBe(FLOOD + 1);
+    } finally {
+      client.close();
+    }
+    // The operator's own calls are audited as ever.
+    const operator = connectAdminTcp({ ...target, certPem: alice.certPem, keyPem: alice.keyPem }, { timeoutMs: 5000 });
+    try {
+      await operator.getAuthorityStatus();
+    } finally {
+      operator.close();
+    }
+    expect(audit.tail({ types: ['admin'], limit: 1 })[0]).toMatchObject({ rpc: 'GetAuthorityStatus', caller: ALICE, outcome: 'ok' });
   }, 30_000);
 });
