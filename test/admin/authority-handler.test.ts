@@ -101,18 +101,23 @@ describe('EmergencyRotate onto a new root: trust before use', () => {
   });
 });
 
+/** The admin calls over a real authority (self-signed upstream). */
+function realDeps(ca: AuthorityAdminDeps['authority']): AuthorityAdminDeps {
+  return {
+    authority: ca,
+    convergence: new ConvergenceTracker({ clock: systemClock }),
+    audit: new AuditLog({ clock: systemClock }),
+    upstream: { name: 'self-signed' },
+    clock: systemClock,
+    logger: silentLogger(),
+  };
+}
+
 describe('concurrent authority changes (issue #10: one change at a time)', () => {
   async function setup() {
     const metrics = createMetrics();
     const ca = await createDevAuthority({ signers: 1, metrics });
-    const deps: AuthorityAdminDeps = {
-      authority: ca,
-      convergence: new ConvergenceTracker({ clock: systemClock }),
-      audit: new AuditLog({ clock: systemClock }),
-      upstream: { name: 'self-signed' },
-      clock: systemClock,
-      logger: silentLogger(),
-    };
+    const deps = realDeps(ca);
     const mints = async () => (await metrics.upstreamRequests.get()).values.filter((v) => v.labels.outcome === 'minted').reduce((n, v) => n + v.value, 0);
     return { ca, deps, mints };
   }
@@ -181,14 +186,7 @@ describe('admin reasons are plain, visible text (issue #10: terminal injection)'
     try {
       const first = ca.slotLifetimes().active!.id;
       ca.activate((await ca.prepareNext()).id, 'test');
-      const deps: AuthorityAdminDeps = {
-        authority: ca,
-        convergence: new ConvergenceTracker({ clock: systemClock }),
-        audit: new AuditLog({ clock: systemClock }),
-        upstream: { name: 'self-signed' },
-        clock: systemClock,
-        logger: silentLogger(),
-      };
+      const deps = realDeps(ca);
       const before = ca.authorities();
       expect(() => taintAuthority(deps, { id: first, reason })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
       await expect(prepareAuthority(deps, { reason })).rejects.toMatchObject({ code: 'ERR_USAGE' });
