@@ -6,24 +6,15 @@
  * refused calls is audited within a per-address budget, so it cannot push the
  * operator's records out of the audit ring.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdminTcp } from '../../src/admin/client.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
-import { AuditLog } from '../../src/audit/log.js';
+import type { AdminServer } from '../../src/admin/server.js';
+import type { AuditLog } from '../../src/audit/log.js';
 import { limits } from '../../src/limits.js';
-import type { Authority } from '../../src/ca/authority.js';
-import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/app/dev-authority.js';
-import { JoinTokenStore } from '../../src/identity/join-token/store.js';
-import { ConvergenceTracker } from '../../src/sds/convergence.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { FakeClock } from '../fakes/fake-clock.js';
-import { extensions, OpensslWorkbench, type OpensslCert } from '../helpers/openssl-ca.js';
+import { startTcpAdminLab, type TcpAdminLab } from '../helpers/admin-tcp.js';
+import { extensions, type OpensslCert } from '../helpers/openssl-ca.js';
 import { hasTools } from '../helpers/tools.js';
 
 const ALICE = 'spiffe://admin.example/ops/alice';
@@ -31,51 +22,20 @@ const PER_ADDRESS = 4;
 const MAX = 16;
 
 describe.runIf(hasTools('openssl'))('admin TCP: unauthenticated peers cannot hold every slot', () => {
-  let bench: OpensslWorkbench;
-  let dir: string;
+  let lab: TcpAdminLab;
   let admin: AdminServer;
-  let authority: Authority;
+  let audit: AuditLog;
   let serverRoot: OpensslCert;
   let alice: OpensslCert;
-  let audit: AuditLog;
 
   beforeAll(async () => {
-    bench = await OpensslWorkbench.open();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'wca-admin-slots-'));
-    serverRoot = await bench.root('/CN=admin server root');
-    const serverCert = await bench.issue(
-      serverRoot,
-      '/CN=workload-ca admin',
-      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n',
-    );
-    const clientCa = await bench.root('/CN=admin client CA');
-    alice = await bench.issue(clientCa, '/CN=alice', extensions.svid(ALICE, { eku: 'clientAuth' }));
-    audit = new AuditLog({ clock: systemClock });
-    authority = await createDevAuthority({ audit, signers: 1 });
-    const logger = silentLogger();
-    admin = await startAdminServer({
-      joinTokens: new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 3600 }),
-      logger,
-      listen: { kind: 'unix', path: path.join(dir, 'admin.sock') },
-      audit,
-      authority: { authority, convergence: new ConvergenceTracker({ clock: systemClock }), audit, upstream: { name: 'self-signed' }, clock: systemClock, logger },
-      tcp: {
-        host: '127.0.0.1',
-        port: 0,
-        certPem: serverCert.certPem,
-        keyPem: serverCert.keyPem,
-        clientCaPem: clientCa.certPem,
-        allow: [ALICE],
-        // A handshake timeout far beyond the test: only eviction can free a slot.
-        connections: { handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000, perAddress: PER_ADDRESS, max: MAX },
-      },
-    });
+    // A handshake timeout far beyond the test: only eviction can free a slot.
+    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000, perAddress: PER_ADDRESS, max: MAX } });
+    ({ admin, audit, serverRoot } = lab);
+    alice = await lab.bench.issue(lab.clientCa, '/CN=alice', extensions.svid(ALICE, { eku: 'clientAuth' }));
   }, 60_000);
   afterAll(async () => {
-    await admin?.close();
-    await authority?.close();
-    await bench?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   /**
