@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /**
  * Generates TypeScript declarations for every message of the .proto files under protos/
- * (the vendored Envoy closure and our admin API) with @grpc/proto-loader's generator, into
+ * (the vendored Envoy closure, grpc.health.v1 and our admin API) with @grpc/proto-loader's generator, into
  * src/generated/proto/ (not committed: `npm run build`, `npm test` and `npm run typecheck`
  * regenerate it first). Decoded requests and built responses are typed from the protos
  * themselves, so a field renamed upstream fails the type check instead of reading undefined.
@@ -25,6 +25,7 @@ const includeDirs = [
   ...fs.readdirSync(thirdParty, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => path.join(thirdParty, d.name)),
   path.dirname(require.resolve('protobufjs/package.json')),
   path.join(repo, 'protos'),
+  path.join(repo, 'protos/grpc-health'),
 ].map((dir) => path.relative(repo, dir));
 
 /** Entry files: our own protos, and every vendored Envoy service or extension (the rest is their import closure). */
@@ -38,6 +39,7 @@ function entries() {
     }
   };
   walk(path.join(repo, 'protos/workload_ca'), path.join(repo, 'protos'));
+  files.push('grpc/health/v1/health.proto');
   for (const dir of ['envoy/service', 'envoy/extensions']) {
     const base = path.join(thirdParty, 'envoy-api');
     if (fs.existsSync(path.join(base, dir))) walk(path.join(base, dir), base);

@@ -21,6 +21,7 @@ import { startSdsServer } from './sds/server.js';
 import { assembleIdentity } from './app/identity.js';
 import { selectAuthenticators } from './config/authenticators.js';
 import { startAdminServer } from './admin/server.js';
+import { readAdminTcpConfig } from './admin/tcp-listener.js';
 import { createAuditLog } from './audit/create.js';
 import { ConvergenceTracker } from './sds/convergence.js';
 import type { AuditLog } from './audit/log.js';
@@ -30,6 +31,7 @@ import { Heartbeat } from './state/heartbeat.js';
 import { PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
 import { FleetActions } from './admin/fleet.js';
+import { ServingState } from './telemetry/serving-state.js';
 
 export interface App {
   authority: Authority;
@@ -41,6 +43,13 @@ export interface App {
   replicaId: string;
   /** Where each server listens (port 0 resolved). */
   addresses: Record<string, string>;
+  /** What /readyz and grpc.health.v1 report. */
+  serving: ServingState;
+  /**
+   * The shutdown sequence, one log line per phase: not ready (readiness 503, health
+   * NOT_SERVING pushed), SDS stops accepting and ends every stream (GOAWAY, drain up
+   * to shutdownTimeout), then the other listeners, signer threads and keys.
+   */
   close(): Promise<void>;
 }
 
@@ -153,15 +162,18 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     const addresses: Record<string, string> = {};
     const track = (name: string, l: Listening) => {
       addresses[name] = l.address;
+      serving.attach(name, () => l.accepting());
       closers.push(() => l.close());
     };
+    // Named before any starts: a listener not started yet is not ready.
+    const serving = new ServingState(currentReadiness, ['http', 'admin', 'sds']);
 
     track(
       'http',
       await startHttpServer({
         listen: config.listen.http,
         registry: metrics.registry,
-        health: { readiness: currentReadiness },
+        health: serving,
         limits: config.http,
         logger: logger.child({ component: 'http' }),
       }),
@@ -221,8 +233,11 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       audit: audit.log,
       authority: adminAuthority,
       ...(fleet ? { fleet } : {}),
+      ...(config.admin.tcp ? { tcp: await readAdminTcpConfig(config.admin.tcp) } : {}),
     });
     addresses.admin = `unix:${admin.path}`;
+    if (admin.tcpAddress) addresses.adminTcp = admin.tcpAddress;
+    serving.attach('admin', () => admin.accepting());
     closers.push(() => admin.close());
 
     const sds = await startSdsServer({
@@ -241,12 +256,26 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       convergence,
       evictions: identity.evictions,
       drainTimeoutMs: config.shutdownTimeout * 1000,
+      health: serving,
     });
     sdsServer = sds;
     addresses.sds = sds.address;
-    closers.push(() => sds.close());
+    serving.attach('sds', () => sds.accepting());
+    // Not a closer: close() below runs it first, after readiness has turned.
+    const shutdownLog = logger.child({ component: 'shutdown' });
 
-    return { authority, audit: audit.log, metrics, state, replicaId, addresses, close: closeAll };
+    let closing: Promise<void> | undefined;
+    const close = () =>
+      (closing ??= (async () => {
+        serving.drain();
+        shutdownLog.info({ streams: sds.streams() }, 'shutdown: not ready (readiness 503, health NOT_SERVING)');
+        const started = performance.now();
+        await sds.close();
+        shutdownLog.info({ ms: Math.round(performance.now() - started) }, 'shutdown: SDS drained (stopped accepting, every stream ended, connections closed)');
+        await closeAll();
+        shutdownLog.info('shutdown: listeners closed, signer threads stopped, keys dropped from memory');
+      })());
+    return { authority, audit: audit.log, metrics, state, replicaId, addresses, serving, close };
   } catch (err) {
     await closeAll();
     throw err;

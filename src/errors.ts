@@ -96,6 +96,8 @@ export const errorCodes = {
   ERR_SDS_UNKNOWN_RESOURCE: def(G.NOT_FOUND, E.USAGE),
   ERR_SDS_FIRST_REQUEST_TIMEOUT: def(G.DEADLINE_EXCEEDED, E.FAILURE),
   ERR_SDS_SHUTTING_DOWN: def(G.UNAVAILABLE, E.FAILURE),
+  ERR_HEALTH_UNKNOWN_SERVICE: def(G.NOT_FOUND, E.USAGE),
+  ERR_HEALTH_WATCH_LIMIT: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
   // Generic
   ERR_USAGE: def(G.INVALID_ARGUMENT, E.USAGE),
   ERR_INTERNAL: def(G.INTERNAL, E.FAILURE),
@@ -172,7 +174,8 @@ export const errorReasons = {
     // join tokens
     'unknown',
     'used',
-    // client certificates (mTLS renewal)
+    // client certificates (mTLS renewal, the admin API over TCP)
+    'no-client-certificate',
     'tls-connection-unknown',
     'unparseable',
     'chain-invalid',
@@ -184,12 +187,14 @@ export const errorReasons = {
     // a JWT, a join token or a client certificate
     'expired',
   ],
+  ERR_PERMISSION_DENIED: ['not-allowed'],
   ERR_IDENTITY_EVICTED: ['evicted'],
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
   ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
   ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names'],
   ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],
+  ERR_HEALTH_WATCH_LIMIT: ['watch-streams-per-address', 'watch-streams'],
 } as const satisfies Partial<Record<ErrorCode, readonly string[]>>;
 
 /** The reasons a code may carry; `never` for a code that has none. */

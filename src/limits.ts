@@ -6,10 +6,16 @@ export const limits = {
   /** Audit events kept in memory for `audit tail`, and the most one call returns. */
   auditRingMax: 10_000,
   auditTailMax: 1_000,
+  /** `audit tail --follow`: one ListAuditEvents call per this long per follower; nothing is held on the server between calls. */
+  auditFollowPollMs: 1_000,
   /** Admin: longest operator reason kept in the audit log; EmergencyRotate's wait for ACKs. */
   adminReasonMaxLength: 1024,
   emergencyRotateDeadlineDefaultSeconds: 30,
   emergencyRotateDeadlineMaxSeconds: 600,
+  /** Admin over TCP: SPIFFE IDs in the allow-list; connections in all (and ceiling of the per-address cap); calls at once per connection. */
+  adminAllowListMax: 256,
+  adminTcpConnectionsMax: 1024,
+  adminTcpStreamsPerConnection: 8,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */
@@ -91,6 +97,16 @@ export const limits = {
   sdsFirstRequestTimeoutMaxSeconds: 60,
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
+  /**
+   * grpc.health.v1 Watch streams open at once, in all and per peer IPv4 address or
+   * IPv6 /64. Health calls carry no credential (probes send none), so they get their
+   * own small budget instead of the SDS stream caps: a probe flood can neither hold
+   * memory without end nor take stream slots from Envoys.
+   */
+  healthWatchStreamsMax: 256,
+  healthWatchStreamsPerAddress: 8,
+  /** How often open Watch streams re-check readiness (changes without an event: an intermediate expiring). */
+  healthWatchPollMs: 1000,
   /** Concurrent certificate issues while renewing subscribers. */
   sdsIssueConcurrency: 512,
   /** JWT bytes accepted before any parsing. */

@@ -14,6 +14,7 @@ import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import { splitChain } from '../../src/upstream/sdk/chain.js';
 import { WcaError, isWcaError } from '../../src/upstream/sdk/errors.js';
+import { colonHexSerial } from '../../src/upstream/sdk/serial.js';
 import type { Schedule } from '../../src/upstream/sdk/schedule.js';
 import type { MintRequest, MintResult, UpstreamAuthority } from '../../src/upstream/types.js';
 import { backoffDelay, sleep } from './backoff.js';
@@ -63,6 +64,18 @@ export class PcaAuthority implements UpstreamAuthority {
   async fetchRoots(signal?: AbortSignal): Promise<string[]> {
     const ca = await this.deps.client.getCaCertificate(this.config.certificateAuthorityArn, this.callSignal(signal));
     return this.rootsOf('GetCertificateAuthorityCertificate', ca);
+  }
+
+  /**
+   * RevokeCertificate: AWS lists the serial in the CA's CRL (and OCSP answers). A
+   * certificate revoked before (RequestAlreadyProcessedException) is not an error,
+   * so an operator can repeat `authority revoke --upstream` safely. Throttling gets
+   * the same small budget as IssueCertificate.
+   */
+  async revoke(serialHex: string, signal?: AbortSignal): Promise<void> {
+    const input = { caArn: this.config.certificateAuthorityArn, serial: colonHexSerial(serialHex, 'aws-acm-pca'), reason: this.config.revocationReason };
+    const outcome = await this.retryThrottled('RevokeCertificate', this.config.issue, () => this.deps.client.revokeCertificate(input, this.callSignal(signal)));
+    this.deps.logger.info({ serial: input.serial, reason: input.reason, outcome }, outcome === 'already' ? 'certificate was already revoked' : 'certificate revoked');
   }
 
   /**

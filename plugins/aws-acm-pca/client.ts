@@ -1,5 +1,5 @@
 /**
- * The only file that touches @aws-sdk/client-acm-pca: the four calls the plugin
+ * The only file that touches @aws-sdk/client-acm-pca: the five calls the plugin
  * makes, each with a per-call timeout, answers as plain values, failures as
  * WcaErrors. The SDK's own retries are off (maxAttempts 1): the plugin's retry
  * budget is the only one, so the calls a throttled CA sees can be counted.
@@ -14,6 +14,7 @@ const {
   GetCertificateAuthorityCertificateCommand,
   GetCertificateCommand,
   IssueCertificateCommand,
+  RevokeCertificateCommand,
 } = await importOptional('aws-acm-pca', '@aws-sdk/client-acm-pca', () => import('@aws-sdk/client-acm-pca'));
 
 export interface IssueInput {
@@ -23,6 +24,13 @@ export interface IssueInput {
   templateArn: string;
   notAfterEpochSeconds: number;
   idempotencyToken: string;
+}
+
+export interface RevokeInput {
+  caArn: string;
+  /** Colon-separated hex octets, as AWS documents CertificateSerial. */
+  serial: string;
+  reason: string;
 }
 
 export interface CertificateAndChain {
@@ -39,6 +47,8 @@ export interface PcaClient {
   getCertificate(caArn: string, certificateArn: string, signal: AbortSignal): Promise<CertificateAndChain | undefined>;
   getCaCertificate(caArn: string, signal: AbortSignal): Promise<CertificateAndChain>;
   describeCa(caArn: string, signal: AbortSignal): Promise<{ status?: string; signingAlgorithm?: string }>;
+  /** 'already' when AWS answers RequestAlreadyProcessedException: the certificate was revoked before. */
+  revokeCertificate(input: RevokeInput, signal: AbortSignal): Promise<'revoked' | 'already'>;
   destroy(): void;
 }
 
@@ -116,6 +126,20 @@ export function createPcaClient(options: PcaClientOptions): PcaClient {
         const out = await sdk.send(new DescribeCertificateAuthorityCommand({ CertificateAuthorityArn: caArn }), { abortSignal });
         const ca = out.CertificateAuthority;
         return { status: ca?.Status, signingAlgorithm: ca?.CertificateAuthorityConfiguration?.SigningAlgorithm };
+      }),
+
+    revokeCertificate: (input, signal) =>
+      send('RevokeCertificate', signal, async (abortSignal) => {
+        try {
+          await sdk.send(
+            new RevokeCertificateCommand({ CertificateAuthorityArn: input.caArn, CertificateSerial: input.serial, RevocationReason: input.reason as never }),
+            { abortSignal },
+          );
+          return 'revoked' as const;
+        } catch (err) {
+          if ((err as Error).name === 'RequestAlreadyProcessedException') return 'already' as const;
+          throw err;
+        }
       }),
 
     destroy: () => sdk.destroy(),

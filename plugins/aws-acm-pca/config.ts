@@ -21,6 +21,18 @@ const signingAlgorithms = [
   'SHA512WITHRSA',
 ] as const;
 
+/** RevokeCertificate's RevocationReason values (RFC 5280 CRLReason), as the AWS API Reference lists them. */
+export const revocationReasons = [
+  'UNSPECIFIED',
+  'KEY_COMPROMISE',
+  'CERTIFICATE_AUTHORITY_COMPROMISE',
+  'AFFILIATION_CHANGED',
+  'SUPERSEDED',
+  'CESSATION_OF_OPERATION',
+  'PRIVILEGE_WITHDRAWN',
+  'A_A_COMPROMISE',
+] as const;
+
 const backoff = (initialMs: number, maxMs: number, maxAttempts: number) =>
   z
     .object({
@@ -50,6 +62,12 @@ export const pcaConfigSchema = z
     issue: backoff(1_000, 20_000, 3),
     /** GetCertificate polls while the certificate is still being issued. */
     poll: backoff(500, 5_000, 30),
+    /**
+     * The reason `authority revoke --upstream` gives AWS. An intermediate is revoked
+     * after the fleet moved off it (SUPERSEDED); set KEY_COMPROMISE while
+     * responding to a suspected key compromise.
+     */
+    revocationReason: z.enum(revocationReasons).default('SUPERSEDED'),
   })
   .strict();
 

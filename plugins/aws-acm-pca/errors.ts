@@ -19,6 +19,9 @@ const byAwsName: Record<string, ErrorCode> = {
   ResourceNotFoundException: 'ERR_UPSTREAM_CONFIG',
   InvalidArnException: 'ERR_UPSTREAM_CONFIG',
   InvalidArgsException: 'ERR_UPSTREAM_CONFIG',
+  InvalidRequestException: 'ERR_UPSTREAM_CONFIG',
+  // Another change to the CA is in progress (RevokeCertificate): a later retry succeeds.
+  ConcurrentModificationException: 'ERR_UPSTREAM_UNAVAILABLE',
   // The CA is disabled, expired or pending: the PCA owners have to act.
   InvalidStateException: 'ERR_UPSTREAM_UNAVAILABLE',
   MalformedCSRException: 'ERR_CSR_INVALID',

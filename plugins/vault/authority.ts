@@ -12,6 +12,7 @@ import type { Logger } from 'pino';
 import { splitChain } from '../../src/upstream/sdk/chain.js';
 import { WcaError } from '../../src/upstream/sdk/errors.js';
 import { parseCertificates } from '../../src/upstream/sdk/pem.js';
+import { colonHexSerial } from '../../src/upstream/sdk/serial.js';
 import type { MintRequest, MintResult, UpstreamAuthority } from '../../src/upstream/types.js';
 import { chainEndMs, classifyWarnings, issuerChainOf, pemOf, stringList } from './answer.js';
 import type { VaultAuth } from './auth.js';
@@ -36,16 +37,6 @@ function commonNameOf(csrPem: string): string | undefined {
 }
 
 const iso = (ms: number) => new Date(ms).toISOString();
-
-/** Vault's serial format: lower-case hex octets joined by colons, no leading zero octet. */
-function vaultSerial(serial: string): string {
-  const hex = serial.replace(/[:\s-]/g, '').toLowerCase();
-  if (!/^[0-9a-f]{1,40}$/.test(hex)) {
-    throw new WcaError('ERR_USAGE', 'a serial number is 1 to 20 octets of hex (colons allowed)', { details: { plugin: 'vault' } });
-  }
-  const even = hex.length % 2 === 1 ? `0${hex}` : hex;
-  return even.replace(/^(00)+(?=..)/, '').match(/../g)!.join(':');
-}
 
 export class VaultAuthority implements UpstreamAuthority {
   readonly name = 'vault';
@@ -159,7 +150,7 @@ export class VaultAuthority implements UpstreamAuthority {
 
   /** `<mount>/revoke`: Vault adds the serial to the mount's CRL (and OCSP answers). */
   async revoke(serialHex: string, signal?: AbortSignal): Promise<void> {
-    const serial = vaultSerial(serialHex);
+    const serial = colonHexSerial(serialHex, 'vault');
     const path = this.config.paths.revoke;
     const token = await this.auth.token(signal);
     const res = await this.client.write(path, { serial_number: serial }, { operation: 'pki', token, signal });

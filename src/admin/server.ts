@@ -14,12 +14,14 @@ import {
   type EvictIdentityResponse,
 } from './proto.js';
 import { bindUnixSocket } from '../net/unix-socket.js';
-import { bindGrpc } from '../net/grpc-bind.js';
+import { bindGrpc, shutdownGrpc } from '../net/grpc-bind.js';
 import { statSync } from 'node:fs';
 import { noAudit, type Auditor } from '../audit/log.js';
 import * as h from './authority-handler.js';
 import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
+import { listenAdminTcp, type AdminTcpListener, type AdminTcpOptions } from './tcp-listener.js';
+import type { AdminCaller } from './tcp-caller.js';
 import { forwardToHolder, type FleetActions } from './fleet.js';
 
 export interface AdminServerOptions {
@@ -33,12 +35,18 @@ export interface AdminServerOptions {
   authority?: h.AuthorityAdminDeps;
   /** Every admin call (and join-token creation) is recorded here with its caller. */
   audit?: Auditor;
+  /** Also serve the same calls on TCP, mutual TLS and allow-list only (admin.tcp). */
+  tcp?: AdminTcpOptions;
   /** With a shared store: emergency rotation reaches every replica, taint and revoke the one holding the authority. */
   fleet?: FleetActions;
 }
 
 export interface AdminServer {
   readonly path: string;
+  /** host:port of the TCP listener, when admin.tcp is configured. */
+  readonly tcpAddress?: string;
+  /** True from bind until close() (readiness). */
+  accepting(): boolean;
   close(): Promise<void>;
 }
 
@@ -46,12 +54,59 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   const { logger } = options;
   const path = options.listen.path;
 
-  const audit = options.audit ?? noAudit;
   // Node cannot read a Unix socket peer's credentials (SO_PEERCRED) without a native
   // addon; mode 0600 means the caller is the socket's owner or root, and the audit says so.
-  let caller = `unix:${path}`;
+  let caller: AdminCaller = { caller: `unix:${path}` };
   const server = new grpc.Server({ 'grpc.max_receive_message_length': 64 * 1024 });
-  const unary = <Req, Res>(handle: (request: Req) => Res | Promise<Res>) => unaryCall(handle, logger, audit, () => caller);
+  addAdminService(server, options, () => caller);
+  // Mode 0600 before the socket is reachable, in a directory no one else can write to:
+  // its file permissions are the admin API's access control.
+  let removeSocket: () => Promise<void>;
+  try {
+    await prepareAdminSocketDir(path);
+    removeSocket = await bindUnixSocket(path, '0600', (address) =>
+      bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
+    );
+  } catch (err) {
+    // A server bound to the staging socket would keep the process alive after the error.
+    server.forceShutdown();
+    throw err;
+  }
+  caller = { caller: `unix:${path} (owner uid ${statSync(path).uid} or root)` };
+  logger.info({ path }, 'admin API listening');
+
+  let tcp: AdminTcpListener | undefined;
+  if (options.tcp) {
+    try {
+      tcp = await listenAdminTcp(options.tcp, (tcpServer, identify) => addAdminService(tcpServer, options, identify), logger);
+    } catch (err) {
+      server.forceShutdown();
+      await removeSocket();
+      throw err;
+    }
+    logger.info({ address: tcp.address, allow: options.tcp.allow }, 'admin API listening on TCP (mutual TLS, allow-list)');
+  }
+
+  let accepting = true;
+  return {
+    path,
+    ...(tcp ? { tcpAddress: tcp.address } : {}),
+    accepting: () => accepting,
+    async close() {
+      accepting = false;
+      await tcp?.close();
+      await shutdownGrpc(server, 5000);
+      await removeSocket();
+    },
+  };
+}
+
+/** The admin calls, each answered for the caller `identify` names, or refused when it says so. */
+function addAdminService(server: grpc.Server, options: AdminServerOptions, identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller): void {
+  const { logger } = options;
+  const audit = options.audit ?? noAudit;
+  const unary = <Req, Res>(handle: (request: Req, caller: string) => Res | Promise<Res>, audited?: (request: Req) => boolean) =>
+    unaryCall(handle, logger, audit, identify, audited);
   const a = options.authority;
   const { identities, fleet } = options;
   server.addService(adminService().service, {
@@ -71,7 +126,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
           }),
           PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
           ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
-          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r) => {
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r, caller) => {
             try {
               return h.taintAuthority(a, r);
             } catch (err) {
@@ -79,7 +134,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
               throw err;
             }
           }),
-          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>(async (r) => {
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>(async (r, caller) => {
             try {
               return await h.revokeAuthority(a, r);
             } catch (err) {
@@ -88,7 +143,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
               throw err;
             }
           }),
-          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r) => {
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r, caller) => {
             // Published first, so the other replicas re-key while this one waits for its subscribers;
             // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
             const checked = h.checkEmergencyRotate(r);
@@ -98,55 +153,39 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
             return h.emergencyRotate(a, r);
           }),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
-          ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>((r) => h.listAuditEvents(a, r)),
+          // A follower's later polls (after_seq set) are not audited: each would be the next poll's news, a line a second per follower.
+          ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>(
+            (r) => h.listAuditEvents(a, r),
+            (r) => !Number(r.after_seq),
+          ),
         }
       : {}),
   });
-  // Mode 0600 before the socket is reachable, in a directory no one else can write to:
-  // its file permissions are the admin API's access control.
-  let removeSocket: () => Promise<void>;
-  try {
-    await prepareAdminSocketDir(path);
-    removeSocket = await bindUnixSocket(path, '0600', (address) =>
-      bindGrpc(server, address, grpc.ServerCredentials.createInsecure()).then(() => undefined),
-    );
-  } catch (err) {
-    // A server bound to the staging socket would keep the process alive after the error.
-    server.forceShutdown();
-    throw err;
-  }
-  caller = `unix:${path} (owner uid ${statSync(path).uid} or root)`;
-  logger.info({ path }, 'admin API listening');
-
-  return {
-    path,
-    async close() {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => server.forceShutdown(), 5000);
-        timer.unref();
-        server.tryShutdown(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-      await removeSocket();
-    },
-  };
 }
 
 /**
  * A unary handler: our errors become their gRPC status plus the error code in
  * trailers; others are INTERNAL. Each call is audited with its caller and outcome.
  */
-function unaryCall<Req, Res>(handle: (request: Req) => Res | Promise<Res>, logger: Logger, audit: Auditor, caller: () => string): grpc.handleUnaryCall<Req, Res> {
+function unaryCall<Req, Res>(
+  handle: (request: Req, caller: string) => Res | Promise<Res>,
+  logger: Logger,
+  audit: Auditor,
+  identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller,
+  /** Whether a successful call is audited; refusals and failures always are. */
+  audited: (request: Req) => boolean = () => true,
+): grpc.handleUnaryCall<Req, Res> {
   return async (call, callback) => {
     const rpc = call.getPath().split('/').pop()!;
+    const { caller, refusal } = identify(call as grpc.ServerUnaryCall<unknown, unknown>);
     try {
-      const response = await handle(call.request);
-      audit.record({ type: 'admin', rpc, caller: caller(), outcome: 'ok', ...auditDetail(call.request) });
+      // Refused before the request is looked at: nothing an unknown caller sends reaches a handler.
+      if (refusal) throw refusal;
+      const response = await handle(call.request, caller);
+      if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
       callback(null, response);
     } catch (err) {
-      audit.record({ type: 'admin', rpc, caller: caller(), outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });
+      audit.record({ type: 'admin', rpc, caller, outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });
       const metadata = new grpc.Metadata();
       if (err instanceof WcaError) {
         metadata.set(ERROR_CODE_KEY, err.code);

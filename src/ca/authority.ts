@@ -231,10 +231,13 @@ export class Authority implements LeafIssuer {
     return (await this.sign(request, (base) => ({ ...base, kind: 'csr', csrDer }), 'csr')).cert;
   }
 
+  /** Stops the signer threads (their copies of the CA keys go with them), then lets go of every CA key object here. */
   async close(): Promise<void> {
     this.listeners.clear();
     this.remote.close();
     await this.pool.close();
+    this.cas.clear();
+    this.activeSlot = undefined;
   }
 
   private async sign(

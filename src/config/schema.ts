@@ -5,6 +5,7 @@ import { keyTypes } from '../x509/key-types.js';
 import { sdsConfigSchema } from '../sds/config.js';
 import { identityConfigSchema } from '../identity/config.js';
 import { auditConfigSchema } from '../audit/config.js';
+import { adminConfigSchema } from '../admin/config.js';
 import { rotationConfigSchema } from '../rotation/config.js';
 import { keyManagerConfigSchema } from './key-manager.js';
 import { httpConfigSchema } from '../telemetry/config.js';
@@ -32,7 +33,7 @@ export const configSchema = z
         admin: listenAddress
           .prefault(() => `unix:${defaultAdminSocketPath(process.env)}`)
           .meta({
-            description: 'The admin API (join tokens, status); a Unix socket only.',
+            description: 'The admin API (join tokens, status, the console) on a Unix socket; for TCP with mutual TLS see admin.tcp.',
             defaultText: '`unix:/run/workload-ca/admin.sock` as root, else under `$XDG_RUNTIME_DIR/workload-ca/` or `$TMPDIR/workload-ca-<uid>/`',
           }),
       })
@@ -92,6 +93,7 @@ export const configSchema = z
     http: httpConfigSchema.describe('Connection bounds and timeouts of the health/metrics listener (listen.http).'),
     sds: sdsConfigSchema,
     identity: identityConfigSchema,
+    admin: adminConfigSchema.describe('The admin API beyond its Unix socket (listen.admin).'),
     audit: auditConfigSchema.describe('The audit log (see docs/audit.md).'),
     rotation: rotationConfigSchema.describe('When intermediates rotate (see docs/rotation.md).'),
     state: stateConfigSchema,

@@ -102,7 +102,8 @@ export class MtlsAuthenticator implements Authenticator {
   }
 }
 
-function parse(der: Uint8Array): X509Certificate {
+/** The leaf of a presented chain; ERR_UNAUTHENTICATED (unparseable) when it is not X.509. */
+export function parse(der: Uint8Array): X509Certificate {
   try {
     return new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength));
   } catch {
@@ -119,7 +120,7 @@ function lineageOfLeaf(der: Uint8Array, leaf: X509Certificate): Lineage {
   }
 }
 
-function checkValidity(cert: X509Certificate, now: number, what: string): void {
+export function checkValidity(cert: X509Certificate, now: number, what: string): void {
   const notBefore = Date.parse(cert.validFrom);
   const notAfter = Date.parse(cert.validTo);
   if (!(now >= notBefore)) reject(`${what} is not valid before ${new Date(notBefore).toISOString()}`, 'not-yet-valid');
@@ -134,7 +135,7 @@ function sanValues(cert: X509Certificate, kind: 'URI' | 'DNS'): string[] {
 }
 
 /** X.509-SVID §4.1: exactly one URI SAN, and it is the SPIFFE ID. */
-function leafSpiffeId(leaf: X509Certificate): SpiffeId {
+export function leafSpiffeId(leaf: X509Certificate): SpiffeId {
   const uris = sanValues(leaf, 'URI');
   if (uris.length !== 1) reject(`client certificate has ${uris.length} URI SANs; an X.509-SVID has exactly one`, 'not-svid');
   try {

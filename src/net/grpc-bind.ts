@@ -9,3 +9,15 @@ export function bindGrpc(server: grpc.Server, address: string, credentials: grpc
     ),
   );
 }
+
+/** Lets calls in progress finish, then cuts whatever is left after forceAfterMs. */
+export function shutdownGrpc(server: grpc.Server, forceAfterMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => server.forceShutdown(), forceAfterMs);
+    timer.unref();
+    server.tryShutdown(() => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
+}

@@ -6,6 +6,10 @@ import { bindUnixSocket, type SocketMode } from './unix-socket.js';
 export interface Listening {
   /** Where it actually listens (port 0 resolved). */
   address: string;
+  /** True while the socket listens: the kernel accepts connections (readiness). */
+  accepting(): boolean;
+  /** Stops accepting new connections and leaves open ones alone (the first step of a drain). */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -36,8 +40,13 @@ export async function listen(server: net.Server, address: ListenAddress, socketM
     address.kind === 'unix' || bound === null || typeof bound === 'string' ? address : { kind: 'tcp', host: address.host, port: bound.port };
   return {
     address: formatListenAddress(actual),
+    accepting: () => server.listening,
+    stopAccepting: () => {
+      if (server.listening) server.close();
+    },
     close: async () => {
       await new Promise<void>((resolve) => {
+        // After stopAccepting() the server is already closed: the callback reports ERR_SERVER_NOT_RUNNING, which is fine here.
         server.close(() => resolve());
         (server as net.Server & { closeAllConnections?: () => void }).closeAllConnections?.();
       });

@@ -29,6 +29,10 @@ export interface SdsListener {
   readonly address: string;
   /** Present on a TLS listener: the client certificates each connection presented. */
   readonly tls?: TlsListener;
+  /** True while the socket listens (readiness). */
+  accepting(): boolean;
+  /** Stops accepting new connections, leaving open ones (the first step of a drain). */
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -71,5 +75,11 @@ export async function listenSds(server: grpc.Server, options: SdsListenerOptions
     },
     logger: options.logger,
   });
-  return { address: formatListenAddress({ ...listen, port: tls.port }), tls, close: () => tls.close() };
+  return {
+    address: formatListenAddress({ ...listen, port: tls.port }),
+    tls,
+    accepting: () => tls.accepting(),
+    stopAccepting: () => tls.stopAccepting(),
+    close: () => tls.close(),
+  };
 }

@@ -22,6 +22,7 @@ import { listenSds, type SdsListener } from './listener.js';
 import { MalformedRequest } from './messages.js';
 import { sdsProtos } from './protos.js';
 import { sdsServiceDefinition } from './service.js';
+import { healthHandlers, healthServiceDefinition, type HealthStatusSource } from './health.js';
 import { callerContextOf, ServedStream, type PeerChainOf, type StreamRegistry } from './grpc-stream.js';
 import type { ProtocolFactory, SessionDeps } from './session.js';
 import { DecisionLog } from './decision-log.js';
@@ -57,6 +58,8 @@ export interface SdsServerOptions {
   evictions?: EvictionCheck;
   /** close(): how long connections get to close once every stream got its status, before they are cut (config shutdownTimeout). */
   drainTimeoutMs?: number;
+  /** Serves grpc.health.v1.Health on this listener with this status (no authentication: probes send no credential). */
+  health?: HealthStatusSource;
 }
 
 export interface SdsServer {
@@ -66,9 +69,15 @@ export interface SdsServer {
   readonly cache: SecretCache;
   /** Open streams, authenticated or not. */
   streams(): number;
+  /** True while the listener accepts connections (readiness). */
+  accepting(): boolean;
   /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
   endStreams(spiffeId: string, err: unknown): number;
-  /** Ends every stream and in-flight fetch with UNAVAILABLE, lets connections close (at most drainTimeoutMs), then cuts the rest. */
+  /**
+   * Stops accepting connections, ends every stream, health Watch and in-flight fetch
+   * with UNAVAILABLE, sends GOAWAY, lets connections close (at most drainTimeoutMs),
+   * then cuts the rest.
+   */
   close(): Promise<void>;
 }
 
@@ -185,6 +194,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000,
   });
   server.addService(sdsServiceDefinition, handlers);
+  const health = options.health ? healthHandlers(options.health) : undefined;
+  if (health) server.addService(healthServiceDefinition, health.handlers);
 
   let listener: SdsListener;
   try {
@@ -212,6 +223,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     transport,
     cache,
     streams: () => open.size,
+    accepting: () => !stopping && listener.accepting(),
     endStreams(spiffeId, err) {
       const ended = identities.end(spiffeId, err);
       cache.forget(spiffeId);
@@ -219,8 +231,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     },
     async close() {
       stopping = true;
+      listener.stopAccepting();
       const status = shuttingDown();
       for (const endable of [...open, ...fetches]) endable.fail(status.grpcStatus, status.message);
+      health?.watches.endAll(status.grpcStatus, status.message);
       // GOAWAY on every connection; each closes once the peer has closed its side of every
       // stream, which a gRPC client does on reading the status. One that never does is cut
       // after drainTimeoutMs: grpc-js never resets a stream it has sent a status on.

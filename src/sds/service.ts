@@ -5,20 +5,20 @@ import { sdsServiceName } from './protos.js';
 import type { DeltaRequest, DeltaResponse, SotwRequest, SotwResponse } from './types.js';
 
 /**
- * envoy.service.secret.v3.SecretDiscoveryService with our own (de)serializers:
- * a request that fails to decode arrives as a MalformedRequest so the handler can
- * answer INVALID_ARGUMENT, instead of grpc-js ending the call with INTERNAL.
+ * A server-side method definition with our own (de)serializers: a request that
+ * fails to decode arrives as a MalformedRequest so the handler can answer
+ * INVALID_ARGUMENT, instead of grpc-js ending the call with INTERNAL.
  */
-function method<Req, Res>(
-  name: string,
-  streams: boolean,
+export function serverMethod<Req, Res>(
+  path: string,
+  streams: { request: boolean; response: boolean },
   decode: (bytes: Uint8Array) => Req | MalformedRequest,
   encode: (response: Res) => Buffer,
 ): MethodDefinition<Req | MalformedRequest, Res> {
   return {
-    path: `/${sdsServiceName}/${name}`,
-    requestStream: streams,
-    responseStream: streams,
+    path,
+    requestStream: streams.request,
+    responseStream: streams.response,
     requestSerialize: () => {
       throw new Error('server-side definition: requests are never serialized here');
     },
@@ -28,6 +28,16 @@ function method<Req, Res>(
       throw new Error('server-side definition: responses are never deserialized here');
     },
   };
+}
+
+/** envoy.service.secret.v3.SecretDiscoveryService. */
+function method<Req, Res>(
+  name: string,
+  streams: boolean,
+  decode: (bytes: Uint8Array) => Req | MalformedRequest,
+  encode: (response: Res) => Buffer,
+): MethodDefinition<Req | MalformedRequest, Res> {
+  return serverMethod(`/${sdsServiceName}/${name}`, { request: streams, response: streams }, decode, encode);
 }
 
 export const sdsServiceDefinition: ServiceDefinition = {

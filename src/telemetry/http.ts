@@ -4,12 +4,12 @@ import type { ListenAddress } from '../net/listen-address.js';
 import { limits } from '../limits.js';
 import { capConnections } from '../net/connection-cap.js';
 import { listen, type Listening } from '../net/listen.js';
-import type { Readiness } from './readiness.js';
+import type { ServingReport } from './serving-state.js';
 import type { HttpConfig } from './config.js';
 import type { Logger } from './logger.js';
 
 export interface HealthSource {
-  readiness(): Readiness;
+  report(): ServingReport;
 }
 
 export interface HttpServerOptions {
@@ -21,12 +21,18 @@ export interface HttpServerOptions {
   logger: Logger;
 }
 
-const readyAnswer = (r: Readiness): [number, string] =>
-  r.state === 'ready' ? [200, 'ready\n'] : r.state === 'degraded' ? [200, `ready, degraded: ${r.reason}\n`] : [503, `not ready: ${r.reason}\n`];
+/** First line for probes and `healthcheck`; with ?verbose one line per check after it ("[+] sds: accepting connections"). */
+function readyAnswer(r: ServingReport, verbose: boolean): [number, string] {
+  const [status, head] =
+    r.state === 'ready' ? [200, 'ready'] : r.state === 'degraded' ? [200, `ready, degraded: ${r.reason}`] : [503, `not ready: ${r.reason}`];
+  const detail = verbose ? r.checks.map((c) => `[${c.ok ? '+' : '-'}] ${c.name}: ${c.detail}\n`).join('') : '';
+  return [status, `${head}\n${detail}`];
+}
 
 /**
- * /metrics (Prometheus), /healthz (process alive), /readyz (can issue; 200 with the
- * detail when degraded). Nothing else. Reachable by anyone who reaches the port, so
+ * /metrics (Prometheus), /healthz (process alive), /readyz (every listener accepts,
+ * an intermediate is active, not shutting down; 200 with the detail when degraded,
+ * `?verbose` lists every check). Nothing else. Reachable by anyone who reaches the port, so
  * it holds few connections, briefly (issue #8 red team: idle and slow-header
  * connections exhausted the descriptors SDS and the admin socket need).
  */
@@ -42,11 +48,11 @@ export async function startHttpServer(options: HttpServerOptions): Promise<Liste
       connectionsCheckingInterval: Math.min(1000, timeoutMs),
     },
     (req, res) => {
-      const path = (req.url ?? '/').split('?')[0];
+      const [path, query = ''] = (req.url ?? '/').split('?');
       if (req.method !== 'GET') return send(res, 405, 'method not allowed\n');
       if (path === '/healthz') return send(res, 200, 'ok\n');
       if (path === '/readyz') {
-        return send(res, ...readyAnswer(options.health.readiness()));
+        return send(res, ...readyAnswer(options.health.report(), new URLSearchParams(query).has('verbose')));
       }
       if (path === '/metrics') {
         metrics().then(

@@ -7,6 +7,8 @@ import type { SocketMode } from '../net/unix-socket.js';
 export interface PlainListener {
   /** Where it listens, port 0 resolved ("127.0.0.1:40123" or "unix:/path"). */
   readonly address: string;
+  accepting(): boolean;
+  stopAccepting(): void;
   /** Cuts every connection still open, stops listening and removes a Unix socket file. */
   close(): Promise<void>;
 }
@@ -40,6 +42,8 @@ export async function listenPlain(grpcServer: grpc.Server, address: ListenAddres
   }
   return {
     address: listening.address,
+    accepting: () => listening.accepting(),
+    stopAccepting: () => listening.stopAccepting(),
     async close() {
       injector.destroy();
       for (const socket of sockets) socket.destroy();

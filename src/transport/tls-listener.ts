@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import type { IssuedSvid } from '../ca/types.js';
 import { WcaError } from '../errors.js';
 import type { PresentedChain } from '../identity/types.js';
-import { listen } from '../net/listen.js';
+import { listen, type Listening } from '../net/listen.js';
 import { capConnections, type CappedConnections, type ConnectionCaps } from '../net/connection-cap.js';
 import type { Logger } from '../telemetry/logger.js';
 
@@ -23,7 +23,7 @@ export interface ClientTrust {
 
 /** Where the listener's own SVID and the client trust come from. */
 export interface SvidFeed {
-  watchCertificate(listener: (svid: IssuedSvid) => void): () => void;
+  watchCertificate(listener: (svid: Pick<IssuedSvid, 'chainPem' | 'privateKeyPem'>) => void): () => void;
   /** Calls listener now and whenever the roots or the intermediates may have changed. */
   watchTrust(listener: (trust: ClientTrust) => void): () => void;
 }
@@ -46,6 +46,8 @@ export interface TlsListenerOptions {
   requestClientCertificate: boolean;
   connections: ConnectionLimits;
   logger: Logger;
+  /** Which listener the log lines are about; default "sds". */
+  name?: string;
 }
 
 export interface TlsListener {
@@ -61,6 +63,8 @@ export interface TlsListener {
   peerChain(peer: string): PresentedChain | undefined;
   /** Open connections (handshakes included). */
   connections(): number;
+  accepting(): boolean;
+  stopAccepting(): void;
   close(): Promise<void>;
 }
 
@@ -81,6 +85,7 @@ const MAX_PRESENTED = 10;
  */
 export async function listenTls(options: TlsListenerOptions): Promise<TlsListener> {
   const { grpcServer, feed, requestClientCertificate, logger, connections: limits } = options;
+  const name = options.name ?? 'sds';
   let identity: { cert: string; key: string } | undefined;
   let trust: string[] = [];
   let server: tls.Server | undefined;
@@ -93,7 +98,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       server?.setSecureContext(context());
     } catch (err) {
       // Keep the previous context: serving with it beats taking the listener down.
-      logger.error({ err: (err as Error).message }, 'sds: cannot load the new TLS identity; keeping the previous one');
+      logger.error({ err: (err as Error).message }, `${name}: cannot load the new TLS identity; keeping the previous one`);
     }
   };
   const cancels = [
@@ -113,7 +118,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
   // One object per connection, so a closing connection never removes a newer one that reuses its address.
   const established = new Map<string, { readonly chain: PresentedChain | undefined }>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
-  let listening: { address: string; close(): Promise<void> };
+  let listening: Listening;
   let capped!: CappedConnections;
   try {
     await ready;
@@ -126,17 +131,17 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
     });
     // Raw sockets: counted per address from the accept on, and ended by close() even mid-handshake.
     capped = capConnections(server, limits, (address) =>
-      logger.debug({ address, limit: limits.perAddress }, 'sds: too many connections from one address; closing the new one'),
+      logger.debug({ address, limit: limits.perAddress }, `${name}: too many connections from one address; closing the new one`),
     );
     // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
     // handshake included): without this destroy, half-open connections stayed forever.
     server.on('tlsClientError', (err: NodeJS.ErrnoException, socket: tls.TLSSocket) => {
-      logger.debug({ code: err.code }, 'sds: TLS handshake failed');
+      logger.debug({ code: err.code }, `${name}: TLS handshake failed`);
       socket.destroy();
     });
     server.on('secureConnection', (socket: tls.TLSSocket) => {
       // http2 handles errors of the sessions it owns; this covers the moment before.
-      socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, 'sds: TLS connection error'));
+      socket.on('error', (err: NodeJS.ErrnoException) => logger.debug({ code: err.code }, `${name}: TLS connection error`));
       const key = peerKey(socket.remoteAddress, socket.remotePort);
       if (key === undefined) return void socket.destroy();
       const connection = { chain: requestClientCertificate ? presentedChain(socket) : undefined };
@@ -164,6 +169,8 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       return connection.chain;
     },
     connections: () => capped.count(),
+    accepting: () => listening.accepting(),
+    stopAccepting: () => listening.stopAccepting(),
     async close() {
       cancels.forEach((cancel) => cancel());
       injector.destroy();

@@ -1,12 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import fs from 'node:fs';
 import type http2 from 'node:http2';
-import os from 'node:os';
-import path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it, onTestFinished } from 'vitest';
 import { connect, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
 import { connectRaw, openIdleStream, rawTarget } from './raw-h2.js';
+import { serveProcess } from '../helpers/serve-process.js';
 
 /**
  * Issue #8 item 11: SIGTERM to the real `workload-ca serve` process, with open
@@ -15,31 +12,8 @@ import { connectRaw, openIdleStream, rawTarget } from './raw-h2.js';
  * and never close their side (a peer that does not help the server shut down).
  */
 
-const root = path.resolve(import.meta.dirname, '../..');
 const shutdownTimeoutSeconds = 3;
 const perKind = 100;
-
-/** Starts `workload-ca serve` (dev profile) with SDS on `sds`; resolves with the printed SDS and HTTP addresses. */
-async function serve(sds: (dir: string) => string): Promise<{ child: ChildProcess; address: string; http: string }> {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-shutdown-'));
-  const config = path.join(dir, 'config.yaml');
-  fs.writeFileSync(
-    config,
-    `listen: { sds: "${sds(dir)}", http: "127.0.0.1:0", admin: "unix:${dir}/admin.sock" }\nshutdownTimeout: ${shutdownTimeoutSeconds}s\nlog: { level: warn }\n`,
-  );
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-  onTestFinished(() => void child.kill('SIGKILL'));
-  let stdout = '';
-  const printed = (name: string) => new RegExp(`^\\s+${name}\\s+(\\S+)$`, 'm').exec(stdout)?.[1];
-  await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (chunk) => {
-      stdout += chunk;
-      if (printed('sds') && printed('http')) resolve();
-    });
-    child.once('exit', (code) => reject(new Error(`serve exited ${code} before listening`)));
-  });
-  return { child, address: printed('sds')!, http: printed('http')! };
-}
 
 /** Open SDS streams as the server's own wca_sds_streams gauge counts them. */
 async function openOnServer(http: string): Promise<number> {
@@ -70,13 +44,13 @@ describe.each([
   ['a Unix socket', (dir: string) => `unix:${dir}/sds.sock`],
 ])('SIGTERM with open SDS streams on %s', (_name, sds) => {
   it(`ends every stream with UNAVAILABLE and exits 0 within shutdownTimeout (${shutdownTimeoutSeconds}s)`, async () => {
-    const { child, address, http } = await serve(sds);
+    const { child, sds: address, http, exited: exitedSince } = await serveProcess({ sds, yaml: `shutdownTimeout: ${shutdownTimeoutSeconds}s\n` });
     const { served, idle } = await openStreams(address);
     // Every stream is known to the server before the signal, idle ones included.
     await expect.poll(() => openOnServer(http), { timeout: 10_000 }).toBe(2 * perKind);
 
     const signalled = Date.now();
-    const exited = new Promise<{ code: number | null; ms: number }>((resolve) => child.once('exit', (code) => resolve({ code, ms: Date.now() - signalled })));
+    const exited = exitedSince(signalled);
     child.kill('SIGTERM');
     const outcome = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 15_000))]);
     // The drain deadline, plus generous time for the rest of the process to stop on a loaded machine.

@@ -5,7 +5,8 @@
  *
  *   POST /  content-type: application/x-amz-json-1.1
  *           x-amz-target: ACMPrivateCA.{IssueCertificate,GetCertificate,
- *                          GetCertificateAuthorityCertificate,DescribeCertificateAuthority}
+ *                          GetCertificateAuthorityCertificate,DescribeCertificateAuthority,
+ *                          RevokeCertificate}
  *
  * Every request's SigV4 signature is recomputed from the known test credentials
  * (credential scope <date>/<region>/acm-pca/aws4_request); errors are
@@ -17,6 +18,9 @@ import { createHash, createHmac, randomBytes, randomUUID, timingSafeEqual } from
 import * as x509 from '@peculiar/x509';
 import { HttpTestServer, readBody } from './http-test-server.js';
 import type { Misbehaviour, TestRootCa } from './upstream-ca.js';
+
+/** RevocationReason as the AWS Private CA API Reference lists it. */
+const revocationReasons = new Set(['UNSPECIFIED', 'KEY_COMPROMISE', 'CERTIFICATE_AUTHORITY_COMPROMISE', 'AFFILIATION_CHANGED', 'SUPERSEDED', 'CESSATION_OF_OPERATION', 'PRIVILEGE_WITHDRAWN', 'A_A_COMPROMISE']);
 
 export const testCredentials = { accessKeyId: 'AKIAWCATESTEXAMPLE01', secretAccessKey: 'wca/test/secret+key/EXAMPLEKEY0123456789' };
 
@@ -64,6 +68,8 @@ export class FakePcaServer extends HttpTestServer {
   readonly caArn: string;
   private readonly issued = new Map<string, Issued>();
   private readonly tokens = new Map<string, { arn: string; at: number }>();
+  /** Serials (as openssl prints them) revoked, with the reason. */
+  readonly revoked = new Map<string, string>();
   private concurrent = 0;
   private readonly now: () => number;
 
@@ -142,6 +148,8 @@ export class FakePcaServer extends HttpTestServer {
             },
           },
         };
+      case 'RevokeCertificate':
+        return this.revoke(body);
       default:
         return { type: 'UnknownOperationException', message: `unknown operation ${op}` };
     }
@@ -177,6 +185,29 @@ export class FakePcaServer extends HttpTestServer {
     this.issued.set(arn, { pendingPolls: this.options.pendingPolls ?? 1, work: work.then((r) => r.certificatePem) });
     if (token) this.tokens.set(token, { arn, at: this.now() });
     return { ok: { CertificateArn: arn } };
+  }
+
+  /**
+   * RevokeCertificate: CertificateSerial in hexadecimal (String128, the colon form
+   * `openssl x509 -text` prints), RevocationReason one of the enum; the answer is an
+   * empty body, and RequestAlreadyProcessedException for a serial revoked before.
+   */
+  private async revoke(body: Record<string, unknown>): Promise<{ ok: unknown } | { type: string; message: string }> {
+    const serial = body.CertificateSerial;
+    if (typeof serial !== 'string' || serial.length > 128 || !/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(serial)) {
+      return { type: 'InvalidRequestException', message: `The certificate serial ${String(serial)} is not in hexadecimal format` };
+    }
+    if (typeof body.RevocationReason !== 'string' || !revocationReasons.has(body.RevocationReason)) {
+      return { type: 'InvalidRequestException', message: `RevocationReason ${String(body.RevocationReason)} is not a valid value` };
+    }
+    const wanted = serial.toLowerCase();
+    const issued = await Promise.all([...this.issued.values()].map((e) => e.work.catch(() => undefined)));
+    // As openssl prints it: octets of the positive number, no leading zero octet.
+    const serials = issued.filter((p) => p !== undefined).map((p) => new x509.X509Certificate(p).serialNumber.toLowerCase().replace(/^(00)+(?=..)/, '').match(/../g)!.join(':'));
+    if (!serials.includes(wanted)) return { type: 'ResourceNotFoundException', message: `Could not find certificate with serial ${serial}` };
+    if (this.revoked.has(wanted)) return { type: 'RequestAlreadyProcessedException', message: 'Your request has already been completed.' };
+    this.revoked.set(wanted, body.RevocationReason);
+    return { ok: {} };
   }
 
   /** Recomputes the SigV4 signature; returns the AWS error for a bad one. */

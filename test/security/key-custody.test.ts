@@ -11,6 +11,7 @@ import { redactPaths } from '../../src/telemetry/logger.js';
 import { makeCsr } from '../fakes/csr.js';
 import { containsPrivateKeyArmour, privateKeyBlocks } from '../helpers/pki.js';
 import { hasTools } from '../helpers/tools.js';
+import { straceArgs, writtenFiles } from '../helpers/strace.js';
 
 const run = promisify(execFile);
 const root = path.resolve(import.meta.dirname, '../..');
@@ -34,28 +35,20 @@ async function traced(args: string[]): Promise<Traced> {
   const log = path.join(dir, 'trace');
   let stdout: string;
   try {
-    ({ stdout } = await run(
-      'strace',
-      ['-f', '-qq', '-e', 'trace=open,openat,creat,rename,renameat,renameat2', '-e', 'status=successful', '-o', log, process.execPath, '--import', 'tsx', ...args],
-      { cwd: root, maxBuffer: 64 * 1024 * 1024, timeout: 120_000 },
-    ));
+    ({ stdout } = await run('strace', [...straceArgs(log), process.execPath, '--import', 'tsx', ...args], {
+      cwd: root,
+      maxBuffer: 64 * 1024 * 1024,
+      timeout: 120_000,
+    }));
   } catch (err) {
     const e = err as { code?: string; stderr?: string };
     if (e.code !== 'ENOENT' && !/ptrace|Operation not permitted/i.test(e.stderr ?? '')) throw err;
     fs.rmSync(dir, { recursive: true, force: true });
     return observed(args);
   }
-  const written = new Set<string>();
-  for (const line of fs.readFileSync(log, 'utf8').split('\n')) {
-    const open = /(?:open|openat)\((?:[^,]+, )?"([^"]+)", ([^,)]+)/.exec(line);
-    if (open && /O_WRONLY|O_RDWR|O_CREAT/.test(open[2]!)) written.add(open[1]!);
-    const creat = /creat\("([^"]+)"/.exec(line);
-    if (creat) written.add(creat[1]!);
-    const rename = /rename(?:at2?)?\((?:[^,]+, )?"[^"]+", (?:[^,]+, )?"([^"]+)"/.exec(line);
-    if (rename) written.add(rename[1]!);
-  }
+  const written = writtenFiles(log);
   fs.rmSync(dir, { recursive: true, force: true });
-  return { stdout, written: [...written].filter((f) => !f.startsWith('/dev/') && !f.startsWith('/proc/')) };
+  return { stdout, written };
 }
 
 async function observed(args: string[]): Promise<Traced> {

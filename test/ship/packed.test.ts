@@ -48,6 +48,8 @@ describe('npm pack', () => {
   it('contains the vendored Envoy protos with their licence, and nothing of tests, benches, CI or maps', () => {
     expect(packed.files).toContain('protos/third_party/envoy-api/envoy/service/secret/v3/sds.proto');
     expect(packed.files).toContain('protos/third_party/LICENSE');
+    expect(packed.files).toContain('protos/grpc-health/grpc/health/v1/health.proto');
+    expect(packed.files).toContain('protos/grpc-health/LICENSE');
     expect(packed.files.filter((f) => /^(test|bench|\.ci|scripts|deploy)\/|\.map$|\.tsbuildinfo$|(?<!\.d)\.ts$/.test(f))).toEqual([]);
   });
 });

@@ -3,10 +3,9 @@ import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
 import { withAdmin } from '../admin-connection.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   reason?: string;
   force?: boolean;
@@ -59,7 +58,7 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
       const id = typeof args[0] === 'string' ? args[0] : undefined;
       const flags = (id === undefined ? args[0] : args[1]) as Flags;
       const format = outputFormat(flags.output);
-      const status = await withAdmin(flags.adminSocket, (client) => call(client, flags, id));
+      const status = await withAdmin(flags, (client) => call(client, flags, id));
       printData(output.stdout, format, status, authorityTable);
     };
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));
@@ -82,6 +81,6 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
     .option('--force', 'revoke without tainting first')
-    .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke)")
+    .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke, AWS Private CA RevokeCertificate)")
     .action(action((client, f, id) => client.revokeAuthority({ id: id!, reason: f.reason ?? '', force: f.force === true, upstream: f.upstream === true })));
 }

@@ -4,10 +4,9 @@ import type { GetBundleResponse } from '../../admin/authority-proto.js';
 import { withAdmin } from '../admin-connection.js';
 import { flagError } from '../flags.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   format?: string;
 }
@@ -47,7 +46,7 @@ export function registerBundleCommand(program: Command, output: CommandOutput = 
       throw flagError('--format', format, 'is not a bundle format; use pem or spiffe');
     }
     const o = outputFormat(flags.output);
-    const b = await withAdmin(flags.adminSocket, (client) => client.getBundle());
+    const b = await withAdmin(flags, (client) => client.getBundle());
     if (format === 'pem') output.stdout.write(b.roots_pem.join(''));
     else if (format === 'spiffe') output.stdout.write(`${JSON.stringify(spiffeBundle(b), null, 2)}\n`);
     else printData(output.stdout, o, b, bundleTable);

@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import type { EvictIdentityResponse } from '../../admin/proto.js';
 import { withAdmin } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 
-interface EvictFlags {
-  adminSocket: string;
+interface EvictFlags extends AdminFlags {
   output: string;
 }
 
@@ -20,7 +19,7 @@ export function registerIdentityCommand(program: Command, output: CommandOutput 
     .argument('<spiffe-id>', 'SPIFFE ID to evict, e.g. spiffe://cluster.local/vm/db-1')
     .action(async (spiffeId: string, flags: EvictFlags) => {
       const format = outputFormat(flags.output);
-      const evicted = await withAdmin(flags.adminSocket, (client) => client.evictIdentity({ spiffe_id: spiffeId }));
+      const evicted = await withAdmin(flags, (client) => client.evictIdentity({ spiffe_id: spiffeId }));
       printData(output.stdout, format, evicted, evictionTable);
     });
 }

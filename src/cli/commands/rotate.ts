@@ -3,10 +3,9 @@ import { WcaError } from '../../errors.js';
 import { withAdmin } from '../admin-connection.js';
 import { durationFlag } from '../flags.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
-interface Flags {
-  adminSocket: string;
+interface Flags extends AdminFlags {
   output: string;
   emergency?: boolean;
   reason: string;
@@ -31,7 +30,7 @@ export function registerRotateCommand(program: Command, output: CommandOutput = 
       throw new WcaError('ERR_USAGE', 'rotate needs --emergency (a planned rotation is "authority prepare" then "authority activate")');
     }
     const deadline = durationFlag('--deadline', flags.deadline, { min: 1, max: 600, whole: true });
-    const r = await withAdmin(flags.adminSocket, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
+    const r = await withAdmin(flags, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
     printData(output.stdout, format, r, () =>
       table(
         ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],

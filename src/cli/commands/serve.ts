@@ -1,3 +1,4 @@
+import os from 'node:os';
 import path from 'node:path';
 import type { Command } from 'commander';
 import { loadConfig, type ConfigFlags } from '../../config/load.js';
@@ -34,11 +35,18 @@ export function registerServeCommand(program: Command): void {
         ...bundleFingerprints(app.authority.bundle().pem).map((fp) => `  root   sha256 ${fp}`),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
-      await new Promise<void>((resolve) => {
-        const stop = () => resolve();
-        process.once('SIGINT', stop);
-        process.once('SIGTERM', stop);
+      const signal = await new Promise<NodeJS.Signals>((resolve) => {
+        process.once('SIGINT', resolve);
+        process.once('SIGTERM', resolve);
       });
+      process.stderr.write(`${signal}: shutting down (drain up to ${config.shutdownTimeout}s); a second signal exits at once\n`);
+      // An operator who signals again wants out now: exit like a shell does for a signal (128 + its number).
+      const abort = (again: NodeJS.Signals) => {
+        process.stderr.write(`${again} during shutdown: exiting at once without draining\n`);
+        process.exit(128 + os.constants.signals[again]);
+      };
+      process.once('SIGINT', abort);
+      process.once('SIGTERM', abort);
       // close() cuts connections after shutdownTimeout; this is the backstop should anything else hang.
       const backstop = setTimeout(() => {
         process.stderr.write(`error: shutdown did not finish within ${config.shutdownTimeout + shutdownBackstopSeconds}s; exiting anyway\n`);
@@ -46,5 +54,6 @@ export function registerServeCommand(program: Command): void {
       }, (config.shutdownTimeout + shutdownBackstopSeconds) * 1000);
       backstop.unref();
       await app.close();
+      process.stderr.write('shutdown complete: exit 0\n');
     });
 }

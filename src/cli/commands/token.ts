@@ -1,14 +1,13 @@
 import type { Command } from 'commander';
 import { withAdmin } from '../admin-connection.js';
-import { withAdminSocket, type CommandOutput } from '../admin-socket.js';
+import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 import { durationFlag } from '../flags.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 
-interface CreateFlags {
+interface CreateFlags extends AdminFlags {
   spiffeId: string;
   ttl: string;
   dns: string[];
-  adminSocket: string;
   output: string;
 }
 
@@ -23,7 +22,7 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
     .action(async (flags: CreateFlags) => {
       const format = outputFormat(flags.output);
       const ttlSeconds = durationFlag('--ttl', flags.ttl, { min: 1, whole: true });
-      const created = await withAdmin(flags.adminSocket, (client) => client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds }));
+      const created = await withAdmin(flags, (client) => client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds }));
       // For people the token alone goes to stdout, so `TOKEN=$(workload-ca token create …)` works; the rest is a note.
       printData(output.stdout, format, created, (c) => `${c.token}\n`);
       if (format === 'table') output.stderr.write(`join token ${created.token_id} for ${created.spiffe_id}, usable once until ${created.expires_at}\n`);
