@@ -126,15 +126,17 @@ describe('connect/disconnect churn and abandoned streams against one replica', (
     const { baseline, after } = await measure(['clean', 'vanish-after'], CYCLES);
     expect(after.rss).toBeLessThanOrEqual(baseline.rss * 1.1);
     expect(after.fds).toBeLessThanOrEqual(baseline.fds + FD_SLACK);
-  }, 120_000);
+  }, 120_000 * soak);
 
   // Known defect (reported, not fixed yet): a client that closes (FIN) right after its TLS
-  // handshake, before any HTTP/2 byte, leaves the server a descriptor of a closed TCP
-  // socket that neither grpc.max_connection_idle_ms nor the handshake timeout reclaims
-  // (one in 25 to 50 such connections here). This test fails while that is so.
-  it.fails('300 cycles vanishing (FIN) right after the handshake: no file-descriptor growth', async () => {
-    const { baseline, after } = await measure(['vanish-before'], 300);
+  // handshake, before any HTTP/2 byte, can leave the server a descriptor of a closed TCP
+  // socket (absent from `ss`, so the kernel has let the connection go) that neither
+  // grpc.max_connection_idle_ms nor the handshake timeout reclaims: 3 to 25 per 300-600
+  // such connections here, a rate too uneven for a default run, so this runs (and is
+  // expected to fail) under WCA_SOAK only. Remove `.fails` once fixed.
+  (soak > 1 ? it.fails : it.skip)(`${CYCLES} cycles vanishing (FIN) right after the handshake: no file-descriptor growth`, async () => {
+    const { baseline, after } = await measure(['vanish-before'], CYCLES);
     expect(after.rss).toBeLessThanOrEqual(baseline.rss * 1.1);
     expect(after.fds).toBeLessThanOrEqual(baseline.fds + FD_SLACK);
-  }, 120_000);
+  }, 120_000 * soak);
 });
