@@ -1,5 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
+import { MISSED_BEATS } from './heartbeat.js';
 import type { ReplicaMembership } from './types.js';
 
 /** Bounds on what one replica's status may make us hold: a row in the database is not trusted input either. */
@@ -16,6 +17,8 @@ const MAX_CHAIN_BYTES = 16 * 1024;
  */
 export class PeerIntermediates {
   private chains: readonly string[] = [];
+  /** Per other replica: its chains and how many successful reads in a row have not listed it. */
+  private readonly known = new Map<string, { chains: string[]; unlisted: number }>();
   private cancel: (() => void) | undefined;
   private stopped = false;
 
@@ -40,8 +43,13 @@ export class PeerIntermediates {
   async refresh(): Promise<void> {
     const o = this.options;
     try {
-      const replicas = await o.membership.live();
-      this.chains = replicas.filter((r) => r.replicaId !== o.selfId).flatMap((r) => chainsOf(r.status.intermediates));
+      const replicas = (await o.membership.live()).filter((r) => r.replicaId !== o.selfId);
+      // After an outage every row has lapsed until its replica beats again: a replica is
+      // gone only once MISSED_BEATS reads of a reachable store in a row have not listed it.
+      for (const entry of this.known.values()) entry.unlisted++;
+      for (const r of replicas) this.known.set(r.replicaId, { chains: chainsOf(r.status.intermediates), unlisted: 0 });
+      for (const [id, entry] of this.known) if (entry.unlisted >= MISSED_BEATS) this.known.delete(id);
+      this.chains = [...this.known.values()].flatMap((e) => e.chains);
     } catch (err) {
       o.logger.debug({ err: (err as Error).message }, 'peer intermediates not refreshed; keeping the last list');
     }

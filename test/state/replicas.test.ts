@@ -4,9 +4,6 @@
  * database stopped, join tokens are refused with UNAVAILABLE while mTLS renewal
  * keeps working, readiness and the metric say why; after a restart tokens work again.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
@@ -14,16 +11,17 @@ import { authorityTable } from '../../src/cli/commands/authority.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWcaError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
 import { SdsTestClient, type FetchedSvid } from '../identity/sds-client.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { hasTools } from '../helpers/tools.js';
+import { createSite, type Site } from '../reliability/replicas.js';
 
 const SERVER_ID = 'spiffe://cluster.local/workload-ca/sds';
 
 describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL', () => {
   let db: TestPostgres;
   let dir: string;
+  let site: Site;
   const apps: App[] = [];
   const admins: AdminClient[] = [];
   const clients: SdsTestClient[] = [];
@@ -31,33 +29,15 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
   beforeAll(async () => {
     db = await startTestPostgres();
     database = await db.createDatabase();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-replicas-'));
-    const root = await createTestRootCa({ name: 'Replicas Test Root' });
-    fs.writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
-    fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
+    site = await createSite('wca-replicas-');
+    dir = site.dir;
     for (const name of ['a', 'b']) await startReplica(name);
   }, 60_000);
 
   let database: string;
   async function startReplica(name: string): Promise<App> {
     {
-      fs.mkdirSync(path.join(dir, name), { mode: 0o700 });
-      const file = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(
-        file,
-        [
-          'profile: production',
-          'trustDomain: cluster.local',
-          `listen: { sds: "127.0.0.1:0", http: "127.0.0.1:0", admin: "unix:${dir}/${name}/admin.sock" }`,
-          `upstream: { plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`,
-          'sds: { transport: mtls }',
-          'identity: { joinToken: { maxTtl: 1h, reuseWindow: 30s } }',
-          `state: { store: postgres, postgres: { host: "${db.socketDir}", port: ${db.port}, database: ${database}, user: ${db.user}, statementTimeout: 1s, heartbeatInterval: 1s } }`,
-          'log: { level: silent }',
-          'audit: { sink: none }',
-          '',
-        ].join('\n'),
-      );
+      const file = site.config(name, { db, database });
       const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
       apps.push(app);
       admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
@@ -70,7 +50,7 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     admins.forEach((a) => a.close());
     await Promise.all(apps.map((a) => a.close()));
     await db?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    site?.close();
   });
 
   const [A, B] = [0, 1];
