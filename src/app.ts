@@ -188,7 +188,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       logger,
       joinTokenRecords: state.joinTokens,
-      peerIntermediates: () => peers.current(),
+      peers,
     });
     // The SDS server starts after the admin API: eviction reaches it once it exists.
     let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
@@ -207,8 +207,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       // The fleet view: what `authority show` says, without per-node lists (bounded size).
       status: () => {
         const { authorities, ...rest } = authorityStatus(adminAuthority);
-        // Public certificates only: other replicas accept renewals of the SVIDs they signed.
-        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a), intermediates: authority.intermediatesPem() };
+        // Public certificates only: other replicas accept renewals of the SVIDs these signed, and refuse
+        // those of tainted ones with the reason (never trusting them: a taint is a suspected key compromise).
+        return {
+          ...rest,
+          authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a),
+          intermediates: authority.renewalIntermediatesPem(),
+          taintedIntermediates: authority.taintedIntermediatesPem(),
+        };
       },
       intervalMs: stateIntervalMs,
       clock,

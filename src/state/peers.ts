@@ -1,10 +1,22 @@
+import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { ReplicaMembership } from './types.js';
+import type { ReplicaMembership, ReplicaRecord } from './types.js';
 
 /** Bounds on what one replica's status may make us hold: a row in the database is not trusted input either. */
 const MAX_CHAINS_PER_REPLICA = 8;
 const MAX_CHAIN_BYTES = 16 * 1024;
+
+const chain = z.string().max(MAX_CHAIN_BYTES).startsWith('-----BEGIN CERTIFICATE-----');
+/**
+ * What a heartbeat says about its intermediates (app.ts): the ones its SVIDs renew
+ * under, newest (the one signing now) first, and the tainted ones, listed apart so
+ * they never crowd out the active one. Longer lists are cut, not refused.
+ */
+const peerStatus = z.object({
+  intermediates: z.array(z.unknown()).optional(),
+  taintedIntermediates: z.array(z.unknown()).optional(),
+});
 
 /**
  * The intermediates the other live replicas sign with, read from their heartbeats,
@@ -13,9 +25,10 @@ const MAX_CHAIN_BYTES = 16 * 1024;
  * (renewal must not stop with the database). Trusting them adds nothing a database
  * writer could not already get: whoever writes the store can mint join tokens.
  * The TLS handshake has validated every client chain against the bundle before.
+ * A peer's tainted intermediates are never trusted; they only name the reason of a refusal.
  */
 export class PeerIntermediates {
-  private chains: readonly string[] = [];
+  private chains: { current: readonly string[]; tainted: readonly string[] } = { current: [], tainted: [] };
   private cancel: (() => void) | undefined;
   private stopped = false;
 
@@ -23,9 +36,14 @@ export class PeerIntermediates {
     private readonly options: { membership: ReplicaMembership; selfId: string; clock: Clock; intervalMs: number; logger: Logger },
   ) {}
 
-  /** PEM chains (intermediate first) of the other replicas' current signing slots. */
+  /** PEM chains (intermediate first) of the other replicas' signing slots whose leaves may renew. */
   current(): readonly string[] {
-    return this.chains;
+    return this.chains.current;
+  }
+
+  /** PEM chains of the other replicas' tainted intermediates. */
+  tainted(): readonly string[] {
+    return this.chains.tainted;
   }
 
   start(): void {
@@ -40,18 +58,23 @@ export class PeerIntermediates {
   async refresh(): Promise<void> {
     const o = this.options;
     try {
-      const replicas = await o.membership.live();
-      this.chains = replicas.filter((r) => r.replicaId !== o.selfId).flatMap((r) => chainsOf(r.status.intermediates));
+      const others = (await o.membership.live()).filter((r) => r.replicaId !== o.selfId).flatMap((r) => this.statusOf(r));
+      this.chains = { current: others.flatMap((s) => chainsOf(s.intermediates)), tainted: others.flatMap((s) => chainsOf(s.taintedIntermediates)) };
     } catch (err) {
       o.logger.debug({ err: (err as Error).message }, 'peer intermediates not refreshed; keeping the last list');
     }
     if (!this.stopped) this.cancel = o.clock.schedule(() => void this.refresh(), o.intervalMs);
   }
+
+  /** One malformed row (a forged status, a replica of another version) costs only its own intermediates. */
+  private statusOf(r: ReplicaRecord): z.infer<typeof peerStatus>[] {
+    const parsed = peerStatus.safeParse(r.status);
+    if (parsed.success) return [parsed.data];
+    this.options.logger.warn({ replica: String(r.replicaId).slice(0, 80) }, 'peer heartbeat row has a malformed status; its intermediates are ignored');
+    return [];
+  }
 }
 
-function chainsOf(value: unknown): string[] {
-  if (!Array.isArray(value)) return [];
-  return value
-    .slice(0, MAX_CHAINS_PER_REPLICA)
-    .filter((c): c is string => typeof c === 'string' && c.length <= MAX_CHAIN_BYTES && c.startsWith('-----BEGIN CERTIFICATE-----'));
+function chainsOf(value: readonly unknown[] | undefined): string[] {
+  return (value ?? []).slice(0, MAX_CHAINS_PER_REPLICA).filter((c): c is string => chain.safeParse(c).success);
 }

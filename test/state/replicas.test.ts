@@ -186,4 +186,24 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     expect(joined.spiffeIds).toEqual(['spiffe://cluster.local/vm/web-2']);
     expect((await http(B, '/readyz')).body).toBe('ready\n');
   }, 60_000);
+
+  it('an SVID under an authority tainted by an emergency rotation renews on neither replica (UNAUTHENTICATED, authority-tainted)', async () => {
+    const svid = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'tainted-1')}`, 'vm-tainted-1');
+    await expect
+      .poll(async () => (await client(A, svid).fetch('default', undefined, 'vm-tainted-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/tainted-1']);
+    await admins[B]!.emergencyRotate({ reason: 'suspected key compromise', deadline_seconds: 1 });
+    // B refuses at once; A once B's next heartbeat says the authority is tainted (it no longer lists it as usable).
+    const refusal = async (replica: number) => {
+      const err = await client(replica, svid).fetch('default', undefined, 'vm-tainted-1').then(() => undefined, (e: unknown) => e as Error);
+      return err && { code: grpcCode(err), tainted: /tainted workload-ca intermediate/.test(err.message) };
+    };
+    expect(await refusal(B)).toEqual({ code: 16, tainted: true });
+    await expect.poll(() => refusal(A), { timeout: 15_000, interval: 500 }).toEqual({ code: 16, tainted: true });
+    // A fresh credential still joins, and its SVID (under the new authority) renews on the other replica.
+    const fresh = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'tainted-2')}`, 'vm-tainted-2');
+    await expect
+      .poll(async () => (await client(A, fresh).fetch('default', undefined, 'vm-tainted-2').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/tainted-2']);
+  }, 60_000);
 });
