@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import type { Clock } from '../clock.js';
 import type { Logger } from '../telemetry/logger.js';
-import type { ReplicaMembership, ReplicaRecord } from './types.js';
+import { liveStatuses } from './replica-status.js';
+import type { ReplicaMembership } from './types.js';
 
 /** Bounds on what one replica's status may make us hold: a row in the database is not trusted input either. */
 const MAX_CHAINS_PER_REPLICA = 8;
@@ -58,20 +59,15 @@ export class PeerIntermediates {
   async refresh(): Promise<void> {
     const o = this.options;
     try {
-      const others = (await o.membership.live()).filter((r) => r.replicaId !== o.selfId).flatMap((r) => this.statusOf(r));
-      this.chains = { current: others.flatMap((s) => chainsOf(s.intermediates)), tainted: others.flatMap((s) => chainsOf(s.taintedIntermediates)) };
+      const others = (await liveStatuses(o.membership, peerStatus, o.logger)).filter((r) => r.replicaId !== o.selfId);
+      this.chains = {
+        current: others.flatMap((r) => chainsOf(r.status.intermediates)),
+        tainted: others.flatMap((r) => chainsOf(r.status.taintedIntermediates)),
+      };
     } catch (err) {
       o.logger.debug({ err: (err as Error).message }, 'peer intermediates not refreshed; keeping the last list');
     }
     if (!this.stopped) this.cancel = o.clock.schedule(() => void this.refresh(), o.intervalMs);
-  }
-
-  /** One malformed row (a forged status, a replica of another version) costs only its own intermediates. */
-  private statusOf(r: ReplicaRecord): z.infer<typeof peerStatus>[] {
-    const parsed = peerStatus.safeParse(r.status);
-    if (parsed.success) return [parsed.data];
-    this.options.logger.warn({ replica: String(r.replicaId).slice(0, 80) }, 'peer heartbeat row has a malformed status; its intermediates are ignored');
-    return [];
   }
 }
 

@@ -7,6 +7,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
@@ -205,5 +206,24 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     await expect
       .poll(async () => (await client(A, fresh).fetch('default', undefined, 'vm-tainted-2').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
       .toEqual(['spiffe://cluster.local/vm/tainted-2']);
+  }, 60_000);
+
+  it('a forged heartbeat row whose status is JSON null is skipped: authority show still lists every replica, peer trust still refreshes', async () => {
+    const sql = new pg.Client(db.config(database));
+    await sql.connect();
+    try {
+      await sql.query(`INSERT INTO wca_replicas VALUES ('aaa-ghost', 'null'::jsonb, now(), now() + interval '1 day')`);
+      const listed = async () => (await admins[B]!.getAuthorityStatus()).replicas?.map((r) => r.replica_id);
+      expect(await listed()).toEqual(['replica-a', 'replica-b']);
+      // A's new intermediate reaches B only through heartbeats B reads while the ghost row is there.
+      await admins[A]!.emergencyRotate({ reason: 'drill', deadline_seconds: 1 });
+      const svid = await client(A).fetch('default', `Bearer ${await tokenOn(A, 'ghost-1')}`, 'vm-ghost-1');
+      await expect
+        .poll(async () => (await client(B, svid).fetch('default', undefined, 'vm-ghost-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+        .toEqual(['spiffe://cluster.local/vm/ghost-1']);
+    } finally {
+      await sql.query(`DELETE FROM wca_replicas WHERE replica_id = 'aaa-ghost'`);
+      await sql.end();
+    }
   }, 60_000);
 });
