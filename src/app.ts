@@ -28,7 +28,7 @@ import type { AuditLog } from './audit/log.js';
 import { createStateStore } from './state/create.js';
 import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
-import { PeerIntermediates } from './state/peers.js';
+import { MAX_CHAINS_PER_REPLICA, PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
 import { FleetActions } from './admin/fleet.js';
 import { ServingState } from './telemetry/serving-state.js';
@@ -212,8 +212,8 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
         return {
           ...rest,
           authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a),
-          intermediates: authority.renewalIntermediatesPem(),
-          taintedIntermediates: authority.taintedIntermediatesPem(),
+          intermediates: authority.renewalIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
+          taintedIntermediates: authority.taintedIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
         };
       },
       intervalMs: stateIntervalMs,

@@ -4,8 +4,11 @@ import type { Logger } from '../telemetry/logger.js';
 import { liveStatuses } from './replica-status.js';
 import type { ReplicaMembership } from './types.js';
 
-/** Bounds on what one replica's status may make us hold: a row in the database is not trusted input either. */
-const MAX_CHAINS_PER_REPLICA = 8;
+/**
+ * Bounds on what one replica's status may make us hold: a row in the database is not
+ * trusted input either. A replica publishes no more of each list than peers keep.
+ */
+export const MAX_CHAINS_PER_REPLICA = 8;
 const MAX_CHAIN_BYTES = 16 * 1024;
 
 const chain = z.string().max(MAX_CHAIN_BYTES).startsWith('-----BEGIN CERTIFICATE-----');
