@@ -101,7 +101,6 @@ export class MtlsAuthenticator implements Authenticator {
           : `lineage:${lineage.id.toString('base64url')}`,
     };
   }
-
 }
 
 /** The first certificate of each chain, if a CA, parsed again only when the list changes. */
