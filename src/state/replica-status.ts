@@ -13,10 +13,14 @@ export async function liveStatuses<S extends z.ZodType>(
   schema: S,
   logger: Logger,
 ): Promise<{ replicaId: string; lastSeenMs: number; status: z.infer<S> }[]> {
-  return (await membership.live()).flatMap((r) => {
+  const skipped: string[] = [];
+  const out = (await membership.live()).flatMap((r) => {
     const parsed = schema.safeParse(r.status);
     if (parsed.success) return [{ replicaId: r.replicaId, lastSeenMs: r.lastSeenMs, status: parsed.data as z.infer<S> }];
-    logger.warn({ replica: String(r.replicaId).slice(0, 80) }, 'replica heartbeat row with a malformed status skipped');
+    skipped.push(String(r.replicaId).slice(0, 80));
     return [];
   });
+  // One line per read, however many rows are bad (up to limits.replicasMax).
+  if (skipped.length > 0) logger.warn({ rows: skipped.length, replicas: skipped.slice(0, 5) }, 'replica heartbeat rows with a malformed status skipped');
+  return out;
 }
