@@ -146,6 +146,7 @@ export const errorReasons = {
     'not-tainted',
     'force-needs-reason',
     'still-in-use',
+    'in-progress',
   ],
   ERR_CONFIG_INVALID: ['profile-override'],
   ERR_LISTEN_ADDRESS: ['stale-socket-not-replaceable'],

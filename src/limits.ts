@@ -16,6 +16,13 @@ export const limits = {
   adminAllowListMax: 256,
   adminTcpConnectionsMax: 1024,
   adminTcpStreamsPerConnection: 8,
+  /** Admin over TCP: audit lines a second for refused calls (no or bad client certificate, not allowed) per peer address; the rest are counted into the next one. */
+  adminRefusalAuditPerSecond: 5,
+  /**
+   * Admin over TCP: peer addresses with a refusal budget of their own; further ones
+   * share one, so refusals fill the audit ring (auditRingMax) at most (64 + 1) x 5 lines a second.
+   */
+  adminRefusalAuditAddresses: 64,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */
