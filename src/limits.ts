@@ -98,13 +98,14 @@ export const limits = {
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
   /**
-   * grpc.health.v1 Watch streams open at once, in all and per peer IPv4 address or
-   * IPv6 /64. Health calls carry no credential (probes send none), so they get their
-   * own small budget instead of the SDS stream caps: a probe flood can neither hold
-   * memory without end nor take stream slots from Envoys.
+   * grpc.health.v1 calls (Check, List, Watch) open at once, in all and per peer IPv4
+   * address or IPv6 /64. Health calls carry no credential (probes send none), so they
+   * get their own small budget instead of the SDS stream caps: a probe flood can neither
+   * hold memory without end nor take stream slots from Envoys. A Check is open for a
+   * moment; a kubelet sends at most three probes at once per pod.
    */
-  healthWatchStreamsMax: 256,
-  healthWatchStreamsPerAddress: 8,
+  healthCallsMax: 256,
+  healthCallsPerAddress: 16,
   /** How often open Watch streams re-check readiness (changes without an event: an intermediate expiring). */
   healthWatchPollMs: 1000,
   /** Concurrent certificate issues while renewing subscribers. */

@@ -74,7 +74,7 @@ export interface SdsServer {
   /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
   endStreams(spiffeId: string, err: unknown): number;
   /**
-   * Stops accepting connections, ends every stream, health Watch and in-flight fetch
+   * Stops accepting connections, ends every stream, health call and in-flight fetch
    * with UNAVAILABLE, sends GOAWAY, lets connections close (at most drainTimeoutMs),
    * then cuts the rest.
    */
@@ -194,7 +194,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000,
   });
   server.addService(sdsServiceDefinition, handlers);
-  const health = options.health ? healthHandlers(options.health) : undefined;
+  const health = options.health ? healthHandlers(options.health, { firstRequestTimeoutMs: config.firstRequestTimeout * 1000 }) : undefined;
   if (health) server.addService(healthServiceDefinition, health.handlers);
 
   let listener: SdsListener;
@@ -234,7 +234,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       listener.stopAccepting();
       const status = shuttingDown();
       for (const endable of [...open, ...fetches]) endable.fail(status.grpcStatus, status.message);
-      health?.watches.endAll(status.grpcStatus, status.message);
+      health?.calls.endAll(status.grpcStatus, status.message);
       // GOAWAY on every connection; each closes once the peer has closed its side of every
       // stream, which a gRPC client does on reading the status. One that never does is cut
       // after drainTimeoutMs: grpc-js never resets a stream it has sent a status on.
