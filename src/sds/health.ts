@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { grpcStatusOf, publicMessageOf, WcaError, type ReasonOf } from '../errors.js';
 import { limits } from '../limits.js';
 import { packageRoot } from '../package-root.js';
-import { addressGroup } from './admission.js';
+import { addressGroup } from '../net/address-group.js';
 import { MalformedRequest } from './messages.js';
 import { sdsServiceName } from './protos.js';
 import { serverMethod } from './service.js';
