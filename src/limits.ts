@@ -65,6 +65,16 @@ export const limits = {
   sdsNodesPerInstanceMax: 16,
   /** SDS cache: node identities held in all; idle ones are dropped oldest first to make room. */
   sdsCachedIdentitiesMax: 50_000,
+  /**
+   * SDS cache: heap one node identity costs (key, certificate, PEMs, watchers, its
+   * streams' state), rounded up from the ≈14 KB measured in a flood of new nodes.
+   */
+  sdsIdentityHeapBytes: 16 * 1024,
+  /**
+   * SDS cache: share of the V8 heap limit node identities may use by default, so a
+   * flood of new nodes ends in RESOURCE_EXHAUSTED, not an out-of-memory crash.
+   */
+  sdsIdentityHeapShare: 0.4,
   /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
   /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import * as grpc from '@grpc/grpc-js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
@@ -104,7 +105,18 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const transport = resolveSdsTransport(options.transport ?? config.transport, options.profile, listen);
   // Parse the protos now (~100 ms), not while the first callers wait.
   sdsProtos();
-  const cache = new SecretCache({ issuer, clock, logger, issueConcurrency: config.issueConcurrency, idleMs: config.idleTimeout * 1000 });
+  const cache = new SecretCache({
+    issuer,
+    clock,
+    logger,
+    issueConcurrency: config.issueConcurrency,
+    idleMs: config.idleTimeout * 1000,
+    ...(config.maxIdentities ? { maxIdentities: config.maxIdentities } : {}),
+  });
+  logger.info(
+    { maxIdentities: cache.maxIdentities, configured: config.maxIdentities !== undefined, heapLimitBytes: v8.getHeapStatistics().heap_size_limit },
+    'sds: node identity cap',
+  );
   const sources = createSourceFactory({
     cache,
     trustDomain: issuer.trustDomain,
