@@ -73,6 +73,8 @@ export interface SdsServer {
   streams(): number;
   /** True while the listener accepts connections (readiness). */
   accepting(): boolean;
+  /** Why accepting() is not the whole story: "connection cap saturated: 40/40" while a TLS listener refuses new connections at its cap. */
+  saturation(): string | undefined;
   /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
   endStreams(spiffeId: string, err: unknown): number;
   /**
@@ -228,6 +230,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     throw err;
   }
   tlsListener = listener.tls;
+  metrics.probes.sdsConnections = () => listener.connections();
   const address = listener.address;
   logger.info({ address, transport }, 'sds: listening');
 
@@ -237,6 +240,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     cache,
     streams: () => open.size,
     accepting: () => !stopping && listener.accepting(),
+    saturation() {
+      const connections = listener.connections();
+      return connections && connections.open >= connections.max ? `connection cap saturated: ${connections.open}/${connections.max}` : undefined;
+    },
     endStreams(spiffeId, err) {
       const ended = identities.end(spiffeId, err);
       cache.forget(spiffeId);
