@@ -72,6 +72,16 @@ export const limits = {
   sdsNodesPerInstanceMax: 16,
   /** SDS cache: node identities held in all; idle ones are dropped oldest first to make room. */
   sdsCachedIdentitiesMax: 50_000,
+  /**
+   * SDS cache: heap one node identity costs (key, certificate, PEMs, watchers, its
+   * streams' state), rounded up from the ≈14 KB measured in a flood of new nodes.
+   */
+  sdsIdentityHeapBytes: 16 * 1024,
+  /**
+   * SDS cache: share of the V8 heap limit node identities may use by default, so a
+   * flood of new nodes ends in RESOURCE_EXHAUSTED, not an out-of-memory crash.
+   */
+  sdsIdentityHeapShare: 0.4,
   /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
   /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */
@@ -105,13 +115,14 @@ export const limits = {
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
   /**
-   * grpc.health.v1 Watch streams open at once, in all and per peer IPv4 address or
-   * IPv6 /64. Health calls carry no credential (probes send none), so they get their
-   * own small budget instead of the SDS stream caps: a probe flood can neither hold
-   * memory without end nor take stream slots from Envoys.
+   * grpc.health.v1 calls (Check, List, Watch) open at once, in all and per peer IPv4
+   * address or IPv6 /64. Health calls carry no credential (probes send none), so they
+   * get their own small budget instead of the SDS stream caps: a probe flood can neither
+   * hold memory without end nor take stream slots from Envoys. A Check is open for a
+   * moment; a kubelet sends at most three probes at once per pod.
    */
-  healthWatchStreamsMax: 256,
-  healthWatchStreamsPerAddress: 8,
+  healthCallsMax: 256,
+  healthCallsPerAddress: 16,
   /** How often open Watch streams re-check readiness (changes without an event: an intermediate expiring). */
   healthWatchPollMs: 1000,
   /** Concurrent certificate issues while renewing subscribers. */

@@ -41,6 +41,13 @@ export const sdsConfigSchema = z
       .default(64)
       .describe('Concurrent authenticated streams of one caller instance (a pod, a join token, an mTLS renewal lineage); past it a new stream ends with RESOURCE_EXHAUSTED.'),
     maxPendingStreams: z.number().int().min(1).max(limits.sdsPendingStreamsMax).default(4_096).describe('Concurrent streams not yet authenticated, per server: bounds what callers without a credential hold in all.'),
+    maxIdentities: z
+      .number()
+      .int()
+      .min(1)
+      .max(limits.sdsCachedIdentitiesMax)
+      .optional()
+      .describe(`Node identities (a key and certificate each) cached in all; past it, with none idle, a new node gets RESOURCE_EXHAUSTED. Default: what fits in ${limits.sdsIdentityHeapShare * 100}% of the heap limit at ${limits.sdsIdentityHeapBytes / 1024} KiB each, at most ${limits.sdsCachedIdentitiesMax}.`),
     firstRequestTimeout: duration
       .pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds))
       .default(5)
