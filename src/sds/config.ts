@@ -30,7 +30,7 @@ export const sdsConfigSchema = z
     fetchTimeout: duration.pipe(z.number().positive()).default(10).describe('FetchSecrets waits this long for a first certificate before UNAVAILABLE.'),
     idleTimeout: duration.pipe(z.number().positive()).default(300).describe('A node\'s key is kept this long after its last stream closes, so a reconnect gets the same one.'),
     maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax).describe('Concurrent authenticated streams per server; a stream counts once its caller is authenticated.'),
-    maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful.'),
+    maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(128).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful. HTTP/2 builds each stream before any handler sees it, so this bounds the memory a peer holds per connection.'),
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IPv4 address or IPv6 /64 (one Unix socket counts as one address).'),
     maxStreamsPerInstance: z
       .number()
