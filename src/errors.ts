@@ -194,7 +194,7 @@ export const errorReasons = {
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
   ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
-  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names'],
+  ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names', 'event-loop-delay'],
   ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],
   ERR_HEALTH_LIMIT: ['calls-per-address', 'calls'],
 } as const satisfies Partial<Record<ErrorCode, readonly string[]>>;

@@ -112,6 +112,8 @@ export const limits = {
   sdsPendingStreamsMax: 50_000,
   /** Ceiling of sds.firstRequestTimeout: how long a stream may stay open without a first request. */
   sdsFirstRequestTimeoutMaxSeconds: 60,
+  /** Ceiling of sds.maxEventLoopDelay. */
+  sdsEventLoopDelayMaxSeconds: 10,
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
   /**

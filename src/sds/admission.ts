@@ -7,6 +7,8 @@ export interface AdmissionLimits {
   readonly streamsPerAddress: number;
   /** Streams not yet authenticated, per server. */
   readonly pendingMax: number;
+  /** True while the main thread is overloaded (loop-delay.ts): new streams wait for it to clear. */
+  readonly overloaded?: () => boolean;
 }
 
 /**
@@ -41,6 +43,11 @@ export class StreamAdmission {
    * address its maximum of streams.
    */
   open(address: string): void {
+    if (this.limits.overloaded?.()) {
+      throw new WcaError('ERR_SDS_LIMIT', 'the server is overloaded: its event-loop delay is above sds.maxEventLoopDelay; retry shortly', {
+        details: { reason: 'event-loop-delay' },
+      });
+    }
     if (this.pendingCount >= this.limits.pendingMax) {
       throw new WcaError('ERR_SDS_LIMIT', `the server already holds ${this.pendingCount} SDS streams not yet authenticated (sds.maxPendingStreams)`, {
         details: { reason: 'pending-streams', limit: this.limits.pendingMax },

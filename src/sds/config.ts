@@ -48,6 +48,10 @@ export const sdsConfigSchema = z
       .max(limits.sdsCachedIdentitiesMax)
       .optional()
       .describe(`Node identities (a key and certificate each) cached in all; past it, with none idle, a new node gets RESOURCE_EXHAUSTED. Default: what fits in ${limits.sdsIdentityHeapShare * 100}% of the heap limit at ${limits.sdsIdentityHeapBytes / 1024} KiB each, at most ${limits.sdsCachedIdentitiesMax}.`),
+    maxEventLoopDelay: duration
+      .pipe(z.number().positive().max(limits.sdsEventLoopDelayMaxSeconds))
+      .default(0.25)
+      .describe('New SDS streams get RESOURCE_EXHAUSTED while the p99 event-loop delay of the last 250 ms is above this: under overload the backlog waits for the main thread, so admitting more would slow every admitted request. Streams already open are served as usual.'),
     firstRequestTimeout: duration
       .pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds))
       .default(5)

@@ -14,6 +14,7 @@ import type { TlsListener } from '../transport/tls-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
 import { addressGroup } from '../net/address-group.js';
 import { StreamAdmission } from './admission.js';
+import { watchLoopDelay } from './loop-delay.js';
 import { countShed } from './shed.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
@@ -144,10 +145,12 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     clock,
     firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
+  const loopDelay = watchLoopDelay(config.maxEventLoopDelay * 1000);
   const admission = new StreamAdmission({
     streamsMax: config.maxStreams,
     streamsPerAddress: config.maxStreamsPerAddress,
     pendingMax: config.maxPendingStreams,
+    overloaded: () => loopDelay.overloaded(),
   });
   // Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls.
   const open = new Set<Endable>();
@@ -227,6 +230,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   } catch (err) {
     server.forceShutdown();
     cache.close();
+    loopDelay.close();
     throw err;
   }
   tlsListener = listener.tls;
@@ -268,6 +272,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       await listener.close();
       server.forceShutdown();
       cache.close();
+      loopDelay.close();
     },
   };
 }
