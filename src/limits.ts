@@ -81,6 +81,8 @@ export const limits = {
   httpConnectionsMax: 128,
   /** Health/metrics HTTP: longest request/keep-alive timeout config may set, in seconds. */
   httpTimeoutMaxSeconds: 60,
+  /** `healthcheck --timeout` ceiling: a probe that waits longer is no probe (and Node timers overflow past 24.8 days). */
+  healthcheckTimeoutMaxSeconds: 600,
   /** Health/metrics HTTP: a /metrics rendering is reused this long, so a flood of scrapes costs one rendering. */
   metricsCacheMs: 1000,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */

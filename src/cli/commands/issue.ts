@@ -4,6 +4,7 @@ import { createDevAuthority } from '../../app/dev-authority.js';
 import { keyTypes, type KeyType } from '../../x509/key-types.js';
 import type { IssuedCert } from '../../ca/types.js';
 import { WcaError } from '../../errors.js';
+import { configSchema } from '../../config/schema.js';
 import { durationFlag, flagError } from '../flags.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 
@@ -76,8 +77,8 @@ export function registerIssueCommand(program: Command): void {
     .option('--format <format>', 'pem (each block under a "# chain|key|bundle" line) or json (overrides -o)');
   withOutputFormat(issue).action(async (flags: IssueFlags) => {
     const format = issueFormat(flags);
-    // A zero or negative TTL is the CA's own check (ERR_TTL_INVALID); here only the syntax.
-    const ttlSeconds = flags.ttl === undefined ? undefined : durationFlag('--ttl', flags.ttl, { min: 0 });
+    // The dev CA has the default ca.leafMaxTtl; checked here so the message names the flag rather than a config key.
+    const ttlSeconds = flags.ttl === undefined ? undefined : durationFlag('--ttl', flags.ttl, { min: 1, max: configSchema.parse({}).ca.leafMaxTtl });
     const csr = flags.csr === undefined ? undefined : readCsr(flags.csr);
     const authority = await createDevAuthority({ trustDomain: flags.trustDomain, signers: 1 });
     try {
