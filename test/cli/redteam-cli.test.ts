@@ -3,11 +3,15 @@
  * naming the flag, `-o json` prints one JSON document on every failure, and text from
  * whoever answers a probe cannot drive the terminal. Through main() in this process.
  */
+import { execFile } from 'node:child_process';
 import http from 'node:http';
+import { cp, mkdir } from 'node:fs/promises';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { envoyBanner } from '../../src/cli/envoy-banner.js';
 import { runMain } from './in-process.js';
 
 let dir: string;
@@ -84,5 +88,25 @@ describe('healthcheck output', () => {
     expect(r.stdout).toContain('\\u001b[2J');
     expect(r.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f]/);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('issue --csr', () => {
+  it('refuses an endless file instead of reading it to the end', async () => {
+    const r = await runMain('issue', '--spiffe-id', 'spiffe://cluster.local/x', '--csr', '/dev/zero');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: --csr: "/dev/zero" is larger than a CSR can be');
+  }, 20_000);
+});
+
+describe("serve's Envoy line", () => {
+  it('quotes the examples path for the shell', async () => {
+    const examples = path.join(dir, "it's $(touch pwned) here");
+    await mkdir(examples, { recursive: true });
+    await cp(path.resolve(import.meta.dirname, '../../examples/envoy/sds-dev.yaml'), path.join(examples, 'sds-dev.yaml'));
+    const [, sedLine] = envoyBanner('127.0.0.1:40123', examples);
+    const command = sedLine!.trim().replace(/ > envoy\.yaml && envoy -c envoy\.yaml$/, '');
+    const { stdout } = await promisify(execFile)('sh', ['-c', command], { cwd: dir });
+    expect(stdout).toContain('40123');
   });
 });
