@@ -120,7 +120,7 @@ describe('workload-ca serve (dev profile)', () => {
       const sdsPort = /sds\s+127\.0\.0\.1:(\d+)/.exec(stdout)![1];
       expect(Number(sdsPort)).toBeGreaterThan(0);
       expect(stdout).toContain(`point Envoy's workload_ca_sds cluster at 127.0.0.1:${sdsPort}`);
-      expect(stdout).toContain(`-e 's/WCA_SDS_PORT/${sdsPort}/' ${path.join(root, 'examples/envoy/sds-dev.yaml')} > envoy.yaml`);
+      expect(stdout).toContain(`-e 's/WCA_SDS_PORT/${sdsPort}/' '${path.join(root, 'examples/envoy/sds-dev.yaml')}' > envoy.yaml`);
       expect(stdout).toMatch(/root\s+sha256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
       const get = (p: string) =>
         new Promise<{ status: number; body: string }>((resolve, reject) => {
