@@ -22,6 +22,10 @@ export const limits = {
   dnsNameMaxLength: 253,
   dnsLabelMaxLength: 63,
   dnsNamesPerCert: 32,
+  /** Largest config file read: real ones are a few KiB, and YAML parsing a wide map costs far more than its bytes. */
+  configFileMaxBytes: 1024 * 1024,
+  /** Unknown config keys listed one by one in an error; the rest are counted. */
+  configUnknownKeysShown: 10,
   /** Largest CSR we parse (DER bytes); an RSA-4096 CSR with SANs is ~2 KiB. */
   csrMaxBytes: 16 * 1024,
   /** Largest RSA modulus accepted in a CSR: verification cost grows with its cube. */

@@ -6,6 +6,7 @@ import type { IssuedCert } from '../../ca/types.js';
 import { WcaError } from '../../errors.js';
 import { configSchema } from '../../config/schema.js';
 import { limits } from '../../limits.js';
+import { readAtMost } from '../../bounded-read.js';
 import { durationFlag, flagError } from '../flags.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 
@@ -99,18 +100,16 @@ export function registerIssueCommand(program: Command): void {
 function readCsr(path: string): string | Buffer {
   // PEM is base64 of the DER plus armour: a third larger, and lines.
   const most = Math.ceil((limits.csrMaxBytes * 4) / 3) + 4096;
-  const buffer = Buffer.alloc(most + 1);
-  let length = 0;
+  let data: Buffer | undefined;
   let fd: number | undefined;
   try {
     fd = fs.openSync(path, 'r');
-    for (let n = -1; n !== 0 && length <= most; length += n) n = fs.readSync(fd, buffer, length, buffer.length - length, null);
+    data = readAtMost(fd, most);
   } catch (err) {
     throw new WcaError('ERR_USAGE', `cannot read --csr ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
   } finally {
     if (fd !== undefined) fs.closeSync(fd);
   }
-  if (length > most) throw flagError('--csr', path, `is larger than a CSR can be (${most} bytes)`);
-  const data = buffer.subarray(0, length);
+  if (data === undefined) throw flagError('--csr', path, `is larger than a CSR can be (${most} bytes)`);
   return data.includes('-----BEGIN') ? data.toString('utf8') : data;
 }

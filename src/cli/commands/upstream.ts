@@ -113,7 +113,7 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
 async function checkUpstream(report: Report, config: Config, o: { env: Readonly<Record<string, string | undefined>>; baseDir: string; mint: boolean; ttlSeconds: number }): Promise<void> {
   const spec = config.upstream;
   await report.step('config', async () => {
-    const problems = await checkUpstreamConfig(spec, { baseDir: o.baseDir });
+    const problems = await checkUpstreamConfig(spec, { baseDir: o.baseDir, devProfile: config.profile !== 'production' });
     if (problems.length > 0) throw configError(spec.plugin, problems);
   }, () => 'schema valid');
 
