@@ -77,12 +77,13 @@ export function loadConfig(options: LoadOptions = {}): Config {
     setPath(raw, 'listen.admin', `unix:${defaultAdminSocketPath(env)}`);
   }
   const parsed = configSchema.safeParse(raw);
-  const problems = parsed.success
+  let problems = parsed.success
     ? consistencyProblems(parsed.data)
     : [...schemaProblems(parsed.error), ...consistencyProblemsBeyond(raw, parsed.error)];
   const badFlags = flagProblems(problems, options.flags);
   if (badFlags.length > 0) throw new WcaError('ERR_USAGE', badFlags.join('; '), { details: { problems: badFlags } });
   if (problems.length > 0) {
+    problems = envNamedProblems(problems, env, options.flags);
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
       details: { problems },
     });
@@ -102,6 +103,18 @@ function flagProblems(problems: readonly string[], flags: ConfigFlags | undefine
     for (const problem of problems) if (problem.startsWith(`${keyPath}: `)) named.push(`${name}: ${problem.slice(keyPath.length + 2)}`);
   }
   return named;
+}
+
+/** A value that came from the environment is blamed on its variable (`WCA_HTTP_LISTEN: …`), the key it sets in brackets. */
+function envNamedProblems(problems: readonly string[], env: Readonly<Record<string, string | undefined>>, flags: ConfigFlags | undefined): string[] {
+  const fromEnv = Object.entries(envOverrides).filter(([name, keyPath]) => {
+    const flag = Object.entries(flagPaths).find(([, p]) => p === keyPath)?.[0] as keyof ConfigFlags | undefined;
+    return env[name] !== undefined && env[name] !== '' && (flag === undefined || flags?.[flag] === undefined);
+  });
+  return problems.map((problem) => {
+    const hit = fromEnv.find(([, keyPath]) => problem.startsWith(`${keyPath}: `));
+    return hit ? `${hit[0]} (${hit[1]}): ${problem.slice(hit[1].length + 2)}` : problem;
+  });
 }
 
 /**

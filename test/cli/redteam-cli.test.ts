@@ -110,3 +110,24 @@ describe("serve's Envoy line", () => {
     expect(stdout).toContain('40123');
   });
 });
+
+describe('serve --profile and environment errors', () => {
+  it('serve --profile takes a profile and refuses a bad one, exit 2 naming the flag', async () => {
+    const r = await runMain('serve', '--profile', 'staging');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: --profile: ');
+  });
+
+  it('a bad value from the environment names the variable', async () => {
+    const previous = process.env.WCA_HTTP_LISTEN;
+    process.env.WCA_HTTP_LISTEN = 'nope';
+    try {
+      const r = await runMain('healthcheck');
+      expect(r.code).toBe(3);
+      expect(r.stderr).toContain('WCA_HTTP_LISTEN (listen.http): ');
+    } finally {
+      if (previous === undefined) delete process.env.WCA_HTTP_LISTEN;
+      else process.env.WCA_HTTP_LISTEN = previous;
+    }
+  });
+});
