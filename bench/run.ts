@@ -6,6 +6,8 @@ import { runTransitBench, printTransitBench } from './transit.js';
 import { runRenewalBench, printRenewalBench } from './renewal.js';
 import { runCsrChecksBench, printCsrChecksBench } from './csr-checks.js';
 import { runOverloadBench, printOverloadBench } from './overload.js';
+import { runJoinTokenBench, printJoinTokenBench } from './join-token.js';
+import { runFleetRotationBench, printFleetRotationBench } from './fleet-rotation.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
@@ -16,6 +18,8 @@ async function main(): Promise<void> {
   if (!only || only === 'transit') printTransitBench(await runTransitBench());
   if (!only || only === 'renewal') printRenewalBench(await runRenewalBench());
   if (!only || only === 'overload') printOverloadBench(await runOverloadBench());
+  if (!only || only === 'join-token') printJoinTokenBench(await runJoinTokenBench());
+  if (!only || only === 'fleet-rotation') printFleetRotationBench(await runFleetRotationBench());
   // Also part of `issue`; alone, without the minute of issuance load around it.
   if (only === 'csr-checks') printCsrChecksBench(await runCsrChecksBench());
 }

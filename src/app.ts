@@ -28,7 +28,7 @@ import type { AuditLog } from './audit/log.js';
 import { createStateStore } from './state/create.js';
 import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
-import { PeerIntermediates } from './state/peers.js';
+import { MAX_CHAINS_PER_REPLICA, PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
 import { FleetActions } from './admin/fleet.js';
 import { ServingState } from './telemetry/serving-state.js';
@@ -188,7 +188,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       clock,
       logger,
       joinTokenRecords: state.joinTokens,
-      peerIntermediates: () => peers.current(),
+      peers,
     });
     // The SDS server starts after the admin API: eviction reaches it once it exists.
     let sdsServer: { endStreams(spiffeId: string, err: unknown): number } | undefined;
@@ -207,8 +207,14 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       // The fleet view: what `authority show` says, without per-node lists (bounded size).
       status: () => {
         const { authorities, ...rest } = authorityStatus(adminAuthority);
-        // Public certificates only: other replicas accept renewals of the SVIDs they signed.
-        return { ...rest, authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a), intermediates: authority.intermediatesPem() };
+        // Public certificates only: other replicas accept renewals of the SVIDs these signed, and refuse
+        // those of tainted ones with the reason (never trusting them: a taint is a suspected key compromise).
+        return {
+          ...rest,
+          authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a),
+          intermediates: authority.renewalIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
+          taintedIntermediates: authority.taintedIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
+        };
       },
       intervalMs: stateIntervalMs,
       clock,

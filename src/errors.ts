@@ -185,6 +185,7 @@ export const errorReasons = {
     'foreign-trust-domain',
     'leaf-is-ca',
     'not-issued-by-us',
+    'authority-tainted',
     'not-yet-valid',
     // a JWT, a join token or a client certificate
     'expired',

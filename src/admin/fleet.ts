@@ -6,9 +6,11 @@
  * intermediates, so an emergency rotation re-keys every replica, while a taint or
  * revoke names one authority and only the replica holding it acts.
  */
+import { z } from 'zod';
 import { backoffMs } from '../backoff.js';
 import { isWcaError, WcaError } from '../errors.js';
 import { limits } from '../limits.js';
+import { liveStatuses } from '../state/replica-status.js';
 import type { AuthorityAction, AuthorityActionKind, StateStore } from '../state/types.js';
 import * as h from './authority-handler.js';
 import type * as pb from './authority-proto.js';
@@ -66,10 +68,10 @@ export class FleetActions {
    * is read as untrusted input: only the expected fields, of the expected types.
    */
   async replicas(): Promise<pb.ReplicaStatus[]> {
-    return (await this.options.store.replicas.live()).map((r) => ({
+    return (await this.live()).map((r) => ({
       replica_id: r.replicaId,
       last_seen: new Date(r.lastSeenMs).toISOString(),
-      authorities: Array.isArray(r.status.authorities) ? (r.status.authorities as unknown[]).slice(0, 16).map(authorityOf) : [],
+      authorities: r.status.authorities.slice(0, 16).map(authorityOf),
       subscribers: count(r.status.subscribers),
       converged: count(r.status.converged),
     }));
@@ -77,12 +79,16 @@ export class FleetActions {
 
   /** The state of `authorityId` on the live replica (other than this one) that holds it, from the heartbeats. */
   async peerState(authorityId: string): Promise<{ replicaId: string; state: unknown } | undefined> {
-    for (const r of await this.options.store.replicas.live()) {
-      if (r.replicaId === this.options.replicaId || !Array.isArray(r.status.authorities)) continue;
-      const found = (r.status.authorities as { id?: unknown; state?: unknown }[]).find((a) => a.id === authorityId);
+    for (const r of await this.live()) {
+      if (r.replicaId === this.options.replicaId) continue;
+      const found = r.status.authorities.map(authorityOf).find((a) => a.id === authorityId);
       if (found) return { replicaId: r.replicaId, state: found.state };
     }
     return undefined;
+  }
+
+  private live() {
+    return liveStatuses(this.options.store.replicas, fleetStatus, this.options.authority.logger);
   }
 
   private async apply(action: AuthorityAction): Promise<void> {
@@ -131,6 +137,13 @@ export async function forwardToHolder(fleet: FleetActions | undefined, err: unkn
   return true;
 }
 
+
+/** A heartbeat's status (app.ts) as far as the fleet view reads it; each authority entry is read field by field (authorityOf). */
+const fleetStatus = z.object({
+  authorities: z.array(z.unknown()).default([]),
+  subscribers: z.unknown(),
+  converged: z.unknown(),
+});
 
 const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
 const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, limits.adminReasonMaxLength) : '');

@@ -31,8 +31,8 @@ export function assembleIdentity(
     clock: Clock;
     logger: Logger;
     joinTokenRecords?: JoinTokenRecords;
-    /** Other replicas' intermediates: their SVIDs renew here too. */
-    peerIntermediates?: () => readonly string[];
+    /** Other replicas' intermediates: their SVIDs renew here too, except under tainted ones. */
+    peers?: { current(): readonly string[]; tainted(): readonly string[] };
   },
 ): IdentitySetup {
   const id = config.identity;
@@ -53,7 +53,8 @@ export function assembleIdentity(
       new MtlsAuthenticator({
         trustDomain: config.trustDomain,
         clock: deps.clock,
-        intermediates: deps.peerIntermediates ? () => [...deps.issuer.intermediatesPem(), ...deps.peerIntermediates!()] : () => deps.issuer.intermediatesPem(),
+        intermediates: () => [...deps.issuer.renewalIntermediatesPem(), ...(deps.peers?.current() ?? [])],
+        tainted: () => [...deps.issuer.taintedIntermediatesPem(), ...(deps.peers?.tainted() ?? [])],
         evictions,
         ...(lineageMaxAge === undefined ? {} : { lineageMaxAgeMs: lineageMaxAge * 1000 }),
       }),

@@ -191,7 +191,23 @@ export class Authority implements LeafIssuer {
    * during a rotation.
    */
   intermediatesPem(): string[] {
-    return [...this.cas.values()].map((s) => s.signing.chainPemSuffix);
+    return this.chainsIn(['prepared', 'active', 'old', 'tainted']);
+  }
+
+  renewalIntermediatesPem(): string[] {
+    return this.chainsIn(['prepared', 'active', 'old']);
+  }
+
+  taintedIntermediatesPem(): string[] {
+    return this.chainsIn(['tainted']);
+  }
+
+  /** Newest first, so a peer that keeps only the first few keeps the one signing now. */
+  private chainsIn(states: readonly AuthorityInfo['state'][]): string[] {
+    return this.states.list().flatMap((a) => {
+      const slot = states.includes(a.state) ? this.cas.get(a.id) : undefined;
+      return slot ? [slot.signing.chainPemSuffix] : [];
+    });
   }
 
   /**

@@ -78,6 +78,14 @@ export interface LeafIssuer {
    * first, then the upstream's certificates above it, without the root.
    */
   intermediatesPem(): string[];
+  /**
+   * The chains of intermediates whose leaves may authenticate a renewal (prepared,
+   * active, old), newest first. Never a tainted one: a taint says its key may be in
+   * an attacker's hands, who could mint a leaf for any SPIFFE ID under it.
+   */
+  renewalIntermediatesPem(): string[];
+  /** The chains of tainted intermediates: their leaves are refused as renewal credentials (`authority-tainted`). */
+  taintedIntermediatesPem(): string[];
   /** Returns an unsubscribe function. */
   subscribe(listener: (event: AuthorityEvent) => void): () => void;
 }

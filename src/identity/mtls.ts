@@ -16,6 +16,12 @@ export interface MtlsAuthenticatorOptions {
    * first certificate of each is a workload-ca intermediate of this trust domain.
    */
   intermediates: () => readonly string[];
+  /**
+   * PEM chains of tainted intermediates (suspected key compromise): a leaf they
+   * issued is refused as `authority-tainted` rather than `not-issued-by-us`. Only
+   * the reason depends on this list; what is accepted depends on `intermediates` alone.
+   */
+  tainted?: () => readonly string[];
   /** Identities whose current certificates an operator evicted. */
   evictions?: EvictionList;
   /** A renewal lineage older than this must present its original credential again (identity.mtls.lineageMaxAge). */
@@ -40,7 +46,8 @@ export interface MtlsAuthenticatorOptions {
  */
 export class MtlsAuthenticator implements Authenticator {
   readonly name = 'mtls';
-  private ours: { pems: string; certs: X509Certificate[] } | undefined;
+  private readonly ours = new FirstCas();
+  private readonly taintedCas = new FirstCas();
 
   constructor(private readonly options: MtlsAuthenticatorOptions) {}
 
@@ -59,7 +66,11 @@ export class MtlsAuthenticator implements Authenticator {
     if (leaf.ca) reject(`client certificate for ${id.uri} is a CA certificate, not an SVID`, 'leaf-is-ca');
     const now = clock.now();
     checkValidity(leaf, now, `client SVID ${id.uri}`);
-    if (!this.ownIntermediates().some((ca) => issuedBy(leaf, ca))) {
+    if (!this.ours.of(this.options.intermediates()).some((ca) => issuedBy(leaf, ca))) {
+      // Streams already open keep being served: the taint re-issues them at once over SDS.
+      if (this.taintedCas.of(this.options.tainted?.() ?? []).some((ca) => issuedBy(leaf, ca))) {
+        reject(`client SVID ${id.uri} was issued by a tainted workload-ca intermediate (suspected key compromise): it cannot renew; present the original credential (join token, JWT) again`, 'authority-tainted');
+      }
       reject(`client SVID ${id.uri} was not issued by a current workload-ca intermediate of ${trustDomain}; renewal is only for our own SVIDs`, 'not-issued-by-us');
     }
     const lineage = lineageOfLeaf(chain.certificates[0]!, leaf);
@@ -90,15 +101,19 @@ export class MtlsAuthenticator implements Authenticator {
           : `lineage:${lineage.id.toString('base64url')}`,
     };
   }
+}
 
-  private ownIntermediates(): X509Certificate[] {
-    const chains = this.options.intermediates();
+/** The first certificate of each chain, if a CA, parsed again only when the list changes. */
+class FirstCas {
+  private last: { pems: string; certs: X509Certificate[] } | undefined;
+
+  of(chains: readonly string[]): X509Certificate[] {
     const pems = chains.join('');
-    if (this.ours?.pems !== pems) {
+    if (this.last?.pems !== pems) {
       const firsts = chains.map((chain) => pemBlocks(chain)[0]).filter((der) => der !== undefined);
-      this.ours = { pems, certs: firsts.map((der) => new X509Certificate(der)).filter((cert) => cert.ca) };
+      this.last = { pems, certs: firsts.map((der) => new X509Certificate(der)).filter((cert) => cert.ca) };
     }
-    return this.ours.certs;
+    return this.last.certs;
   }
 }
 

@@ -74,7 +74,7 @@ class MemoryActionLog implements AuthorityActionLog {
 
   async append(request: AuthorityActionRequest): Promise<AuthorityAction> {
     const last = this.log.at(-1);
-    const action = Object.freeze({ ...request, seq: (last?.seq ?? 0) + 1, atMs: this.clock.now() });
+    const action = Object.freeze({ ...request, seq: String(BigInt(last?.seq ?? 0) + 1n), atMs: this.clock.now() });
     this.log.push(action);
     // Bounded: a subscriber only ever needs what it has not seen, and in one process it sees everything at once.
     if (this.log.length > this.maxEntries) this.log.splice(0, this.log.length - this.maxEntries);
@@ -82,16 +82,18 @@ class MemoryActionLog implements AuthorityActionLog {
     return action;
   }
 
-  async latestSeq(): Promise<number> {
-    return this.log.at(-1)?.seq ?? 0;
+  async latestSeq(): Promise<string> {
+    return this.log.at(-1)?.seq ?? '0';
   }
 
-  async since(afterSeq: number, limit = this.maxEntries): Promise<AuthorityAction[]> {
-    return this.log.filter((a) => a.seq > afterSeq).slice(0, limit);
+  async since(afterSeq: string, limit = this.maxEntries): Promise<AuthorityAction[]> {
+    const after = BigInt(afterSeq);
+    return this.log.filter((a) => BigInt(a.seq) > after).slice(0, limit);
   }
 
-  subscribe(afterSeq: number, listener: (action: AuthorityAction) => void): () => void {
-    for (const action of this.log) if (action.seq > afterSeq) listener(action);
+  subscribe(afterSeq: string, listener: (action: AuthorityAction) => void): () => void {
+    const after = BigInt(afterSeq);
+    for (const action of this.log) if (BigInt(action.seq) > after) listener(action);
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
   }

@@ -57,22 +57,26 @@ export interface AuthorityActionRequest {
 }
 
 export interface AuthorityAction extends AuthorityActionRequest {
-  /** Position in the log, increasing; a subscriber resumes after the last it saw. */
-  seq: number;
+  /**
+   * Position in the log, increasing; a subscriber resumes after the last it saw.
+   * Decimal digits of a PostgreSQL bigint, compared as BigInt: a JS number loses
+   * precision above 2^53, and a row there would be read again on every notification.
+   */
+  seq: string;
   atMs: number;
 }
 
 export interface AuthorityActionLog {
   append(request: AuthorityActionRequest): Promise<AuthorityAction>;
-  /** The newest seq (0 for none): a replica starting applies only what comes after it. */
-  latestSeq(): Promise<number>;
+  /** The newest seq ('0' for none): a replica starting applies only what comes after it. */
+  latestSeq(): Promise<string>;
   /** Actions with seq > `afterSeq`, oldest first, at most `limit`. */
-  since(afterSeq: number, limit?: number): Promise<AuthorityAction[]>;
+  since(afterSeq: string, limit?: number): Promise<AuthorityAction[]>;
   /**
    * Calls `listener` once per action appended after `afterSeq`, in order, including
    * those appended by other replicas and those missed while disconnected.
    */
-  subscribe(afterSeq: number, listener: (action: AuthorityAction) => void): () => void;
+  subscribe(afterSeq: string, listener: (action: AuthorityAction) => void): () => void;
 }
 
 export interface ReplicaRecord {
@@ -85,7 +89,7 @@ export interface ReplicaRecord {
 export interface ReplicaMembership {
   /** Records this replica as alive for `ttlMs` with its status summary. */
   heartbeat(replicaId: string, status: Readonly<Record<string, unknown>>, ttlMs: number): Promise<void>;
-  /** Replicas whose last heartbeat has not expired, by id. */
+  /** Replicas whose last heartbeat has not expired, by id; past limits.replicasMax, the most recently seen ones. */
   live(): Promise<ReplicaRecord[]>;
 }
 

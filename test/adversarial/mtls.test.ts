@@ -71,6 +71,8 @@ describe.runIf(hasTools('openssl'))('mTLS renewal: OpenSSL path validation and o
       subscribe: (listener) => authority.subscribe(listener),
       bundle: () => ({ trustDomain: TD, pem: bundlePem, version: 'with-enterprise-root' }),
       intermediatesPem: () => [...authority.intermediatesPem(), ...ownChains],
+      renewalIntermediatesPem: () => [...authority.renewalIntermediatesPem(), ...ownChains],
+      taintedIntermediatesPem: () => [],
     };
     server = await startSdsServer({
       issuer,

@@ -11,6 +11,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { loadConfig } from '../../src/config/load.js';
+import { parseDurationSeconds } from '../../src/duration.js';
 import { checkUpstreamConfig } from '../../src/upstream/loader.js';
 import { loadBootstrap } from '../helpers/full-envoy-api.js';
 import { hasTools, toolPath } from '../helpers/tools.js';
@@ -88,7 +89,7 @@ describe.runIf(hasTools('helm', 'kubernetesValidate'))('Helm chart deploy/helm/w
     expect(byKind(objects, 'ClusterRoleBinding')).toEqual([]);
     expect(byKind(objects, 'PodDisruptionBudget')).toEqual([]);
     const pod = one(objects, 'Deployment').spec.template.spec;
-    expect(pod.containers[0].envFrom).toEqual([{ secretRef: { name: 'vault-approle' } }]);
+    expect(pod.containers[0].envFrom).toBeUndefined();
     expect(pod.volumes.map((v: { name: string }) => v.name)).toEqual(['config', 'run', 'upstream']);
     expect(one(objects, 'NetworkPolicy').spec.ingress).toHaveLength(2);
     await validate(text);
@@ -121,7 +122,83 @@ describe.runIf(hasTools('helm', 'kubernetesValidate'))('Helm chart deploy/helm/w
     // Vault's Kubernetes auth gets its own projected token (audience vault), where the config points.
     const vault = pod.volumes.find((v: { name: string }) => v.name === 'vault-token');
     expect(vault.projected.sources[0].serviceAccountToken).toMatchObject({ audience: 'vault', path: 'token' });
-    expect(pod.terminationGracePeriodSeconds).toBe(15);
+    expect(pod.terminationGracePeriodSeconds).toBe(25);
+  });
+
+  describe('termination grace (F5): never shorter than preStop + drain + the server\'s own backstop', () => {
+    // The server exits 1 this long after shutdownTimeout if a drain hangs; the kubelet must not SIGKILL first.
+    const backstop = Number(
+      /const shutdownBackstopSeconds = (\d+);/.exec(fs.readFileSync(path.join(repo, 'src/cli/commands/serve.ts'), 'utf8'))?.[1],
+    );
+    const cases: [string, number][] = [['1m30s', 90], ['1h', 3600], ['90', 90], ['2m', 120], ['1h30m10s', 5410], ['500ms', 0.5], ['2.5', 2.5]];
+
+    it.each(cases)('shutdownTimeout %s: the grace is preStop + %d s + more than the backstop', async (timeout, seconds) => {
+      expect(backstop).toBeGreaterThan(0);
+      // Each value is checked against the server's own parser too, so the two grammars cannot drift apart.
+      expect(parseDurationSeconds(timeout)).toBe(seconds);
+      const { objects } = await render(`config.shutdownTimeout=${timeout}`, 'preStop.sleepSeconds=7');
+      const pod = one(objects, 'Deployment').spec.template.spec;
+      expect(pod.containers[0].lifecycle.preStop).toEqual({ sleep: { seconds: 7 } });
+      expect(pod.terminationGracePeriodSeconds).toBe(7 + Math.ceil(seconds) + 10);
+      expect(pod.terminationGracePeriodSeconds).toBeGreaterThan(7 + seconds + backstop);
+    });
+
+    it('a number, not a string, counts as seconds; preStop 0 renders no hook', async () => {
+      const { objects } = await render('config.shutdownTimeout=45', 'preStop.sleepSeconds=0');
+      const pod = one(objects, 'Deployment').spec.template.spec;
+      expect(pod.containers[0].lifecycle).toBeUndefined();
+      expect(pod.terminationGracePeriodSeconds).toBe(55);
+    });
+
+    it.each(['1x', '30m1h', '1h1h', '-5s', '0s', '1e3'])('refuses %s at render time, as the server would at start', async (timeout) => {
+      expect(parseDurationSeconds(timeout) ?? 0).toBeLessThanOrEqual(0);
+      await expect(render(`config.shutdownTimeout=${timeout}`)).rejects.toThrow(/config\.shutdownTimeout "[^"]*"/);
+    });
+  });
+
+  it('mounts upstreamSecret as read-only 0400 files, never as environment variables', async () => {
+    const { objects } = await render('upstreamSecret.name=vault-approle');
+    const pod = one(objects, 'Deployment').spec.template.spec;
+    const [container] = pod.containers;
+    expect(container.envFrom).toBeUndefined();
+    expect(container.env).toBeUndefined();
+    expect(container.volumeMounts).toContainEqual({ name: 'upstream', mountPath: '/etc/workload-ca/upstream', readOnly: true });
+    expect(pod.volumes).toContainEqual({ name: 'upstream', secret: { secretName: 'vault-approle', defaultMode: 0o400 } });
+    // Root-owned Secret files become group-readable (never writable) for the server's group.
+    expect(pod.securityContext).toMatchObject({ runAsGroup: 65532, fsGroup: 65532 });
+  });
+
+  it('for the AWS SDK points AWS_SHARED_CREDENTIALS_FILE at the Secret key, the only variable set', async () => {
+    const { objects } = await render('upstreamSecret.name=aws', 'upstreamSecret.awsCredentialsKey=credentials');
+    const [container] = one(objects, 'Deployment').spec.template.spec.containers;
+    expect(container.envFrom).toBeUndefined();
+    expect(container.env).toEqual([{ name: 'AWS_SHARED_CREDENTIALS_FILE', value: '/etc/workload-ca/upstream/credentials' }]);
+  });
+
+  it('renders a PodDisruptionBudget only with more than one replica', async () => {
+    expect(byKind((await render('replicaCount=1')).objects, 'PodDisruptionBudget')).toEqual([]);
+    expect(one((await render('replicaCount=3')).objects, 'PodDisruptionBudget').spec.maxUnavailable).toBe(1);
+  });
+
+  it('restricts egress to DNS, the upstream and the API server when networkPolicy.egress is on, and stays valid', async () => {
+    expect(one((await render()).objects, 'NetworkPolicy').spec.policyTypes).toEqual(['Ingress']);
+    const { text, objects } = await render(
+      'networkPolicy.egress.enabled=true',
+      'networkPolicy.egress.upstream.to[0].ipBlock.cidr=10.20.0.0/16',
+      'networkPolicy.egress.apiServer.to[0].ipBlock.cidr=10.0.0.1/32',
+    );
+    const policy = one(objects, 'NetworkPolicy').spec;
+    expect(policy.policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(policy.egress.map((r: { to: unknown[] }) => r.to)).toEqual([
+      [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } } }],
+      [{ ipBlock: { cidr: '10.20.0.0/16' } }],
+      [{ ipBlock: { cidr: '10.0.0.1/32' } }],
+    ]);
+    expect(policy.egress[0].ports).toEqual([{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }]);
+    expect(policy.egress[1].ports).toEqual([{ port: 8200, protocol: 'TCP' }]);
+    await validate(text);
+    // Egress on with nowhere to go would cut the upstream off: a render error, not a silent outage.
+    await expect(render('networkPolicy.egress.enabled=true')).rejects.toThrow(/networkPolicy\.egress/);
   });
 
   it("renders a config our own schema accepts, with the pod's listeners and the Service's DNS names", async () => {

@@ -44,8 +44,10 @@ export interface EnvoyOptions {
   bootstrapBundlePem: string;
   serverId: string;
   nodeId: string;
-  /** `authorization` metadata of its first streams (a join token). */
-  authorization: string;
+  /** `authorization` metadata of its first streams (a join token); none for an mTLS renewal. */
+  authorization?: string;
+  /** The SVID it presents on its connection (mTLS renewal, e.g. after its replica went away). */
+  identity?: { chainPem: string; privateKeyPem: string };
   protocol: 'sotw' | 'delta';
   /** A busy Envoy: applies (and so ACKs) each bundle push this much later. */
   bundleDelayMs?: number;
@@ -62,6 +64,10 @@ export class SimulatedEnvoy {
   readonly leaves: string[] = [];
   readonly bundles: string[] = [];
   readonly installed: Installed[] = [];
+  /** When each leaf in `leaves` arrived (ms since epoch), to check none was already expired. */
+  readonly receivedAt: number[] = [];
+  /** Set once every stream has ended (the server went away or refused it). */
+  ended = false;
   /** The certificate secret it serves now (key included: test material only, never written anywhere). */
   cert?: DecodedSecret;
   private bundle?: string;
@@ -72,14 +78,15 @@ export class SimulatedEnvoy {
 
   constructor(readonly options: EnvoyOptions) {
     this.ready = new Promise((resolve) => (this.markReady = resolve));
-    const credentials = grpc.credentials.createSsl(Buffer.from(options.bootstrapBundlePem), null, null, {
+    const { identity } = options;
+    const credentials = grpc.credentials.createSsl(Buffer.from(options.bootstrapBundlePem), identity ? Buffer.from(identity.privateKeyPem) : null, identity ? Buffer.from(identity.chainPem) : null, {
       checkServerIdentity: (_host, cert) => (cert.subjectaltname === `URI:${options.serverId}` ? undefined : new Error(`server is ${cert.subjectaltname}`)),
     });
     // Its own connection, like a separate Envoy process.
     this.client = connect(options.address, credentials, { 'grpc.use_local_subchannel_pool': 1 });
     const metadata = () => {
       const m = new grpc.Metadata();
-      m.set('authorization', options.authorization);
+      if (options.authorization) m.set('authorization', options.authorization);
       return m;
     };
     const node = envoyNode(options.nodeId);
@@ -122,10 +129,16 @@ export class SimulatedEnvoy {
     });
   }
 
+  private live = 0;
+
   private async loop(s: XdsStream, onResponse: (res: any) => void | Promise<void>): Promise<void> {
+    this.live++;
     for (;;) {
       const res = await s.next().catch(() => undefined);
-      if (!res) return;
+      if (!res) {
+        if (--this.live === 0) this.ended = true;
+        return;
+      }
       await onResponse(res);
     }
   }
@@ -134,6 +147,7 @@ export class SimulatedEnvoy {
     if (secret.certificateChain) {
       this.cert = secret;
       this.leaves.push(firstPem(secret.certificateChain));
+      this.receivedAt.push(Date.now());
     }
     if (secret.trustedCa) {
       this.bundle = secret.trustedCa;

@@ -67,6 +67,14 @@ export class FakeIssuer implements LeafIssuer {
     return [];
   }
 
+  renewalIntermediatesPem(): string[] {
+    return [];
+  }
+
+  taintedIntermediatesPem(): string[] {
+    return [];
+  }
+
   subscribe(listener: (event: AuthorityEvent) => void): () => void {
     this.listeners.add(listener);
     return () => void this.listeners.delete(listener);

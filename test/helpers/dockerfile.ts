@@ -13,7 +13,7 @@ export interface ImageRuntime {
   healthcheck: string[];
 }
 
-function instructions(text: string): { op: string; args: string }[] {
+export function instructions(text: string): { op: string; args: string }[] {
   const joined = text
     .split('\n')
     .filter((line) => !/^\s*#/.test(line))

@@ -21,6 +21,7 @@ export const tools = {
   openssl: { bin: 'openssl', install: 'apt-get install openssl' },
   strace: { bin: 'strace', install: 'apt-get install strace' },
   setpriv: { bin: 'setpriv', install: 'apt-get install util-linux' },
+  unshare: { bin: 'unshare', install: 'apt-get install util-linux' },
   promtool: { bin: 'promtool', install: 'apt-get install prometheus' },
   softhsm: { bin: 'softhsm2-util', install: 'apt-get install softhsm2 opensc' },
   pkcs11tool: { bin: 'pkcs11-tool', install: 'apt-get install opensc' },

@@ -102,3 +102,35 @@ describe('MtlsAuthenticator renewal lineage (injected clock)', () => {
     }
   });
 });
+
+describe('MtlsAuthenticator and a tainted authority', () => {
+  it('refuses an SVID of a tainted intermediate as authority-tainted; a tainted list never refuses a usable one', async () => {
+    const authority = await createDevAuthority({ signers: 1 });
+    try {
+      const certs = pemBlocks((await authority.issue({ spiffeId: ID })).chainPem).map((der) => new Uint8Array(der));
+      const auth = new MtlsAuthenticator({
+        trustDomain: 'cluster.local',
+        clock: at(),
+        intermediates: () => authority.renewalIntermediatesPem(),
+        tainted: () => authority.taintedIntermediatesPem(),
+      });
+      expect(await auth.authenticate(context(certs))).not.toBeNull();
+      await authority.prepareNext();
+      authority.activateNext('rotation');
+      // Old: its leaves still renew (they are re-issued under the new one anyway).
+      expect(await auth.authenticate(context(certs))).not.toBeNull();
+      const old = authority.authorities().find((a) => a.state === 'old')!.id;
+      authority.taint(old, 'suspected key compromise');
+      expect(authority.renewalIntermediatesPem()).toHaveLength(1);
+      await expect(auth.authenticate(context(certs))).rejects.toMatchObject({ code: 'ERR_UNAUTHENTICATED', details: { reason: 'authority-tainted' } });
+      // The TLS listener still completes chains through it, so the refusal says why instead of failing the handshake.
+      expect(authority.intermediatesPem()).toHaveLength(2);
+
+      const fresh = pemBlocks((await authority.issue({ spiffeId: ID })).chainPem).map((der) => new Uint8Array(der));
+      const forged = new MtlsAuthenticator({ trustDomain: 'cluster.local', clock: at(), intermediates: () => authority.renewalIntermediatesPem(), tainted: () => authority.intermediatesPem() });
+      expect(await forged.authenticate(context(fresh))).not.toBeNull();
+    } finally {
+      await authority.close();
+    }
+  });
+});

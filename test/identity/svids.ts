@@ -81,6 +81,8 @@ export class TestPki {
       trustDomain: this.trustDomain,
       bundle: () => ({ trustDomain: this.trustDomain, pem, version: new X509Certificate(pem).fingerprint256 }),
       intermediatesPem: () => [this.intermediatePem()],
+      renewalIntermediatesPem: () => [this.intermediatePem()],
+      taintedIntermediatesPem: () => [],
       issue: unused,
       issueForCsr: unused,
       subscribe: () => () => undefined,

@@ -126,7 +126,7 @@ describe.each(implementations)('StateStore contract: %s', (_name, open) => {
   it('appends authority actions in order and reads them back after a sequence number', async () => {
     const first = await fleet.a.actions.append({ action: 'taint', authorityId: 'auth-1', reason: 'key exposure', by: 'unix:/admin.sock', origin: 'replica-a' });
     const second = await fleet.b.actions.append({ action: 'revoke', authorityId: 'auth-1', reason: 'key exposure', by: 'unix:/admin.sock', origin: 'replica-a' });
-    expect(second.seq).toBeGreaterThan(first.seq);
+    expect(BigInt(second.seq)).toBeGreaterThan(BigInt(first.seq));
     expect(first).toMatchObject({ action: 'taint', authorityId: 'auth-1', reason: 'key exposure', by: 'unix:/admin.sock', origin: 'replica-a' });
     expect((await fleet.a.actions.since(first.seq)).map((a) => [a.seq, a.action])).toEqual([[second.seq, 'revoke']]);
     expect(await fleet.b.actions.since(second.seq)).toEqual([]);
@@ -137,7 +137,7 @@ describe.each(implementations)('StateStore contract: %s', (_name, open) => {
   it('delivers actions appended on one replica to subscribers on the other, including those from before subscribing', async () => {
     const earlier = await fleet.a.actions.append({ action: 'taint', authorityId: 'auth-2', reason: 'drill', by: 'ops', origin: 'replica-a' });
     const seen: AuthorityAction[] = [];
-    const unsubscribe = fleet.b.actions.subscribe(earlier.seq - 1, (action) => seen.push(action));
+    const unsubscribe = fleet.b.actions.subscribe(String(BigInt(earlier.seq) - 1n), (action) => seen.push(action));
     try {
       const later = await fleet.a.actions.append({ action: 'emergency-rotate', authorityId: 'auth-2', reason: 'drill', by: 'ops', origin: 'replica-a' });
       await expect.poll(() => seen.map((a) => a.seq), { timeout: 10_000 }).toEqual([earlier.seq, later.seq]);

@@ -70,7 +70,7 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('postgres state store', () => {
       const t = { hash: hash(), id: 'tok-1', spiffeId: 'spiffe://cluster.local/vm/a', dnsNames: [], expiresAtMs: Date.now() + 600_000 };
       await a.joinTokens.put(t, 100);
       const seen: AuthorityAction[] = [];
-      a.actions.subscribe(0, (action) => seen.push(action));
+      a.actions.subscribe('0', (action) => seen.push(action));
 
       await server.stop();
       // The first call after the outage finds the dead connection; every later one is refused without waiting.

@@ -4,9 +4,7 @@
  * database stopped, join tokens are refused with UNAVAILABLE while mTLS renewal
  * keeps working, readiness and the metric say why; after a restart tokens work again.
  */
-import fs from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
 import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
@@ -14,16 +12,17 @@ import { authorityTable } from '../../src/cli/commands/authority.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWcaError } from '../../src/errors.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
-import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
 import { SdsTestClient, type FetchedSvid } from '../identity/sds-client.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { hasTools } from '../helpers/tools.js';
+import { createSite, type Site } from '../reliability/replicas.js';
 
 const SERVER_ID = 'spiffe://cluster.local/workload-ca/sds';
 
 describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL', () => {
   let db: TestPostgres;
   let dir: string;
+  let site: Site;
   const apps: App[] = [];
   const admins: AdminClient[] = [];
   const clients: SdsTestClient[] = [];
@@ -31,33 +30,15 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
   beforeAll(async () => {
     db = await startTestPostgres();
     database = await db.createDatabase();
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-replicas-'));
-    const root = await createTestRootCa({ name: 'Replicas Test Root' });
-    fs.writeFileSync(path.join(dir, 'root.pem'), root.rootPem);
-    fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
+    site = await createSite('wca-replicas-');
+    dir = site.dir;
     for (const name of ['a', 'b']) await startReplica(name);
   }, 60_000);
 
   let database: string;
   async function startReplica(name: string): Promise<App> {
     {
-      fs.mkdirSync(path.join(dir, name), { mode: 0o700 });
-      const file = path.join(dir, `${name}.yaml`);
-      fs.writeFileSync(
-        file,
-        [
-          'profile: production',
-          'trustDomain: cluster.local',
-          `listen: { sds: "127.0.0.1:0", http: "127.0.0.1:0", admin: "unix:${dir}/${name}/admin.sock" }`,
-          `upstream: { plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`,
-          'sds: { transport: mtls }',
-          'identity: { joinToken: { maxTtl: 1h, reuseWindow: 30s } }',
-          `state: { store: postgres, postgres: { host: "${db.socketDir}", port: ${db.port}, database: ${database}, user: ${db.user}, statementTimeout: 1s, heartbeatInterval: 1s } }`,
-          'log: { level: silent }',
-          'audit: { sink: none }',
-          '',
-        ].join('\n'),
-      );
+      const file = site.config(name, { db, database });
       const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
       apps.push(app);
       admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
@@ -70,7 +51,7 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     admins.forEach((a) => a.close());
     await Promise.all(apps.map((a) => a.close()));
     await db?.close();
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    site?.close();
   });
 
   const [A, B] = [0, 1];
@@ -145,6 +126,45 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL
     const [a] = await apps[B]!.state.replicas.live();
     expect(a!.status.authorities).toEqual(expect.arrayContaining([expect.objectContaining({ state: 'active' })]));
   });
+
+  it('an SVID under an authority tainted by an emergency rotation renews on neither replica (UNAUTHENTICATED, authority-tainted)', async () => {
+    const svid = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'tainted-1')}`, 'vm-tainted-1');
+    await expect
+      .poll(async () => (await client(A, svid).fetch('default', undefined, 'vm-tainted-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/tainted-1']);
+    await admins[B]!.emergencyRotate({ reason: 'suspected key compromise', deadline_seconds: 1 });
+    // B refuses at once; A once B's next heartbeat says the authority is tainted (it no longer lists it as usable).
+    const refusal = async (replica: number) => {
+      const err = await client(replica, svid).fetch('default', undefined, 'vm-tainted-1').then(() => undefined, (e: unknown) => e as Error);
+      return err && { code: grpcCode(err), tainted: /tainted workload-ca intermediate/.test(err.message) };
+    };
+    expect(await refusal(B)).toEqual({ code: 16, tainted: true });
+    await expect.poll(() => refusal(A), { timeout: 15_000, interval: 500 }).toEqual({ code: 16, tainted: true });
+    // A fresh credential still joins, and its SVID (under the new authority) renews on the other replica.
+    const fresh = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'tainted-2')}`, 'vm-tainted-2');
+    await expect
+      .poll(async () => (await client(A, fresh).fetch('default', undefined, 'vm-tainted-2').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+      .toEqual(['spiffe://cluster.local/vm/tainted-2']);
+  }, 60_000);
+
+  it('a forged heartbeat row whose status is JSON null is skipped: authority show still lists every replica, peer trust still refreshes', async () => {
+    const sql = new pg.Client(db.config(database));
+    await sql.connect();
+    try {
+      await sql.query(`INSERT INTO wca_replicas VALUES ('aaa-ghost', 'null'::jsonb, now(), now() + interval '1 day')`);
+      const listed = async () => (await admins[B]!.getAuthorityStatus()).replicas?.map((r) => r.replica_id);
+      expect(await listed()).toEqual(['replica-a', 'replica-b']);
+      // A's new intermediate reaches B only through heartbeats B reads while the ghost row is there.
+      await admins[A]!.emergencyRotate({ reason: 'drill', deadline_seconds: 1 });
+      const svid = await client(A).fetch('default', `Bearer ${await tokenOn(A, 'ghost-1')}`, 'vm-ghost-1');
+      await expect
+        .poll(async () => (await client(B, svid).fetch('default', undefined, 'vm-ghost-1').catch(() => undefined))?.spiffeIds, { timeout: 15_000, interval: 500 })
+        .toEqual(['spiffe://cluster.local/vm/ghost-1']);
+    } finally {
+      await sql.query(`DELETE FROM wca_replicas WHERE replica_id = 'aaa-ghost'`);
+      await sql.end();
+    }
+  }, 60_000);
 
   it('database down: join tokens UNAVAILABLE, mTLS renewal still served, readiness and metric report it; back: tokens work again', async () => {
     const renewing = await client(B).fetch('default', `Bearer ${await tokenOn(A, 'web-1')}`, 'vm-web-1');

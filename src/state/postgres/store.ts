@@ -1,20 +1,22 @@
 import type pg from 'pg';
+import { z } from 'zod';
 import { backoffMs } from '../../backoff.js';
 import type { Clock } from '../../clock.js';
 import { WcaError } from '../../errors.js';
 import { limits } from '../../limits.js';
 import type { Logger } from '../../telemetry/logger.js';
 import type { PostgresConfig } from '../config.js';
-import type {
-  AuthorityAction,
-  AuthorityActionLog,
-  AuthorityActionRequest,
-  ConsumeResult,
-  JoinTokenRecords,
-  ReplicaMembership,
-  ReplicaRecord,
-  StateStore,
-  StateStoreDeps,
+import {
+  authorityActionKinds,
+  type AuthorityAction,
+  type AuthorityActionLog,
+  type AuthorityActionRequest,
+  type ConsumeResult,
+  type JoinTokenRecords,
+  type ReplicaMembership,
+  type ReplicaRecord,
+  type StateStore,
+  type StateStoreDeps,
 } from '../types.js';
 import { connectionSettings, loadPg, type PgModule } from './client.js';
 import { Db } from './db.js';
@@ -69,23 +71,31 @@ class PgJoinTokens implements JoinTokenRecords {
 
 const grantOf = (row: { id: string; spiffe_id: string; dns_names: string[] }) => ({ id: row.id, spiffeId: row.spiffe_id, dnsNames: row.dns_names });
 
-interface ActionRow {
-  seq: string;
-  action: AuthorityAction['action'];
-  authority_id: string;
-  reason: string;
-  requested_by: string;
-  origin: string;
-  at_ms: number;
-}
+/** A row is untrusted input (anyone with write access to the table wrote it): read as this, or skipped. */
+const actionRow = z.object({
+  // node-postgres returns a bigint as its decimal text: kept as text, never rounded through a JS number.
+  seq: z.string().regex(/^\d{1,19}$/),
+  action: z.enum(authorityActionKinds),
+  authority_id: z.string(),
+  reason: z.string(),
+  requested_by: z.string(),
+  origin: z.string(),
+  at_ms: z.number().finite(),
+});
+type ActionRow = z.infer<typeof actionRow>;
 
 const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, origin, (extract(epoch FROM at) * 1000)::float8 AS at_ms';
+/**
+ * The last seq the table's own sequence handed out. A row above it was inserted with
+ * an explicit seq, not appended: read, it would move cursors past every real action to come.
+ */
+const HANDED_OUT = '(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM wca_authority_actions_seq_seq)';
 
 const actionOf = (r: ActionRow): AuthorityAction =>
-  Object.freeze({ seq: Number(r.seq), action: r.action, authorityId: r.authority_id, reason: r.reason, by: r.requested_by, origin: r.origin, atMs: r.at_ms });
+  Object.freeze({ seq: r.seq, action: r.action, authorityId: r.authority_id, reason: r.reason, by: r.requested_by, origin: r.origin, atMs: r.at_ms });
 
 interface Subscriber {
-  cursor: number;
+  cursor: string;
   listener: (action: AuthorityAction) => void;
 }
 
@@ -102,6 +112,8 @@ class PgActionLog implements AuthorityActionLog {
   private closed = false;
   /** Catch-up reads run one at a time, so an action is delivered once and in order. */
   private catchingUp: Promise<void> = Promise.resolve();
+  /** How many rows above the sequence were last reported (one warning each time that changes, not one per read). */
+  private reportedForged = 0;
 
   constructor(
     private readonly db: Db,
@@ -117,24 +129,41 @@ class PgActionLog implements AuthorityActionLog {
       `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ($1, $2, $3, $4, $5) RETURNING ${ACTION_COLUMNS}`,
       [request.action, request.authorityId, request.reason, request.by, request.origin],
     );
-    return actionOf(row!);
+    return actionOf(actionRow.parse(row));
   }
 
-  async latestSeq(): Promise<number> {
-    const [row] = await this.db.query<{ seq: string | null }>('latest authority action', 'SELECT max(seq) AS seq FROM wca_authority_actions');
-    return Number(row?.seq ?? 0);
+  async latestSeq(): Promise<string> {
+    const [row] = await this.db.query<{ seq: string }>(
+      'latest authority action',
+      `SELECT coalesce(max(seq), 0)::text AS seq FROM wca_authority_actions WHERE seq <= ${HANDED_OUT}`,
+    );
+    return row?.seq ?? '0';
   }
 
-  async since(afterSeq: number, limit: number = limits.stateActionsBatchMax): Promise<AuthorityAction[]> {
-    const rows = await this.db.query<ActionRow>(
+  async since(afterSeq: string, limit: number = limits.stateActionsBatchMax): Promise<AuthorityAction[]> {
+    return (await this.batch(afterSeq, limit)).actions;
+  }
+
+  /**
+   * Rows after `afterSeq` up to what the sequence handed out; `last` is the seq of the
+   * last row read, valid or not, so a malformed row is passed over once, with a warning.
+   */
+  private async batch(afterSeq: string, limit: number): Promise<{ actions: AuthorityAction[]; rows: number; last: string | undefined }> {
+    const rows = await this.db.query<Record<string, unknown>>(
       'read authority actions',
-      `SELECT ${ACTION_COLUMNS} FROM wca_authority_actions WHERE seq > $1 ORDER BY seq LIMIT $2`,
+      `SELECT ${ACTION_COLUMNS} FROM wca_authority_actions WHERE seq > $1::bigint AND seq <= ${HANDED_OUT} ORDER BY seq LIMIT $2`,
       [afterSeq, Math.min(limit, limits.stateActionsBatchMax)],
     );
-    return rows.map(actionOf);
+    const actions: AuthorityAction[] = [];
+    for (const row of rows) {
+      const parsed = actionRow.safeParse(row);
+      if (parsed.success) actions.push(actionOf(parsed.data));
+      else this.logger.warn({ seq: String(row.seq), problems: parsed.error.issues.map((i) => i.path.join('.')) }, 'authority actions: malformed row skipped');
+    }
+    return { actions, rows: rows.length, last: rows.length > 0 ? String(rows.at(-1)!.seq) : undefined };
   }
 
-  subscribe(afterSeq: number, listener: (action: AuthorityAction) => void): () => void {
+  subscribe(afterSeq: string, listener: (action: AuthorityAction) => void): () => void {
     const subscriber = { cursor: afterSeq, listener };
     this.subscribers.add(subscriber);
     if (this.listenClient === undefined && this.cancelReconnect === undefined) void this.listen();
@@ -157,17 +186,31 @@ class PgActionLog implements AuthorityActionLog {
   }
 
   private async readNew(): Promise<void> {
+    await this.reportForged();
     for (const subscriber of this.subscribers) {
       for (;;) {
-        const batch = await this.since(subscriber.cursor);
-        for (const action of batch) {
+        const batch = await this.batch(subscriber.cursor, limits.stateActionsBatchMax);
+        for (const action of batch.actions) {
           if (!this.subscribers.has(subscriber)) return;
           subscriber.cursor = action.seq;
           subscriber.listener(action);
         }
-        if (batch.length < limits.stateActionsBatchMax) break;
+        if (batch.last !== undefined) subscriber.cursor = batch.last;
+        if (batch.rows < limits.stateActionsBatchMax) break;
       }
     }
+  }
+
+  private async reportForged(): Promise<void> {
+    const [row] = await this.db.query<{ n: number }>(
+      'count forged authority actions',
+      `SELECT count(*)::int AS n FROM wca_authority_actions WHERE seq > ${HANDED_OUT}`,
+    );
+    const n = row?.n ?? 0;
+    if (n > 0 && n !== this.reportedForged) {
+      this.logger.warn({ rows: n }, 'authority actions: rows with a seq the sequence never handed out (inserted by hand) are ignored');
+    }
+    this.reportedForged = n;
   }
 
   private async listen(): Promise<void> {
@@ -225,8 +268,12 @@ class PgMembership implements ReplicaMembership {
   async live(): Promise<ReplicaRecord[]> {
     const rows = await this.db.query<{ replica_id: string; status: Record<string, unknown>; seen_ms: number }>(
       'list replicas',
-      `SELECT replica_id, status, (extract(epoch FROM last_seen) * 1000)::float8 AS seen_ms FROM wca_replicas
-       WHERE expires_at > now() ORDER BY replica_id LIMIT $1`,
+      // The most recently seen first, so rows under ids that sort low cannot crowd real replicas out of the
+      // limit; then by id, for a stable listing.
+      `SELECT * FROM (
+         SELECT replica_id, status, (extract(epoch FROM last_seen) * 1000)::float8 AS seen_ms FROM wca_replicas
+         WHERE expires_at > now() ORDER BY last_seen DESC LIMIT $1
+       ) newest ORDER BY replica_id`,
       [limits.replicasMax],
     );
     return rows.map((r) => ({ replicaId: r.replica_id, status: r.status, lastSeenMs: r.seen_ms }));
