@@ -266,7 +266,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     sdsServer = sds;
     addresses.sds = sds.address;
-    serving.attach('sds', () => sds.accepting());
+    serving.attach('sds', () => sds.accepting(), () => sds.saturation());
     // Not a closer: close() below runs it first, after readiness has turned.
     const shutdownLog = logger.child({ component: 'shutdown' });
 

@@ -97,7 +97,7 @@ export const errorCodes = {
   ERR_SDS_FIRST_REQUEST_TIMEOUT: def(G.DEADLINE_EXCEEDED, E.FAILURE),
   ERR_SDS_SHUTTING_DOWN: def(G.UNAVAILABLE, E.FAILURE),
   ERR_HEALTH_UNKNOWN_SERVICE: def(G.NOT_FOUND, E.USAGE),
-  ERR_HEALTH_WATCH_LIMIT: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
+  ERR_HEALTH_LIMIT: def(G.RESOURCE_EXHAUSTED, E.FAILURE),
   // Generic
   ERR_USAGE: def(G.INVALID_ARGUMENT, E.USAGE),
   ERR_INTERNAL: def(G.INTERNAL, E.FAILURE),
@@ -146,6 +146,7 @@ export const errorReasons = {
     'not-tainted',
     'force-needs-reason',
     'still-in-use',
+    'in-progress',
   ],
   ERR_CONFIG_INVALID: ['profile-override'],
   ERR_CONFIG_FILE: ['too-large', 'unsafe-permissions'],
@@ -197,7 +198,7 @@ export const errorReasons = {
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
   ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names'],
   ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],
-  ERR_HEALTH_WATCH_LIMIT: ['watch-streams-per-address', 'watch-streams'],
+  ERR_HEALTH_LIMIT: ['calls-per-address', 'calls'],
 } as const satisfies Partial<Record<ErrorCode, readonly string[]>>;
 
 /** The reasons a code may carry; `never` for a code that has none. */

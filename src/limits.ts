@@ -16,6 +16,13 @@ export const limits = {
   adminAllowListMax: 256,
   adminTcpConnectionsMax: 1024,
   adminTcpStreamsPerConnection: 8,
+  /** Admin over TCP: audit lines a second for refused calls (no or bad client certificate, not allowed) per peer address; the rest are counted into the next one. */
+  adminRefusalAuditPerSecond: 5,
+  /**
+   * Admin over TCP: peer addresses with a refusal budget of their own; further ones
+   * share one, so refusals fill the audit ring (auditRingMax) at most (64 + 1) x 5 lines a second.
+   */
+  adminRefusalAuditAddresses: 64,
   /** SPIFFE spec: a SPIFFE ID URI is at most 2048 bytes. */
   spiffeIdMaxBytes: 2048,
   /** RFC 1035: a DNS name is at most 253 characters, a label at most 63. */
@@ -69,6 +76,16 @@ export const limits = {
   sdsNodesPerInstanceMax: 16,
   /** SDS cache: node identities held in all; idle ones are dropped oldest first to make room. */
   sdsCachedIdentitiesMax: 50_000,
+  /**
+   * SDS cache: heap one node identity costs (key, certificate, PEMs, watchers, its
+   * streams' state), rounded up from the ≈14 KB measured in a flood of new nodes.
+   */
+  sdsIdentityHeapBytes: 16 * 1024,
+  /**
+   * SDS cache: share of the V8 heap limit node identities may use by default, so a
+   * flood of new nodes ends in RESOURCE_EXHAUSTED, not an out-of-memory crash.
+   */
+  sdsIdentityHeapShare: 0.4,
   /** Concurrent authenticated SDS streams per server; streams still waiting for their first request do not count. */
   sdsStreamsMax: 50_000,
   /** SDS TLS: open connections per client IP address (config sds.connections.perAddress may lower it). */
@@ -104,13 +121,14 @@ export const limits = {
   /** Ceiling of shutdownTimeout: how long connections may take to close once every stream got its status. */
   shutdownTimeoutMaxSeconds: 300,
   /**
-   * grpc.health.v1 Watch streams open at once, in all and per peer IPv4 address or
-   * IPv6 /64. Health calls carry no credential (probes send none), so they get their
-   * own small budget instead of the SDS stream caps: a probe flood can neither hold
-   * memory without end nor take stream slots from Envoys.
+   * grpc.health.v1 calls (Check, List, Watch) open at once, in all and per peer IPv4
+   * address or IPv6 /64. Health calls carry no credential (probes send none), so they
+   * get their own small budget instead of the SDS stream caps: a probe flood can neither
+   * hold memory without end nor take stream slots from Envoys. A Check is open for a
+   * moment; a kubelet sends at most three probes at once per pod.
    */
-  healthWatchStreamsMax: 256,
-  healthWatchStreamsPerAddress: 8,
+  healthCallsMax: 256,
+  healthCallsPerAddress: 16,
   /** How often open Watch streams re-check readiness (changes without an event: an intermediate expiring). */
   healthWatchPollMs: 1000,
   /** Concurrent certificate issues while renewing subscribers. */

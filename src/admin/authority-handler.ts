@@ -2,7 +2,8 @@ import { X509Certificate } from 'node:crypto';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import type { Authority } from '../ca/authority.js';
-import type { AuthorityInfo } from '../ca/authority-states.js';
+import { isBlankReason, type AuthorityInfo } from '../ca/authority-states.js';
+import { hasUnsafe } from '../telemetry/untrusted-text.js';
 import type { AuditLog } from '../audit/log.js';
 import { auditTypes, type AuditType } from '../audit/events.js';
 import type { Clock } from '../clock.js';
@@ -15,7 +16,7 @@ import type * as pb from './authority-proto.js';
 
 /** What the authority admin calls act on; app.ts builds it from the running subsystems. */
 export interface AuthorityAdminDeps {
-  authority: Pick<Authority, 'authorities' | 'prepareNext' | 'activate' | 'taint' | 'revoke' | 'bundle' | 'trustDomain' | 'rootsOf'>;
+  authority: Pick<Authority, 'authorities' | 'prepareNext' | 'activate' | 'taint' | 'revoke' | 'bundle' | 'trustDomain' | 'rootsOf' | 'exclusive'>;
   convergence: ConvergenceTracker;
   /** Share of bundle subscribers that must ACK a bundle with a new root before an emergency activates under it (rotation.rootBundleAckShare); default all. */
   rootBundleAckShare?: number;
@@ -35,7 +36,12 @@ function parse<T>(schema: z.ZodType<T>, rpc: string, raw: unknown): T {
 }
 
 const id = z.string().regex(/^[0-9a-f]{2,128}$/, 'is an authority ID: lower-case hex as "authority show" prints it');
-const reason = z.string().max(limits.adminReasonMaxLength);
+/** The operator's (or a fleet peer's) words for the audit log and `authority show`: plain, visible text, or empty for the default. */
+const reason = z
+  .string()
+  .max(limits.adminReasonMaxLength)
+  .refine((s) => !hasUnsafe(s), 'contains control characters (line breaks, ESC, bidi overrides); write plain text')
+  .refine((s) => s === '' || !isBlankReason(s), 'is blank: only spaces or invisible characters');
 const transition = z.object({ id, reason });
 const revoke = z.object({ id, reason, force: z.boolean(), upstream: z.boolean() });
 const emergency = z.object({ reason, deadline_seconds: z.number().int().min(0).max(limits.emergencyRotateDeadlineMaxSeconds) });
@@ -117,17 +123,22 @@ export async function emergencyRotate(deps: AuthorityAdminDeps, raw: pb.Emergenc
   const r = checkEmergencyRotate(raw);
   const why = `emergency: ${r.reason || 'operator'}`;
   const started = deps.clock.now();
-  const previous = deps.authority.authorities().find((a) => a.state === 'active')?.id;
-  const waiting = deps.authority.authorities().find((a) => a.state === 'prepared');
-  // A prepared authority may already be known to peers; an emergency wants a fresh key.
-  if (waiting) deps.authority.revoke(waiting.id, { reason: why, force: true });
-  const activeRoots = new Set(deps.authority.rootsOf('active').map((pem) => pem.trim()));
-  const fresh = await deps.authority.prepareNext(undefined, why);
   const deadlineMs = started + (r.deadline_seconds || limits.emergencyRotateDeadlineDefaultSeconds) * 1000;
-  // Trust before use, even in an emergency: a leaf under a root the peers do not trust yet fails their handshakes.
-  if (deps.authority.rootsOf('prepared').some((pem) => !activeRoots.has(pem.trim()))) await waitForNewRoot(deps, deadlineMs);
-  deps.authority.activate(fresh.id, why);
-  if (previous) deps.authority.taint(previous, why);
+  // One change at a time: a second emergency is refused (in-progress) before it revokes or mints anything.
+  const { fresh, previous } = await deps.authority.exclusive('emergency rotation', async () => {
+    const previous = deps.authority.authorities().find((a) => a.state === 'active')?.id;
+    const waiting = deps.authority.authorities().find((a) => a.state === 'prepared');
+    // A prepared authority may already be known to peers; an emergency wants a fresh key.
+    if (waiting) deps.authority.revoke(waiting.id, { reason: why, force: true });
+    const activeRoots = new Set(deps.authority.rootsOf('active').map((pem) => pem.trim()));
+    const fresh = await deps.authority.prepareNext(undefined, why);
+    // Trust before use, even in an emergency: a leaf under a root the peers do not trust yet fails their handshakes.
+    if (deps.authority.rootsOf('prepared').some((pem) => !activeRoots.has(pem.trim()))) await waitForNewRoot(deps, deadlineMs);
+    deps.authority.activate(fresh.id, why);
+    if (previous) deps.authority.taint(previous, why);
+    return { fresh, previous };
+  });
+  // The change is done; waiting for the subscribers' ACKs does not hold other changes back.
   const done = await deps.convergence.waitForAuthority(fresh.id, deadlineMs);
   return {
     new_authority_id: fresh.id,

@@ -23,6 +23,9 @@ import { prepareAdminSocketDir } from './socket-trust.js';
 import { listenAdminTcp, type AdminTcpListener, type AdminTcpOptions } from './tcp-listener.js';
 import type { AdminCaller } from './tcp-caller.js';
 import { forwardToHolder, type FleetActions } from './fleet.js';
+import { systemClock } from '../clock.js';
+import { limits } from '../limits.js';
+import { LineBudget } from '../sds/decision-log.js';
 
 export interface AdminServerOptions {
   joinTokens: JoinTokenStore;
@@ -105,8 +108,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 function addAdminService(server: grpc.Server, options: AdminServerOptions, identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller): void {
   const { logger } = options;
   const audit = options.audit ?? noAudit;
+  const refusals = new RefusalBudgets();
   const unary = <Req, Res>(handle: (request: Req, caller: string) => Res | Promise<Res>, audited?: (request: Req) => boolean) =>
-    unaryCall(handle, logger, audit, identify, audited);
+    unaryCall(handle, logger, audit, identify, refusals, audited);
   const a = options.authority;
   const { identities, fleet } = options;
   server.addService(adminService().service, {
@@ -172,31 +176,67 @@ function unaryCall<Req, Res>(
   logger: Logger,
   audit: Auditor,
   identify: (call: grpc.ServerUnaryCall<unknown, unknown>) => AdminCaller,
-  /** Whether a successful call is audited; refusals and failures always are. */
+  refusals: RefusalBudgets,
+  /** Whether a successful call is audited; failures always are, refusals of the caller within a per-address budget. */
   audited: (request: Req) => boolean = () => true,
 ): grpc.handleUnaryCall<Req, Res> {
   return async (call, callback) => {
     const rpc = call.getPath().split('/').pop()!;
     const { caller, refusal } = identify(call as grpc.ServerUnaryCall<unknown, unknown>);
+    if (refusal) {
+      // Refused before the request is looked at: nothing an unknown caller sends reaches a handler, or floods the audit ring.
+      const held = refusals.take(call.getPeer());
+      if (held !== undefined) {
+        const why = { refusal: String(refusal.details.reason ?? refusal.code), ...(held ? { suppressed: held } : {}) };
+        audit.record({ type: 'admin', rpc, caller, outcome: 'error', code: refusal.code, detail: { ...auditDetail(call.request).detail, ...why } });
+      }
+      return callback({ code: grpcStatusOf(refusal), details: publicMessageOf(refusal), metadata: errorMetadata(refusal) });
+    }
     try {
-      // Refused before the request is looked at: nothing an unknown caller sends reaches a handler.
-      if (refusal) throw refusal;
       const response = await handle(call.request, caller);
       if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
       callback(null, response);
     } catch (err) {
       audit.record({ type: 'admin', rpc, caller, outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });
-      const metadata = new grpc.Metadata();
-      if (err instanceof WcaError) {
-        metadata.set(ERROR_CODE_KEY, err.code);
-        if (typeof err.details.reason === 'string') metadata.set(ERROR_REASON_KEY, err.details.reason);
-        logger.warn({ code: err.code, rpc: call.getPath() }, err.message);
-      } else {
-        logger.error({ err, rpc: call.getPath() }, 'admin request failed');
-      }
-      callback({ code: grpcStatusOf(err), details: publicMessageOf(err), metadata });
+      if (err instanceof WcaError) logger.warn({ code: err.code, rpc: call.getPath() }, err.message);
+      else logger.error({ err, rpc: call.getPath() }, 'admin request failed');
+      callback({ code: grpcStatusOf(err), details: publicMessageOf(err), metadata: errorMetadata(err) });
     }
   };
+}
+
+/** Our error code and reason in the trailers, for the CLI's exit code and message. */
+function errorMetadata(err: unknown): grpc.Metadata {
+  const metadata = new grpc.Metadata();
+  if (err instanceof WcaError) {
+    metadata.set(ERROR_CODE_KEY, err.code);
+    if (typeof err.details.reason === 'string') metadata.set(ERROR_REASON_KEY, err.details.reason);
+  }
+  return metadata;
+}
+
+/**
+ * Audit lines for refused callers, limits.adminRefusalAuditPerSecond a second per
+ * peer address (as the SDS decision log budgets its lines): the next line written
+ * carries `suppressed`, so a flood of refused calls cannot push the operator's
+ * records out of the ring. Addresses beyond limits.adminRefusalAuditAddresses share
+ * one budget, so memory stays bounded whatever addresses call.
+ */
+class RefusalBudgets {
+  private readonly byAddress = new Map<string, LineBudget>();
+  private readonly others = new LineBudget(systemClock, limits.adminRefusalAuditPerSecond);
+
+  /** As LineBudget.take: lines held back before this one, or undefined to hold this one back. `peer` is getPeer()'s "address:port". */
+  take(peer: string): number | undefined {
+    const address = peer.replace(/:\d+$/, '');
+    let budget = this.byAddress.get(address);
+    if (budget === undefined) {
+      if (this.byAddress.size >= limits.adminRefusalAuditAddresses) return this.others.take();
+      budget = new LineBudget(systemClock, limits.adminRefusalAuditPerSecond);
+      this.byAddress.set(address, budget);
+    }
+    return budget.take();
+  }
 }
 
 /** The operator's arguments worth keeping (authority id, reason, flags); never a token or a key. */

@@ -33,6 +33,8 @@ export function adminTcpCaller(peer: string, chain: PresentedChain | undefined, 
   try {
     const leaf = parse(chain.certificates[0]!);
     spiffeId = leafSpiffeId(leaf).uri;
+    // OpenSSL accepts a CA certificate as a client's end entity; an admin identity is a leaf, as an SVID is for SDS.
+    if (leaf.ca) return { caller: unverified, refusal: unauthenticated(`client certificate for ${spiffeId} is a CA certificate, not an admin client certificate`, 'leaf-is-ca') };
     checkValidity(leaf, now, `client certificate ${spiffeId}`);
   } catch (err) {
     return { caller: unverified, refusal: err as WcaError };

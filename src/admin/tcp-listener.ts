@@ -92,6 +92,7 @@ export async function listenAdminTcp(
     connections: options.connections,
     logger,
     name: 'admin',
+    evictUnverified: true,
   }).catch((err: unknown) => {
     server.forceShutdown();
     throw err;

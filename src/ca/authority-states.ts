@@ -37,6 +37,15 @@ export interface Transition {
   readonly reason: string;
 }
 
+/**
+ * A reason nobody can read: empty, or only spaces and characters that print as
+ * nothing (zero-width and other format characters, Hangul and Braille blanks), which
+ * trim() keeps.
+ */
+export function isBlankReason(reason: string): boolean {
+  return /^[\s\p{Z}\p{Cf}\u115f\u1160\u2800\u3164\uffa0]*$/u.test(reason);
+}
+
 export function refused(id: string, reason: TransitionRefusal, message: string): WcaError {
   return new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${id}: ${message}`, { details: { id, reason } });
 }
@@ -103,7 +112,7 @@ export class AuthorityStates {
     if (target.state === 'revoked') throw refused(id, 'not-tainted', 'is already revoked');
     if (target.state !== 'tainted') {
       if (!options.force) throw refused(id, 'not-tainted', `is ${target.state}; taint it first, or revoke with --force and a written --reason`);
-      if (options.reason.trim() === '') throw refused(id, 'force-needs-reason', '--force needs a written --reason for the audit log');
+      if (isBlankReason(options.reason)) throw refused(id, 'force-needs-reason', '--force needs a written --reason for the audit log');
     }
     if ((options.holders ?? 0) > 0) {
       throw refused(id, 'still-in-use', `${options.holders} subscriber(s) still hold a leaf under it; wait until they have moved (see "workload-ca authority show")`);

@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import crypto from 'node:crypto';
 import { WcaError, isWcaError, publicMessageOf } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -72,6 +73,10 @@ export class Authority implements LeafIssuer {
   private currentBundle: TrustBundle;
   /** Roots the upstream announced ahead of use (root rotation): trusted before any leaf chains to them. */
   private announcedRoots: string[] = [];
+  /** The authority change in progress (prepare, emergency rotation), if any; see exclusive(). */
+  private changeInFlight: string | undefined;
+  /** Set inside the change in progress, so its own steps (prepare, activate, taint) pass. */
+  private readonly insideChange = new AsyncLocalStorage<true>();
 
   constructor(private readonly options: AuthorityOptions) {
     this.trustDomain = parseTrustDomain(options.trustDomain);
@@ -107,18 +112,48 @@ export class Authority implements LeafIssuer {
   }
 
   /** Mints an intermediate and holds it as "prepared" (signers load it, so activation has no gap). */
-  async prepareNext(signal?: AbortSignal, reason = 'scheduled rotation'): Promise<CaSlot> {
-    const waiting = this.states.inState('prepared')[0];
-    // Refuse before minting: a second prepared authority would cost an upstream call for nothing.
-    if (waiting) this.states.prepare(waiting, this.options.clock.now(), reason);
-    const slot = await this.mint(signal);
-    this.states.prepare(slot, this.options.clock.now(), reason);
-    this.install(slot);
-    return slot;
+  prepareNext(signal?: AbortSignal, reason = 'scheduled rotation'): Promise<CaSlot> {
+    return this.exclusive('prepare', async () => {
+      const waiting = this.states.inState('prepared')[0];
+      // Refuse before minting: a second prepared authority would cost an upstream call for nothing.
+      if (waiting) this.states.prepare(waiting, this.options.clock.now(), reason);
+      const slot = await this.mint(signal);
+      this.states.prepare(slot, this.options.clock.now(), reason);
+      this.install(slot);
+      return slot;
+    });
+  }
+
+  /**
+   * Runs `change` as the one authority change in progress. A change spans awaits (the
+   * upstream mint, an emergency's wait for the new root), and two interleaved ones
+   * each act on a state the other is changing: a second one (prepare, activate,
+   * taint, revoke, from the operator, the fleet or the scheduler) is refused with
+   * `in-progress` before it touches anything, the upstream included. The steps
+   * `change` itself takes pass.
+   */
+  async exclusive<T>(what: string, change: () => Promise<T>): Promise<T> {
+    if (this.insideChange.getStore()) return change();
+    this.mayChange(what);
+    this.changeInFlight = what;
+    try {
+      return await this.insideChange.run(true, change);
+    } finally {
+      this.changeInFlight = undefined;
+    }
+  }
+
+  private mayChange(what: string): void {
+    const busy = this.changeInFlight;
+    if (busy === undefined || this.insideChange.getStore()) return;
+    throw new WcaError('ERR_AUTHORITY_TRANSITION', `cannot ${what} now: ${busy} is in progress; try again once it has finished`, {
+      details: { reason: 'in-progress' },
+    });
   }
 
   /** Activates the prepared authority (scheduled rotation). */
   activateNext(reason: string): void {
+    this.mayChange('activate');
     const next = this.states.inState('prepared')[0];
     if (!next) throw new WcaError('ERR_CA_NOT_READY', 'no prepared intermediate to activate');
     this.activate(next.id, reason);
@@ -126,6 +161,7 @@ export class Authority implements LeafIssuer {
 
   /** prepared → active, active → old; subscribers under the previous one are re-issued. */
   activate(id: string, reason: string): void {
+    this.mayChange('activate');
     const previous = this.states.activate(id, this.options.clock.now(), reason);
     this.options.logger.info({ caId: id, keyId: this.cas.get(id)?.keyId, previous, reason }, 'activated intermediate');
     if (previous) this.unloadSigner(previous);
@@ -135,6 +171,7 @@ export class Authority implements LeafIssuer {
 
   /** old → tainted: every subscriber holding a leaf under it is re-issued now. */
   taint(id: string, reason: string): void {
+    this.mayChange('taint');
     this.states.taint(id, this.options.clock.now(), reason);
     this.emit({ type: 'reissue', caIds: [id], reason: `tainted: ${reason}` });
   }
@@ -145,6 +182,7 @@ export class Authority implements LeafIssuer {
    * bundle unless another authority still chains to them.
    */
   revoke(id: string, options: { reason: string; force?: boolean; holders?: number }): CaSlot {
+    this.mayChange('revoke');
     this.states.revoke(id, this.options.clock.now(), options);
     const slot = this.cas.get(id)!;
     this.cas.delete(id);

@@ -1,4 +1,5 @@
 import type { Server, Socket } from 'node:net';
+import { hostGroup } from './address-group.js';
 
 /** Bounds on the connections one listener holds, whoever the peers are. */
 export interface ConnectionCaps {
@@ -13,6 +14,15 @@ export interface CappedConnections {
   count(): number;
   /** Ends every open connection (on close, so none holds the server open). */
   destroyAll(): void;
+}
+
+/**
+ * What the per-address cap counts a connection under: its IPv4 address or IPv6 /64,
+ * as the SDS stream limits do (one host routinely holds a whole /64). Peers of a Unix
+ * socket have no address: they count as one.
+ */
+export function connectionKey(socket: Pick<Socket, 'remoteAddress'>): string {
+  return socket.remoteAddress === undefined ? 'unix' : hostGroup(socket.remoteAddress);
 }
 
 /**
@@ -45,8 +55,7 @@ export function capConnections(
   };
   if (!evictable) server.maxConnections = caps.max;
   server.on('connection', (socket: Socket) => {
-    // Peers of a Unix socket have no address: they count as one (as for SDS streams).
-    const address = socket.remoteAddress ?? 'unix';
+    const address = connectionKey(socket);
     const count = perAddress.get(address) ?? 0;
     if (count >= caps.perAddress) {
       onRefused(address);

@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import type { Clock } from '../clock.js';
 import { backoffMs } from '../backoff.js';
 import { GrpcStatus, WcaError, grpcStatusOf } from '../errors.js';
@@ -26,8 +27,10 @@ export interface SecretCacheOptions {
   /** Renewal happens at (0.5 - jitter·random()) of the remaining lifetime. */
   renewJitter?: number;
   random?: () => number;
-  /** Node identities in all; capped at limits.sdsCachedIdentitiesMax. */
+  /** Node identities in all; capped at limits.sdsCachedIdentitiesMax. Default: identitiesForHeap(heapLimitBytes). */
   maxIdentities?: number;
+  /** The heap limit the default maxIdentities is sized from; default V8's heap_size_limit. */
+  heapLimitBytes?: number;
   /** Node identities per owner (one authenticated instance); capped at limits.sdsNodesPerInstanceMax. */
   maxIdentitiesPerOwner?: number;
 }
@@ -59,6 +62,16 @@ interface Entry {
   cancelEvict?: () => void;
 }
 
+/**
+ * How many node identities fit in limits.sdsIdentityHeapShare of a heap this large at
+ * limits.sdsIdentityHeapBytes each: the default cap, so the cache is refused before
+ * the process runs out of memory. At most limits.sdsCachedIdentitiesMax, at least 1.
+ */
+export function identitiesForHeap(heapLimitBytes: number = v8.getHeapStatistics().heap_size_limit): number {
+  const fit = Math.floor((heapLimitBytes * limits.sdsIdentityHeapShare) / limits.sdsIdentityHeapBytes);
+  return Math.max(1, Math.min(fit, limits.sdsCachedIdentitiesMax));
+}
+
 const retryBaseMs = 1000;
 const retryMaxMs = 30_000;
 const retiredCaIdsKept = 64;
@@ -68,7 +81,8 @@ export class SecretCache {
   /** Entries nobody watches, oldest first: the first to go when the cache is full. */
   private readonly idle = new Set<Entry>();
   private readonly owned = new Map<string, number>();
-  private readonly maxIdentities: number;
+  /** The cap on node identities in all, as configured or sized from the heap. */
+  readonly maxIdentities: number;
   private readonly maxPerOwner: number;
   private readonly bundleWatchers = new Set<Watcher<TrustBundle>>();
   private readonly retiredCaIds = new Set<string>();
@@ -85,7 +99,7 @@ export class SecretCache {
     this.idleMs = options.idleMs ?? 5 * 60_000;
     this.renewJitter = Math.min(Math.max(options.renewJitter ?? 0.1, 0), 0.4);
     this.random = options.random ?? Math.random;
-    this.maxIdentities = Math.min(options.maxIdentities ?? limits.sdsCachedIdentitiesMax, limits.sdsCachedIdentitiesMax);
+    this.maxIdentities = Math.min(options.maxIdentities ?? identitiesForHeap(options.heapLimitBytes), limits.sdsCachedIdentitiesMax);
     this.maxPerOwner = Math.min(options.maxIdentitiesPerOwner ?? limits.sdsNodesPerInstanceMax, limits.sdsNodesPerInstanceMax);
     this.currentBundle = options.issuer.bundle();
     this.unsubscribe = options.issuer.subscribe((event) => this.onAuthorityEvent(event));

@@ -3,7 +3,7 @@ import { limits } from '../limits.js';
 import type { Log } from './stream-log.js';
 
 /** At most `perSecond` lines a second; what it holds back is counted, not kept. */
-class LineBudget {
+export class LineBudget {
   private windowStart = -Infinity;
   private written = 0;
   private heldBack = 0;

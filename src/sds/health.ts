@@ -5,7 +5,7 @@ import protobuf from 'protobufjs';
 import { grpcStatusOf, publicMessageOf, WcaError, type ReasonOf } from '../errors.js';
 import { limits } from '../limits.js';
 import { packageRoot } from '../package-root.js';
-import { addressGroup } from './admission.js';
+import { addressGroup } from '../net/address-group.js';
 import { MalformedRequest } from './messages.js';
 import { sdsServiceName } from './protos.js';
 import { serverMethod } from './service.js';
@@ -60,34 +60,43 @@ function decodeRequest(bytes: Uint8Array): CheckRequest | MalformedRequest {
   }
 }
 
+// Every method is registered as a bidirectional stream, whatever its proto says: grpc-js
+// calls a unary or server-streaming handler only once the request message has arrived,
+// and waits for it without end, so a caller sending headers alone would hold memory
+// outside every budget. As a stream, the handler runs at the headers: it takes a budget
+// slot there and gives the request message its deadline. The wire format is the same,
+// so unary and server-streaming clients see no difference.
 // List's empty request decodes as a request for "": its content is ignored.
-const method = <Res>(name: string, responseStream: boolean, encode: (response: Res) => Buffer) =>
-  serverMethod<CheckRequest, Res>(`/${healthServiceName}/${name}`, { request: false, response: responseStream }, decodeRequest, encode);
+const method = <Res>(name: string, encode: (response: Res) => Buffer) =>
+  serverMethod<CheckRequest, Res>(`/${healthServiceName}/${name}`, { request: true, response: true }, decodeRequest, encode);
 
 const encodeStatus = (r: HealthCheckResponse) => Buffer.from(healthTypes().response.encode(r).finish());
 const encodeList = (r: HealthListResponse) => Buffer.from(healthTypes().listResponse.encode(r).finish());
 
 export const healthServiceDefinition: ServiceDefinition = {
-  Check: method<HealthCheckResponse>('Check', false, encodeStatus),
-  Watch: method<HealthCheckResponse>('Watch', true, encodeStatus),
-  List: method<HealthListResponse>('List', false, encodeList),
+  Check: method<HealthCheckResponse>('Check', encodeStatus),
+  Watch: method<HealthCheckResponse>('Watch', encodeStatus),
+  List: method<HealthListResponse>('List', encodeList),
 };
 
-/** Open Watch streams, in all and per peer address group: their own small budget (limits.healthWatchStreams*). */
-export class WatchBudget {
+/**
+ * Open health calls (Check, List, Watch), in all and per peer address group: their own
+ * small budget (limits.healthCalls*), since none of them carries a credential.
+ */
+export class HealthBudget {
   private total = 0;
   private readonly perGroup = new Map<string, number>();
 
   constructor(
-    private readonly max: number = limits.healthWatchStreamsMax,
-    private readonly perAddress: number = limits.healthWatchStreamsPerAddress,
+    private readonly max: number = limits.healthCallsMax,
+    private readonly perAddress: number = limits.healthCallsPerAddress,
   ) {}
 
-  /** Takes a slot for the group or throws ERR_HEALTH_WATCH_LIMIT naming the limit; returns the release function (idempotent). */
+  /** Takes a slot for the group or throws ERR_HEALTH_LIMIT naming the limit; returns the release function (idempotent). */
   take(group: string): () => void {
     const held = this.perGroup.get(group) ?? 0;
-    if (held >= this.perAddress) throw limitError('watch-streams-per-address', 'healthWatchStreamsPerAddress', this.perAddress, 'from one address');
-    if (this.total >= this.max) throw limitError('watch-streams', 'healthWatchStreamsMax', this.max, 'in all');
+    if (held >= this.perAddress) throw limitError('calls-per-address', 'healthCallsPerAddress', this.perAddress, 'from one address');
+    if (this.total >= this.max) throw limitError('calls', 'healthCallsMax', this.max, 'in all');
     this.total++;
     this.perGroup.set(group, held + 1);
     let released = false;
@@ -102,68 +111,102 @@ export class WatchBudget {
   }
 }
 
-function limitError(reason: ReasonOf<'ERR_HEALTH_WATCH_LIMIT'>, name: string, value: number, scope: string): WcaError<'ERR_HEALTH_WATCH_LIMIT'> {
-  return new WcaError('ERR_HEALTH_WATCH_LIMIT', `too many health Watch streams ${scope} (limit ${name} = ${value}); use Check or close a Watch`, {
+function limitError(reason: ReasonOf<'ERR_HEALTH_LIMIT'>, name: string, value: number, scope: string): WcaError<'ERR_HEALTH_LIMIT'> {
+  return new WcaError('ERR_HEALTH_LIMIT', `too many open health calls ${scope} (limit ${name} = ${value}); close Watches you no longer read`, {
     details: { reason, limit: name, value },
   });
 }
 
 const statusOf = (serving: boolean) => (serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
 
-/** Something close() must end: an open Watch stream. */
-export interface HealthWatches {
-  /** Ends every open Watch with the status; later Watches are refused with it. */
+/** Something close() must end: every open health call. */
+export interface HealthCalls {
+  /** Ends every open call with the status; later calls are refused with it. */
   endAll(status: number, message: string): void;
 }
 
-export function healthHandlers(source: HealthStatusSource, budget = new WatchBudget()): { handlers: grpc.UntypedServiceImplementation; watches: HealthWatches } {
+export interface HealthOptions {
+  /** How long a call may wait for its request message (sds.firstRequestTimeout) before DEADLINE_EXCEEDED. */
+  firstRequestTimeoutMs: number;
+  budget?: HealthBudget;
+}
+
+type HealthCall = grpc.ServerDuplexStream<CheckRequest | MalformedRequest, HealthCheckResponse | HealthListResponse>;
+/** Answers a decoded request; `finish` ends the call (with a status: as an error); returns what to cancel when the call ends. */
+type Answer = (call: HealthCall, request: CheckRequest, finish: (status?: number, message?: string) => void) => (() => void) | void;
+
+const errorStatus = (err: unknown): [number, string] => [grpcStatusOf(err), publicMessageOf(err)];
+
+export function healthHandlers(source: HealthStatusSource, options: HealthOptions): { handlers: grpc.UntypedServiceImplementation; calls: HealthCalls } {
+  const budget = options.budget ?? new HealthBudget();
   const open = new Set<(status: number, message: string) => void>();
   let ended: { status: number; message: string } | undefined;
+
+  const serve = (answer: Answer) => (call: HealthCall) => {
+    const refuse = (code: number, details: string) => call.emit('error', { code, details });
+    if (ended) return refuse(ended.status, ended.message);
+    let release: () => void;
+    try {
+      release = budget.take(addressGroup(call.getPeer()));
+    } catch (err) {
+      return refuse(...errorStatus(err));
+    }
+    let cancel: () => void = () => undefined;
+    const finish = (status?: number, message?: string) => {
+      if (!open.delete(end)) return;
+      clearTimeout(deadline);
+      cancel();
+      release();
+      if (status !== undefined) refuse(status, message ?? '');
+    };
+    const end = (status: number, message: string) => finish(status, message);
+    open.add(end);
+    const deadline = setTimeout(() => {
+      const seconds = options.firstRequestTimeoutMs / 1000;
+      finish(...errorStatus(new WcaError('ERR_SDS_FIRST_REQUEST_TIMEOUT', `no health request within ${seconds}s of opening the call (sds.firstRequestTimeout)`)));
+    }, options.firstRequestTimeoutMs);
+    let received = false;
+    call.once('cancelled', () => finish());
+    call.once('close', () => finish());
+    call.once('end', () => {
+      if (!received) finish(...errorStatus(new WcaError('ERR_SDS_BAD_REQUEST', 'the health call ended without a request message')));
+    });
+    // Only the first message counts, as for a unary call; later ones are read and dropped.
+    call.once('data', (request: CheckRequest | MalformedRequest) => {
+      received = true;
+      clearTimeout(deadline);
+      if (request instanceof MalformedRequest) return finish(...errorStatus(request.error));
+      cancel = answer(call, request, finish) ?? cancel;
+    });
+  };
+
+  const unknownService = () => errorStatus(new WcaError('ERR_HEALTH_UNKNOWN_SERVICE', 'unknown service; this server reports "" and the SDS service'));
+  const reply = (call: HealthCall, response: HealthCheckResponse | HealthListResponse, finish: () => void) => {
+    finish();
+    call.write(response);
+    call.end();
+  };
   const handlers: grpc.UntypedServiceImplementation = {
-    Check: (call: grpc.ServerUnaryCall<CheckRequest | MalformedRequest, HealthCheckResponse>, callback: grpc.sendUnaryData<HealthCheckResponse>) => {
-      const request = call.request;
-      if (request instanceof MalformedRequest) return callback({ code: grpcStatusOf(request.error), details: publicMessageOf(request.error) });
-      if (!knownServices.has(request.service)) {
-        const err = new WcaError('ERR_HEALTH_UNKNOWN_SERVICE', 'unknown service; this server reports "" and the SDS service');
-        return callback({ code: grpcStatusOf(err), details: publicMessageOf(err) });
-      }
-      callback(null, { status: statusOf(source.serving()) });
-    },
-    List: (_call: grpc.ServerUnaryCall<unknown, unknown>, callback: grpc.sendUnaryData<HealthListResponse>) => {
+    Check: serve((call, request, finish) => {
+      if (!knownServices.has(request.service)) return finish(...unknownService());
+      reply(call, { status: statusOf(source.serving()) }, finish);
+    }),
+    List: serve((call, _request, finish) => {
       const status = statusOf(source.serving());
-      callback(null, { statuses: Object.fromEntries([...knownServices].map((name) => [name, { status }])) });
-    },
-    Watch: (call: grpc.ServerWritableStream<CheckRequest | MalformedRequest, HealthCheckResponse>) => {
-      const request = call.request;
-      const refuse = (code: number, details: string) => call.emit('error', { code, details });
-      if (request instanceof MalformedRequest) return refuse(grpcStatusOf(request.error), publicMessageOf(request.error));
-      if (ended) return refuse(ended.status, ended.message);
-      let release: () => void;
-      try {
-        release = budget.take(addressGroup(call.getPeer()));
-      } catch (err) {
-        return refuse(grpcStatusOf(err), publicMessageOf(err));
+      reply(call, { statuses: Object.fromEntries([...knownServices].map((name) => [name, { status }])) }, finish);
+    }),
+    // The spec: an unknown service gets SERVICE_UNKNOWN and the stream stays open.
+    Watch: serve((call, request) => {
+      if (!knownServices.has(request.service)) {
+        call.write({ status: ServingStatus.SERVICE_UNKNOWN });
+        return;
       }
-      // The spec: an unknown service gets SERVICE_UNKNOWN and the stream stays open.
-      const known = knownServices.has(request.service);
-      let cancelWatch = () => undefined as void;
-      const finish = (status?: number, message?: string) => {
-        if (!open.delete(end)) return;
-        cancelWatch();
-        release();
-        if (status !== undefined) refuse(status, message ?? '');
-      };
-      const end = (status: number, message: string) => finish(status, message);
-      open.add(end);
-      call.once('cancelled', () => finish());
-      call.once('close', () => finish());
-      if (known) cancelWatch = source.watch((serving) => call.write({ status: statusOf(serving) }));
-      else call.write({ status: ServingStatus.SERVICE_UNKNOWN });
-    },
+      return source.watch((serving) => call.write({ status: statusOf(serving) }));
+    }),
   };
   return {
     handlers,
-    watches: {
+    calls: {
       endAll(status, message) {
         ended = { status, message };
         for (const end of [...open]) end(status, message);

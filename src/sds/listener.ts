@@ -31,6 +31,8 @@ export interface SdsListener {
   readonly tls?: TlsListener;
   /** True while the socket listens (readiness). */
   accepting(): boolean;
+  /** A TLS listener's open connections and its cap on them (sds.connections.max and the descriptor budget); undefined for plaintext. */
+  connections(): { open: number; max: number } | undefined;
   /** Stops accepting new connections, leaving open ones (the first step of a drain). */
   stopAccepting(): void;
   close(): Promise<void>;
@@ -44,11 +46,12 @@ export interface SdsListener {
 export async function listenSds(server: grpc.Server, options: SdsListenerOptions): Promise<SdsListener> {
   const { listen, transport, issuer, cache, config } = options;
   if (listen.kind === 'unix' || transport === 'plaintext') {
-    return listenPlain(server, listen, options.socketMode);
+    return { ...(await listenPlain(server, listen, options.socketMode)), connections: () => undefined };
   }
   // Reserved (spiffe/reserved.ts): no workload can be granted the identity Envoys pin for this server.
   const serverSpiffeId = sdsServerSpiffeId(issuer.trustDomain);
   const ttl = options.leafTtlSeconds;
+  const maxConnections = Math.min(config.connections.max ?? Number.POSITIVE_INFINITY, sdsConnectionBudget(openFilesLimit()));
   const tls = await listenTls({
     grpcServer: server,
     host: listen.host,
@@ -71,7 +74,7 @@ export async function listenSds(server: grpc.Server, options: SdsListenerOptions
     connections: {
       handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
       perAddress: config.connections.perAddress,
-      max: Math.min(config.connections.max ?? Number.POSITIVE_INFINITY, sdsConnectionBudget(openFilesLimit())),
+      max: maxConnections,
     },
     logger: options.logger,
   });
@@ -79,6 +82,7 @@ export async function listenSds(server: grpc.Server, options: SdsListenerOptions
     address: formatListenAddress({ ...listen, port: tls.port }),
     tls,
     accepting: () => tls.accepting(),
+    connections: () => ({ open: tls.connections(), max: maxConnections }),
     stopAccepting: () => tls.stopAccepting(),
     close: () => tls.close(),
   };

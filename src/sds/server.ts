@@ -1,3 +1,4 @@
+import v8 from 'node:v8';
 import * as grpc from '@grpc/grpc-js';
 import type { LeafIssuer } from '../ca/types.js';
 import type { Clock } from '../clock.js';
@@ -11,7 +12,8 @@ import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import type { TlsListener } from '../transport/tls-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
-import { addressGroup, StreamAdmission } from './admission.js';
+import { addressGroup } from '../net/address-group.js';
+import { StreamAdmission } from './admission.js';
 import { countShed } from './shed.js';
 import { SecretCache } from './cache.js';
 import type { SdsConfig, SdsTransport } from './config.js';
@@ -71,10 +73,12 @@ export interface SdsServer {
   streams(): number;
   /** True while the listener accepts connections (readiness). */
   accepting(): boolean;
+  /** Why accepting() is not the whole story: "connection cap saturated: 40/40" while a TLS listener refuses new connections at its cap. */
+  saturation(): string | undefined;
   /** Ends every open stream of a SPIFFE ID with the error's status and drops its cached keys (eviction); returns how many streams. */
   endStreams(spiffeId: string, err: unknown): number;
   /**
-   * Stops accepting connections, ends every stream, health Watch and in-flight fetch
+   * Stops accepting connections, ends every stream, health call and in-flight fetch
    * with UNAVAILABLE, sends GOAWAY, lets connections close (at most drainTimeoutMs),
    * then cuts the rest.
    */
@@ -103,7 +107,18 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   const transport = resolveSdsTransport(options.transport ?? config.transport, options.profile, listen);
   // Parse the protos now (~100 ms), not while the first callers wait.
   sdsProtos();
-  const cache = new SecretCache({ issuer, clock, logger, issueConcurrency: config.issueConcurrency, idleMs: config.idleTimeout * 1000 });
+  const cache = new SecretCache({
+    issuer,
+    clock,
+    logger,
+    issueConcurrency: config.issueConcurrency,
+    idleMs: config.idleTimeout * 1000,
+    ...(config.maxIdentities ? { maxIdentities: config.maxIdentities } : {}),
+  });
+  logger.info(
+    { maxIdentities: cache.maxIdentities, configured: config.maxIdentities !== undefined, heapLimitBytes: v8.getHeapStatistics().heap_size_limit },
+    'sds: node identity cap',
+  );
   const sources = createSourceFactory({
     cache,
     trustDomain: issuer.trustDomain,
@@ -194,7 +209,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000,
   });
   server.addService(sdsServiceDefinition, handlers);
-  const health = options.health ? healthHandlers(options.health) : undefined;
+  const health = options.health ? healthHandlers(options.health, { firstRequestTimeoutMs: config.firstRequestTimeout * 1000 }) : undefined;
   if (health) server.addService(healthServiceDefinition, health.handlers);
 
   let listener: SdsListener;
@@ -215,6 +230,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     throw err;
   }
   tlsListener = listener.tls;
+  metrics.probes.sdsConnections = () => listener.connections();
   const address = listener.address;
   logger.info({ address, transport }, 'sds: listening');
 
@@ -224,6 +240,10 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     cache,
     streams: () => open.size,
     accepting: () => !stopping && listener.accepting(),
+    saturation() {
+      const connections = listener.connections();
+      return connections && connections.open >= connections.max ? `connection cap saturated: ${connections.open}/${connections.max}` : undefined;
+    },
     endStreams(spiffeId, err) {
       const ended = identities.end(spiffeId, err);
       cache.forget(spiffeId);
@@ -234,7 +254,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       listener.stopAccepting();
       const status = shuttingDown();
       for (const endable of [...open, ...fetches]) endable.fail(status.grpcStatus, status.message);
-      health?.watches.endAll(status.grpcStatus, status.message);
+      health?.calls.endAll(status.grpcStatus, status.message);
       // GOAWAY on every connection; each closes once the peer has closed its side of every
       // stream, which a gRPC client does on reading the status. One that never does is cut
       // after drainTimeoutMs: grpc-js never resets a stream it has sent a status on.

@@ -26,7 +26,12 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
   }
   const registers = [registry];
   /** Values read at scrape time; the composition root fills them in. */
-  const probes: { rotationOverdue?: () => boolean; stateStoreUp?: () => boolean } = {};
+  const probes: {
+    rotationOverdue?: () => boolean;
+    stateStoreUp?: () => boolean;
+    /** The SDS TLS listener's open connections and cap; undefined on plaintext or a Unix socket. */
+    sdsConnections?: () => { open: number; max: number } | undefined;
+  } = {};
 
   new Gauge({
     name: 'wca_build_info',
@@ -147,6 +152,25 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Open SDS streams',
       labelNames: ['kind'] as const, // sotw | delta
       registers,
+    }),
+    sdsConnections: new Gauge({
+      name: 'wca_sds_connections',
+      help: 'Connections the SDS TLS listener holds (handshakes included); at wca_sds_connection_cap new ones are closed at once',
+      labelNames: ['state'] as const, // open
+      registers,
+      collect() {
+        const connections = probes.sdsConnections?.();
+        if (connections) this.set({ state: 'open' }, connections.open);
+      },
+    }),
+    sdsConnectionCap: new Gauge({
+      name: 'wca_sds_connection_cap',
+      help: 'Connections the SDS TLS listener accepts at most (sds.connections.max, lowered to fit the descriptor limit)',
+      registers,
+      collect() {
+        const connections = probes.sdsConnections?.();
+        if (connections && Number.isFinite(connections.max)) this.set(connections.max);
+      },
     }),
     sdsResponses: new Counter({
       name: 'wca_sds_responses_total',

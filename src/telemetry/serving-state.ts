@@ -27,6 +27,7 @@ export const isServing = (report: ServingReport): boolean => report.state === 'r
  */
 export class ServingState {
   private readonly listeners = new Map<string, () => boolean>();
+  private readonly notes = new Map<string, () => string | undefined>();
   private draining = false;
   private readonly watchers = new Set<{ last: boolean; notify: (serving: boolean) => void }>();
   private poll: NodeJS.Timeout | undefined;
@@ -38,10 +39,15 @@ export class ServingState {
     for (const name of listenerNames) this.listeners.set(name, () => false);
   }
 
-  /** Where a named listener's accepting state comes from, once it is started. */
-  attach(name: string, accepting: () => boolean): void {
+  /**
+   * Where a named listener's accepting state comes from, once it is started; `note`
+   * adds to its detail without changing readiness (a saturated connection cap: pulling
+   * readiness for it would let an attacker drain every replica from the Service).
+   */
+  attach(name: string, accepting: () => boolean, note?: () => string | undefined): void {
     if (!this.listeners.has(name)) throw new Error(`unknown listener "${name}"`);
     this.listeners.set(name, accepting);
+    if (note) this.notes.set(name, note);
   }
 
   /** Shutdown began: not ready from now on, and every watcher hears it at once. */
@@ -51,9 +57,11 @@ export class ServingState {
   }
 
   report(): ServingReport {
-    const checks: ServingCheck[] = [...this.listeners].map(([name, accepting]) =>
-      accepting() ? { name, ok: true, detail: 'accepting connections' } : { name, ok: false, detail: 'not accepting connections' },
-    );
+    const checks: ServingCheck[] = [...this.listeners].map(([name, accepting]) => {
+      if (!accepting()) return { name, ok: false, detail: 'not accepting connections' };
+      const note = this.notes.get(name)?.();
+      return { name, ok: true, detail: note ? `accepting connections (${note})` : 'accepting connections' };
+    });
     const intermediate = this.intermediate();
     checks.push({ name: 'intermediate', ok: intermediate.state !== 'not-ready', detail: intermediate.state === 'ready' ? 'active' : intermediate.reason });
     if (this.draining) return { state: 'draining', reason: 'shutting down', checks };

@@ -48,6 +48,13 @@ export interface TlsListenerOptions {
   logger: Logger;
   /** Which listener the log lines are about; default "sds". */
   name?: string;
+  /**
+   * Only callers with a verified client certificate matter (admin): at the `max`
+   * cap a new connection closes the oldest one that has not completed a handshake
+   * with a certificate OpenSSL verified, so unauthenticated peers holding or
+   * reopening every slot cannot lock the operator out.
+   */
+  evictUnverified?: boolean;
 }
 
 export interface TlsListener {
@@ -117,6 +124,8 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
 
   // One object per connection, so a closing connection never removes a newer one that reuses its address.
   const established = new Map<string, { readonly chain: PresentedChain | undefined }>();
+  // Raw sockets whose TLS session presented a certificate OpenSSL verified (raw and TLS socket share address and port).
+  const verified = new Set<string>();
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let listening: Listening;
   let capped!: CappedConnections;
@@ -130,8 +139,11 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       handshakeTimeout: limits.handshakeTimeoutMs,
     });
     // Raw sockets: counted per address from the accept on, and ended by close() even mid-handshake.
-    capped = capConnections(server, limits, (address) =>
-      logger.debug({ address, limit: limits.perAddress }, `${name}: too many connections from one address; closing the new one`),
+    capped = capConnections(
+      server,
+      limits,
+      (address) => logger.debug({ address, limit: limits.perAddress }, `${name}: too many connections from one address; closing the new one`),
+      options.evictUnverified ? (raw) => !verified.has(peerKey(raw.remoteAddress, raw.remotePort) ?? '') : undefined,
     );
     // Once a 'tlsClientError' listener exists, Node leaves the socket open (a timed-out
     // handshake included): without this destroy, half-open connections stayed forever.
@@ -146,8 +158,10 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       if (key === undefined) return void socket.destroy();
       const connection = { chain: requestClientCertificate ? presentedChain(socket) : undefined };
       established.set(key, connection);
+      if (connection.chain?.verifyError === null) verified.add(key);
       socket.once('close', () => {
         if (established.get(key) === connection) established.delete(key);
+        verified.delete(key);
       });
       injector.injectConnection(socket);
     });
@@ -176,6 +190,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
       injector.destroy();
       capped.destroyAll();
       established.clear();
+      verified.clear();
       await listening.close();
     },
   };

@@ -1,8 +1,9 @@
 import { X509Certificate } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { emergencyRotate, revokeAuthority, type AuthorityAdminDeps } from '../../src/admin/authority-handler.js';
+import { emergencyRotate, prepareAuthority, revokeAuthority, taintAuthority, type AuthorityAdminDeps } from '../../src/admin/authority-handler.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { systemClock } from '../../src/clock.js';
+import { createMetrics } from '../../src/telemetry/metrics.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { ConvergenceTracker, tagResource } from '../../src/sds/convergence.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
@@ -52,6 +53,7 @@ describe('EmergencyRotate onto a new root: trust before use', () => {
       activate: (id: string) => void steps.push(`activate ${id}`),
       taint: (id: string) => void steps.push(`taint ${id}`),
       bundle: () => bundle,
+      exclusive: (_what: string, change: () => Promise<unknown>) => change(),
       revoke: () => {
         throw new Error('not expected');
       },
@@ -96,5 +98,104 @@ describe('EmergencyRotate onto a new root: trust before use', () => {
     await rotation;
     expect(steps).toEqual(['prepare', 'activate bb', 'taint aa']);
     expect(logs.lines().filter((l) => l.level === 'warn').map((l) => l.acked)).toEqual([0]);
+  });
+});
+
+/** The admin calls over a real authority (self-signed upstream). */
+function realDeps(ca: AuthorityAdminDeps['authority']): AuthorityAdminDeps {
+  return {
+    authority: ca,
+    convergence: new ConvergenceTracker({ clock: systemClock }),
+    audit: new AuditLog({ clock: systemClock }),
+    upstream: { name: 'self-signed' },
+    clock: systemClock,
+    logger: silentLogger(),
+  };
+}
+
+describe('concurrent authority changes (issue #10: one change at a time)', () => {
+  async function setup() {
+    const metrics = createMetrics();
+    const ca = await createDevAuthority({ signers: 1, metrics });
+    const deps = realDeps(ca);
+    const mints = async () => (await metrics.upstreamRequests.get()).values.filter((v) => v.labels.outcome === 'minted').reduce((n, v) => n + v.value, 0);
+    return { ca, deps, mints };
+  }
+  const reasonOf = (r: PromiseSettledResult<unknown>) =>
+    r.status === 'rejected' ? `${(r.reason as { code?: string }).code} ${(r.reason as { details?: { reason?: string } }).details?.reason}` : 'ok';
+
+  it('a second EmergencyRotate while one runs is refused (in-progress) before it revokes or mints; the first one wins', async () => {
+    const { ca, deps, mints } = await setup();
+    try {
+      const first = ca.slotLifetimes().active!.id;
+      const before = await mints();
+      const results = await Promise.allSettled([0, 1, 2].map((i) => emergencyRotate(deps, { reason: `race-${i}`, deadline_seconds: 1 })));
+      expect(results.map(reasonOf)).toEqual(['ok', 'ERR_AUTHORITY_TRANSITION in-progress', 'ERR_AUTHORITY_TRANSITION in-progress']);
+      expect(await mints()).toBe(before + 1);
+      const winner = (results[0] as PromiseFulfilledResult<{ new_authority_id: string }>).value.new_authority_id;
+      const states = Object.fromEntries(ca.authorities().map((a) => [a.id, a.state]));
+      expect(states).toEqual({ [first]: 'tainted', [winner]: 'active' });
+      // Once it has finished, the next one goes through.
+      await expect(emergencyRotate(deps, { reason: 'after', deadline_seconds: 1 })).resolves.toMatchObject({ tainted_authority_id: winner });
+    } finally {
+      await ca.close();
+    }
+  });
+
+  it('concurrent PrepareAuthority: one mints, the others are refused before any upstream call', async () => {
+    const { ca, deps, mints } = await setup();
+    try {
+      const before = await mints();
+      const results = await Promise.allSettled([0, 1, 2, 3, 4].map(() => prepareAuthority(deps, { reason: 'race' })));
+      expect(results.map(reasonOf).sort()).toEqual(['ERR_AUTHORITY_TRANSITION in-progress', 'ERR_AUTHORITY_TRANSITION in-progress', 'ERR_AUTHORITY_TRANSITION in-progress', 'ERR_AUTHORITY_TRANSITION in-progress', 'ok']);
+      expect(await mints()).toBe(before + 1);
+      // With one prepared, another prepare is refused before minting too.
+      await expect(prepareAuthority(deps, { reason: 'again' })).rejects.toMatchObject({ details: { reason: 'already-prepared' } });
+      expect(await mints()).toBe(before + 1);
+    } finally {
+      await ca.close();
+    }
+  });
+
+  it('activate, taint and revoke are refused while a prepare is minting', async () => {
+    const { ca } = await setup();
+    try {
+      const first = ca.slotLifetimes().active!.id;
+      const preparing = ca.prepareNext(undefined, 'slow');
+      expect(() => ca.revoke(first, { reason: 'x', force: true })).toThrow(expect.objectContaining({ details: { reason: 'in-progress' } }));
+      expect(() => ca.taint(first, 'x')).toThrow(expect.objectContaining({ details: { reason: 'in-progress' } }));
+      const next = await preparing;
+      ca.activate(next.id, 'now idle');
+      expect(ca.slotLifetimes().active!.id).toBe(next.id);
+    } finally {
+      await ca.close();
+    }
+  });
+});
+
+describe('admin reasons are plain, visible text (issue #10: terminal injection)', () => {
+  it.each([
+    ['an escape sequence', 'ok\u001b[2J\u001b[31mFAKE'],
+    ['a line break', 'ok\nactive  forged row'],
+    ['a C1 control', 'ok\u009b31m'],
+    ['a bidi override', 'ok\u202egnp.exe'],
+    ['only zero-width characters', '\u200b\u200c\u2060'],
+    ['only spaces', '   '],
+  ])('refuses a reason with %s (ERR_USAGE), changing nothing', async (_name, reason) => {
+    const ca = await createDevAuthority({ signers: 1 });
+    try {
+      const first = ca.slotLifetimes().active!.id;
+      ca.activate((await ca.prepareNext()).id, 'test');
+      const deps = realDeps(ca);
+      const before = ca.authorities();
+      expect(() => taintAuthority(deps, { id: first, reason })).toThrow(expect.objectContaining({ code: 'ERR_USAGE' }));
+      await expect(prepareAuthority(deps, { reason })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      await expect(emergencyRotate(deps, { reason, deadline_seconds: 1 })).rejects.toMatchObject({ code: 'ERR_USAGE' });
+      expect(ca.authorities()).toEqual(before);
+      // Unicode text that is neither is fine.
+      taintAuthority(deps, { id: first, reason: 'Schlüssel kompromittiert 🔑' });
+    } finally {
+      await ca.close();
+    }
   });
 });

@@ -5,9 +5,8 @@
  * the certificates are made with the openssl CLI.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
 import { Command } from 'commander';
@@ -15,71 +14,43 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerAuthorityCommand } from '../../src/cli/commands/authority.js';
 import { exitCodeOf, ExitCode } from '../../src/errors.js';
 import { connectAdminTcp, type AdminTcpTarget } from '../../src/admin/client.js';
-import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
-import { AuditLog } from '../../src/audit/log.js';
+import type { AdminServer } from '../../src/admin/server.js';
+import type { AuditLog } from '../../src/audit/log.js';
 import type { Authority } from '../../src/ca/authority.js';
-import { systemClock } from '../../src/clock.js';
-import { createDevAuthority } from '../../src/app/dev-authority.js';
-import { JoinTokenStore } from '../../src/identity/join-token/store.js';
-import { ConvergenceTracker } from '../../src/sds/convergence.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
-import { FakeClock } from '../fakes/fake-clock.js';
-import { extensions, OpensslWorkbench, type OpensslCert } from '../helpers/openssl-ca.js';
+import { startTcpAdminLab, type TcpAdminLab } from '../helpers/admin-tcp.js';
+import { extensions, type OpensslCert } from '../helpers/openssl-ca.js';
 import { hasTools } from '../helpers/tools.js';
 
 const ALICE = 'spiffe://admin.example/ops/alice';
 const MALLORY = 'spiffe://admin.example/ops/mallory';
 
 describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow-list', () => {
-  let bench: OpensslWorkbench;
+  let lab: TcpAdminLab;
   let dir: string;
   let admin: AdminServer;
   let authority: Authority;
   let audit: AuditLog;
   let serverRoot: OpensslCert;
-  const clients: Record<'alice' | 'mallory' | 'foreign' | 'serverAuthOnly', OpensslCert> = {} as never;
+  const clients: Record<'alice' | 'mallory' | 'foreign' | 'serverAuthOnly' | 'caAlice', OpensslCert> = {} as never;
 
   beforeAll(async () => {
-    bench = await OpensslWorkbench.open();
-    dir = await mkdtemp(path.join(os.tmpdir(), 'wca-admin-tcp-'));
-    serverRoot = await bench.root('/CN=admin server root');
-    const serverCert = await bench.issue(
-      serverRoot,
-      '/CN=workload-ca admin',
-      'basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n',
-    );
-    const clientCa = await bench.root('/CN=admin client CA');
+    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 1000, idleTimeoutMs: 10_000, perAddress: 4, max: 16 } });
+    ({ dir, admin, authority, audit, serverRoot } = lab);
+    const { bench, clientCa } = lab;
     const otherCa = await bench.root('/CN=some other CA');
     clients.alice = await bench.issue(clientCa, '/CN=alice', extensions.svid(ALICE, { eku: 'clientAuth' }));
     clients.mallory = await bench.issue(clientCa, '/CN=mallory', extensions.svid(MALLORY, { eku: 'clientAuth' }));
     clients.foreign = await bench.issue(otherCa, '/CN=alice elsewhere', extensions.svid(ALICE, { eku: 'clientAuth' }));
     clients.serverAuthOnly = await bench.issue(clientCa, '/CN=alice server', extensions.svid(ALICE, { eku: 'serverAuth' }));
-
-    audit = new AuditLog({ clock: systemClock });
-    authority = await createDevAuthority({ audit, signers: 1 });
-    const logger = silentLogger();
-    admin = await startAdminServer({
-      joinTokens: new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 3600 }),
-      logger,
-      listen: { kind: 'unix', path: path.join(dir, 'admin.sock') },
-      audit,
-      authority: { authority, convergence: new ConvergenceTracker({ clock: systemClock }), audit, upstream: { name: 'self-signed' }, clock: systemClock, logger },
-      tcp: {
-        host: '127.0.0.1',
-        port: 0,
-        certPem: serverCert.certPem,
-        keyPem: serverCert.keyPem,
-        clientCaPem: clientCa.certPem,
-        allow: [ALICE],
-        connections: { handshakeTimeoutMs: 1000, idleTimeoutMs: 10_000, perAddress: 4, max: 16 },
-      },
-    });
+    // A CA certificate that names alice and passes OpenSSL's client-purpose check (digitalSignature, clientAuth).
+    clients.caAlice = await bench.issue(
+      clientCa,
+      '/CN=alice sub-CA',
+      `basicConstraints=critical,CA:TRUE\nkeyUsage=critical,digitalSignature,keyCertSign\nextendedKeyUsage=clientAuth\nsubjectAltName=critical,URI:${ALICE}\n`,
+    );
   }, 60_000);
   afterAll(async () => {
-    await admin?.close();
-    await authority?.close();
-    await bench?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    await lab?.close();
   });
 
   const target = (who?: OpensslCert): AdminTcpTarget => ({
@@ -108,6 +79,7 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
     ['a certificate from another CA', 'foreign', 'ERR_UNAUTHENTICATED', 'chain-invalid'],
     ['a server-auth-only certificate (OpenSSL: invalid purpose)', 'serverAuthOnly', 'ERR_UNAUTHENTICATED', 'chain-invalid'],
     ['a verified certificate whose ID is not allowed', 'mallory', 'ERR_PERMISSION_DENIED', 'not-allowed'],
+    ['a CA certificate naming an allowed ID', 'caAlice', 'ERR_UNAUTHENTICATED', 'leaf-is-ca'],
   ] as const)('refuses %s, audited, and the request changes nothing', async (_name, who, code, reason) => {
     const before = authority.authorities().map((a) => `${a.id}:${a.state}`);
     const err = await call(who ? clients[who] : undefined, (c) => c.prepareAuthority({ reason: 'let me in' })).catch((e: unknown) => e);

@@ -34,12 +34,12 @@ export async function connectRaw(target: RawTarget): Promise<http2.ClientHttp2Se
 }
 
 /**
- * Opens a StreamSecrets call with headers only: no credential and no request
+ * Opens a call (StreamSecrets unless `path` names another method) with headers only: no credential and no request
  * message, the cheapest stream an attacker can hold. Resolves when the stream ends.
  */
-export function openIdleStream(session: http2.ClientHttp2Session): { stream: http2.ClientHttp2Stream; outcome: Promise<RawOutcome> } {
+export function openIdleStream(session: http2.ClientHttp2Session, path = streamSecretsPath): { stream: http2.ClientHttp2Stream; outcome: Promise<RawOutcome> } {
   const stream = session.request(
-    { ':method': 'POST', ':path': streamSecretsPath, 'content-type': 'application/grpc', te: 'trailers' },
+    { ':method': 'POST', ':path': path, 'content-type': 'application/grpc', te: 'trailers' },
     { endStream: false },
   );
   // Settles at the status: an attacker never closes its own half, so the stream may stay open after it.

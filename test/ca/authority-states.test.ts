@@ -47,6 +47,7 @@ describe('AuthorityStates transitions', () => {
     ['revoke the active authority', (s: AuthorityStates) => s.revoke('b', 9, { reason: 'x', force: true }), 'is-active'],
     ['revoke an old authority without --force', (s: AuthorityStates) => s.revoke('a', 9, { reason: 'x' }), 'not-tainted'],
     ['revoke --force without a reason', (s: AuthorityStates) => s.revoke('a', 9, { reason: '  ', force: true }), 'force-needs-reason'],
+    ['revoke --force with an invisible reason (zero-width, Hangul filler)', (s: AuthorityStates) => s.revoke('a', 9, { reason: '\u200b\u200d\u3164\u00a0', force: true }), 'force-needs-reason'],
     ['revoke while subscribers hold leaves', (s: AuthorityStates) => s.revoke('a', 9, { reason: 'x', force: true, holders: 3 }), 'still-in-use'],
   ])('refuses to %s, changing nothing', (_name, act, reason) => {
     const s = threeStates();

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { isWcaError } from '../../src/errors.js';
-import { addressGroup, peerHost, StreamAdmission } from '../../src/sds/admission.js';
+import { addressGroup, peerHost } from '../../src/net/address-group.js';
+import { StreamAdmission } from '../../src/sds/admission.js';
 
 function refusal(fn: () => void) {
   try {

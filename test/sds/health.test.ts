@@ -8,7 +8,7 @@ import { ServingState } from '../../src/telemetry/serving-state.js';
 import { limits } from '../../src/limits.js';
 import type { Readiness } from '../../src/telemetry/readiness.js';
 import { sdsServiceName } from '../../src/sds/protos.js';
-import { WatchBudget } from '../../src/sds/health.js';
+import { HealthBudget } from '../../src/sds/health.js';
 import { envoyNode, secretTypeUrl, XdsStream } from './envoy-client.js';
 import { startHarness, trustDomain, type Harness } from './harness.js';
 import { healthClient } from '../helpers/health-client.js';
@@ -112,17 +112,17 @@ describe('grpc.health.v1 semantics', () => {
     }
   });
 
-  it(`Watch streams are bounded: the ${limits.healthWatchStreamsPerAddress + 1}th from one address gets RESOURCE_EXHAUSTED naming the limit; closing one frees a slot`, async () => {
+  it(`open health calls are bounded: the ${limits.healthCallsPerAddress + 1}th from one address gets RESOURCE_EXHAUSTED naming the limit; closing one frees a slot`, async () => {
     const { h, credentials } = await start('plaintext');
     const health = healthClient(h.server.address, credentials);
     try {
-      const held = Array.from({ length: limits.healthWatchStreamsPerAddress }, () => health.watch());
+      const held = Array.from({ length: limits.healthCallsPerAddress }, () => health.watch());
       await Promise.all(held.map((w) => w.first));
       const refused = await health.watch().ended;
       expect(refused.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
-      expect(refused.details).toContain('healthWatchStreamsPerAddress');
-      // Check is never refused for it.
-      expect(await health.check()).toBe('SERVING');
+      expect(refused.details).toContain('healthCallsPerAddress');
+      // Check counts against the same budget.
+      await expect(health.check()).rejects.toMatchObject({ code: grpc.status.RESOURCE_EXHAUSTED });
       held[0]!.cancel();
       await held[0]!.ended;
       await expect.poll(async () => {
@@ -138,17 +138,17 @@ describe('grpc.health.v1 semantics', () => {
   });
 });
 
-describe('WatchBudget', () => {
+describe('HealthBudget', () => {
   it('refuses past the per-address and the total limit with typed reasons, and a release (once) frees the slot', () => {
-    const budget = new WatchBudget(3, 2);
+    const budget = new HealthBudget(3, 2);
     const a1 = budget.take('a');
     budget.take('a');
-    expect(() => budget.take('a')).toThrow(expect.objectContaining({ code: 'ERR_HEALTH_WATCH_LIMIT', details: expect.objectContaining({ reason: 'watch-streams-per-address' }) }));
+    expect(() => budget.take('a')).toThrow(expect.objectContaining({ code: 'ERR_HEALTH_LIMIT', details: expect.objectContaining({ reason: 'calls-per-address' }) }));
     budget.take('b');
-    expect(() => budget.take('c')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'watch-streams' }) }));
+    expect(() => budget.take('c')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'calls' }) }));
     a1();
     a1();
     budget.take('c');
-    expect(() => budget.take('d')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'watch-streams' }) }));
+    expect(() => budget.take('d')).toThrow(expect.objectContaining({ details: expect.objectContaining({ reason: 'calls' }) }));
   });
 });

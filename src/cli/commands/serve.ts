@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { loadConfig, type ConfigFlags } from '../../config/load.js';
 import { startApp, bundleFingerprints } from '../../app.js';
 import { ExitCode } from '../../errors.js';
+import { createLogger } from '../../telemetry/logger.js';
 import { envoyBanner } from '../envoy-banner.js';
 
 /** Time after shutdownTimeout for the rest of the process (signers, upstream, admin) to stop. */
@@ -27,7 +28,11 @@ export function registerServeCommand(program: Command): void {
     .action(async (flags: ServeFlags) => {
       const file = flags.config ?? (process.env.WCA_CONFIG || undefined);
       const config = loadConfig({ file, flags });
-      const app = await startApp(config, { configDir: file ? path.dirname(path.resolve(file)) : undefined });
+      // The app's log is buffered: it is flushed before each of the lines below, which
+      // every log level shows, so stderr keeps the order things happened in.
+      const logger = createLogger({ level: config.log.level });
+      const flushLog = () => new Promise<void>((resolve) => logger.flush(() => resolve()));
+      const app = await startApp(config, { logger, configDir: file ? path.dirname(path.resolve(file)) : undefined });
       const lines = [
         `workload-ca serving (profile ${config.profile}, trust domain ${config.trustDomain})`,
         ...Object.entries(app.addresses).map(([name, address]) => `  ${name.padEnd(6)} ${address}`),
@@ -40,6 +45,7 @@ export function registerServeCommand(program: Command): void {
         process.once('SIGINT', resolve);
         process.once('SIGTERM', resolve);
       });
+      await flushLog();
       process.stderr.write(`${signal}: shutting down (drain up to ${config.shutdownTimeout}s); a second signal exits at once\n`);
       // An operator who signals again wants out now: exit like a shell does for a signal (128 + its number).
       const abort = (again: NodeJS.Signals) => {
@@ -55,6 +61,7 @@ export function registerServeCommand(program: Command): void {
       }, (config.shutdownTimeout + shutdownBackstopSeconds) * 1000);
       backstop.unref();
       await app.close();
+      await flushLog();
       process.stderr.write('shutdown complete: exit 0\n');
     });
 }

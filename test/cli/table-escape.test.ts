@@ -1,0 +1,56 @@
+/**
+ * Issue #10 (terminal injection): node IDs, NACKing nodes and reasons reach `authority
+ * show` and `audit tail` from peers; the table renderer shows their control
+ * characters escaped, JSON stays JSON.
+ */
+import { describe, expect, it } from 'vitest';
+import type { AuthorityStatus } from '../../src/admin/authority-proto.js';
+import { authorityTable } from '../../src/cli/commands/authority.js';
+import { printData, table } from '../../src/cli/output.js';
+
+const hostile = ['\u001b[2J\u001b]0;pwned\u0007', 'a\r\nactive  forged', '\u009b31m', '\u007f', 'x\u202egnp', '\u2066y\u2069', '\u2028'];
+// ESC and CSI (C1) start every terminal sequence; CR/LF/LS forge lines; bidi controls reorder text.
+const raw = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u202a-\u202e\u2066-\u2069]/;
+
+function capture(): { out: { write(t: string): void }; text: () => string } {
+  let text = '';
+  return { out: { write: (t: string) => void (text += t) }, text: () => text };
+}
+
+describe('table output is terminal-safe', () => {
+  it.each(hostile)('escapes %j in a cell and keeps one line per row', (cell) => {
+    const text = table(['A', 'B'], [[cell, 'z'], ['ok', cell]]);
+    expect(text).not.toMatch(raw);
+    expect(text.split('\n')).toHaveLength(4);
+    expect(text).toContain('\\u');
+  });
+
+  it('authority show: hostile reasons and NACKed node IDs are escaped in the table, kept as sent in JSON', () => {
+    const status: AuthorityStatus = {
+      authorities: [
+        {
+          id: 'aa',
+          state: 'active',
+          not_before: 'x',
+          not_after: 'x',
+          since: 'x',
+          reason: 'emergency: \u001b[8mhidden',
+          subscribers: { sent: 1, acked: 0, nacked: 1 },
+          nacked_nodes: ['node\u001b[2J\u001b[1;1Hfake', 'b\u202ec'],
+        },
+      ],
+      bundle_version: 'v',
+      subscribers: 1,
+      converged: 0,
+      bundle_acked: 0,
+      bundle_subscribers: 1,
+    } as AuthorityStatus;
+    const t = capture();
+    printData(t.out, 'table', status, authorityTable);
+    expect(t.text()).not.toMatch(raw);
+    expect(t.text()).toContain('node\\u001b[2J');
+    const j = capture();
+    printData(j.out, 'json', status, authorityTable);
+    expect(JSON.parse(j.text())).toEqual(status);
+  });
+});
