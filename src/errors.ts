@@ -149,6 +149,8 @@ export const errorReasons = {
     'in-progress',
   ],
   ERR_CONFIG_INVALID: ['profile-override'],
+  ERR_CONFIG_FILE: ['too-large', 'unsafe-permissions'],
+  ERR_UPSTREAM_PLUGIN_LOAD: ['unsafe-permissions'],
   ERR_LISTEN_ADDRESS: ['stale-socket-not-replaceable'],
   ERR_UPSTREAM_CONFIG: ['key-type', 'exportable', 'namespace-ignored', 'namespace-missing', 'no-revoke'],
   ERR_UPSTREAM_UNAVAILABLE: ['login-backoff'],

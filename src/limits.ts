@@ -29,6 +29,10 @@ export const limits = {
   dnsNameMaxLength: 253,
   dnsLabelMaxLength: 63,
   dnsNamesPerCert: 32,
+  /** Largest config file read: real ones are a few KiB, and YAML parsing a wide map costs far more than its bytes. */
+  configFileMaxBytes: 1024 * 1024,
+  /** Unknown config keys listed one by one in an error; the rest are counted. */
+  configUnknownKeysShown: 10,
   /** Largest CSR we parse (DER bytes); an RSA-4096 CSR with SANs is ~2 KiB. */
   csrMaxBytes: 16 * 1024,
   /** Largest RSA modulus accepted in a CSR: verification cost grows with its cube. */
@@ -98,6 +102,8 @@ export const limits = {
   httpConnectionsMax: 128,
   /** Health/metrics HTTP: longest request/keep-alive timeout config may set, in seconds. */
   httpTimeoutMaxSeconds: 60,
+  /** `healthcheck --timeout` ceiling: a probe that waits longer is no probe (and Node timers overflow past 24.8 days). */
+  healthcheckTimeoutMaxSeconds: 600,
   /** Health/metrics HTTP: a /metrics rendering is reused this long, so a flood of scrapes costs one rendering. */
   metricsCacheMs: 1000,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */

@@ -3,7 +3,7 @@
  * match the certificate, the certificate must be a CA valid now, and the roots
  * must exist. Every failure is a config error naming the field.
  */
-import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
+import { createPrivateKey, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
 import type { PluginContext } from '../../src/upstream/types.js';
 import { configError, WcaError } from '../../src/upstream/sdk/errors.js';
 import { caChainAndRoots, readCertificateFile, readProtectedFile } from '../../src/upstream/sdk/files.js';
@@ -48,13 +48,28 @@ async function loadKey(config: DiskConfig, context: Context): Promise<KeyObject>
   }
 }
 
+/**
+ * Whether `key` signs what `publicKey` verifies. Comparing public keys is not
+ * enough: a PKCS#8 file carries its public key beside the private one, and a
+ * corrupted or edited private part keeps the old public key.
+ */
+function signsForCertificate(key: KeyObject, publicKey: KeyObject): boolean {
+  const probe = randomBytes(32);
+  const digest = key.asymmetricKeyType === 'ed25519' || key.asymmetricKeyType === 'ed448' ? null : 'sha256';
+  try {
+    return verify(digest, probe, publicKey, sign(digest, probe, key));
+  } catch {
+    // A key of another type than the certificate's: OpenSSL refuses the pair.
+    return false;
+  }
+}
+
 export async function loadMaterial(config: DiskConfig, context: Context): Promise<CaMaterial> {
   const certs = await readCertificateFile(PLUGIN, 'config.certFile', config.certFile);
   const key = await loadKey(config, context);
   const ca = certs[0]!;
 
-  const keySpki = createPublicKey(key).export({ format: 'der', type: 'spki' });
-  if (!keySpki.equals(ca.publicKey.export({ format: 'der', type: 'spki' }))) {
+  if (!signsForCertificate(key, ca.publicKey)) {
     throw problem('config.keyFile', `the key in ${config.keyFile} does not match the certificate in ${config.certFile}`);
   }
   if (!ca.ca) throw problem('config.certFile', `${config.certFile}: the first certificate is not a CA (basicConstraints CA:TRUE)`);

@@ -7,6 +7,9 @@ import { packageRoot } from '../package-root.js';
 export const SDS_PORT_PLACEHOLDER = 'WCA_SDS_PORT';
 export const SDS_HOST_PLACEHOLDER = 'WCA_SDS_HOST';
 
+/** A path pasted into a shell: single-quoted, so spaces and `$(…)` in it stay a path. */
+const shellQuoted = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
+
 /** Envoy dials the wildcard's loopback: 0.0.0.0 is not an address to connect to. */
 const dialable = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
 
@@ -22,7 +25,7 @@ export function envoyBanner(sdsAddress: string, examples = path.join(packageRoot
     return [`  envoy  give the workload_ca_sds cluster a pipe at ${address.path} (see ${path.join(examples, 'sds-unix.yaml')})`];
   }
   const example = path.join(examples, 'sds-dev.yaml');
-  const where = fs.existsSync(example) ? example : 'examples/envoy/sds-dev.yaml from the workload-ca repository';
+  const where = fs.existsSync(example) ? shellQuoted(example) : 'examples/envoy/sds-dev.yaml from the workload-ca repository';
   return [
     `  envoy  point Envoy's workload_ca_sds cluster at ${dialable(address.host)}:${address.port}; with the dev example:`,
     `         sed -e 's/${SDS_HOST_PLACEHOLDER}/${dialable(address.host)}/' -e 's/${SDS_PORT_PLACEHOLDER}/${address.port}/' ${where} > envoy.yaml && envoy -c envoy.yaml`,

@@ -1,8 +1,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseDocument } from 'yaml';
+import { isScalar, parseDocument, visit } from 'yaml';
 import { z } from 'zod';
 import { WcaError } from '../errors.js';
+import { readAtMost } from '../bounded-read.js';
+import { limits } from '../limits.js';
+import { protectionProblem } from '../upstream/sdk/files.js';
 import { configSchema, type Config } from './schema.js';
 import { resolveFilePaths } from './file-paths.js';
 import { suggestKey } from './suggest.js';
@@ -52,7 +55,7 @@ export interface LoadOptions {
 export function loadConfig(options: LoadOptions = {}): Config {
   const env = options.env ?? process.env;
   const file = options.file ?? env.WCA_CONFIG;
-  const raw: Record<string, unknown> = file ? readYaml(file) : {};
+  const { doc: raw, unsafe } = file ? readYaml(file) : { doc: {} as Record<string, unknown>, unsafe: undefined };
   const fileProfile = raw.profile;
   if (file) resolveFilePaths(raw, path.dirname(path.resolve(file)));
   for (const [name, path] of Object.entries(envOverrides)) {
@@ -64,18 +67,23 @@ export function loadConfig(options: LoadOptions = {}): Config {
     if (value !== undefined) setPath(raw, path, value);
   }
   refuseProfileOverride(fileProfile, raw.profile, options.flags?.profile !== undefined ? '--profile' : 'WCA_PROFILE', file);
+  // Whoever can rewrite the file decides who gets certificates: in production only we (or root) may.
+  if (unsafe !== undefined && raw.profile === 'production') {
+    throw new WcaError('ERR_CONFIG_FILE', `config file ${unsafe}`, { details: { reason: 'unsafe-permissions' } });
+  }
   // The admin socket's default depends on the user and environment (admin/socket-path.ts).
   const listen = raw.listen ?? {};
   if (typeof listen === 'object' && !Array.isArray(listen) && (listen as Record<string, unknown>).admin === undefined) {
     setPath(raw, 'listen.admin', `unix:${defaultAdminSocketPath(env)}`);
   }
   const parsed = configSchema.safeParse(raw);
-  const problems = parsed.success
+  let problems = parsed.success
     ? consistencyProblems(parsed.data)
     : [...schemaProblems(parsed.error), ...consistencyProblemsBeyond(raw, parsed.error)];
   const badFlags = flagProblems(problems, options.flags);
   if (badFlags.length > 0) throw new WcaError('ERR_USAGE', badFlags.join('; '), { details: { problems: badFlags } });
   if (problems.length > 0) {
+    problems = envNamedProblems(problems, env, options.flags);
     throw new WcaError('ERR_CONFIG_INVALID', `invalid configuration${file ? ` in ${file}` : ''}:\n  ${problems.join('\n  ')}`, {
       details: { problems },
     });
@@ -97,6 +105,18 @@ function flagProblems(problems: readonly string[], flags: ConfigFlags | undefine
   return named;
 }
 
+/** A value that came from the environment is blamed on its variable (`WCA_HTTP_LISTEN: …`), the key it sets in brackets. */
+function envNamedProblems(problems: readonly string[], env: Readonly<Record<string, string | undefined>>, flags: ConfigFlags | undefined): string[] {
+  const fromEnv = Object.entries(envOverrides).filter(([name, keyPath]) => {
+    const flag = Object.entries(flagPaths).find(([, p]) => p === keyPath)?.[0] as keyof ConfigFlags | undefined;
+    return env[name] !== undefined && env[name] !== '' && (flag === undefined || flags?.[flag] === undefined);
+  });
+  return problems.map((problem) => {
+    const hit = fromEnv.find(([, keyPath]) => problem.startsWith(`${keyPath}: `));
+    return hit ? `${hit[0]} (${hit[1]}): ${problem.slice(hit[1].length + 2)}` : problem;
+  });
+}
+
 /**
  * The profile decides how callers are authenticated: a stray WCA_PROFILE=dev must
  * not turn a file that says `profile: production` into an unauthenticated CA.
@@ -111,12 +131,26 @@ function refuseProfileOverride(inFile: unknown, effective: unknown, source: stri
   );
 }
 
-function readYaml(file: string): Record<string, unknown> {
+/** The file's YAML, and why its owner or mode would not do for the production profile (checked once the profile is known). */
+function readYaml(file: string): { doc: Record<string, unknown>; unsafe?: string } {
   let text: string;
+  let unsafe: string | undefined;
+  let fd: number | undefined;
   try {
-    text = fs.readFileSync(file, 'utf8');
+    fd = fs.openSync(file, 'r');
+    // Checked on the descriptor read from, so a file swapped in between is not read unchecked.
+    unsafe = protectionProblem(file, fs.fstatSync(fd), 'code');
+    // Bounded before parsing: YAML parsing a wide map costs far more than its bytes.
+    const data = readAtMost(fd, limits.configFileMaxBytes);
+    if (data === undefined) {
+      throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is larger than ${limits.configFileMaxBytes} bytes`, { details: { reason: 'too-large', max: limits.configFileMaxBytes } });
+    }
+    text = data.toString('utf8');
   } catch (err) {
+    if (err instanceof WcaError) throw err;
     throw new WcaError('ERR_CONFIG_FILE', `cannot read config file ${file}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
   let doc: unknown;
   try {
@@ -125,11 +159,11 @@ function readYaml(file: string): Record<string, unknown> {
     // The parser's message ends in a code frame (the line and a caret); config files hold no secrets (those are env/file references).
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} is not valid YAML: ${(err as Error).message.trimEnd()}`);
   }
-  if (doc === null || doc === undefined) return {};
+  if (doc === null || doc === undefined) return { doc: {}, unsafe };
   if (typeof doc !== 'object' || Array.isArray(doc) || Object.getPrototypeOf(doc) !== Object.prototype) {
     throw new WcaError('ERR_CONFIG_FILE', `config file ${file} must contain a mapping at the top level`);
   }
-  return doc as Record<string, unknown>;
+  return { doc: doc as Record<string, unknown>, unsafe };
 }
 
 /**
@@ -138,9 +172,21 @@ function readYaml(file: string): Record<string, unknown> {
  * the parser would print it to stderr behind our back.
  */
 function parseYamlStrictly(text: string): unknown {
-  const document = parseDocument(text);
+  // The parser's own duplicate-key check compares every key with every other (20 000 keys: seconds); ours is a Set per map.
+  const document = parseDocument(text, { uniqueKeys: false });
   const problem = document.errors[0] ?? document.warnings[0];
   if (problem) throw problem;
+  visit(document, {
+    Map(_, map) {
+      const seen = new Set<unknown>();
+      for (const { key } of map.items) {
+        // A scalar key is compared by value, as the parser would; any other key is only ever equal to itself.
+        const value = isScalar(key) ? key.value : key;
+        if (seen.has(value)) throw new Error(`Map keys must be unique: "${String(value).slice(0, 64)}" appears twice`);
+        seen.add(value);
+      }
+    },
+  });
   return document.toJS();
 }
 
@@ -160,10 +206,13 @@ const pathText = (at: readonly PropertyKey[]) => (at.length ? at.map(String).joi
 function schemaProblems(error: z.ZodError): string[] {
   return error.issues.flatMap((issue) => {
     if (issue.code !== 'unrecognized_keys') return [`${pathText(issue.path)}: ${issue.message}`];
-    return issue.keys.map((key) => {
+    // A file of thousands of junk keys gets a readable error (and no suggestion search per key).
+    const shown = issue.keys.slice(0, limits.configUnknownKeysShown).map((key) => {
       const hint = suggestKey(configSchema, issue.path, key);
       return `${pathText([...issue.path, key])}: unknown key${hint ? ` (did you mean "${hint}"?)` : ''}`;
     });
+    const more = issue.keys.length - shown.length;
+    return more > 0 ? [...shown, `${pathText(issue.path)}: and ${more} more unknown keys`] : shown;
   });
 }
 

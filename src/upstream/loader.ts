@@ -7,12 +7,14 @@
  * from workload-ca's own node_modules. The module's default export (or a named
  * `plugin` export) must be an UpstreamPlugin.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { WcaError } from '../errors.js';
 import type { PluginContext, UpstreamAuthority, UpstreamPlugin } from './types.js';
 import { configError, type ConfigProblem } from './sdk/errors.js';
 import { scheduleFrom } from './sdk/schedule.js';
+import { protectionProblem } from './sdk/files.js';
 import { callWithDeadline, withDeadline } from './deadline.js';
 
 export type { ConfigProblem };
@@ -29,6 +31,8 @@ export interface LoadOptions {
   baseDir?: string;
   /** Deadline of every plugin call (create, mint, roots, close); `upstream.timeout` in config. */
   timeoutMs?: number;
+  /** Only the dev profile runs a plugin module that others could rewrite; unset means production's check. */
+  devProfile?: boolean;
 }
 
 /** `upstream.timeout`'s default: room for an auth round trip, a signing call and a roots read on a slow link. */
@@ -61,9 +65,28 @@ function isUpstreamPlugin(value: unknown): value is UpstreamPlugin {
   );
 }
 
+/**
+ * A module path is code we run with our keys and privileges: one that another user
+ * owns, or that group or others may write, is theirs to rewrite. A missing file is
+ * left to import() to report. (An npm package lives in our own node_modules.)
+ */
+function refuseUnsafeModule(plugin: string, file: string): void {
+  let stat: fs.Stats;
+  try {
+    stat = fs.statSync(file);
+  } catch {
+    return;
+  }
+  const problem = protectionProblem(file, stat, 'code');
+  if (problem !== undefined) {
+    throw new WcaError('ERR_UPSTREAM_PLUGIN_LOAD', `upstream "${plugin}": refusing plugin module: ${problem}`, { details: { plugin, reason: 'unsafe-permissions' } });
+  }
+}
+
 /** Import the plugin module and check it has the UpstreamPlugin shape. */
 async function importPlugin(plugin: string, options: LoadOptions = {}): Promise<UpstreamPlugin> {
   const specifier = specifierFor(plugin, options.baseDir ?? process.cwd());
+  if (options.devProfile !== true && isModulePath(plugin)) refuseUnsafeModule(plugin, fileURLToPath(specifier));
   let mod: Record<string, unknown>;
   try {
     mod = (await import(specifier)) as Record<string, unknown>;
@@ -131,7 +154,7 @@ export async function loadUpstream(
   context: PluginContext,
   options: LoadOptions = {},
 ): Promise<UpstreamAuthority> {
-  const plugin = await importPlugin(spec.plugin, options);
+  const plugin = await importPlugin(spec.plugin, { ...options, devProfile: options.devProfile ?? context.devProfile });
   const parsed = plugin.configSchema.safeParse(spec.config);
   if (!parsed.success) throw configError(spec.plugin, configProblems(plugin, spec.config));
   const deadline = { timeoutMs: options.timeoutMs ?? defaultUpstreamTimeoutMs, schedule: scheduleFrom(context) };

@@ -53,7 +53,7 @@ describe('workload-ca issue', () => {
     [['issue', '--spiffe-id', 'spiffe://cluster.local/a//b'], 2, /invalid SPIFFE ID .*empty segments/],
     [['issue', '--spiffe-id', 'spiffe://other.td/x'], 2, /not in trust domain "cluster.local"/],
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--ttl', 'soon'], 2, /--ttl: "soon" is not a duration/],
-    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--ttl', '0'], 2, /TTL must be a positive/],
+    [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--ttl', '0'], 2, /--ttl: "0" must be from 1s to 4h/],
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--key-type', 'dsa'], 2, /argument 'dsa' is invalid/],
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--dns', 'bad..name'], 2, /invalid DNS name/],
     [['issue', '--spiffe-id', 'spiffe://cluster.local/x', '--csr', '/nonexistent.csr'], 2, /cannot read --csr/],
@@ -120,7 +120,7 @@ describe('workload-ca serve (dev profile)', () => {
       const sdsPort = /sds\s+127\.0\.0\.1:(\d+)/.exec(stdout)![1];
       expect(Number(sdsPort)).toBeGreaterThan(0);
       expect(stdout).toContain(`point Envoy's workload_ca_sds cluster at 127.0.0.1:${sdsPort}`);
-      expect(stdout).toContain(`-e 's/WCA_SDS_PORT/${sdsPort}/' ${path.join(root, 'examples/envoy/sds-dev.yaml')} > envoy.yaml`);
+      expect(stdout).toContain(`-e 's/WCA_SDS_PORT/${sdsPort}/' '${path.join(root, 'examples/envoy/sds-dev.yaml')}' > envoy.yaml`);
       expect(stdout).toMatch(/root\s+sha256 ([0-9A-F]{2}:){31}[0-9A-F]{2}/);
       const get = (p: string) =>
         new Promise<{ status: number; body: string }>((resolve, reject) => {

@@ -9,8 +9,10 @@ import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
 import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
-import { WcaError } from '../../errors.js';
+import { publicMessageOf, WcaError } from '../../errors.js';
 import { durationFlag } from '../flags.js';
+import { limits } from '../../limits.js';
+import { untrustedText } from '../../telemetry/untrusted-text.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 import * as grpc from '@grpc/grpc-js';
 import { checkHealth } from '../../sds/health-client.js';
@@ -89,23 +91,33 @@ export function registerHealthcheckCommand(program: Command): void {
     .option('--timeout <duration>', 'give up after', '3s');
   withOutputFormat(healthcheck).action(async (flags: HealthcheckFlags) => {
     const format = outputFormat(flags.output);
-    const timeoutSeconds = durationFlag('--timeout', flags.timeout);
-    const config = loadConfig({
-      file: flags.config ?? (process.env.WCA_CONFIG || undefined),
-      flags: { httpListen: flags.httpListen, sdsListen: flags.sdsListen },
-    });
-    if (flags.grpc) {
-      const { address, status, line } = await grpcProbe(config, timeoutSeconds * 1000);
-      const ok = status === 'SERVING';
-      if (ok || format === 'json') printData(process.stdout, format, { address, service: sdsServiceName, status, ok }, () => `${line}\n`);
-      if (!ok) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
-      return;
-    }
-    const { status, body } = await probe(config.listen.http, flags.path, timeoutSeconds * 1000);
-    const url = `${formatListenAddress(config.listen.http)}${flags.path}`;
-    const line = `GET ${url}: ${status}${body ? ` ${body.split('\n')[0]}` : ''}`;
+    const timeoutSeconds = durationFlag('--timeout', flags.timeout, { min: 1, max: limits.healthcheckTimeoutMaxSeconds });
     // JSON is printed for a failed probe too: a script reads why from stdout, and whether from the exit code.
-    if (status === 200 || format === 'json') printData(process.stdout, format, { address: url, status, ok: status === 200, body }, () => `${line}\n`);
-    if (status !== 200) throw new WcaError('ERR_HEALTHCHECK_FAILED', line, { details: { status } });
+    let result: { line: string; ok: boolean; data: Record<string, unknown> };
+    try {
+      result = await runProbe(flags, timeoutSeconds * 1000);
+    } catch (err) {
+      if (format === 'json') printData(process.stdout, format, { ok: false, error: { code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', message: publicMessageOf(err) } }, () => '');
+      throw err;
+    }
+    if (result.ok || format === 'json') printData(process.stdout, format, { ...result.data, ok: result.ok }, () => `${result.line}\n`);
+    if (!result.ok) throw new WcaError('ERR_HEALTHCHECK_FAILED', result.line, { details: { status: result.data.status as string | number } });
   });
+}
+
+/** Asks the server; a config, connection or timeout problem is thrown, an answer (even "not ready") returned. */
+async function runProbe(flags: HealthcheckFlags, timeoutMs: number): Promise<{ line: string; ok: boolean; data: Record<string, unknown> }> {
+  const config = loadConfig({
+    file: flags.config ?? (process.env.WCA_CONFIG || undefined),
+    flags: { httpListen: flags.httpListen, sdsListen: flags.sdsListen },
+  });
+  if (flags.grpc) {
+    const { address, status, line } = await grpcProbe(config, timeoutMs);
+    return { line, ok: status === 'SERVING', data: { address, service: sdsServiceName, status } };
+  }
+  const { status, body } = await probe(config.listen.http, flags.path, timeoutMs);
+  const url = `${formatListenAddress(config.listen.http)}${flags.path}`;
+  // Whoever holds the port wrote the body: escaped, so it cannot drive the terminal or forge a second line.
+  const line = `GET ${url}: ${status}${body ? ` ${untrustedText(body.split('\n')[0]!, BODY_SHOWN)}` : ''}`;
+  return { line, ok: status === 200, data: { address: url, status, body } };
 }

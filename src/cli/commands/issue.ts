@@ -4,6 +4,9 @@ import { createDevAuthority } from '../../app/dev-authority.js';
 import { keyTypes, type KeyType } from '../../x509/key-types.js';
 import type { IssuedCert } from '../../ca/types.js';
 import { WcaError } from '../../errors.js';
+import { configSchema } from '../../config/schema.js';
+import { limits } from '../../limits.js';
+import { readAtMost } from '../../bounded-read.js';
 import { durationFlag, flagError } from '../flags.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 
@@ -76,8 +79,8 @@ export function registerIssueCommand(program: Command): void {
     .option('--format <format>', 'pem (each block under a "# chain|key|bundle" line) or json (overrides -o)');
   withOutputFormat(issue).action(async (flags: IssueFlags) => {
     const format = issueFormat(flags);
-    // A zero or negative TTL is the CA's own check (ERR_TTL_INVALID); here only the syntax.
-    const ttlSeconds = flags.ttl === undefined ? undefined : durationFlag('--ttl', flags.ttl, { min: 0 });
+    // The dev CA has the default ca.leafMaxTtl; checked here so the message names the flag rather than a config key.
+    const ttlSeconds = flags.ttl === undefined ? undefined : durationFlag('--ttl', flags.ttl, { min: 1, max: configSchema.parse({}).ca.leafMaxTtl });
     const csr = flags.csr === undefined ? undefined : readCsr(flags.csr);
     const authority = await createDevAuthority({ trustDomain: flags.trustDomain, signers: 1 });
     try {
@@ -93,12 +96,20 @@ export function registerIssueCommand(program: Command): void {
   });
 }
 
+/** Reads at most csrMaxBytes + 1 bytes: `--csr /dev/zero` (or a log file) is refused, not read to the end. */
 function readCsr(path: string): string | Buffer {
-  let data: Buffer;
+  // PEM is base64 of the DER plus armour: a third larger, and lines.
+  const most = Math.ceil((limits.csrMaxBytes * 4) / 3) + 4096;
+  let data: Buffer | undefined;
+  let fd: number | undefined;
   try {
-    data = fs.readFileSync(path);
+    fd = fs.openSync(path, 'r');
+    data = readAtMost(fd, most);
   } catch (err) {
     throw new WcaError('ERR_USAGE', `cannot read --csr ${path}: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
   }
+  if (data === undefined) throw flagError('--csr', path, `is larger than a CSR can be (${most} bytes)`);
   return data.includes('-----BEGIN') ? data.toString('utf8') : data;
 }

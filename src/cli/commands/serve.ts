@@ -22,6 +22,7 @@ export function registerServeCommand(program: Command): void {
     .option('--sds-listen <addr>', 'SDS listener, host:port or unix:/path')
     .option('--http-listen <addr>', 'metrics and health listener, host:port or unix:/path')
     .option('--admin-listen <addr>', 'admin API listener, unix:/path')
+    .option('--profile <name>', 'dev or production (default: $WCA_PROFILE, else the file\'s profile)')
     .option('--trust-domain <name>', 'SPIFFE trust domain')
     .option('--log-level <level>', 'trace|debug|info|warn|error')
     .action(async (flags: ServeFlags) => {

@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { withAdmin } from '../admin-connection.js';
 import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 import { durationFlag } from '../flags.js';
+import { limits } from '../../limits.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
 
 interface CreateFlags extends AdminFlags {
@@ -21,7 +22,8 @@ export function registerTokenCommand(program: Command, output: CommandOutput = p
     .option('--dns <name>', 'DNS SAN the machine may have (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
     .action(async (flags: CreateFlags) => {
       const format = outputFormat(flags.output);
-      const ttlSeconds = durationFlag('--ttl', flags.ttl, { min: 1, whole: true });
+      // ttl_seconds is a uint32 on the wire: an unbounded value would wrap, so the server's own ceiling is checked here, naming the flag.
+      const ttlSeconds = durationFlag('--ttl', flags.ttl, { min: 1, max: limits.joinTokenMaxTtlSeconds, whole: true });
       const created = await withAdmin(flags, (client) => client.createJoinToken({ spiffe_id: flags.spiffeId, dns_names: flags.dns, ttl_seconds: ttlSeconds }));
       // For people the token alone goes to stdout, so `TOKEN=$(workload-ca token create …)` works; the rest is a note.
       printData(output.stdout, format, created, (c) => `${c.token}\n`);

@@ -18,6 +18,7 @@ import { createLogger } from '../../telemetry/logger.js';
 import { checkUpstreamConfig, loadUpstream } from '../../upstream/loader.js';
 import { configError } from '../../upstream/sdk/errors.js';
 import { validateRoots } from '../../upstream/validate.js';
+import { publicMessageOf } from '../../errors.js';
 import { durationFlag } from '../flags.js';
 import { outputFormat, printData, withOutputFormat, type OutputFormat } from '../output.js';
 
@@ -85,11 +86,20 @@ const describeCert = (pem: string) => {
 
 export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Promise<void> {
   const env = options.env ?? process.env;
-  const config = loadConfig({ file: options.config, env });
+  const out = options.out ?? process.stdout;
+  const format = options.format ?? 'table';
+  let config: Config;
+  try {
+    config = loadConfig({ file: options.config, env });
+  } catch (err) {
+    // No plugin to name yet, but `-o json` still gets its one report: the config step, failed.
+    if (format === 'json') printData(out, format, { passed: false, steps: [{ step: 'config', status: 'fail', detail: publicMessageOf(err) }] satisfies CheckStep[] }, () => '');
+    throw err;
+  }
   const spec = config.upstream;
   const baseDir = path.dirname(path.resolve(options.config ?? env.WCA_CONFIG ?? 'workload-ca.yaml'));
-  const ttlSeconds = options.ttl === undefined ? 3600 : durationFlag('--ttl', options.ttl);
-  const report = new Report(options.out ?? process.stdout, options.format ?? 'table', { plugin: spec.plugin, trust_domain: config.trustDomain, profile: config.profile });
+  const ttlSeconds = options.ttl === undefined ? 3600 : durationFlag('--ttl', options.ttl, { min: 1, max: config.ca.intermediateTtl, whole: true });
+  const report = new Report(out, format, { plugin: spec.plugin, trust_domain: config.trustDomain, profile: config.profile });
   let passed = false;
   try {
     await checkUpstream(report, config, { env, baseDir, mint: options.mint === true, ttlSeconds });
@@ -103,7 +113,7 @@ export async function runUpstreamCheck(options: UpstreamCheckOptions = {}): Prom
 async function checkUpstream(report: Report, config: Config, o: { env: Readonly<Record<string, string | undefined>>; baseDir: string; mint: boolean; ttlSeconds: number }): Promise<void> {
   const spec = config.upstream;
   await report.step('config', async () => {
-    const problems = await checkUpstreamConfig(spec, { baseDir: o.baseDir });
+    const problems = await checkUpstreamConfig(spec, { baseDir: o.baseDir, devProfile: config.profile !== 'production' });
     if (problems.length > 0) throw configError(spec.plugin, problems);
   }, () => 'schema valid');
 

@@ -32,9 +32,25 @@ const modeOf = (mode: number) => `0${(mode & 0o777).toString(8)}`;
 const protections = {
   'private-key': { bits: 0o077, problem: 'holds a private key but is open to group or others', fix: 'chmod 600 it' },
   secret: { bits: 0o022, problem: 'holds a secret but is writable by group or others', fix: 'chmod go-w it' },
+  /** The config file and plugin modules: whoever can rewrite them runs code or sets trust as us. */
+  code: { bits: 0o022, problem: 'is read as config or code but is writable by group or others', fix: 'chmod go-w it', ownedByUs: true },
 } as const;
 
 export type FileProtection = keyof typeof protections;
+
+/**
+ * Why a file's mode (and, for `code`, its owner: us or root) does not protect it
+ * as `kind` needs, or undefined. Takes a stat of the descriptor that is read.
+ */
+export function protectionProblem(filePath: string, stat: { mode: number; uid: number }, kind: FileProtection): string | undefined {
+  const protection = protections[kind];
+  if (stat.mode & protection.bits) return `${filePath} ${protection.problem} (mode ${modeOf(stat.mode)}); ${protection.fix}`;
+  const euid = process.geteuid?.();
+  if ('ownedByUs' in protection && euid !== undefined && stat.uid !== euid && stat.uid !== 0) {
+    return `${filePath} is owned by uid ${stat.uid}, neither this process's user (uid ${euid}) nor root; chown it`;
+  }
+  return undefined;
+}
 
 /**
  * A file holding key material or a secret, its mode checked against `kind`.
@@ -49,7 +65,6 @@ export async function readProtectedFile(
   kind: FileProtection,
   context: Pick<PluginContext, 'devProfile' | 'logger'>,
 ): Promise<string> {
-  const protection = protections[kind];
   let handle;
   try {
     handle = await open(filePath, 'r');
@@ -57,11 +72,11 @@ export async function readProtectedFile(
     throw readError(plugin, field, filePath, cause);
   }
   try {
-    const { mode } = await handle.stat();
-    if (mode & protection.bits) {
-      const problem = `${filePath} ${protection.problem} (mode ${modeOf(mode)}); ${protection.fix}`;
+    const stat = await handle.stat();
+    const problem = protectionProblem(filePath, stat, kind);
+    if (problem !== undefined) {
       if (!context.devProfile) throw configError(plugin, [{ path: field, message: problem }]);
-      context.logger.warn({ field, path: filePath, mode: modeOf(mode) }, `${problem} (allowed in the dev profile only)`);
+      context.logger.warn({ field, path: filePath, mode: modeOf(stat.mode) }, `${problem} (allowed in the dev profile only)`);
     }
     return await handle.readFile('utf8');
   } catch (cause) {

@@ -1,3 +1,4 @@
+import { createPrivateKey, KeyObject } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -41,6 +42,9 @@ beforeAll(async () => {
     'pass.txt': `${passphrase}\n`,
     'empty.pem': '',
     'garbage.key': 'not a key',
+    // root's public key beside other's private scalar: what a corrupted key file looks like.
+    'corrupted.key': createPrivateKey({ key: { ...KeyObject.from(root.rootKeys.privateKey).export({ format: 'jwk' }), d: KeyObject.from(other.rootKeys.privateKey).export({ format: 'jwk' }).d }, format: 'jwk' })
+      .export({ type: 'pkcs8', format: 'pem' }) as string,
   };
   // Key files as an operator must keep them: production refuses group/world-readable ones.
   for (const [name, text] of Object.entries(files)) await writeFile(file(name), text, { mode: name.endsWith('.key') ? 0o600 : 0o644 });
@@ -119,6 +123,7 @@ describe('disk plugin', () => {
     { name: 'cert file without certificates', config: { certFile: 'empty.pem', keyFile: 'root.key' }, message: /config\.certFile: .*empty\.pem contains no PEM certificate/ },
     { name: 'key file not a key', config: { certFile: 'root.pem', keyFile: 'garbage.key' }, message: /config\.keyFile: .*garbage\.key: is not a PEM private key/ },
     { name: 'key for another certificate', config: { certFile: 'root.pem', keyFile: 'other.key' }, message: /config\.keyFile: the key in .*other\.key does not match the certificate in .*root\.pem/ },
+    { name: 'key whose private part does not match its public part', config: { certFile: 'root.pem', keyFile: 'corrupted.key' }, message: /config\.keyFile: the key in .*corrupted\.key does not match the certificate in .*root\.pem/ },
     { name: 'encrypted key without passphrase', config: { certFile: 'root.pem', keyFile: 'root-enc.key' }, message: /config\.keyFile: .*root-enc\.key is encrypted; set keyPassphraseEnv or keyPassphraseFile/ },
     {
       name: 'wrong passphrase',
