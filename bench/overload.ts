@@ -48,7 +48,7 @@ export async function runOverloadBench(options: { connections?: number; concurre
     policy: rulePolicyWithBuiltins('cluster.local', [], 3600),
     // Every simulated Envoy connects from 127.0.0.1: lift the per-address cap to its
     // ceiling. Every other limit (pending streams, queued issuance) stays at its default.
-    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax }),
+    config: sdsConfigSchema.parse({ maxStreamsPerAddress: limits.sdsStreamsPerAddressMax, maxEventLoopDelay: '250ms' }),
     profile: 'dev',
     listen,
     logger,

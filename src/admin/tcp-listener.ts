@@ -27,7 +27,10 @@ export async function readAdminTcpConfig(config: AdminTcpConfig): Promise<AdminT
     readFile(config.tls[key], 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new WcaError('ERR_CONFIG_FILE', `admin.tcp.tls.${key}: cannot read ${config.tls[key]}: ${err.code ?? 'error'}`);
     });
-  const [certPem, keyPem, clientCaPem] = await Promise.all([read('certFile'), read('keyFile'), read('clientCaFile')]);
+  // One at a time, so the error names the first missing file in the order the config lists them.
+  const certPem = await read('certFile');
+  const keyPem = await read('keyFile');
+  const clientCaPem = await read('clientCaFile');
   try {
     createSecureContext({ cert: certPem, key: keyPem, ca: clientCaPem });
   } catch (err) {

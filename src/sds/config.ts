@@ -30,7 +30,7 @@ export const sdsConfigSchema = z
     fetchTimeout: duration.pipe(z.number().positive()).default(10).describe('FetchSecrets waits this long for a first certificate before UNAVAILABLE.'),
     idleTimeout: duration.pipe(z.number().positive()).default(300).describe('A node\'s key is kept this long after its last stream closes, so a reconnect gets the same one.'),
     maxStreams: z.number().int().min(1).max(limits.sdsStreamsMax).default(limits.sdsStreamsMax).describe('Concurrent authenticated streams per server; a stream counts once its caller is authenticated.'),
-    maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(128).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful. HTTP/2 builds each stream before any handler sees it, so this bounds the memory a peer holds per connection.'),
+    maxStreamsPerConnection: z.number().int().min(1).max(limits.sdsStreamsPerConnectionMax).default(1_000).describe('Concurrent streams one HTTP/2 connection may open (SETTINGS_MAX_CONCURRENT_STREAMS); Envoy needs a handful. HTTP/2 builds each stream before any handler sees it, so this bounds the memory a peer holds per connection.'),
     maxStreamsPerAddress: z.number().int().min(1).max(limits.sdsStreamsPerAddressMax).default(10_000).describe('Concurrent streams, authenticated or not, from one peer IPv4 address or IPv6 /64 (one Unix socket counts as one address).'),
     maxStreamsPerInstance: z
       .number()
@@ -50,8 +50,8 @@ export const sdsConfigSchema = z
       .describe(`Node identities (a key and certificate each) cached in all; past it, with none idle, a new node gets RESOURCE_EXHAUSTED. Default: what fits in ${limits.sdsIdentityHeapShare * 100}% of the heap limit at ${limits.sdsIdentityHeapBytes / 1024} KiB each, at most ${limits.sdsCachedIdentitiesMax}.`),
     maxEventLoopDelay: duration
       .pipe(z.number().positive().max(limits.sdsEventLoopDelayMaxSeconds))
-      .default(0.25)
-      .describe('New SDS streams get RESOURCE_EXHAUSTED while the p99 event-loop delay of the last 250 ms is above this: under overload the backlog waits for the main thread, so admitting more would slow every admitted request. Streams already open are served as usual.'),
+      .optional()
+      .describe('Off unless set (250ms is a good start). New SDS streams get RESOURCE_EXHAUSTED while the p99 event-loop delay of the last 250 ms is above this: under overload the backlog waits for the main thread, so admitting more would slow every admitted request. Streams already open are served as usual; a burst of new Envoys (a reconnect storm) is shed too, and Envoy retries.'),
     firstRequestTimeout: duration
       .pipe(z.number().positive().max(limits.sdsFirstRequestTimeoutMaxSeconds))
       .default(5)

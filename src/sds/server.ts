@@ -145,12 +145,12 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     clock,
     firstRequestTimeoutMs: config.firstRequestTimeout * 1000,
   };
-  const loopDelay = watchLoopDelay(config.maxEventLoopDelay * 1000);
+  const loopDelay = config.maxEventLoopDelay === undefined ? undefined : watchLoopDelay(config.maxEventLoopDelay * 1000);
   const admission = new StreamAdmission({
     streamsMax: config.maxStreams,
     streamsPerAddress: config.maxStreamsPerAddress,
     pendingMax: config.maxPendingStreams,
-    overloaded: () => loopDelay.overloaded(),
+    ...(loopDelay ? { overloaded: () => loopDelay.overloaded() } : {}),
   });
   // Whatever close() must end with a status: open streams, and in-flight FetchSecrets calls.
   const open = new Set<Endable>();
@@ -230,7 +230,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
   } catch (err) {
     server.forceShutdown();
     cache.close();
-    loopDelay.close();
+    loopDelay?.close();
     throw err;
   }
   tlsListener = listener.tls;
@@ -272,7 +272,7 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
       await listener.close();
       server.forceShutdown();
       cache.close();
-      loopDelay.close();
+      loopDelay?.close();
     },
   };
 }
