@@ -20,10 +20,10 @@ else
   npm ci --no-audit --no-fund --prefer-offline >/dev/null
 fi
 
-# Only what a machine with Node.js and npm has; nothing a tool-gated suite needs.
+# Only what a machine with Node.js and npm has (sed is Essential on Debian); nothing a tool-gated suite needs.
 bin="$work/bin"
 mkdir "$bin"
-for b in node npm npx git sh env cat ls rm mkdir chmod id uname; do
+for b in node npm npx git sh env cat ls rm mkdir chmod id uname sed; do
   p="$(command -v "$b")" || { echo "fresh-machine-check: $b not found" >&2; exit 1; }
   ln -s "$(readlink -f "$p")" "$bin/$b"
 done

@@ -3,7 +3,7 @@
  * directory, listening only on a Unix socket there (no TCP port to collide on).
  * PostgreSQL refuses to run as root, so under root the server runs as the
  * `postgres` user (Debian's package creates it) and owns the directory.
- * Gate suites with `describe.runIf(hasTools('initdb', 'pgCtl'))`.
+ * Gate suites with `describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))`.
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';

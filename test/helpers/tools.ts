@@ -22,6 +22,7 @@ export const tools = {
   strace: { bin: 'strace', install: 'apt-get install strace' },
   setpriv: { bin: 'setpriv', install: 'apt-get install util-linux' },
   unshare: { bin: 'unshare', install: 'apt-get install util-linux' },
+  runuser: { bin: 'runuser', install: 'apt-get install util-linux' },
   promtool: { bin: 'promtool', install: 'apt-get install prometheus' },
   softhsm: { bin: 'softhsm2-util', install: 'apt-get install softhsm2 opensc' },
   pkcs11tool: { bin: 'pkcs11-tool', install: 'apt-get install opensc' },

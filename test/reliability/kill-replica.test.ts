@@ -17,7 +17,7 @@ const CLIENTS = 12;
 /** The stated failover time: from SIGKILL until every client of A holds a certificate from B. */
 const FAILOVER_BOUND_MS = 10_000;
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('kill -9 of a replica under load', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('kill -9 of a replica under load', () => {
   let db: TestPostgres;
   let site: Site;
   let A: ChildReplica;

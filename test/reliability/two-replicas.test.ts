@@ -18,7 +18,7 @@ import { createSite, SERVER_ID, sleep, soak, startInProcess, until, type InProce
 const idOf = (name: string) => `spiffe://cluster.local/ns/rel/sa/${name}`;
 const LOAD = 8; // Envoys per replica besides the two handshaking ones
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas, one PostgreSQL, under load', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas, one PostgreSQL, under load', () => {
   let db: TestPostgres;
   let site: Site;
   const replicas: InProcessReplica[] = [];

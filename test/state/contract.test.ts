@@ -22,7 +22,7 @@ interface Fleet {
 }
 
 let server: TestPostgres | undefined;
-const usePostgres = hasTools('initdb', 'pgCtl');
+const usePostgres = hasTools('initdb', 'pgCtl', 'runuser');
 
 beforeAll(async () => {
   if (usePostgres) server = await startTestPostgres();

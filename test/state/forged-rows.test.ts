@@ -15,7 +15,7 @@ import { hasTools } from '../helpers/tools.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { postgresConfig } from './postgres-config.js';
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('forged rows in the shared PostgreSQL tables', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the shared PostgreSQL tables', () => {
   let server: TestPostgres;
   let database: string;
   let sql: pg.Client;

@@ -19,7 +19,7 @@ import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { hasTools } from '../helpers/tools.js';
 import { postgresConfig } from './postgres-config.js';
 
-describe.runIf(hasTools('initdb', 'pgCtl', 'openssl'))('postgres store over TLS with a password', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser', 'openssl'))('postgres store over TLS with a password', () => {
   const password = `pw-${crypto.randomBytes(12).toString('hex')}`;
   let db: TestPostgres;
   let dir: string;

@@ -20,7 +20,7 @@ import { postgresConfig } from './postgres-config.js';
 const deps = { clock: systemClock, logger: silentLogger(), env: {} };
 const hash = () => Math.random().toString(16).slice(2).padEnd(64, '0');
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('postgres state store', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', () => {
   let server: TestPostgres;
   beforeAll(async () => {
     server = await startTestPostgres();
@@ -139,7 +139,7 @@ describe.runIf(hasTools('initdb', 'pgCtl'))('postgres state store', () => {
   }, 40_000);
 });
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('postgres state store against a server that never answers (fake: a TCP listener that accepts and stays silent)', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store against a server that never answers (fake: a TCP listener that accepts and stays silent)', () => {
   let silent: net.Server;
   let port: number;
   const sockets = new Set<net.Socket>();

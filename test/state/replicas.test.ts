@@ -19,7 +19,7 @@ import { createSite, type Site } from '../reliability/replicas.js';
 
 const SERVER_ID = 'spiffe://cluster.local/workload-ca/sds';
 
-describe.runIf(hasTools('initdb', 'pgCtl'))('two replicas sharing one PostgreSQL', () => {
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas sharing one PostgreSQL', () => {
   let db: TestPostgres;
   let dir: string;
   let site: Site;
