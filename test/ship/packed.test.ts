@@ -157,7 +157,7 @@ function freePort(): Promise<number> {
 
 /** Files under /tmp owned by `uid`: the image has no writable /tmp, so there must be none. */
 const tmpFilesOf = (uid: number): string[] =>
-  execFileSync('find', ['/tmp', '-maxdepth', '3', '-uid', String(uid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+  execFileSync('find', ['/tmp', '-ignore_readdir_race', '-maxdepth', '3', '-uid', String(uid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
 
 describe('the container image entry (Dockerfile), outside a container', () => {
   const image = finalStageRuntime(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));
