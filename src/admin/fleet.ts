@@ -176,9 +176,10 @@ const fleetStatus = z.object({
   authorities: z.array(z.unknown()).default([]),
   subscribers: z.unknown(),
   converged: z.unknown(),
-  bundle_version: z.unknown(),
-  bundle_acked: z.unknown(),
-  bundle_subscribers: z.unknown(),
+  // Optional: rows of replicas from before `authority show --replica` may lack them.
+  bundle_version: z.unknown().optional(),
+  bundle_acked: z.unknown().optional(),
+  bundle_subscribers: z.unknown().optional(),
 });
 
 function replicaOf(r: { replicaId: string; lastSeenMs: number; status: z.infer<typeof fleetStatus> }): pb.ReplicaStatus {

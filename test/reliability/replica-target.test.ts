@@ -138,5 +138,13 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('--replica on two replica
     const sent = (await A.app.state.actions.since(seq)).at(-1)!;
     expect(sent).toMatchObject({ action: 'taint', authorityId: oldB, target: 'replica-b', origin: 'replica-a' });
     expect(stateOf(A, oldA)).toBe('old');
+
+    // A heartbeat row (anyone with write access to the table) claiming A's authority does not divert its taint there.
+    await A.app.state.replicas.heartbeat('replica-f', { authorities: [{ id: oldA, state: 'old' }], subscribers: 0, converged: 0 }, 60_000);
+    expect((await A.admin.getAuthorityStatus({ replica: 'replica-f' })).authorities.map((x) => x.id)).toEqual([oldA]);
+    const forged = await A.admin.taintAuthority({ id: oldA, reason: 'diverted', replica: 'replica-f' }).catch((e: unknown) => e);
+    expect(refusal(forged)).toEqual({ code: 'ERR_AUTHORITY_NOT_FOUND', reason: 'not-on-replica' });
+    expect((forged as Error).message).toContain('replica replica-a holds it');
+    expect(await lastSeq()).toBe(sent.seq);
   });
 });
