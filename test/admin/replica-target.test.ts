@@ -99,7 +99,7 @@ describe('--replica with state.store memory', () => {
     expect(answer.new_authority_id).toBe(active());
     const show = await cli('authority', 'show', '--replica', SELF, '-o', 'json');
     expect(JSON.parse(show.stdout)).toMatchObject({ replica: SELF, replicas: [] });
-    expect((await cli('authority', 'show', '--replica', SELF)).stdout).toMatch(new RegExp(`^replica ${SELF}\\n`));
+    expect((await cli('authority', 'show', '--replica', SELF)).stdout).toMatch(new RegExp(`^replica: ${SELF}$`, 'm'));
   });
 
   it("taint --replica <self> of an ID this replica does not hold: NOT_FOUND with not-on-replica; the audit records the target", async () => {

@@ -28,10 +28,11 @@ export function authorityTable(s: AuthorityStatus): string {
     a.since,
     a.reason,
   ]);
-  let text = s.replica ? `replica ${s.replica}\n` : '';
-  text += table(['ID', 'STATE', 'NOT AFTER', 'SENT', 'ACKED', 'NACKED', 'SINCE', 'REASON'], rows);
+  let text = table(['ID', 'STATE', 'NOT AFTER', 'SENT', 'ACKED', 'NACKED', 'SINCE', 'REASON'], rows);
   text += `\nsubscribers: ${s.subscribers}, on the active authority (acked): ${s.converged} (${percent(s.converged, s.subscribers)})\n`;
   text += `bundle ${s.bundle_version}: acked by ${s.bundle_acked} of ${s.bundle_subscribers} subscribed\n`;
+  // The id `--replica` takes: the replica this status is of.
+  if (s.replica) text += `replica: ${s.replica}\n`;
   for (const a of s.authorities) if (a.nacked_nodes.length) text += `NACKed a certificate under ${a.id}: ${a.nacked_nodes.join(', ')}\n`;
   if (s.replicas?.length) {
     const rows = s.replicas.map((r) => [
