@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { isWcaError, WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
+import { WcaError, grpcStatusOf, publicMessageOf } from '../errors.js';
 import type { JoinTokenStore } from '../identity/join-token/store.js';
 import type { Logger } from '../telemetry/logger.js';
 import { evictIdentity, type IdentityEviction } from './evict-handler.js';
@@ -22,8 +22,8 @@ import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
 import { listenAdminTcp, type AdminTcpListener, type AdminTcpOptions } from './tcp-listener.js';
 import type { AdminCaller } from './tcp-caller.js';
-import { notOnReplica, peerStatus, sendToHolder, type FleetActions } from './fleet.js';
-import { resolveReplica } from './replica-target.js';
+import type { FleetActions } from './fleet.js';
+import { fleetCalls } from './fleet-calls.js';
 import { systemClock } from '../clock.js';
 import { limits } from '../limits.js';
 import { LineBudget } from '../sds/decision-log.js';
@@ -116,37 +116,7 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
     unaryCall(handle, logger, audit, identify, refusals, audited);
   const a = options.authority;
   const { identities, fleet } = options;
-  const self = options.replicaId === undefined ? {} : { replica: options.replicaId };
-  const target = (r: pb.ReplicaNarrowing | undefined, rpc: string) => resolveReplica(r?.replica, rpc, options.replicaId, fleet);
-  /**
-   * Taint or revoke: here, or sent to the replica that holds the authority. With
-   * `replica` set, only that replica may hold it: otherwise nothing changes anywhere.
-   */
-  const transition = async (
-    rpc: 'TaintAuthority' | 'RevokeAuthority',
-    r: pb.AuthorityTransitionRequest,
-    caller: string,
-    local: () => pb.AuthorityStatus | Promise<pb.AuthorityStatus>,
-  ): Promise<pb.AuthorityStatus> => {
-    const action = rpc === 'TaintAuthority' ? 'taint' : 'revoke';
-    const to = await target(r, rpc);
-    if (to.kind === 'peer') {
-      const { id, reason } = h.checkTransition(rpc, r);
-      const here = a!.authority.authorities().some((x) => x.id === id);
-      if (here || !(await sendToHolder(fleet!, action, id, reason, caller, to.replicaId))) {
-        throw notOnReplica(id, to.replicaId, here ? options.replicaId : (await fleet!.peerState(id))?.replicaId);
-      }
-      return { ...h.authorityStatus(a!), ...self };
-    }
-    try {
-      return { ...(await local()), ...self };
-    } catch (err) {
-      if (!isWcaError(err, 'ERR_AUTHORITY_NOT_FOUND')) throw err;
-      if (to.kind === 'self') throw notOnReplica(r.id, to.replicaId, (await fleet?.peerState(r.id))?.replicaId);
-      if (fleet && (await sendToHolder(fleet, action, r.id, r.reason, caller))) return { ...h.authorityStatus(a!), ...self };
-      throw err;
-    }
-  };
+  const calls = a ? fleetCalls({ authority: a, fleet, replicaId: options.replicaId, logger }) : undefined;
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>(async (request) => {
       const created = await createJoinToken(options.joinTokens, logger, request);
@@ -156,52 +126,12 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
     ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
-          GetAuthorityStatus: unary<pb.GetAuthorityStatusRequest, pb.AuthorityStatus>(async (r) => {
-            const to = await target(r, 'GetAuthorityStatus');
-            if (to.kind === 'peer') return peerStatus(fleet!, to.replicaId);
-            const own = { ...h.authorityStatus(a), ...self };
-            if (!fleet || to.kind === 'self') return own;
-            // An unreachable store leaves the fleet part empty; this replica's own status is still the answer.
-            const replicas = await fleet.replicas().catch(() => []);
-            return { ...own, replicas };
-          }),
-          PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
-          ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r) => {
-            // A plan (prepare, activate) is each replica's own: it is not carried by the actions log.
-            if ((await target(r, 'ActivateAuthority')).kind === 'peer') {
-              throw new WcaError('ERR_USAGE', `invalid ActivateAuthority request: replica: activate acts on this replica (${options.replicaId}) only; use that replica's own socket`);
-            }
-            return h.activateAuthority(a, r);
-          }),
-          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r, caller) =>
-            transition('TaintAuthority', r, caller, () => h.taintAuthority(a, r)),
-          ),
-          // --upstream revokes at the upstream from the replica holding it; force is not carried.
-          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r, caller) =>
-            transition('RevokeAuthority', r, caller, () => h.revokeAuthority(a, r)),
-          ),
-          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r, caller) => {
-            const checked = h.checkEmergencyRotate(r);
-            const to = await target(r, 'EmergencyRotate');
-            if (to.kind === 'peer') {
-              // For that replica alone; a failure to record it is the answer (nothing happened anywhere).
-              const sent = await fleet!.publish('emergency-rotate', '', checked.reason, caller, to.replicaId);
-              return { ...notRotatedHere, replica: to.replicaId, sent: true, fleet_action_seq: sent.seq };
-            }
-            // Published first, so the other replicas re-key while this one waits for its subscribers;
-            // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
-            const published =
-              to.kind === 'fleet' && fleet
-                ? await fleet.publish('emergency-rotate', '', checked.reason, caller).then(
-                    (action) => action.seq,
-                    (err: unknown) => {
-                      logger.error({ err: (err as Error).message }, 'emergency rotation NOT sent to the other replicas: rotate them one by one');
-                      return '';
-                    },
-                  )
-                : '';
-            return { ...(await h.emergencyRotate(a, r)), ...self, sent: false, fleet_action_seq: published };
-          }),
+          GetAuthorityStatus: unary<pb.GetAuthorityStatusRequest, pb.AuthorityStatus>((r) => calls!.status(r)),
+          PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => calls!.prepare(r)),
+          ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => calls!.activate(r)),
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r, caller) => calls!.taint(r, caller)),
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r, caller) => calls!.revoke(r, caller)),
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r, caller) => calls!.emergencyRotate(r, caller)),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
           // A follower's later polls (after_seq set) are not audited: each would be the next poll's news, a line a second per follower.
           ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>(
@@ -212,9 +142,6 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
       : {}),
   });
 }
-
-/** EmergencyRotate's answer when the rotation was sent to another replica: nothing rotated here. */
-const notRotatedHere = { new_authority_id: '', tainted_authority_id: '', subscribers: 0, converged: 0, complete: false, waited_ms: 0 };
 
 /**
  * A unary handler: our errors become their gRPC status plus the error code in
