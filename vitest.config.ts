@@ -4,7 +4,7 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     // @peculiar/x509 (tsyringe) needs the Reflect metadata polyfill loaded first, as every entry point does.
-    setupFiles: ['reflect-metadata', 'test/setup/file-scope.ts'],
+    setupFiles: ['reflect-metadata', 'test/setup/file-scope.ts', 'test/setup/signer-threads.ts'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 30_000,
