@@ -10,6 +10,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
 import { FleetActions } from '../../src/admin/fleet.js';
+import { resolveReplica } from '../../src/admin/replica-target.js';
 import { startAdminServer, type AdminServer } from '../../src/admin/server.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
@@ -132,6 +133,21 @@ describe('FleetActions and a targeted action (memory store shared by two replica
       fleetB.stop();
       await b.close();
     }
+  });
+});
+
+describe('an unknown replica among many live ones', () => {
+  it('lists at most 10 live ids, only printable ones, and counts the rest', async () => {
+    const store = createMemoryStore(systemClock, { maxActions: 10 });
+    for (let i = 0; i < 14; i++) await store.replicas.heartbeat(`r-${String(i).padStart(2, '0')}`, {}, 60_000);
+    await store.replicas.heartbeat('\u001b[2Jforged', {}, 60_000);
+    const fleet = new FleetActions({ store, replicaId: 'r-00', authority: deps() });
+    const err = await resolveReplica('ghost', 'EmergencyRotate', 'r-00', fleet).catch((e: unknown) => e);
+    expect(refusal(err)).toEqual({ code: 'ERR_REPLICA_NOT_FOUND', reason: 'unknown-replica' });
+    const message = (err as Error).message;
+    expect(message).toContain(`live replicas: ${Array.from({ length: 10 }, (_, i) => `r-${String(i).padStart(2, '0')}`).join(', ')} (and 5 more)`);
+    expect(message).not.toContain('\u001b');
+    expect(await resolveReplica('r-13', 'EmergencyRotate', 'r-00', fleet)).toEqual({ kind: 'peer', replicaId: 'r-13' });
   });
 });
 
