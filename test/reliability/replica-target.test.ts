@@ -75,6 +75,13 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('--replica on two replica
     expect(active(B).reason).toContain(`fleet action ${r.fleet_action_seq} from replica-a: suspect key on b`);
     expect(stateOf(B, before.b)).toBe('tainted');
     expect(active(A).id).toBe(before.a);
+
+    const rotated = active(B).id;
+    const table = await onA('rotate', '--emergency', '--reason', 'again', '--replica', 'replica-b');
+    expect(table.code).toBe(ExitCode.OK);
+    expect(table.stdout).toMatch(/^sent to replica replica-b \(fleet action \d+\); follow it with "authority show --replica replica-b"\n$/);
+    await until('B rotates again', () => active(B).id !== rotated);
+    expect(active(A).id).toBe(before.a);
   });
 
   it('an action for one replica is passed over by every other (a third replica asked, as any operator tool appends it)', async () => {
