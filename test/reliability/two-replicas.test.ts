@@ -170,7 +170,7 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas, one Postgr
       renewing = false;
       await renewer;
     }
-    expect(renewals.failures).toEqual([]);
+    expect(renewals.failures, JSON.stringify(renewals.failures)).toEqual([]);
     expect(loop.failures).toEqual([]);
     // Every Envoy kept renewing through it: each holds a leaf that is still valid.
     for (const e of envoys) expect(Date.parse(new X509Certificate(e.leaves.at(-1)!).validTo)).toBeGreaterThan(Date.now());
