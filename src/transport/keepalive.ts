@@ -42,12 +42,18 @@ export interface SilenceWatch {
  */
 export function watchSilence(keepalive: Keepalive, onSilent: (socket: TLSSocket) => void): SilenceWatch {
   const limitMs = keepalive.intervalMs + keepalive.timeoutMs;
+  // A quarter of the limit: a silent connection goes at most 25% late, for one pass over the map every few seconds.
+  const periodMs = Math.max(100, limitMs / 4);
   const watched = new Map<TLSSocket, { bytesRead: number; since: number }>();
+  let lastSweep = performance.now();
   const sweep = () => {
     const now = performance.now();
+    // After a blocked event loop, timers run before the reads that queued meanwhile: nobody can be judged on that gap.
+    const blocked = now - lastSweep > 2 * periodMs;
+    lastSweep = now;
     for (const [socket, seen] of watched) {
       const bytesRead = socket.bytesRead;
-      if (bytesRead !== seen.bytesRead) {
+      if (bytesRead !== seen.bytesRead || blocked) {
         seen.bytesRead = bytesRead;
         seen.since = now;
       } else if (now - seen.since > limitMs) {
@@ -57,8 +63,7 @@ export function watchSilence(keepalive: Keepalive, onSilent: (socket: TLSSocket)
       }
     }
   };
-  // A quarter of the limit: a silent connection goes at most 25% late, for one pass over the map every few seconds.
-  const timer = setInterval(sweep, Math.max(100, limitMs / 4)).unref();
+  const timer = setInterval(sweep, periodMs).unref();
   return {
     add(socket) {
       watched.set(socket, { bytesRead: socket.bytesRead, since: performance.now() });
