@@ -1,10 +1,13 @@
 /**
  * Runs once before the suites: names every missing system tool in one line, so a
- * fresh machine's skips are explained; with CI=true the run fails instead.
+ * fresh machine's skips are explained (with CI=true the run fails instead), and
+ * transpiles the sources that tests run as separate processes.
  */
+import { buildForTests } from './helpers/test-build.js';
 import { missingTools, tools, type ToolName } from './helpers/tools.js';
 
-export default function setup(): void {
+export default async function setup(): Promise<void> {
+  await buildForTests();
   const missing = missingTools(Object.keys(tools) as ToolName[]);
   if (missing.length === 0) return;
   const list = missing.map((n) => `${tools[n].bin} (${tools[n].install})`).join('; ');

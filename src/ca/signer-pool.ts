@@ -51,13 +51,21 @@ export interface SignerPoolOptions {
   onShed?: (reason: 'queued-issuance' | 'issuance-wait') => void;
 }
 
+let workerUrl = new URL(`./signer-worker.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url);
+
+/**
+ * Signer threads of a process running from the TypeScript source run this
+ * JavaScript build of signer-worker.ts instead (the test suite's transpile): a tsx
+ * loader in every thread costs more than the signing most tests ask of it.
+ */
+export function useSignerWorkerModule(url: URL): void {
+  workerUrl = url;
+}
+
 // Under tsx or vitest the worker is TypeScript: a bootstrap registers tsx's loader in the
 // thread first (Node 20 does not apply --import to a worker's entry). Built code runs plain.
-const fromSource = import.meta.url.endsWith('.ts');
-const workerUrl = new URL(`./signer-worker.${fromSource ? 'ts' : 'js'}`, import.meta.url);
-
 function startWorker(): Worker {
-  if (!fromSource) return new Worker(workerUrl);
+  if (!workerUrl.pathname.endsWith('.ts')) return new Worker(workerUrl);
   const tsxApi = pathToFileURL(createRequire(import.meta.url).resolve('tsx/esm/api')).href.replace(/\.cjs$/, '.mjs');
   const bootstrap = `import(${JSON.stringify(tsxApi)}).then(({ register }) => { register(); return import(${JSON.stringify(workerUrl.href)}); })`;
   return new Worker(bootstrap, { eval: true });

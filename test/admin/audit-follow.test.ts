@@ -16,6 +16,7 @@ import { systemClock } from '../../src/clock.js';
 import { JoinTokenStore } from '../../src/identity/join-token/store.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 let dir: string;
 let admin: AdminServer;
@@ -109,7 +110,7 @@ describe('audit tail --follow', () => {
   });
 
   it.each(['SIGINT', 'SIGTERM'] as const)('a real CLI process ends cleanly (exit 0) on %s', async (signal) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'audit', 'tail', '--follow', '-o', 'json', '--admin-socket', `unix:${admin.path}`], {
+    const child = spawn(process.execPath, [cliEntry, 'audit', 'tail', '--follow', '-o', 'json', '--admin-socket', `unix:${admin.path}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -26,6 +26,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { FakeClock } from '../fakes/fake-clock.js';
 import { leaveStaleSocket } from '../helpers/stale-socket.js';
 import { hasTools } from '../helpers/tools.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const NOBODY = 65534;
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -75,7 +76,7 @@ function runAsNobody(args: string[], env: Record<string, string>, limitMs: numbe
   const started = Date.now();
   const child = spawn(
     'setpriv',
-    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, '--import', 'tsx', 'src/cli/main.ts', ...args],
+    [`--reuid=${NOBODY}`, `--regid=${NOBODY}`, '--clear-groups', '--', process.execPath, cliEntry, ...args],
     { cwd: repo, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/nonexistent', WCA_LOG_LEVEL: 'warn', ...env } },
   );
   let stdout = '';

@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { ExitCode, exitCodeOf, isWcaError, type ErrorCode } from '../../src/errors.js';
 import { loadUpstream } from '../../src/upstream/loader.js';
 import { capturingLogger, createTestRootCa, privateKeyPem, testPluginContext } from '../fakes/upstream-ca.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const runFile = promisify(execFile);
@@ -35,7 +36,7 @@ afterAll(async () => {
 /** `workload-ca serve -c <file>`; a config that is wrongly accepted keeps serving until the timeout kills it. */
 async function serve(configFile: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await runFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', configFile], {
+    const { stdout, stderr } = await runFile(process.execPath, [cliEntry, 'serve', '-c', configFile], {
       cwd: repoRoot,
       timeout: 25_000,
       env: { PATH: process.env.PATH ?? '' },

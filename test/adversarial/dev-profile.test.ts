@@ -21,6 +21,7 @@ import { silentLogger } from '../../src/telemetry/logger.js';
 import { resolveSdsTransport } from '../../src/transport/sds-transport.js';
 import { capturingLogger, createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
 import { connect, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const repoRoot = path.resolve(import.meta.dirname, '../..');
 const runFile = promisify(execFile);
@@ -77,7 +78,7 @@ describe('a profile from the environment or a flag never contradicts the file', 
 
   it('`serve` exits 3 before anything listens, naming both', async () => {
     const configFile = await diskConfig('serve', 'profile: production', 'sds:\n  transport: mtls\n');
-    const result = await runFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', configFile], {
+    const result = await runFile(process.execPath, [cliEntry, 'serve', '-c', configFile], {
       cwd: repoRoot,
       // A config wrongly accepted keeps serving until this kills it.
       timeout: 20_000,

@@ -12,7 +12,7 @@ import { serveProcess } from '../helpers/serve-process.js';
  * and never close their side (a peer that does not help the server shut down).
  */
 
-const shutdownTimeoutSeconds = 3;
+const shutdownTimeoutSeconds = 1;
 const perKind = 100;
 
 /** Open SDS streams as the server's own wca_sds_streams gauge counts them. */

@@ -14,6 +14,7 @@ import { limits } from '../../src/limits.js';
 import { isWcaError, type WcaError } from '../../src/errors.js';
 import { HostileVault, type HostileMode } from '../fakes/hostile-vault.js';
 import { runUpstreamCheck } from '../../src/cli/commands/upstream.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const token = 'hvs.CAHsecretTOKENvalue0123456789abcdefXYZ';
 const secretId = 'b1946ac9-2e4f-47c1-9c5c-SECRET-ID-0042';
@@ -123,7 +124,7 @@ describe('upstream check against a trickling HOSTILE fake Vault', () => {
     const result = await new Promise<{ code: number | null; stdout: string }>((resolve) => {
       const child = execFile(
         process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', 'upstream', 'check', '-c', config],
+        [cliEntry, 'upstream', 'check', '-c', config],
         { cwd: root, timeout: 25_000, env: { ...process.env, VAULT_TOKEN: token } },
         (_err, stdout) => resolve({ code: child.exitCode, stdout }),
       );

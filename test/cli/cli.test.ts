@@ -9,6 +9,7 @@ import { opensslVerify, splitPem, privateKeyBlocks, containsPrivateKeyArmour } f
 import { makeCsr } from '../fakes/csr.js';
 import { hasTools } from '../helpers/tools.js';
 import { runMain } from './in-process.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 const runFile = promisify(execFile);
@@ -16,7 +17,7 @@ const runFile = promisify(execFile);
 /** A real `workload-ca` process, for what only a process shows (its version from the bin, the entry check). */
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await runFile(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], { cwd: root, timeout: 60_000 });
+    const { stdout, stderr } = await runFile(process.execPath, [cliEntry, ...args], { cwd: root, timeout: 60_000 });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code: number; stdout: string; stderr: string };
@@ -81,8 +82,8 @@ describe('workload-ca issue', () => {
   it('runs when started through a symlink, as npm links the workload-ca bin', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-bin-'));
     const link = path.join(dir, 'workload-ca');
-    fs.symlinkSync(path.join(root, 'src/cli/main.ts'), link);
-    const { stdout } = await runFile(process.execPath, ['--import', 'tsx', link, 'version'], { cwd: root, timeout: 60_000 });
+    fs.symlinkSync(cliEntry, link);
+    const { stdout } = await runFile(process.execPath, [link, 'version'], { cwd: root, timeout: 60_000 });
     expect(stdout).toMatch(/^workload-ca \d+\.\d+\.\d+/);
   });
 
@@ -99,7 +100,7 @@ describe('workload-ca serve (dev profile)', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-serve-'));
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--sds-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', `unix:${dir}/admin.sock`],
+      [cliEntry, 'serve', '--sds-listen', '127.0.0.1:0', '--http-listen', '127.0.0.1:0', '--admin-listen', `unix:${dir}/admin.sock`],
       { cwd: root, env: { ...process.env, WCA_CONFIG: '' } },
     );
     let stdout = '';

@@ -9,6 +9,7 @@ import { limits } from '../../src/limits.js';
 import { parseDurationSeconds } from '../../src/duration.js';
 import { serveProcess } from '../helpers/serve-process.js';
 import { hasTools, toolPath } from '../helpers/tools.js';
+import { cliEntry } from '../helpers/test-build.js';
 
 const run = promisify(execFile);
 const repo = path.resolve(import.meta.dirname, '../..');
@@ -113,8 +114,8 @@ describe.runIf(hasTools('systemdAnalyze', 'strace'))('the server under the unit\
     expect(denied).toContain('setrlimit');
     expect(denied).toContain('chown');
     const log = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'wca-syscalls-')), 'trace');
-    // `?` lets strace skip names this architecture lacks (setuid32 ...). The whole tree is traced,
-    // tsx's esbuild helper included, so this errs on the strict side.
+    // `?` lets strace skip names this architecture lacks (setuid32 ...). The whole tree is traced:
+    // node, its signer threads and anything it starts.
     const server = await serveProcess({
       sds: () => '127.0.0.1:0',
       yaml: 'shutdownTimeout: 1s\n',
@@ -149,7 +150,7 @@ describe.runIf(canMapUsers)('PrivateUsers=yes and the admin socket (needs root t
     const asService = ['setpriv', `--reuid=${serviceUid}`, `--regid=${serviceUid}`, '--clear-groups', 'env', 'HOME=/nonexistent'];
     // The shell waits for the map, then becomes the service's user, as systemd does after writing it.
     const script = `while [ "$(wc -l < /proc/self/uid_map)" -lt 2 ]; do sleep 0.05; done; exec "$@"`;
-    const child = spawn('unshare', ['--user', 'sh', '-c', script, 'sh', ...asService, process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', config], {
+    const child = spawn('unshare', ['--user', 'sh', '-c', script, 'sh', ...asService, process.execPath, cliEntry, 'serve', '-c', config], {
       cwd: repo,
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -171,7 +172,7 @@ describe.runIf(canMapUsers)('PrivateUsers=yes and the admin socket (needs root t
     const stat = fs.statSync(socket);
     expect([stat.uid, stat.mode & 0o777]).toEqual([serviceUid, 0o600]);
     const [bin, ...args] = asService;
-    const { stdout: shown } = await run(bin!, [...args, process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'authority', 'show', '-o', 'json', '--admin-socket', `unix:${socket}`], {
+    const { stdout: shown } = await run(bin!, [...args, process.execPath, cliEntry, 'authority', 'show', '-o', 'json', '--admin-socket', `unix:${socket}`], {
       cwd: repo,
       timeout: 30_000,
     });

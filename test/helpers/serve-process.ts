@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { onTestFinished } from 'vitest';
+import { cliEntry } from './test-build.js';
 
 const root = path.resolve(import.meta.dirname, '../..');
 
@@ -20,7 +21,7 @@ export interface ServeProcess {
 }
 
 /**
- * Starts the real `workload-ca serve` process (dev profile, tsx) with a config made
+ * Starts the real `workload-ca serve` process (dev profile, the test build) with a config made
  * of `sds` (its listen address, given the scratch folder) and extra YAML lines;
  * `wrap` puts a command before node (strace). Resolves once the addresses are printed.
  */
@@ -32,7 +33,7 @@ export async function serveProcess(options: { sds: (dir: string) => string; yaml
     `listen: { sds: "${options.sds(dir)}", http: "127.0.0.1:0", admin: "unix:${dir}/admin.sock" }\nlog: { level: ${options.logLevel ?? 'warn'} }\n${options.yaml ?? ''}`,
   );
   const [command, ...prefix] = [...(options.wrap ?? []), process.execPath];
-  const child = spawn(command!, [...prefix, '--import', 'tsx', 'src/cli/main.ts', 'serve', '-c', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command!, [...prefix, cliEntry, 'serve', '-c', config], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   // Under a wrapper, the server is the wrapper's only child; strace would not pass a signal on.
   const serverPid = () =>
     options.wrap ? Number(fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/)[0]) : child.pid!;

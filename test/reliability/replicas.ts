@@ -14,6 +14,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { createTestRootCa, privateKeyPem } from '../fakes/upstream-ca.js';
 import type { TestPostgres } from '../helpers/postgres.js';
+import { builtPath } from '../helpers/test-build.js';
 
 export { SERVER_ID, until } from '../e2e/fleet-app.js';
 
@@ -99,10 +100,10 @@ export interface ChildReplica {
   close(): Promise<void>;
 }
 
-const childScript = fileURLToPath(new URL('./replica-process.ts', import.meta.url));
+const childScript = builtPath(fileURLToPath(new URL('./replica-process.ts', import.meta.url)));
 
 export async function startChild(file: string, replicaId: string): Promise<ChildReplica> {
-  const child = fork(childScript, [file, replicaId], { execArgv: ['--import', 'tsx', '--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(childScript, [file, replicaId], { execArgv: ['--expose-gc'], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ addresses: Record<string, string>; bundlePem: string }>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error('replica process did not start in 30 s')), 30_000);

@@ -32,7 +32,9 @@ export interface HarnessOptions extends Partial<Omit<SdsServerOptions, 'config' 
 
 /** A real SDS server on a real socket, backed by the real in-memory dev CA. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const authority = options.authority ?? (await createDevAuthority({ trustDomain }));
+  // Suites here test serving, not load shedding (its own tests set ca.maxIssuanceWait): bursts of first
+  // certificates on a busy test machine must not be refused as overload.
+  const authority = options.authority ?? (await createDevAuthority({ trustDomain, maxIssuanceWaitMs: 30_000 }));
   const metrics = createMetrics();
   const logger = options.logger ?? silentLogger();
   const listen: ListenAddress = options.listen ?? { kind: 'tcp', host: '127.0.0.1', port: 0 };

@@ -155,9 +155,25 @@ function freePort(): Promise<number> {
   });
 }
 
-/** Files under /tmp owned by `uid`: the image has no writable /tmp, so there must be none. */
-const tmpFilesOf = (uid: number): string[] =>
-  execFileSync('find', ['/tmp', '-maxdepth', '3', '-uid', String(uid)], { encoding: 'utf8' }).split('\n').filter(Boolean);
+/**
+ * Paths under /tmp (three levels) owned by `uid`: the image has no writable /tmp, so
+ * there must be none. Other suites create and remove their temp folders meanwhile.
+ */
+function tmpFilesOf(uid: number, dir = '/tmp', depth = 3): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    return []; // removed while we looked, or not ours to read
+  }
+  return names.flatMap((name) => {
+    const full = path.join(dir, name);
+    const stat = fs.lstatSync(full, { throwIfNoEntry: false });
+    if (stat === undefined) return [];
+    const below = depth > 1 && stat.isDirectory() ? tmpFilesOf(uid, full, depth - 1) : [];
+    return stat.uid === uid ? [full, ...below] : below;
+  });
+}
 
 describe('the container image entry (Dockerfile), outside a container', () => {
   const image = finalStageRuntime(fs.readFileSync(path.join(repoRoot, 'Dockerfile'), 'utf8'));

@@ -1,7 +1,7 @@
 /**
  * Builds the aws-acm-pca plugin the way the loader does against a FakePcaServer.
  * Credentials reach the real SDK through its default chain (environment
- * variables, set here per test file: vitest runs each file in its own process).
+ * variables, set here per test file; test/setup/file-scope.ts restores them after it).
  */
 import plugin from '../../../plugins/aws-acm-pca/index.js';
 import type { PcaConfigInput } from '../../../plugins/aws-acm-pca/config.js';

@@ -1,0 +1,49 @@
+/**
+ * workload-ca as tests start it in a separate process: node on a JavaScript copy of
+ * src/ and plugins/ that test/global-setup.ts transpiles once per run with esbuild
+ * (what tsx does in every process it starts, where it also costs a loader thread per
+ * signer worker). Types are checked by `tsc --noEmit` in `npm test`; the published
+ * build (tsc, dist/) has its own suite in test/ship/.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { build } from 'esbuild';
+
+export const repoRoot = path.resolve(import.meta.dirname, '../..');
+
+/** Inside the checkout, so node_modules and workload-ca's package.json (protos, migrations) are found from it. */
+export const testBuildDir = path.join(repoRoot, '.test-build');
+
+/** The CLI's entry: `spawn(process.execPath, [cliEntry, 'serve', ...])`. */
+export const cliEntry = path.join(testBuildDir, 'src/cli/main.js');
+
+/** The built form of a TypeScript file of the checkout, e.g. a test's child-process script. */
+export const builtPath = (sourceFile: string): string =>
+  path.join(testBuildDir, path.relative(repoRoot, sourceFile).replace(/\.ts$/, '.js'));
+
+/** Test files themselves are not built: only what a child process runs (fixtures, helpers it imports). */
+const roots = ['src', 'plugins', 'test'];
+
+function sources(dir: string): string[] {
+  return fs.readdirSync(path.join(repoRoot, dir), { withFileTypes: true }).flatMap((entry) => {
+    const rel = path.join(dir, entry.name);
+    if (entry.isDirectory()) return sources(rel);
+    return /(?<!\.d|\.test)\.ts$/.test(entry.name) ? [rel] : [];
+  });
+}
+
+/** One file in, one file out (no bundling), so relative imports, import.meta.url and the signer worker's path keep working. */
+export async function buildForTests(): Promise<void> {
+  fs.rmSync(testBuildDir, { recursive: true, force: true });
+  await build({
+    absWorkingDir: repoRoot,
+    entryPoints: roots.flatMap(sources),
+    outdir: testBuildDir,
+    outbase: '.',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: 'inline',
+    logLevel: 'warning',
+  });
+}
