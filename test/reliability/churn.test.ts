@@ -27,6 +27,8 @@ const PARALLEL = 16;
 const WARMUP = 100;
 /** Descriptors allowed above the baseline: a signer thread's or the log's, opened lazily. */
 const FD_SLACK = 4;
+/** Silent peers are let go within a PING interval and its timeout (1 s each here) and a sweep. */
+const SILENT_LET_GO_MS = 2_500;
 /** Node IDs the cycles use: one caller holds at most 16 nodes (a node's key outlives its streams). */
 const NODES = 8;
 
@@ -106,22 +108,28 @@ describe('connect/disconnect churn and abandoned streams against one replica', (
     );
   }
 
-  async function settled(): Promise<{ rss: number; fds: number }> {
-    // The server notices the last vanished peers; then its garbage is collected.
-    await sleep(1_500);
-    return { rss: await replica.gcRss(), fds: replica.fdCount() };
+  /** The server's RSS after a full GC, and its descriptors. */
+  const sample = async () => ({ rss: await replica.gcRss(), fds: replica.fdCount() });
+
+  async function settled(quietMs: number): Promise<{ rss: number; fds: number }> {
+    // Every peer of the last cycles has been let go.
+    await sleep(quietMs);
+    return sample();
   }
 
   /** Churn after a warm-up; the server's RSS and descriptors before and after, each after a full GC. */
   async function measure(kinds: readonly How[], cycles: number): Promise<{ baseline: { rss: number; fds: number }; after: { rss: number; fds: number } }> {
+    // A peer that closes or resets is let go at once; one that goes silent after a PING interval and its timeout.
+    const quietMs = kinds.includes('vanish-before') ? SILENT_LET_GO_MS : 1_000;
     await churn(WARMUP, kinds);
-    const baseline = await settled();
+    const baseline = await settled(quietMs);
     const started = Date.now();
     await churn(cycles, kinds);
     const seconds = (Date.now() - started) / 1000;
-    let after = await settled();
+    let after = await settled(quietMs);
     // RSS is given back lazily, and closed peers are noticed: allow a few seconds of quiet.
-    await until('RSS and descriptors back', async () => ((after = await settled()).rss <= baseline.rss * 1.1 && after.fds <= baseline.fds + FD_SLACK), 8_000).catch(() => undefined);
+    const back = (now: { rss: number; fds: number }) => now.rss <= baseline.rss * 1.1 && now.fds <= baseline.fds + FD_SLACK;
+    if (!back(after)) await until('RSS and descriptors back', async () => back((after = await sample())), 8_000).catch(() => undefined);
     console.log(
       `churn (${kinds.join(', ')}): ${cycles} cycles in ${seconds.toFixed(1)} s; server RSS ${(baseline.rss / 2 ** 20).toFixed(1)} -> ${(after.rss / 2 ** 20).toFixed(1)} MiB, fds ${baseline.fds} -> ${after.fds}`,
     );
