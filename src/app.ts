@@ -28,6 +28,7 @@ import type { AuditLog } from './audit/log.js';
 import { createStateStore } from './state/create.js';
 import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
+import { defaultReplicaId } from './state/replica-id.js';
 import { MAX_CHAINS_PER_REPLICA, PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
 import { FleetActions } from './admin/fleet.js';
@@ -79,7 +80,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     const audit = createAuditLog(config.audit, { clock, logger });
     closers.push(() => audit.close());
     const env = deps.env ?? process.env;
-    const replicaId = deps.replicaId ?? `${os.hostname()}-${crypto.randomBytes(3).toString('hex')}`;
+    const replicaId = deps.replicaId ?? defaultReplicaId(os.hostname(), crypto.randomBytes(3).toString('hex'));
     const state = await createStateStore(config.state, {
       clock,
       logger: logger.child({ component: 'state', store: config.state.store }),
@@ -239,6 +240,7 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       audit: audit.log,
       authority: adminAuthority,
       ...(fleet ? { fleet } : {}),
+      replicaId,
       ...(config.admin.tcp ? { tcp: await readAdminTcpConfig(config.admin.tcp) } : {}),
     });
     addresses.admin = `unix:${admin.path}`;

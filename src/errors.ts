@@ -85,6 +85,7 @@ export const errorCodes = {
   ERR_STATE_STORE_UNAVAILABLE: def(G.UNAVAILABLE, E.FAILURE),
   ERR_STATE_STORE_DEPENDENCY_MISSING: def(G.FAILED_PRECONDITION, E.CONFIG),
   ERR_STATE_STORE_SCHEMA: def(G.FAILED_PRECONDITION, E.CONFIG),
+  ERR_REPLICA_NOT_FOUND: def(G.NOT_FOUND, E.USAGE),
   // Admin API
   ERR_ADMIN_UNAVAILABLE: def(G.UNAVAILABLE, E.FAILURE),
   ERR_ADMIN_SOCKET_UNSAFE: def(G.FAILED_PRECONDITION, E.CONFIG),
@@ -195,6 +196,8 @@ export const errorReasons = {
   ERR_IDENTITY_EVICTED: ['evicted'],
   ERR_LINEAGE_EXPIRED: ['lineage-max-age'],
   ERR_STATE_STORE_UNAVAILABLE: ['down', 'timeout', 'connection', 'query'],
+  ERR_REPLICA_NOT_FOUND: ['unknown-replica'],
+  ERR_AUTHORITY_NOT_FOUND: ['not-on-replica'],
   ERR_ADMIN_SOCKET_UNSAFE: ['not-a-directory', 'dir-owner', 'dir-mode', 'not-a-socket', 'socket-owner'],
   ERR_SDS_LIMIT: ['pending-streams', 'streams-per-address', 'streams', 'streams-per-instance', 'nodes-per-instance', 'identities', 'stream-names', 'event-loop-delay'],
   ERR_CA_OVERLOADED: ['queued-issuance', 'issuance-wait'],

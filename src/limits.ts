@@ -153,6 +153,10 @@ export const limits = {
   replicaStatusMaxBytes: 64 * 1024,
   /** Replicas `live()` returns: bounds what a crowded table can make status read. */
   replicasMax: 1_000,
+  /** Characters of a replica id (a host name of up to 64 and a suffix fit). */
+  replicaIdMaxLength: 128,
+  /** Live replica ids an unknown-replica error lists. */
+  replicaIdsListedMax: 10,
   /** Connections of the shared-state pool, at most. */
   statePoolMax: 100,
 } as const;

@@ -155,6 +155,11 @@ export function checkEmergencyRotate(raw: pb.EmergencyRotateRequest): z.infer<ty
   return parse(emergency, 'EmergencyRotate', raw);
 }
 
+/** A taint or revoke checked (ERR_USAGE) before it is sent to another replica. */
+export function checkTransition(rpc: 'TaintAuthority' | 'RevokeAuthority', raw: pb.AuthorityTransitionRequest): z.infer<typeof transition> {
+  return parse(transition, rpc, raw);
+}
+
 /**
  * The new authority chains to a root the active one does not (the upstream's root
  * changed before the root watcher saw it): wait for the subscribers' ACKs of the

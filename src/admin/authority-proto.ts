@@ -26,6 +26,8 @@ export interface AuthorityStatus {
   bundle_subscribers: number;
   /** Present (possibly empty) only from a server with a shared store; absent in a single process's status. */
   replicas?: ReplicaStatus[];
+  /** The replica the other fields describe; absent from a server without a replica id. */
+  replica?: string;
 }
 
 export interface ReplicaStatus {
@@ -36,23 +38,30 @@ export interface ReplicaStatus {
   converged: number;
 }
 
+/** `replica` in a request: '' (or absent) for no narrowing. */
+export interface ReplicaNarrowing {
+  replica?: string;
+}
+
+export type GetAuthorityStatusRequest = ReplicaNarrowing;
+
 export interface PrepareAuthorityRequest {
   reason: string;
 }
 
-export interface AuthorityTransitionRequest {
+export interface AuthorityTransitionRequest extends ReplicaNarrowing {
   id: string;
   reason: string;
 }
 
-export interface RevokeAuthorityRequest {
+export interface RevokeAuthorityRequest extends ReplicaNarrowing {
   id: string;
   reason: string;
   force: boolean;
   upstream: boolean;
 }
 
-export interface EmergencyRotateRequest {
+export interface EmergencyRotateRequest extends ReplicaNarrowing {
   reason: string;
   deadline_seconds: number;
 }
@@ -64,6 +73,12 @@ export interface EmergencyRotateResponse {
   converged: number;
   complete: boolean;
   waited_ms: number;
+  /** The replica that rotated, or the one it was sent to; absent from a server without a replica id. */
+  replica?: string;
+  /** Sent to `replica` through the actions log, not done here. */
+  sent?: boolean;
+  /** The actions-log seq of what other replicas were sent ('' when nothing). */
+  fleet_action_seq?: string;
 }
 
 export interface GetBundleResponse {

@@ -21,7 +21,7 @@ type UnaryMethod = (
 export interface AdminClient {
   createJoinToken(request: CreateJoinTokenRequest): Promise<CreateJoinTokenResponse>;
   evictIdentity(request: EvictIdentityRequest): Promise<EvictIdentityResponse>;
-  getAuthorityStatus(): Promise<pb.AuthorityStatus>;
+  getAuthorityStatus(request?: pb.GetAuthorityStatusRequest): Promise<pb.AuthorityStatus>;
   prepareAuthority(request: pb.PrepareAuthorityRequest): Promise<pb.AuthorityStatus>;
   activateAuthority(request: pb.AuthorityTransitionRequest): Promise<pb.AuthorityStatus>;
   taintAuthority(request: pb.AuthorityTransitionRequest): Promise<pb.AuthorityStatus>;
@@ -80,7 +80,7 @@ function adminClient(address: string, credentials: grpc.ChannelCredentials, unav
   return {
     createJoinToken: (request) => call('CreateJoinToken', request),
     evictIdentity: (request) => call('EvictIdentity', request),
-    getAuthorityStatus: () => call('GetAuthorityStatus', {}),
+    getAuthorityStatus: (request = {}) => call('GetAuthorityStatus', request),
     // Minting goes through the upstream, which has its own (longer) deadlines.
     prepareAuthority: (request) => call('PrepareAuthority', request, Math.max(timeoutMs, 120_000)),
     activateAuthority: (request) => call('ActivateAuthority', request),

@@ -56,11 +56,16 @@ export class FleetActions {
   }
 
   /**
-   * Records an action applied here for the other replicas. The local action stands
-   * whatever happens; a failure to publish is an error the operator sees.
+   * Records an action for the other replicas (applied here already), or for `target`
+   * alone. A failure to publish is an error the operator sees.
    */
-  async publish(action: AuthorityActionKind, authorityId: string, reason: string, by: string): Promise<void> {
-    await this.options.store.actions.append({ action, authorityId, reason, by, origin: this.options.replicaId });
+  async publish(action: AuthorityActionKind, authorityId: string, reason: string, by: string, target?: string): Promise<AuthorityAction> {
+    return this.options.store.actions.append({ action, authorityId, reason, by, origin: this.options.replicaId, ...(target === undefined ? {} : { target }) });
+  }
+
+  /** The ids of the replicas whose heartbeat has not expired (this one included once it has beaten). */
+  async liveIds(): Promise<string[]> {
+    return (await this.options.store.replicas.live()).map((r) => r.replicaId);
   }
 
   /**
@@ -68,19 +73,30 @@ export class FleetActions {
    * is read as untrusted input: only the expected fields, of the expected types.
    */
   async replicas(): Promise<pb.ReplicaStatus[]> {
-    return (await this.live()).map((r) => ({
-      replica_id: r.replicaId,
-      last_seen: new Date(r.lastSeenMs).toISOString(),
-      authorities: r.status.authorities.slice(0, 16).map(authorityOf),
-      subscribers: count(r.status.subscribers),
-      converged: count(r.status.converged),
-    }));
+    return (await this.live()).map(replicaOf);
   }
 
-  /** The state of `authorityId` on the live replica (other than this one) that holds it, from the heartbeats. */
-  async peerState(authorityId: string): Promise<{ replicaId: string; state: unknown } | undefined> {
+  /** One replica's status as its last heartbeat gives it (`authority show --replica`); undefined when it has no readable row. */
+  async statusOf(replicaId: string): Promise<pb.AuthorityStatus | undefined> {
+    const r = (await this.live()).find((row) => row.replicaId === replicaId);
+    if (r === undefined) return undefined;
+    const s = r.status;
+    return {
+      authorities: replicaOf(r).authorities,
+      bundle_version: text(s.bundle_version),
+      subscribers: count(s.subscribers),
+      converged: count(s.converged),
+      bundle_acked: count(s.bundle_acked),
+      bundle_subscribers: count(s.bundle_subscribers),
+      replica: replicaId,
+      replicas: [replicaOf(r)],
+    };
+  }
+
+  /** The state of `authorityId` on the live replica (other than this one; `on` alone when given) that holds it, from the heartbeats. */
+  async peerState(authorityId: string, on?: string): Promise<{ replicaId: string; state: unknown } | undefined> {
     for (const r of await this.live()) {
-      if (r.replicaId === this.options.replicaId) continue;
+      if (r.replicaId === this.options.replicaId || (on !== undefined && r.replicaId !== on)) continue;
       const found = r.status.authorities.map(authorityOf).find((a) => a.id === authorityId);
       if (found) return { replicaId: r.replicaId, state: found.state };
     }
@@ -94,9 +110,10 @@ export class FleetActions {
   private async apply(action: AuthorityAction): Promise<void> {
     const { authority: deps, replicaId } = this.options;
     if (action.origin === replicaId) return;
+    if (action.target !== undefined && action.target !== replicaId) return; // `--replica` named another one
     // The audit trail of each transition says where it came from; the caller is in the log line and on the origin replica.
     const reason = `fleet action ${action.seq} from ${action.origin}: ${action.reason}`.slice(0, limits.adminReasonMaxLength);
-    const log = deps.logger.child({ fleetAction: action.seq, action: action.action, origin: action.origin, by: action.by });
+    const log = deps.logger.child({ fleetAction: action.seq, action: action.action, origin: action.origin, by: action.by, ...(action.target ? { target: action.target } : {}) });
     try {
       if (action.action === 'emergency-rotate') {
         // The shortest wait for subscribers: actions after this one must not queue behind convergence
@@ -120,30 +137,60 @@ const fromState = { taint: 'old', revoke: 'tainted' } as const;
 const refusal = { taint: 'not-old', revoke: 'not-tainted' } as const;
 
 /**
- * Turns "not found here" into "sent to the replica that holds it" for taint and
- * revoke, when that replica's last heartbeat shows the authority in the state the
- * transition starts from (a forced revoke is done on the holder's own socket).
+ * Sends a taint or revoke of `id` to the live replica that holds it (`on` only, when
+ * given: then to that replica alone), when its last heartbeat shows the authority in
+ * the state the transition starts from (a forced revoke is done on the holder's own
+ * socket). False when no such replica holds it.
  */
-export async function forwardToHolder(fleet: FleetActions | undefined, err: unknown, action: 'taint' | 'revoke', id: string, reason: string, by: string): Promise<boolean> {
-  if (fleet === undefined || !isWcaError(err, 'ERR_AUTHORITY_NOT_FOUND')) return false;
-  const holder = await fleet.peerState(id);
+export async function sendToHolder(fleet: FleetActions, action: 'taint' | 'revoke', id: string, reason: string, by: string, on?: string): Promise<boolean> {
+  const holder = await fleet.peerState(id, on);
   if (holder === undefined) return false;
   if (holder.state !== fromState[action]) {
     throw new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${id} is ${String(holder.state)} on replica ${holder.replicaId}; ${action} needs it ${fromState[action]}`, {
       details: { id, replica: holder.replicaId, reason: refusal[action] },
     });
   }
-  await fleet.publish(action, id, reason, by);
+  await fleet.publish(action, id, reason, by, on);
   return true;
 }
 
+/** `--replica X` named a replica that does not hold the authority: nothing changed, nothing sent. */
+export function notOnReplica(id: string, replica: string, holder: string | undefined): WcaError {
+  const where = holder === undefined ? 'no live replica holds it' : `replica ${holder} holds it`;
+  return new WcaError('ERR_AUTHORITY_NOT_FOUND', `no authority ${id.slice(0, 80)} on replica ${replica} (${where}; see "workload-ca authority show")`, {
+    details: { reason: 'not-on-replica', id: id.slice(0, 80), replica, ...(holder === undefined ? {} : { holder }) },
+  });
+}
+
+/** Another live replica's status from its last heartbeat (`authority show --replica`). */
+export async function peerStatus(fleet: FleetActions, replicaId: string): Promise<pb.AuthorityStatus> {
+  const status = await fleet.statusOf(replicaId);
+  if (status) return status;
+  throw new WcaError('ERR_REPLICA_NOT_FOUND', `replica ${replicaId} is live but its last heartbeat has no readable status (see the server log)`, {
+    details: { reason: 'unknown-replica', replica: replicaId },
+  });
+}
 
 /** A heartbeat's status (app.ts) as far as the fleet view reads it; each authority entry is read field by field (authorityOf). */
 const fleetStatus = z.object({
   authorities: z.array(z.unknown()).default([]),
   subscribers: z.unknown(),
   converged: z.unknown(),
+  // Optional: rows of replicas from before `authority show --replica` may lack them.
+  bundle_version: z.unknown().optional(),
+  bundle_acked: z.unknown().optional(),
+  bundle_subscribers: z.unknown().optional(),
 });
+
+function replicaOf(r: { replicaId: string; lastSeenMs: number; status: z.infer<typeof fleetStatus> }): pb.ReplicaStatus {
+  return {
+    replica_id: r.replicaId,
+    last_seen: new Date(r.lastSeenMs).toISOString(),
+    authorities: r.status.authorities.slice(0, 16).map(authorityOf),
+    subscribers: count(r.status.subscribers),
+    converged: count(r.status.converged),
+  };
+}
 
 const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
 const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, limits.adminReasonMaxLength) : '');

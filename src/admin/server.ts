@@ -22,7 +22,8 @@ import type * as pb from './authority-proto.js';
 import { prepareAdminSocketDir } from './socket-trust.js';
 import { listenAdminTcp, type AdminTcpListener, type AdminTcpOptions } from './tcp-listener.js';
 import type { AdminCaller } from './tcp-caller.js';
-import { forwardToHolder, type FleetActions } from './fleet.js';
+import type { FleetActions } from './fleet.js';
+import { fleetCalls } from './fleet-calls.js';
 import { systemClock } from '../clock.js';
 import { limits } from '../limits.js';
 import { LineBudget } from '../sds/decision-log.js';
@@ -42,6 +43,8 @@ export interface AdminServerOptions {
   tcp?: AdminTcpOptions;
   /** With a shared store: emergency rotation reaches every replica, taint and revoke the one holding the authority. */
   fleet?: FleetActions;
+  /** This replica's id (App.replicaId): what `replica` in a request may name besides the fleet's live replicas. */
+  replicaId?: string;
 }
 
 export interface AdminServer {
@@ -113,6 +116,7 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
     unaryCall(handle, logger, audit, identify, refusals, audited);
   const a = options.authority;
   const { identities, fleet } = options;
+  const calls = a ? fleetCalls({ authority: a, fleet, replicaId: options.replicaId, logger }) : undefined;
   server.addService(adminService().service, {
     CreateJoinToken: unary<CreateJoinTokenRequest, CreateJoinTokenResponse>(async (request) => {
       const created = await createJoinToken(options.joinTokens, logger, request);
@@ -122,40 +126,12 @@ function addAdminService(server: grpc.Server, options: AdminServerOptions, ident
     ...(identities ? { EvictIdentity: unary<EvictIdentityRequest, EvictIdentityResponse>((request) => evictIdentity(identities, logger, request)) } : {}),
     ...(a
       ? {
-          GetAuthorityStatus: unary<unknown, pb.AuthorityStatus>(async () => {
-            if (!fleet) return h.authorityStatus(a);
-            // An unreachable store leaves the fleet part empty; this replica's own status is still the answer.
-            const replicas = await fleet.replicas().catch(() => []);
-            return { ...h.authorityStatus(a), replicas };
-          }),
-          PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => h.prepareAuthority(a, r)),
-          ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => h.activateAuthority(a, r)),
-          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>(async (r, caller) => {
-            try {
-              return h.taintAuthority(a, r);
-            } catch (err) {
-              if (await forwardToHolder(fleet, err, 'taint', r.id, r.reason, caller)) return h.authorityStatus(a);
-              throw err;
-            }
-          }),
-          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>(async (r, caller) => {
-            try {
-              return await h.revokeAuthority(a, r);
-            } catch (err) {
-              // --upstream revokes at the upstream from the replica holding it; force is not carried.
-              if (await forwardToHolder(fleet, err, 'revoke', r.id, r.reason, caller)) return h.authorityStatus(a);
-              throw err;
-            }
-          }),
-          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>(async (r, caller) => {
-            // Published first, so the other replicas re-key while this one waits for its subscribers;
-            // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
-            const checked = h.checkEmergencyRotate(r);
-            await fleet?.publish('emergency-rotate', '', checked.reason, caller).catch((err: unknown) => {
-              logger.error({ err: (err as Error).message }, 'emergency rotation NOT sent to the other replicas: rotate them one by one');
-            });
-            return h.emergencyRotate(a, r);
-          }),
+          GetAuthorityStatus: unary<pb.GetAuthorityStatusRequest, pb.AuthorityStatus>((r) => calls!.status(r)),
+          PrepareAuthority: unary<pb.PrepareAuthorityRequest, pb.AuthorityStatus>((r) => calls!.prepare(r)),
+          ActivateAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r) => calls!.activate(r)),
+          TaintAuthority: unary<pb.AuthorityTransitionRequest, pb.AuthorityStatus>((r, caller) => calls!.taint(r, caller)),
+          RevokeAuthority: unary<pb.RevokeAuthorityRequest, pb.AuthorityStatus>((r, caller) => calls!.revoke(r, caller)),
+          EmergencyRotate: unary<pb.EmergencyRotateRequest, pb.EmergencyRotateResponse>((r, caller) => calls!.emergencyRotate(r, caller)),
           GetBundle: unary<unknown, pb.GetBundleResponse>(() => h.getBundle(a)),
           // A follower's later polls (after_seq set) are not audited: each would be the next poll's news, a line a second per follower.
           ListAuditEvents: unary<pb.ListAuditEventsRequest, pb.ListAuditEventsResponse>(
@@ -243,7 +219,7 @@ class RefusalBudgets {
 function auditDetail(request: unknown): { detail?: Record<string, string | number | boolean> } {
   const r = (request ?? {}) as Record<string, unknown>;
   const detail: Record<string, string | number | boolean> = {};
-  for (const k of ['id', 'reason', 'force', 'upstream', 'spiffe_id', 'deadline_seconds'] as const) {
+  for (const k of ['id', 'reason', 'force', 'upstream', 'spiffe_id', 'deadline_seconds', 'replica'] as const) {
     const v = r[k];
     if (typeof v === 'string' && v !== '') detail[k] = v.slice(0, 1024);
     else if (typeof v === 'boolean' || typeof v === 'number') detail[k] = v;

@@ -1,5 +1,6 @@
 import { parseDurationSeconds } from '../duration.js';
 import { WcaError } from '../errors.js';
+import { replicaIdSchema } from '../state/replica-id.js';
 
 /** Flag values are echoed in errors; a pasted secret or a megabyte of junk must not be. */
 const SHOWN = 32;
@@ -31,4 +32,12 @@ export function durationFlag(flag: string, value: string, bounds: DurationBounds
     throw flagError(flag, value, `must be ${range}`);
   }
   return seconds;
+}
+
+/** `--replica <id>`: checked here as the server checks it, so a typo is exit 2 naming the flag before anything is sent. */
+export function replicaFlag(value: string | undefined): string {
+  if (value === undefined) return '';
+  const parsed = replicaIdSchema.safeParse(value);
+  if (!parsed.success) throw flagError('--replica', value, parsed.error.issues[0]!.message);
+  return parsed.data;
 }

@@ -52,8 +52,10 @@ export interface AuthorityActionRequest {
   reason: string;
   /** Who asked (the admin caller), for the audit trail. */
   by: string;
-  /** The replica that took the request and applied it already. */
+  /** The replica that took the request (and applied it already, unless it was meant for another). */
   origin: string;
+  /** The one replica that applies it (`--replica`); absent: every replica but the origin. */
+  target?: string;
 }
 
 export interface AuthorityAction extends AuthorityActionRequest {

@@ -134,6 +134,17 @@ describe.each(implementations)('StateStore contract: %s', (_name, open) => {
     expect(second.origin).toBe('replica-a');
   });
 
+  it("carries an action's target (the one replica that applies it) to the other replica; an untargeted action has none", async () => {
+    const targeted = await fleet.a.actions.append({ action: 'emergency-rotate', authorityId: '', reason: 'one', by: 'ops', origin: 'replica-a', target: 'replica-b' });
+    const everyone = await fleet.a.actions.append({ action: 'emergency-rotate', authorityId: '', reason: 'all', by: 'ops', origin: 'replica-a' });
+    expect(targeted.target).toBe('replica-b');
+    const read = await fleet.b.actions.since(String(BigInt(targeted.seq) - 1n));
+    expect(read.map((a) => [a.seq, a.target])).toEqual([
+      [targeted.seq, 'replica-b'],
+      [everyone.seq, undefined],
+    ]);
+  });
+
   it('delivers actions appended on one replica to subscribers on the other, including those from before subscribing', async () => {
     const earlier = await fleet.a.actions.append({ action: 'taint', authorityId: 'auth-2', reason: 'drill', by: 'ops', origin: 'replica-a' });
     const seen: AuthorityAction[] = [];

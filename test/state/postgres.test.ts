@@ -10,7 +10,7 @@ import pg from 'pg';
 import { systemClock } from '../../src/clock.js';
 import { isWcaError } from '../../src/errors.js';
 import { createPostgresStore } from '../../src/state/postgres/store.js';
-import { readMigrations } from '../../src/state/postgres/migrate.js';
+import { migrate, readMigrations } from '../../src/state/postgres/migrate.js';
 import type { AuthorityAction, StateStore } from '../../src/state/types.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { hasTools } from '../helpers/tools.js';
@@ -47,6 +47,30 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', (
       expect(applied).toEqual(readMigrations().map((m) => ({ version: m.version, name: m.name })));
     } finally {
       await Promise.all(stores.map((s) => s.close()));
+    }
+  });
+
+  it('migrates a database at version 1 with actions in it to 2: its rows read as fleet-wide, new rows carry a target', async () => {
+    const database = await server.createDatabase();
+    const client = new pg.Client(server.config(database));
+    await client.connect();
+    try {
+      expect(await migrate(client, readMigrations().slice(0, 1))).toBe(1);
+      await client.query("INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ('taint', 'ab12', 'before 2', 'ops', 'replica-a')");
+    } finally {
+      await client.end();
+    }
+    const store = await createPostgresStore(postgresConfig(server.config(database)), deps);
+    try {
+      expect((await query<{ version: number }>(database, 'SELECT max(version) AS version FROM wca_schema_migrations'))[0]!.version).toBe(2);
+      const targeted = await store.actions.append({ action: 'emergency-rotate', authorityId: '', reason: 'after 2', by: 'ops', origin: 'replica-a', target: 'replica-b' });
+      const [old, now] = await store.actions.since('0');
+      expect(old).toMatchObject({ action: 'taint', authorityId: 'ab12', reason: 'before 2', origin: 'replica-a' });
+      expect(old).not.toHaveProperty('target');
+      expect(now).toEqual(targeted);
+      expect(now!.target).toBe('replica-b');
+    } finally {
+      await store.close();
     }
   });
 

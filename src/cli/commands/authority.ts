@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import type { AuthorityStatus } from '../../admin/authority-proto.js';
 import type { AdminClient } from '../../admin/client.js';
 import { withAdmin } from '../admin-connection.js';
+import { replicaFlag } from '../flags.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
@@ -10,6 +11,7 @@ interface Flags extends AdminFlags {
   reason?: string;
   force?: boolean;
   upstream?: boolean;
+  replica?: string;
 }
 
 const percent = (part: number, whole: number) => (whole === 0 ? '100%' : `${Math.floor((part / whole) * 100)}%`);
@@ -29,6 +31,8 @@ export function authorityTable(s: AuthorityStatus): string {
   let text = table(['ID', 'STATE', 'NOT AFTER', 'SENT', 'ACKED', 'NACKED', 'SINCE', 'REASON'], rows);
   text += `\nsubscribers: ${s.subscribers}, on the active authority (acked): ${s.converged} (${percent(s.converged, s.subscribers)})\n`;
   text += `bundle ${s.bundle_version}: acked by ${s.bundle_acked} of ${s.bundle_subscribers} subscribed\n`;
+  // The id `--replica` takes: the replica this status is of.
+  if (s.replica) text += `replica: ${s.replica}\n`;
   for (const a of s.authorities) if (a.nacked_nodes.length) text += `NACKed a certificate under ${a.id}: ${a.nacked_nodes.join(', ')}\n`;
   if (s.replicas?.length) {
     const rows = s.replicas.map((r) => [
@@ -58,14 +62,16 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
       const id = typeof args[0] === 'string' ? args[0] : undefined;
       const flags = (id === undefined ? args[0] : args[1]) as Flags;
       const format = outputFormat(flags.output);
+      replicaFlag(flags.replica);
       const status = await withAdmin(flags, (client) => call(client, flags, id));
       printData(output.stdout, format, status, authorityTable);
     };
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));
 
-  command('show', 'every authority, its state and how many subscribers hold / acknowledged a leaf under it').action(
-    action((client) => client.getAuthorityStatus()),
-  );
+  const replicaOption = (what: string) => ['--replica <id>', what] as const;
+  command('show', 'every authority, its state and how many subscribers hold / acknowledged a leaf under it')
+    .option(...replicaOption("only this replica's status (another replica's from its last heartbeat)"))
+    .action(action((client, f) => client.getAuthorityStatus({ replica: replicaFlag(f.replica) })));
   command('prepare', 'mint a new intermediate through the upstream and hold it as prepared')
     .option('--reason <text>', 'why (audit log)', '')
     .action(action((client, f) => client.prepareAuthority({ reason: f.reason ?? '' })));
@@ -76,11 +82,13 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
   command('taint', 'mark an old authority tainted: every subscriber holding a leaf under it is re-issued now')
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
-    .action(action((client, f, id) => client.taintAuthority({ id: id!, reason: f.reason ?? '' })));
+    .option(...replicaOption('the replica that must hold it; refused (nothing changes) when it does not'))
+    .action(action((client, f, id) => client.taintAuthority({ id: id!, reason: f.reason ?? '', replica: replicaFlag(f.replica) })));
   command('revoke', 'revoke a tainted authority (or, with --force and --reason, an old one): its key is dropped')
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
     .option('--force', 'revoke without tainting first')
     .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke, AWS Private CA RevokeCertificate)")
-    .action(action((client, f, id) => client.revokeAuthority({ id: id!, reason: f.reason ?? '', force: f.force === true, upstream: f.upstream === true })));
+    .option(...replicaOption('the replica that must hold it; refused (nothing changes) when it does not'))
+    .action(action((client, f, id) => client.revokeAuthority({ id: id!, reason: f.reason ?? '', force: f.force === true, upstream: f.upstream === true, replica: replicaFlag(f.replica) })));
 }

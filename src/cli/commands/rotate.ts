@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { WcaError } from '../../errors.js';
 import { withAdmin } from '../admin-connection.js';
-import { durationFlag } from '../flags.js';
+import { durationFlag, replicaFlag } from '../flags.js';
 import { outputFormat, printData, table, withOutputFormat } from '../output.js';
 import { withAdminSocket, type AdminFlags, type CommandOutput } from '../admin-socket.js';
 
@@ -10,6 +10,7 @@ interface Flags extends AdminFlags {
   emergency?: boolean;
   reason: string;
   deadline: string;
+  replica?: string;
 }
 
 /**
@@ -23,14 +24,20 @@ export function registerRotateCommand(program: Command, output: CommandOutput = 
     .description('re-key the fleet now (scheduled rotation is automatic; see docs/rotation.md)')
     .option('--emergency', 'mint and activate a new intermediate, taint the current one, wait for every subscriber to move')
     .requiredOption('--reason <text>', 'why (audit log)')
-    .option('--deadline <duration>', 'how long to wait for acknowledgements', '30s');
+    .option('--deadline <duration>', 'how long to wait for acknowledgements', '30s')
+    .option('--replica <id>', "re-key only this replica (this one: here alone; another live one: sent to it, this one does not rotate)");
   withOutputFormat(withAdminSocket(rotate)).action(async (flags: Flags) => {
     const format = outputFormat(flags.output);
     if (!flags.emergency) {
       throw new WcaError('ERR_USAGE', 'rotate needs --emergency (a planned rotation is "authority prepare" then "authority activate")');
     }
     const deadline = durationFlag('--deadline', flags.deadline, { min: 1, max: 600, whole: true });
-    const r = await withAdmin(flags, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline }));
+    const replica = replicaFlag(flags.replica);
+    const r = await withAdmin(flags, (client) => client.emergencyRotate({ reason: flags.reason, deadline_seconds: deadline, replica }));
+    if (r.sent) {
+      // Nothing to wait for here: that replica re-keys when it reads the actions log.
+      return printData(output.stdout, format, r, () => `sent to replica ${r.replica} (fleet action ${r.fleet_action_seq}); follow it with "authority show --replica ${r.replica}"\n`);
+    }
     printData(output.stdout, format, r, () =>
       table(
         ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],

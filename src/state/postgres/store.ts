@@ -80,11 +80,13 @@ const actionRow = z.object({
   reason: z.string(),
   requested_by: z.string(),
   origin: z.string(),
+  // NULL: every replica (and every row from before migration 002).
+  target: z.string().nullable(),
   at_ms: z.number().finite(),
 });
 type ActionRow = z.infer<typeof actionRow>;
 
-const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, origin, (extract(epoch FROM at) * 1000)::float8 AS at_ms';
+const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, origin, target, (extract(epoch FROM at) * 1000)::float8 AS at_ms';
 /**
  * The last seq the table's own sequence handed out. A row above it was inserted with
  * an explicit seq, not appended: read, it would move cursors past every real action to come.
@@ -92,7 +94,16 @@ const ACTION_COLUMNS = 'seq, action, authority_id, reason, requested_by, origin,
 const HANDED_OUT = '(SELECT CASE WHEN is_called THEN last_value ELSE 0 END FROM wca_authority_actions_seq_seq)';
 
 const actionOf = (r: ActionRow): AuthorityAction =>
-  Object.freeze({ seq: r.seq, action: r.action, authorityId: r.authority_id, reason: r.reason, by: r.requested_by, origin: r.origin, atMs: r.at_ms });
+  Object.freeze({
+    seq: r.seq,
+    action: r.action,
+    authorityId: r.authority_id,
+    reason: r.reason,
+    by: r.requested_by,
+    origin: r.origin,
+    ...(r.target === null ? {} : { target: r.target }),
+    atMs: r.at_ms,
+  });
 
 interface Subscriber {
   cursor: string;
@@ -126,8 +137,8 @@ class PgActionLog implements AuthorityActionLog {
   async append(request: AuthorityActionRequest): Promise<AuthorityAction> {
     const [row] = await this.db.query<ActionRow>(
       'append authority action',
-      `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ($1, $2, $3, $4, $5) RETURNING ${ACTION_COLUMNS}`,
-      [request.action, request.authorityId, request.reason, request.by, request.origin],
+      `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin, target) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ACTION_COLUMNS}`,
+      [request.action, request.authorityId, request.reason, request.by, request.origin, request.target ?? null],
     );
     return actionOf(actionRow.parse(row));
   }
