@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { duration } from '../duration.js';
 import { listenAddress } from '../net/listen-address.js';
 import { limits } from '../limits.js';
+import { keepaliveConfigFields } from '../transport/config.js';
 import { parseSpiffeId } from '../spiffe/id.js';
 
 const spiffeId = z.string().transform((value, ctx) => {
@@ -42,6 +43,7 @@ const adminTcpSchema = z
         idleTimeout: duration.pipe(z.number().positive()).default(60).describe('A connection without a call in progress is closed after this long.'),
         perAddress: z.number().int().min(1).max(limits.adminTcpConnectionsMax).default(8).describe('Open connections per client IP address.'),
         max: z.number().int().min(1).max(limits.adminTcpConnectionsMax).default(64).describe('Open connections in all.'),
+        ...keepaliveConfigFields,
       })
       .strict()
       .prefault({})

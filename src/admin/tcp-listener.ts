@@ -6,6 +6,7 @@ import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import { formatListenAddress } from '../net/listen-address.js';
 import { shutdownGrpc } from '../net/grpc-bind.js';
+import { keepaliveOf, keepaliveServerOptions } from '../transport/keepalive.js';
 import { listenTls, type ConnectionLimits, type TlsListener } from '../transport/tls-listener.js';
 import type { AdminTcpConfig } from './config.js';
 import { adminTcpCaller, type AdminCaller } from './tcp-caller.js';
@@ -46,7 +47,7 @@ export async function readAdminTcpConfig(config: AdminTcpConfig): Promise<AdminT
     keyPem,
     clientCaPem,
     allow: config.allow,
-    connections: { handshakeTimeoutMs: c.handshakeTimeout * 1000, idleTimeoutMs: c.idleTimeout * 1000, perAddress: c.perAddress, max: c.max },
+    connections: { handshakeTimeoutMs: c.handshakeTimeout * 1000, idleTimeoutMs: c.idleTimeout * 1000, perAddress: c.perAddress, max: c.max, keepalive: keepaliveOf(c) },
   };
 }
 
@@ -71,6 +72,7 @@ export async function listenAdminTcp(
     'grpc.max_receive_message_length': 64 * 1024,
     'grpc.max_concurrent_streams': limits.adminTcpStreamsPerConnection,
     'grpc.max_connection_idle_ms': options.connections.idleTimeoutMs,
+    ...keepaliveServerOptions(options.connections.keepalive),
   });
   const allow = new Set(options.allow);
   // Assigned before the first connection can be accepted: listenTls resolves once bound.

@@ -5,6 +5,7 @@ import type { SocketMode } from '../net/unix-socket.js';
 import { sdsServerSpiffeId } from '../spiffe/reserved.js';
 import type { Logger } from '../telemetry/logger.js';
 import { openFilesLimit, sdsConnectionBudget } from '../transport/fd-budget.js';
+import { keepaliveOf } from '../transport/keepalive.js';
 import { listenPlain } from '../transport/plain-listener.js';
 import type { ResolvedTransport } from '../transport/sds-transport.js';
 import { listenTls, type TlsListener } from '../transport/tls-listener.js';
@@ -75,6 +76,7 @@ export async function listenSds(server: grpc.Server, options: SdsListenerOptions
       handshakeTimeoutMs: config.connections.handshakeTimeout * 1000,
       perAddress: config.connections.perAddress,
       max: maxConnections,
+      keepalive: keepaliveOf(config.connections),
     },
     logger: options.logger,
   });

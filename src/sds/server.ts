@@ -9,6 +9,7 @@ import type { Authenticator, Policy } from '../identity/types.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import { grpcCodeName, type Metrics } from '../telemetry/metrics.js';
+import { keepaliveOf, keepaliveServerOptions } from '../transport/keepalive.js';
 import { resolveSdsTransport, type ResolvedTransport } from '../transport/sds-transport.js';
 import type { TlsListener } from '../transport/tls-listener.js';
 import type { SocketMode } from '../net/unix-socket.js';
@@ -210,6 +211,8 @@ export async function startSdsServer(options: SdsServerOptions): Promise<SdsServ
     ...sdsGrpcServerOptions,
     'grpc.max_concurrent_streams': config.maxStreamsPerConnection,
     'grpc.max_connection_idle_ms': config.connections.idleTimeout * 1000,
+    // The TLS listener closes connections quiet for longer than a PING and its timeout (transport/keepalive.ts).
+    ...keepaliveServerOptions(keepaliveOf(config.connections)),
   });
   server.addService(sdsServiceDefinition, handlers);
   const health = options.health ? healthHandlers(options.health, { firstRequestTimeoutMs: config.firstRequestTimeout * 1000 }) : undefined;

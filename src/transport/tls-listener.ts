@@ -8,6 +8,7 @@ import type { PresentedChain } from '../identity/types.js';
 import { listen, type Listening } from '../net/listen.js';
 import { capConnections, type CappedConnections, type ConnectionCaps } from '../net/connection-cap.js';
 import type { Logger } from '../telemetry/logger.js';
+import { watchSilence, type Keepalive } from './keepalive.js';
 
 /**
  * What client chains are checked against: the roots they must end at, and CA
@@ -32,6 +33,12 @@ export interface SvidFeed {
 export interface ConnectionLimits extends ConnectionCaps {
   /** A TLS handshake not finished this long after the TCP accept is dropped. */
   handshakeTimeoutMs: number;
+  /**
+   * An established connection that has received nothing for intervalMs + timeoutMs is
+   * destroyed. The gRPC server must PING at this interval (keepaliveServerOptions), or
+   * live but quiet peers are cut too.
+   */
+  keepalive: Keepalive;
 }
 
 export interface TlsListenerOptions {
@@ -129,6 +136,9 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
   const injector = grpcServer.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let listening: Listening;
   let capped!: CappedConnections;
+  const silence = watchSilence(limits.keepalive, (socket) =>
+    logger.debug({ address: socket.remoteAddress }, `${name}: nothing received from the peer within a PING interval and its timeout; closing the connection`),
+  );
   try {
     await ready;
     server = tls.createServer({
@@ -163,11 +173,13 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
         if (established.get(key) === connection) established.delete(key);
         verified.delete(key);
       });
+      silence.add(socket);
       injector.injectConnection(socket);
     });
     listening = await listen(server, { kind: 'tcp', host: options.host, port: options.port });
   } catch (err) {
     cancels.forEach((cancel) => cancel());
+    silence.stop();
     injector.destroy();
     throw err;
   }
@@ -187,6 +199,7 @@ export async function listenTls(options: TlsListenerOptions): Promise<TlsListene
     stopAccepting: () => listening.stopAccepting(),
     async close() {
       cancels.forEach((cancel) => cancel());
+      silence.stop();
       injector.destroy();
       capped.destroyAll();
       established.clear();

@@ -34,7 +34,7 @@ describe.runIf(hasTools('openssl'))('admin API over TCP: mutual TLS and an allow
   const clients: Record<'alice' | 'mallory' | 'foreign' | 'serverAuthOnly' | 'caAlice', OpensslCert> = {} as never;
 
   beforeAll(async () => {
-    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 1000, idleTimeoutMs: 10_000, perAddress: 4, max: 16 } });
+    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 1000, idleTimeoutMs: 10_000, perAddress: 4, max: 16, keepalive: { intervalMs: 30_000, timeoutMs: 10_000 } } });
     ({ dir, admin, authority, audit, serverRoot } = lab);
     const { bench, clientCa } = lab;
     const otherCa = await bench.root('/CN=some other CA');

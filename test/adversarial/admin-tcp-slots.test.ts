@@ -30,7 +30,7 @@ describe.runIf(hasTools('openssl'))('admin TCP: unauthenticated peers cannot hol
 
   beforeAll(async () => {
     // A handshake timeout far beyond the test: only eviction can free a slot.
-    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000, perAddress: PER_ADDRESS, max: MAX } });
+    lab = await startTcpAdminLab({ allow: [ALICE], connections: { handshakeTimeoutMs: 60_000, idleTimeoutMs: 60_000, perAddress: PER_ADDRESS, max: MAX, keepalive: { intervalMs: 30_000, timeoutMs: 10_000 } } });
     ({ admin, audit, serverRoot } = lab);
     alice = await lab.bench.issue(lab.clientCa, '/CN=alice', extensions.svid(ALICE, { eku: 'clientAuth' }));
   }, 60_000);

@@ -16,6 +16,7 @@ import { limits } from '../../src/limits.js';
 import { silentLogger } from '../../src/telemetry/logger.js';
 import { openFilesLimit, sdsConnectionBudget } from '../../src/transport/fd-budget.js';
 import { connect, decodeSecret, envoyNode, secretTypeUrl, XdsStream } from '../sds/envoy-client.js';
+import { tcpSocketsOnPort } from '../helpers/sockets.js';
 
 const MAX = 12;
 const PER_ADDRESS = 4;
@@ -23,21 +24,6 @@ const TIMEOUT_MS = 4000;
 /** Long enough for a loaded box to deliver a close, far below the timeout. */
 const AT_ONCE_MS = 1200;
 
-/**
- * Server-side sockets of the HTTP port that still hold a descriptor (ESTABLISHED or
- * CLOSE_WAIT), read from the kernel's table: counting the whole process's descriptors
- * also counted whatever the test runner opened meanwhile.
- */
-function serverSockets(): number {
-  const holding = new Set(['01', '08']);
-  return fs
-    .readFileSync('/proc/net/tcp', 'utf8')
-    .split('\n')
-    .slice(1)
-    .map((line) => line.trim().split(/\s+/))
-    .filter((cols) => cols.length > 3 && Number.parseInt(cols[1]!.split(':')[1]!, 16) === httpPort && holding.has(cols[3]!))
-    .length;
-}
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 let app: App;
@@ -117,7 +103,7 @@ describe('health/metrics listener under idle and slow connections', () => {
     expect(closedAtOnce.filter(Boolean)).toHaveLength(4 * PER_ADDRESS);
     held.filter((_, i) => closedAtOnce[i]).forEach((c) => c.socket.destroy());
     await sleep(50);
-    expect(serverSockets()).toBe(PER_ADDRESS);
+    expect(tcpSocketsOnPort(httpPort)).toBe(PER_ADDRESS);
 
     expect(await get('/readyz')).toEqual({ status: 200, body: 'ready\n' });
     await sdsAnswers();
@@ -131,7 +117,7 @@ describe('health/metrics listener under idle and slow connections', () => {
     expect(closedAtOnce.filter((closed) => !closed)).toHaveLength(MAX);
     held.filter((_, i) => closedAtOnce[i]).forEach((c) => c.socket.destroy());
     await sleep(50);
-    expect(serverSockets()).toBe(MAX);
+    expect(tcpSocketsOnPort(httpPort)).toBe(MAX);
     // Every slot is held by a connection doing nothing: the oldest of them makes room.
     expect(await get('/readyz')).toEqual({ status: 200, body: 'ready\n' });
     expect(performance.now() - started).toBeLessThan(TIMEOUT_MS);

@@ -23,8 +23,8 @@ export const soak = process.env.WCA_SOAK ? Math.max(Number(process.env.WCA_SOAK)
 
 export interface Site {
   dir: string;
-  /** Writes `<name>.yaml` for a replica and returns its path. */
-  config(name: string, options?: { db?: TestPostgres; database?: string; leafTtl?: string; idleTimeout?: string }): string;
+  /** Writes `<name>.yaml` for a replica and returns its path; `pingInterval` sets the SDS connections' PING interval and timeout alike. */
+  config(name: string, options?: { db?: TestPostgres; database?: string; leafTtl?: string; idleTimeout?: string; pingInterval?: string; maxIssuanceWait?: string }): string;
   close(): void;
 }
 
@@ -35,7 +35,7 @@ export async function createSite(prefix: string): Promise<Site> {
   fs.writeFileSync(path.join(dir, 'root.key'), await privateKeyPem(root.rootKeys), { mode: 0o600 });
   return {
     dir,
-    config(name, { db, database, leafTtl, idleTimeout } = {}) {
+    config(name, { db, database, leafTtl, idleTimeout, pingInterval, maxIssuanceWait } = {}) {
       fs.mkdirSync(path.join(dir, name), { mode: 0o700, recursive: true });
       const file = path.join(dir, `${name}.yaml`);
       const state = db
@@ -48,8 +48,8 @@ export async function createSite(prefix: string): Promise<Site> {
           'trustDomain: cluster.local',
           `listen: { sds: "127.0.0.1:0", http: "127.0.0.1:0", admin: "unix:${dir}/${name}/admin.sock" }`,
           `upstream: { plugin: disk, config: { certFile: ${dir}/root.pem, keyFile: ${dir}/root.key } }`,
-          `sds: { transport: mtls${idleTimeout ? `, connections: { idleTimeout: ${idleTimeout} }` : ''} }`,
-          ...(leafTtl ? [`ca: { leafTtl: ${leafTtl} }`] : []),
+          `sds: { transport: mtls, connections: { ${[idleTimeout && `idleTimeout: ${idleTimeout}`, pingInterval && `pingInterval: ${pingInterval}, pingTimeout: ${pingInterval}`].filter(Boolean).join(', ')} } }`,
+          ...(leafTtl || maxIssuanceWait ? [`ca: { ${[leafTtl && `leafTtl: ${leafTtl}`, maxIssuanceWait && `maxIssuanceWait: ${maxIssuanceWait}`].filter(Boolean).join(', ')} }`] : []),
           'identity: { joinToken: { maxTtl: 1h, reuseWindow: 30s } }',
           state,
           'log: { level: silent }',

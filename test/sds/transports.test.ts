@@ -169,7 +169,7 @@ describe('mTLS transport', () => {
         },
       },
       requestClientCertificate: true,
-      connections: { handshakeTimeoutMs: 10_000, perAddress: 16, max: 64 },
+      connections: { handshakeTimeoutMs: 10_000, perAddress: 16, max: 64, keepalive: { intervalMs: 30_000, timeoutMs: 10_000 } },
       logger: silentLogger(),
     });
     try {
