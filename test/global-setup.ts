@@ -6,11 +6,15 @@
 import { buildForTests } from './helpers/test-build.js';
 import { missingTools, tools, type ToolName } from './helpers/tools.js';
 
-export default async function setup(): Promise<void> {
-  await buildForTests();
+export default async function setup(): Promise<() => void> {
+  const removeBuild = await buildForTests();
   const missing = missingTools(Object.keys(tools) as ToolName[]);
-  if (missing.length === 0) return;
+  if (missing.length === 0) return removeBuild;
   const list = missing.map((n) => `${tools[n].bin} (${tools[n].install})`).join('; ');
-  if (process.env.CI === 'true') throw new Error(`CI=true: required test tools are missing: ${list}`);
+  if (process.env.CI === 'true') {
+    removeBuild();
+    throw new Error(`CI=true: required test tools are missing: ${list}`);
+  }
   process.stdout.write(`\nworkload-ca tests: suites that need these tools are skipped: ${list}\n\n`);
+  return removeBuild;
 }

@@ -11,8 +11,15 @@ import { build } from 'esbuild';
 
 export const repoRoot = path.resolve(import.meta.dirname, '../..');
 
-/** Inside the checkout, so node_modules and workload-ca's package.json (protos, migrations) are found from it. */
-export const testBuildDir = path.join(repoRoot, '.test-build');
+/** Every vitest run's builds live here, inside the checkout, so node_modules and workload-ca's package.json (protos, migrations) are found from them. */
+const buildsDir = path.join(repoRoot, '.test-build');
+
+/**
+ * This run's build: one folder per vitest run (named by the global setup in
+ * WCA_TEST_BUILD, which the workers inherit), so two runs in one checkout never
+ * rebuild the files the other is starting processes from.
+ */
+export const testBuildDir = process.env.WCA_TEST_BUILD ?? path.join(buildsDir, `run-${process.pid}`);
 
 /** The CLI's entry: `spawn(process.execPath, [cliEntry, 'serve', ...])`. */
 export const cliEntry = path.join(testBuildDir, 'src/cli/main.js');
@@ -32,9 +39,27 @@ function sources(dir: string): string[] {
   });
 }
 
-/** One file in, one file out (no bundling), so relative imports, import.meta.url and the signer worker's path keep working. */
-export async function buildForTests(): Promise<void> {
-  fs.rmSync(testBuildDir, { recursive: true, force: true });
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Transpiles into this run's folder and returns a function that removes it; builds
+ * of runs that ended without removing theirs (killed) go too. One file in, one file
+ * out (no bundling), so relative imports, import.meta.url and the signer worker's
+ * path keep working.
+ */
+export async function buildForTests(): Promise<() => void> {
+  for (const entry of fs.existsSync(buildsDir) ? fs.readdirSync(buildsDir) : []) {
+    const pid = /^run-(\d+)$/.exec(entry)?.[1];
+    if (pid === undefined || !alive(Number(pid))) fs.rmSync(path.join(buildsDir, entry), { recursive: true, force: true });
+  }
+  process.env.WCA_TEST_BUILD = testBuildDir;
   await build({
     absWorkingDir: repoRoot,
     entryPoints: roots.flatMap(sources),
@@ -46,4 +71,5 @@ export async function buildForTests(): Promise<void> {
     sourcemap: 'inline',
     logLevel: 'warning',
   });
+  return () => fs.rmSync(testBuildDir, { recursive: true, force: true });
 }
