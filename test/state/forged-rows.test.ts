@@ -134,4 +134,15 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
     await bypassingTriggers(`INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES (${held}, 'taint', 'x', 'held', 'x', 'forger')`);
     expect(BigInt((await append('past the held row')).seq)).toBe(BigInt(held) + 1n);
   });
+
+  it('forged replica rows seen in the future, with ids outside the grammar or an oversized status are ignored, before the limit (issue #13 findings 4, 5, 8)', async () => {
+    await sql.query(`DELETE FROM wca_replicas`);
+    await sql.query(
+      `INSERT INTO wca_replicas SELECT 'future-' || i, '{}'::jsonb, now() + interval '1 day', now() + interval '2 days' FROM generate_series(1, 1001) i`,
+    );
+    await sql.query(`INSERT INTO wca_replicas VALUES (E'bidi\\u202e-x', '{}', now(), now() + interval '1 day'), ('-dash', '{}', now(), now() + interval '1 day')`);
+    await sql.query(`INSERT INTO wca_replicas VALUES ('huge', jsonb_build_object('pad', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3000) i)), now(), now() + interval '1 day')`);
+    await stores[1]!.replicas.heartbeat('replica-b', { subscribers: 1 }, 60_000);
+    expect((await stores[0]!.replicas.live()).map((r) => r.replicaId)).toEqual(['replica-b']);
+  });
 });
