@@ -151,6 +151,10 @@ export const limits = {
   stateActionsBatchMax: 1_000,
   /** Bytes of one replica's status summary in the shared store. */
   replicaStatusMaxBytes: 64 * 1024,
+  /** Characters of an authority's reason in the heartbeat status (the full text stays in `authority show` and the audit log). */
+  heartbeatReasonMaxChars: 128,
+  /** A failing heartbeat is logged at warn once, then at most once per this many milliseconds until it succeeds again. */
+  heartbeatFailureLogIntervalMs: 60_000,
   /** Replicas `live()` returns: bounds what a crowded table can make status read. */
   replicasMax: 1_000,
   /** Characters of a replica id (a host name of up to 64 and a suffix fit). */
