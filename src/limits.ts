@@ -147,6 +147,13 @@ export const limits = {
   evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
+  /**
+   * Fleet-applied emergency rotations, at most one per this many milliseconds per replica: each one is an
+   * upstream mint and a re-issue to every subscriber, and rows are cheap to append. Later ones coalesce into the next.
+   */
+  fleetEmergencyRotateMinIntervalMs: 10_000,
+  /** Action seqs one coalesced fleet rotation lists in its log line (the count says how many more). */
+  fleetCoalescedSeqsLogged: 100,
   /** Authority actions one catch-up read returns, and the most the memory store keeps. */
   stateActionsBatchMax: 1_000,
   /** Bytes of one replica's status summary in the shared store. */

@@ -24,10 +24,14 @@ export interface FleetOptions {
 export class FleetActions {
   private unsubscribe: (() => void) | undefined;
   private cancelRetry: (() => void) | undefined;
+  private cancelWait: (() => void) | undefined;
   private stopped = false;
   private attempt = 0;
-  /** Applied one at a time, in log order. */
+  /** Applied one at a time, in log order (emergency rotations coalesced, see enqueue). */
   private applying: Promise<void> = Promise.resolve();
+  /** Emergency-rotate actions queued for one rotation that has not started yet: later ones join it. */
+  private pendingRotation: AuthorityAction[] | undefined;
+  private lastRotationMs = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly options: FleetOptions) {}
 
@@ -37,9 +41,7 @@ export class FleetActions {
     store.actions.latestSeq().then(
       (seq) => {
         if (this.stopped) return;
-        this.unsubscribe = store.actions.subscribe(seq, (action) => {
-          this.applying = this.applying.then(() => this.apply(action));
-        });
+        this.unsubscribe = store.actions.subscribe(seq, (action) => this.enqueue(action));
       },
       (err: unknown) => {
         if (this.stopped) return;
@@ -52,6 +54,7 @@ export class FleetActions {
   stop(): void {
     this.stopped = true;
     this.cancelRetry?.();
+    this.cancelWait?.();
     this.unsubscribe?.();
   }
 
@@ -107,21 +110,73 @@ export class FleetActions {
     return liveStatuses(this.options.store.replicas, fleetStatus, this.options.authority.logger);
   }
 
-  private async apply(action: AuthorityAction): Promise<void> {
-    const { authority: deps, replicaId } = this.options;
+  /**
+   * Queues an action for this replica. Every emergency-rotate row would otherwise be an
+   * upstream mint and a re-issue to every subscriber (300 rows, 300 rotations): those that
+   * arrive while one is queued and not yet started join it, and rotations here are at
+   * least limits.fleetEmergencyRotateMinIntervalMs apart, so a flood costs one rotation
+   * per interval. A rotation re-keys whatever its rows asked; one rotation answers them all.
+   */
+  private enqueue(action: AuthorityAction): void {
+    const { replicaId } = this.options;
     if (action.origin === replicaId) return;
     if (action.target !== undefined && action.target !== replicaId) return; // `--replica` named another one
+    if (action.action !== 'emergency-rotate') {
+      this.applying = this.applying.then(() => this.apply(action));
+      return;
+    }
+    if (this.pendingRotation !== undefined) {
+      this.pendingRotation.push(action);
+      return;
+    }
+    const batch = [action];
+    this.pendingRotation = batch;
+    this.applying = this.applying.then(() => this.rotate(batch));
+  }
+
+  private async rotate(batch: AuthorityAction[]): Promise<void> {
+    const { authority: deps } = this.options;
+    const wait = this.lastRotationMs + limits.fleetEmergencyRotateMinIntervalMs - deps.clock.now();
+    if (wait > 0) {
+      await new Promise<void>((resolve) => {
+        this.cancelWait = deps.clock.schedule(resolve, wait);
+      });
+    }
+    // From here on, new rows start the next batch.
+    this.pendingRotation = undefined;
+    if (this.stopped) return;
+    this.lastRotationMs = deps.clock.now();
+    const first = batch[0]!;
+    const last = batch.at(-1)!;
+    const seqs = batch.map((a) => a.seq);
+    const origins = [...new Set(batch.map((a) => a.origin))];
+    // The audit trail of each transition says where it came from; the caller is in the log line and on the origin replica.
+    const from = batch.length === 1 ? `fleet action ${first.seq}` : `fleet actions ${first.seq}..${last.seq} (${batch.length})`;
+    const reason = `${from} from ${origins.slice(0, 3).join(', ')}: ${last.reason}`.slice(0, limits.adminReasonMaxLength);
+    const log = deps.logger.child({
+      fleetActions: seqs.slice(0, limits.fleetCoalescedSeqsLogged),
+      coalesced: batch.length,
+      action: 'emergency-rotate',
+      origin: first.origin,
+      by: first.by,
+      ...(first.target ? { target: first.target } : {}),
+    });
+    try {
+      // The shortest wait for subscribers: actions after this one must not queue behind convergence
+      // (re-issue goes on regardless; `authority show` reports it).
+      const done = await h.emergencyRotate(deps, { reason, deadline_seconds: 1 });
+      log.warn({ newAuthority: done.new_authority_id, tainted: done.tainted_authority_id }, 'fleet emergency rotation applied');
+    } catch (err) {
+      log.error({ err: isWcaError(err) ? { code: err.code, message: err.message } : String(err) }, 'fleet action failed here');
+    }
+  }
+
+  private async apply(action: AuthorityAction): Promise<void> {
+    const { authority: deps } = this.options;
     // The audit trail of each transition says where it came from; the caller is in the log line and on the origin replica.
     const reason = `fleet action ${action.seq} from ${action.origin}: ${action.reason}`.slice(0, limits.adminReasonMaxLength);
     const log = deps.logger.child({ fleetAction: action.seq, action: action.action, origin: action.origin, by: action.by, ...(action.target ? { target: action.target } : {}) });
     try {
-      if (action.action === 'emergency-rotate') {
-        // The shortest wait for subscribers: actions after this one must not queue behind convergence
-        // (re-issue goes on regardless; `authority show` reports it).
-        const done = await h.emergencyRotate(deps, { reason, deadline_seconds: 1 });
-        log.warn({ newAuthority: done.new_authority_id, tainted: done.tainted_authority_id }, 'fleet emergency rotation applied');
-        return;
-      }
       if (!deps.authority.authorities().some((a) => a.id === action.authorityId)) return; // another replica's authority
       if (action.action === 'taint') deps.authority.taint(action.authorityId, reason);
       else deps.authority.revoke(action.authorityId, { reason, holders: deps.convergence.holders(action.authorityId) });
