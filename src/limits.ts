@@ -148,9 +148,11 @@ export const limits = {
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
   /**
-   * Fleet-applied emergency rotations, at most one per this many milliseconds per replica: each one is an
-   * upstream mint and a re-issue to every subscriber, and rows are cheap to append. Later ones coalesce into the next.
+   * Fleet-applied emergency rotations per replica: a burst of this many, then one per
+   * fleetEmergencyRotateMinIntervalMs. Each is an upstream mint and a re-issue to every subscriber, and
+   * rows are cheap to append; the rows that wait coalesce into the next rotation.
    */
+  fleetEmergencyRotateBurst: 3,
   fleetEmergencyRotateMinIntervalMs: 10_000,
   /** Action seqs one coalesced fleet rotation lists in its log line (the count says how many more). */
   fleetCoalescedSeqsLogged: 100,

@@ -31,7 +31,9 @@ export class FleetActions {
   private applying: Promise<void> = Promise.resolve();
   /** Emergency-rotate actions queued for one rotation that has not started yet: later ones join it. */
   private pendingRotation: AuthorityAction[] | undefined;
-  private lastRotationMs = Number.NEGATIVE_INFINITY;
+  /** Token bucket of fleet-applied rotations (limits.fleetEmergencyRotateBurst, refilled one per interval). */
+  private rotationTokens: number = limits.fleetEmergencyRotateBurst;
+  private tokensAtMs: number | undefined;
 
   constructor(private readonly options: FleetOptions) {}
 
@@ -136,7 +138,7 @@ export class FleetActions {
 
   private async rotate(batch: AuthorityAction[]): Promise<void> {
     const { authority: deps } = this.options;
-    const wait = this.lastRotationMs + limits.fleetEmergencyRotateMinIntervalMs - deps.clock.now();
+    const wait = this.takeRotationToken();
     if (wait > 0) {
       await new Promise<void>((resolve) => {
         this.cancelWait = deps.clock.schedule(resolve, wait);
@@ -145,7 +147,6 @@ export class FleetActions {
     // From here on, new rows start the next batch.
     this.pendingRotation = undefined;
     if (this.stopped) return;
-    this.lastRotationMs = deps.clock.now();
     const first = batch[0]!;
     const last = batch.at(-1)!;
     const seqs = batch.map((a) => a.seq);
@@ -169,6 +170,16 @@ export class FleetActions {
     } catch (err) {
       log.error({ err: isWcaError(err) ? { code: err.code, message: err.message } : String(err) }, 'fleet action failed here');
     }
+  }
+
+  /** Spends one rotation; returns how long to wait first (0 while the burst lasts). */
+  private takeRotationToken(): number {
+    const interval = limits.fleetEmergencyRotateMinIntervalMs;
+    const now = this.options.authority.clock.now();
+    const elapsed = this.tokensAtMs === undefined ? 0 : now - this.tokensAtMs;
+    this.tokensAtMs = now;
+    this.rotationTokens = Math.min(limits.fleetEmergencyRotateBurst, this.rotationTokens + elapsed / interval) - 1;
+    return this.rotationTokens >= 0 ? 0 : -this.rotationTokens * interval;
   }
 
   private async apply(action: AuthorityAction): Promise<void> {

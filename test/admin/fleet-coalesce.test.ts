@@ -49,15 +49,18 @@ describe('fleet emergency rotations are coalesced and rate-limited', () => {
     expect(tainted()).toHaveLength(1);
   });
 
-  it('rows during the interval wait for its end and become one rotation; before it, none', async () => {
-    await store.actions.append(rotation('first'));
-    await expect.poll(() => tainted().length, { timeout: 10_000, interval: 20 }).toBe(1);
+  it('past the burst, rows wait for the interval and become one rotation; before it, none', async () => {
+    const burst = limits.fleetEmergencyRotateBurst;
+    for (let i = 1; i <= burst; i++) {
+      await store.actions.append(rotation(`burst ${i}`));
+      await expect.poll(() => tainted().length, { timeout: 10_000, interval: 20 }).toBe(i);
+    }
     for (let i = 0; i < 30; i++) await store.actions.append(rotation(`later ${i}`));
     // Nothing more until the interval has passed (the clock has not moved).
     await new Promise((r) => setTimeout(r, 100));
-    expect(tainted()).toHaveLength(1);
+    expect(tainted()).toHaveLength(burst);
     clock.advance(limits.fleetEmergencyRotateMinIntervalMs);
     await expect.poll(activeReason, { timeout: 10_000, interval: 20 }).toContain('(30)');
-    expect(tainted()).toHaveLength(2);
+    expect(tainted()).toHaveLength(burst + 1);
   });
 });
