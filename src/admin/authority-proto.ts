@@ -79,6 +79,9 @@ export interface EmergencyRotateResponse {
   sent?: boolean;
   /** The actions-log seq of what other replicas were sent ('' when nothing). */
   fleet_action_seq?: string;
+  /** False when a fleet-wide rotation was not recorded for the other replicas (fleet_problem says why). */
+  fleet_reached?: boolean;
+  fleet_problem?: string;
 }
 
 export interface GetBundleResponse {
