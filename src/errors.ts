@@ -149,6 +149,7 @@ export const errorReasons = {
     'force-needs-reason',
     'still-in-use',
     'in-progress',
+    'claimed-twice',
   ],
   ERR_CONFIG_INVALID: ['profile-override'],
   ERR_CONFIG_FILE: ['too-large', 'unsafe-permissions'],

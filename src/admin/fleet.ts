@@ -9,6 +9,7 @@
 import { z } from 'zod';
 import { backoffMs } from '../backoff.js';
 import { isWcaError, WcaError } from '../errors.js';
+import { authorityStates } from '../ca/authority-states.js';
 import { limits } from '../limits.js';
 import { liveStatuses } from '../state/replica-status.js';
 import type { AuthorityAction, AuthorityActionKind, StateStore } from '../state/types.js';
@@ -99,17 +100,40 @@ export class FleetActions {
   }
 
   /** The state of `authorityId` on the live replica (other than this one; `on` alone when given) that holds it, from the heartbeats. */
-  async peerState(authorityId: string, on?: string): Promise<{ replicaId: string; state: unknown } | undefined> {
-    for (const r of await this.live()) {
-      if (r.replicaId === this.options.replicaId || (on !== undefined && r.replicaId !== on)) continue;
-      const found = r.status.authorities.map(authorityOf).find((a) => a.id === authorityId);
-      if (found) return { replicaId: r.replicaId, state: found.state };
+  /**
+   * An authority id is a key's SKI: two live replicas cannot both hold it, so two rows
+   * claiming it mean one is forged (or a clone). Refused, never resolved by picking one.
+   */
+  async peerState(authorityId: string, on?: string): Promise<{ replicaId: string; state: string } | undefined> {
+    const holders = (await this.live()).flatMap((r) => {
+      if (r.replicaId === this.options.replicaId || (on !== undefined && r.replicaId !== on)) return [];
+      const found = r.authorities.find((a) => a.id === authorityId);
+      return found ? [{ replicaId: r.replicaId, state: found.state }] : [];
+    });
+    if (holders.length > 1) {
+      const replicas = holders.slice(0, limits.replicaIdsListedMax).map((h) => h.replicaId);
+      this.options.authority.logger.warn({ authorityId, replicas }, 'several live replicas claim one authority in their heartbeats: at most one is genuine');
+      throw new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${authorityId} is claimed by several live replicas (${replicas.join(', ')}): a heartbeat row is forged or a replica cloned; nothing sent (check the shared store)`, {
+        details: { id: authorityId, reason: 'claimed-twice' },
+      });
     }
-    return undefined;
+    return holders[0];
   }
 
-  private live() {
-    return liveStatuses(this.options.store.replicas, fleetStatus, this.options.authority.logger);
+  /** Live rows with their authority entries read and checked (authorityOf); bad entries are dropped with one warning per read. */
+  private async live() {
+    let dropped = 0;
+    const rows = (await liveStatuses(this.options.store.replicas, fleetStatus, this.options.authority.logger)).map((r) => {
+      const authorities = r.status.authorities.flatMap((raw) => {
+        const a = authorityOf(raw);
+        if (a) return [a];
+        dropped++;
+        return [];
+      });
+      return { ...r, authorities };
+    });
+    if (dropped > 0) this.options.authority.logger.warn({ entries: dropped }, 'heartbeat authority entries with a malformed id or state dropped');
+    return rows;
   }
 
   /**
@@ -248,11 +272,11 @@ const fleetStatus = z.object({
   bundle_subscribers: z.unknown().optional(),
 });
 
-function replicaOf(r: { replicaId: string; lastSeenMs: number; status: z.infer<typeof fleetStatus> }): pb.ReplicaStatus {
+function replicaOf(r: { replicaId: string; lastSeenMs: number; status: z.infer<typeof fleetStatus>; authorities: pb.Authority[] }): pb.ReplicaStatus {
   return {
     replica_id: r.replicaId,
     last_seen: new Date(r.lastSeenMs).toISOString(),
-    authorities: r.status.authorities.slice(0, 16).map(authorityOf),
+    authorities: r.authorities.slice(0, 16),
     subscribers: count(r.status.subscribers),
     converged: count(r.status.converged),
   };
@@ -261,12 +285,17 @@ function replicaOf(r: { replicaId: string; lastSeenMs: number; status: z.infer<t
 const count = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v < 2 ** 32 ? v : 0);
 const text = (v: unknown) => (typeof v === 'string' ? v.slice(0, limits.adminReasonMaxLength) : '');
 
-function authorityOf(raw: unknown): pb.Authority {
+/** An authority id as we make them (lower-case hex SKI) and the states there are: anything else in a row is not ours. */
+const authorityId = /^[0-9a-f]{2,128}$/;
+
+function authorityOf(raw: unknown): pb.Authority | undefined {
   const a = (typeof raw === 'object' && raw !== null ? raw : {}) as Record<string, unknown>;
+  if (typeof a.id !== 'string' || !authorityId.test(a.id)) return undefined;
+  if (!(authorityStates as readonly unknown[]).includes(a.state)) return undefined;
   const s = (typeof a.subscribers === 'object' && a.subscribers !== null ? a.subscribers : {}) as Record<string, unknown>;
   return {
-    id: text(a.id),
-    state: text(a.state),
+    id: a.id,
+    state: a.state as string,
     not_before: text(a.not_before),
     not_after: text(a.not_after),
     since: text(a.since),
