@@ -28,6 +28,8 @@ export interface AuthorityStatus {
   replicas?: ReplicaStatus[];
   /** The replica the other fields describe; absent from a server without a replica id. */
   replica?: string;
+  /** A taint or revoke sent to this replica through the actions log (not done here). */
+  sent_to?: string;
 }
 
 export interface ReplicaStatus {

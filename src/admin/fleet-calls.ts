@@ -44,17 +44,17 @@ export function fleetCalls({ authority: a, fleet, replicaId, logger }: FleetCall
       const { id, reason } = h.checkTransition(rpc, r);
       // Held here, it is not the named replica's, whatever a heartbeat row claims.
       const here = a.authority.authorities().some((x) => x.id === id);
-      if (here || !(await sendToHolder(fleet!, action, id, reason, caller, to.replicaId))) {
-        throw notOnReplica(id, to.replicaId, here ? replicaId : (await fleet!.peerState(id))?.replicaId);
-      }
-      return ownStatus();
+      const sentTo = here ? undefined : await sendToHolder(fleet!, action, id, reason, caller, to.replicaId);
+      if (sentTo === undefined) throw notOnReplica(id, to.replicaId, here ? replicaId : (await fleet!.peerState(id))?.replicaId);
+      return { ...ownStatus(), sent_to: sentTo };
     }
     try {
       return { ...(await local()), ...self };
     } catch (err) {
       if (!isWcaError(err, 'ERR_AUTHORITY_NOT_FOUND')) throw err;
       if (to.kind === 'self') throw notOnReplica(r.id, to.replicaId, (await fleet?.peerState(r.id))?.replicaId);
-      if (fleet && (await sendToHolder(fleet, action, r.id, r.reason, caller))) return ownStatus();
+      const sentTo = fleet ? await sendToHolder(fleet, action, r.id, r.reason, caller) : undefined;
+      if (sentTo !== undefined) return { ...ownStatus(), sent_to: sentTo };
       throw err;
     }
   };

@@ -230,18 +230,18 @@ const refusal = { taint: 'not-old', revoke: 'not-tainted' } as const;
  * Sends a taint or revoke of `id` to the live replica that holds it (`on` only, when
  * given: then to that replica alone), when its last heartbeat shows the authority in
  * the state the transition starts from (a forced revoke is done on the holder's own
- * socket). False when no such replica holds it.
+ * socket). Returns the replica it was sent to; undefined when no such replica holds it.
  */
-export async function sendToHolder(fleet: FleetActions, action: 'taint' | 'revoke', id: string, reason: string, by: string, on?: string): Promise<boolean> {
+export async function sendToHolder(fleet: FleetActions, action: 'taint' | 'revoke', id: string, reason: string, by: string, on?: string): Promise<string | undefined> {
   const holder = await fleet.peerState(id, on);
-  if (holder === undefined) return false;
+  if (holder === undefined) return undefined;
   if (holder.state !== fromState[action]) {
     throw new WcaError('ERR_AUTHORITY_TRANSITION', `authority ${id} is ${String(holder.state)} on replica ${holder.replicaId}; ${action} needs it ${fromState[action]}`, {
       details: { id, replica: holder.replicaId, reason: refusal[action] },
     });
   }
   await fleet.publish(action, id, reason, by, on);
-  return true;
+  return holder.replicaId;
 }
 
 /** `--replica X` named a replica that does not hold the authority: nothing changed, nothing sent. */

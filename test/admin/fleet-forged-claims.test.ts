@@ -5,7 +5,14 @@
  * picking one; authority entries whose id is not our hex format or whose state is not
  * one of ours are dropped. Memory store: what is checked is how rows are read.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { connectAdmin } from '../../src/admin/client.js';
+import { startAdminServer } from '../../src/admin/server.js';
+import { JoinTokenStore } from '../../src/identity/join-token/store.js';
+import { FakeClock } from '../fakes/fake-clock.js';
 import { FleetActions, sendToHolder } from '../../src/admin/fleet.js';
 import { AuditLog } from '../../src/audit/log.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
@@ -21,9 +28,10 @@ const X = 'ab'.repeat(20);
 let authority: Authority;
 let store: StateStore;
 let fleet: FleetActions;
+let audit: AuditLog;
 
 beforeAll(async () => {
-  const audit = new AuditLog({ clock: systemClock });
+  audit = new AuditLog({ clock: systemClock });
   authority = await createDevAuthority({ audit, signers: 1 });
   store = createMemoryStore(systemClock, { maxActions: 100 });
   fleet = new FleetActions({
@@ -56,5 +64,31 @@ describe('forged heartbeat claims', () => {
     const d = (await fleet.replicas()).find((r) => r.replica_id === 'replica-d')!;
     expect(d.authorities.map((a) => `${a.id}:${a.state}`)).toEqual([`${good}:active`]);
     expect(await fleet.peerState('AB'.repeat(20))).toBeUndefined();
+  });
+
+  it('a taint forwarded to its holder is audited as sent, not ok, and the answer names the replica', async () => {
+    const Y = 'ef'.repeat(20);
+    await beat('replica-e', [entry(Y, 'old')]);
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'wca-forged-claims-'));
+    const admin = await startAdminServer({
+      joinTokens: new JoinTokenStore('cluster.local', new FakeClock(), { maxTtlSeconds: 3600 }),
+      logger: silentLogger(),
+      listen: { kind: 'unix', path: path.join(dir, 'admin.sock') },
+      audit,
+      authority: { authority, convergence: new ConvergenceTracker({ clock: systemClock }), audit, upstream: { name: 'self-signed' }, clock: systemClock, logger: silentLogger() },
+      fleet,
+      replicaId: 'replica-a',
+    });
+    const client = connectAdmin(admin.path);
+    try {
+      const r = await client.taintAuthority({ id: Y, reason: 'drill', replica: 'replica-e' });
+      expect(r.sent_to).toBe('replica-e');
+      const last = audit.tail({ types: ['admin'] }).at(-1) as unknown as { rpc: string; outcome: string };
+      expect(last).toMatchObject({ rpc: 'TaintAuthority', outcome: 'sent' });
+    } finally {
+      client.close();
+      await admin.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
