@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { isWcaError } from '../errors.js';
 import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { ReplicaMembership } from './types.js';
@@ -25,6 +26,7 @@ export class Heartbeat {
   /** When a failure was last logged; undefined while beats succeed. */
   private failureLoggedAtMs: number | undefined;
   private failing = 0;
+  private unreachable = false;
 
   constructor(private readonly options: HeartbeatOptions) {}
 
@@ -34,7 +36,8 @@ export class Heartbeat {
 
   /** Why this replica may be missing from the fleet view, while its beats fail (for /readyz). */
   problem(): string | undefined {
-    if (this.failing === 0) return undefined;
+    // An unreachable store has its own readiness line (and clears with it); this one is for a store that answers and refuses.
+    if (this.failing === 0 || this.unreachable) return undefined;
     return `replica heartbeat failing (${this.failing} beats in a row): other replicas drop this one after ${MISSED_BEATS}`;
   }
 
@@ -60,6 +63,7 @@ export class Heartbeat {
   private failed(err: unknown): void {
     const o = this.options;
     this.failing += 1;
+    this.unreachable = isWcaError(err, 'ERR_STATE_STORE_UNAVAILABLE');
     o.onFailure?.();
     const now = o.clock.now();
     if (this.failureLoggedAtMs !== undefined && now - this.failureLoggedAtMs < limits.heartbeatFailureLogIntervalMs) return;

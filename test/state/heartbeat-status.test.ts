@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
 import type { Authority } from '../../src/ca/authority.js';
+import { WcaError } from '../../src/errors.js';
 import { limits } from '../../src/limits.js';
 import { createMemoryStore } from '../../src/state/memory.js';
 import { Heartbeat } from '../../src/state/heartbeat.js';
@@ -143,6 +144,21 @@ describe('a failing heartbeat', () => {
     await new Promise((r) => setImmediate(r));
     clock.advance(1_000);
     await expect.poll(() => lines.some((l) => l.includes('recovered'))).toBe(true);
+    expect(beat.problem()).toBeUndefined();
+    beat.stop();
+  });
+
+  it('an unreachable store leaves /readyz to the store line (which clears when it is back); the failure is still counted', async () => {
+    const clock = new FakeClock(Date.now());
+    let failures = 0;
+    const membership = {
+      heartbeat: async () => {
+        throw new WcaError('ERR_STATE_STORE_UNAVAILABLE', 'down', { details: { reason: 'down' } });
+      },
+    } as unknown as ReplicaMembership;
+    const beat = new Heartbeat({ replicaId: 'r1', membership, status: () => ({}), intervalMs: 1_000, clock, logger: createLogger({ level: 'silent' }), onFailure: () => failures++ });
+    beat.start();
+    await expect.poll(() => failures).toBe(1);
     expect(beat.problem()).toBeUndefined();
     beat.stop();
   });
