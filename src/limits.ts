@@ -108,6 +108,13 @@ export const limits = {
   metricsCacheMs: 1000,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */
   tlsHandshakeTimeoutMaxSeconds: 120,
+  /**
+   * TLS listeners' PING interval and timeout, and the idle timeout, ceilings in seconds:
+   * a silent peer must be found in hours, not never (and Node timers past 24.8 days fire at once).
+   */
+  pingIntervalMaxSeconds: 3600,
+  pingTimeoutMaxSeconds: 600,
+  connectionIdleTimeoutMaxSeconds: 86_400,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
   /** Ceiling of sds.maxStreamsPerInstance: concurrent authenticated SDS streams of one caller instance (a pod, a join token, an mTLS lineage). */
