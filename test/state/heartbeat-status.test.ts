@@ -15,7 +15,12 @@ import { Heartbeat } from '../../src/state/heartbeat.js';
 import { boundedStatus, type StatusAuthority } from '../../src/state/heartbeat-status.js';
 import type { ReplicaMembership } from '../../src/state/types.js';
 import { createLogger } from '../../src/telemetry/logger.js';
+import { createPostgresStore } from '../../src/state/postgres/store.js';
+import { systemClock } from '../../src/clock.js';
 import { FakeClock } from '../fakes/fake-clock.js';
+import { startTestPostgres } from '../helpers/postgres.js';
+import { hasTools } from '../helpers/tools.js';
+import { postgresConfig } from './postgres-config.js';
 
 let authority: Authority;
 beforeAll(async () => {
@@ -162,4 +167,21 @@ describe('a failing heartbeat', () => {
     expect(beat.problem()).toBeUndefined();
     beat.stop();
   });
+});
+
+describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('a flooded replica on real PostgreSQL', () => {
+  it('the store takes the bounded status (and refuses the unbounded one): the replica stays live', async () => {
+    const server = await startTestPostgres();
+    const store = await createPostgresStore(postgresConfig(server.config(await server.createDatabase())), { clock: systemClock, logger: createLogger({ level: 'silent' }), env: {} });
+    try {
+      const parts = flooded();
+      const everything = { ...parts.summary, authorities: parts.authorities, intermediates: parts.intermediates, taintedIntermediates: parts.taintedIntermediates };
+      await expect(store.replicas.heartbeat('r1', everything, 60_000)).rejects.toMatchObject({ code: 'ERR_INTERNAL' });
+      await store.replicas.heartbeat('r1', boundedStatus(parts), 60_000);
+      expect((await store.replicas.live()).map((r) => r.replicaId)).toEqual(['r1']);
+    } finally {
+      await store.close();
+      await server.close();
+    }
+  }, 30_000);
 });
