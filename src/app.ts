@@ -28,6 +28,7 @@ import type { AuditLog } from './audit/log.js';
 import { createStateStore } from './state/create.js';
 import type { StateStore } from './state/types.js';
 import { Heartbeat } from './state/heartbeat.js';
+import { boundedStatus } from './state/heartbeat-status.js';
 import { defaultReplicaId } from './state/replica-id.js';
 import { MAX_CHAINS_PER_REPLICA, PeerIntermediates } from './state/peers.js';
 import { authorityStatus } from './admin/authority-handler.js';
@@ -143,11 +144,16 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
     });
     rotator.start();
     closers.push(async () => rotator.stop());
+    // Set once the heartbeat exists; /readyz is served before that.
+    let heartbeatProblem: () => string | undefined = () => undefined;
     const currentReadiness = () => {
       const store = state.health();
       return degradedBy(
-        withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.()),
-        store.up ? undefined : `shared state store unreachable, join tokens refused until it is back: ${store.problem}`,
+        degradedBy(
+          withSigning(readiness(authority.slotLifetimes(), clock.now(), rotator.status()), keyManager.signingProblem?.()),
+          store.up ? undefined : `shared state store unreachable, join tokens refused until it is back: ${store.problem}`,
+        ),
+        heartbeatProblem(),
       );
     };
     metrics.probes.rotationOverdue = () => currentReadiness().state === 'degraded';
@@ -207,20 +213,22 @@ export async function startApp(config: Config, deps: AppDeps = {}): Promise<App>
       membership: state.replicas,
       // The fleet view: what `authority show` says, without per-node lists (bounded size).
       status: () => {
-        const { authorities, ...rest } = authorityStatus(adminAuthority);
+        const { authorities, ...summary } = authorityStatus(adminAuthority);
         // Public certificates only: other replicas accept renewals of the SVIDs these signed, and refuse
         // those of tainted ones with the reason (never trusting them: a taint is a suspected key compromise).
-        return {
-          ...rest,
+        return boundedStatus({
+          summary,
           authorities: authorities.map(({ nacked_nodes: _nacked, ...a }) => a),
           intermediates: authority.renewalIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
           taintedIntermediates: authority.taintedIntermediatesPem().slice(0, MAX_CHAINS_PER_REPLICA),
-        };
+        });
       },
       intervalMs: stateIntervalMs,
       clock,
       logger: logger.child({ component: 'state' }),
+      onFailure: () => metrics.heartbeatFailures.inc(),
     });
+    heartbeatProblem = () => heartbeat.problem();
     heartbeat.start();
     closers.push(async () => heartbeat.stop());
     // One process has no one to tell: the memory store keeps the single replica as it was.

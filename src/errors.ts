@@ -86,6 +86,7 @@ export const errorCodes = {
   ERR_STATE_STORE_DEPENDENCY_MISSING: def(G.FAILED_PRECONDITION, E.CONFIG),
   ERR_STATE_STORE_SCHEMA: def(G.FAILED_PRECONDITION, E.CONFIG),
   ERR_REPLICA_NOT_FOUND: def(G.NOT_FOUND, E.USAGE),
+  ERR_FLEET_NOT_REACHED: def(G.UNAVAILABLE, E.FAILURE),
   // Admin API
   ERR_ADMIN_UNAVAILABLE: def(G.UNAVAILABLE, E.FAILURE),
   ERR_ADMIN_SOCKET_UNSAFE: def(G.FAILED_PRECONDITION, E.CONFIG),
@@ -148,6 +149,7 @@ export const errorReasons = {
     'force-needs-reason',
     'still-in-use',
     'in-progress',
+    'claimed-twice',
   ],
   ERR_CONFIG_INVALID: ['profile-override'],
   ERR_CONFIG_FILE: ['too-large', 'unsafe-permissions'],

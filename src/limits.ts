@@ -108,6 +108,13 @@ export const limits = {
   metricsCacheMs: 1000,
   /** SDS TLS: longest handshake timeout config may set, in seconds. */
   tlsHandshakeTimeoutMaxSeconds: 120,
+  /**
+   * TLS listeners' PING interval and timeout, and the idle timeout, ceilings in seconds:
+   * a silent peer must be found in hours, not never (and Node timers past 24.8 days fire at once).
+   */
+  pingIntervalMaxSeconds: 3600,
+  pingTimeoutMaxSeconds: 600,
+  connectionIdleTimeoutMaxSeconds: 86_400,
   /** Ceiling of sds.maxStreamsPerConnection (HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS). */
   sdsStreamsPerConnectionMax: 10_000,
   /** Ceiling of sds.maxStreamsPerInstance: concurrent authenticated SDS streams of one caller instance (a pod, a join token, an mTLS lineage). */
@@ -147,10 +154,23 @@ export const limits = {
   evictionsMax: 100_000,
   /** Longest lifetime of a join token: it is a bearer credential, keep it short. */
   joinTokenMaxTtlSeconds: 7 * 24 * 3600,
+  /**
+   * Fleet-applied emergency rotations per replica: a burst of this many, then one per
+   * fleetEmergencyRotateMinIntervalMs. Each is an upstream mint and a re-issue to every subscriber, and
+   * rows are cheap to append; the rows that wait coalesce into the next rotation.
+   */
+  fleetEmergencyRotateBurst: 3,
+  fleetEmergencyRotateMinIntervalMs: 10_000,
+  /** Action seqs one coalesced fleet rotation lists in its log line (the count says how many more). */
+  fleetCoalescedSeqsLogged: 100,
   /** Authority actions one catch-up read returns, and the most the memory store keeps. */
   stateActionsBatchMax: 1_000,
   /** Bytes of one replica's status summary in the shared store. */
   replicaStatusMaxBytes: 64 * 1024,
+  /** Characters of an authority's reason in the heartbeat status (the full text stays in `authority show` and the audit log). */
+  heartbeatReasonMaxChars: 128,
+  /** A failing heartbeat is logged at warn once, then at most once per this many milliseconds until it succeeds again. */
+  heartbeatFailureLogIntervalMs: 60_000,
   /** Replicas `live()` returns: bounds what a crowded table can make status read. */
   replicasMax: 1_000,
   /** How far in the future a heartbeat's last_seen may be (the database's clock writes it): later rows are forged, ignored. */

@@ -28,6 +28,8 @@ export interface AuthorityStatus {
   replicas?: ReplicaStatus[];
   /** The replica the other fields describe; absent from a server without a replica id. */
   replica?: string;
+  /** A taint or revoke sent to this replica through the actions log (not done here). */
+  sent_to?: string;
 }
 
 export interface ReplicaStatus {
@@ -79,6 +81,9 @@ export interface EmergencyRotateResponse {
   sent?: boolean;
   /** The actions-log seq of what other replicas were sent ('' when nothing). */
   fleet_action_seq?: string;
+  /** False when a fleet-wide rotation was not recorded for the other replicas (fleet_problem says why). */
+  fleet_reached?: boolean;
+  fleet_problem?: string;
 }
 
 export interface GetBundleResponse {

@@ -40,7 +40,7 @@ const adminTcpSchema = z
     connections: z
       .object({
         handshakeTimeout: duration.pipe(z.number().positive().max(limits.tlsHandshakeTimeoutMaxSeconds)).default(10).describe('A TLS handshake must finish within this long of the TCP accept.'),
-        idleTimeout: duration.pipe(z.number().positive()).default(60).describe('A connection without a call in progress is closed after this long.'),
+        idleTimeout: duration.pipe(z.number().positive().max(limits.connectionIdleTimeoutMaxSeconds)).default(60).describe('A connection without a call in progress is closed after this long.'),
         perAddress: z.number().int().min(1).max(limits.adminTcpConnectionsMax).default(8).describe('Open connections per client IP address.'),
         max: z.number().int().min(1).max(limits.adminTcpConnectionsMax).default(64).describe('Open connections in all.'),
         ...keepaliveConfigFields,

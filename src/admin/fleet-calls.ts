@@ -4,6 +4,7 @@
  * a shared store, the fleet. server.ts only wires these to the RPCs.
  */
 import { isWcaError, WcaError } from '../errors.js';
+import { limits } from '../limits.js';
 import type { Logger } from '../telemetry/logger.js';
 import * as h from './authority-handler.js';
 import type * as pb from './authority-proto.js';
@@ -43,17 +44,17 @@ export function fleetCalls({ authority: a, fleet, replicaId, logger }: FleetCall
       const { id, reason } = h.checkTransition(rpc, r);
       // Held here, it is not the named replica's, whatever a heartbeat row claims.
       const here = a.authority.authorities().some((x) => x.id === id);
-      if (here || !(await sendToHolder(fleet!, action, id, reason, caller, to.replicaId))) {
-        throw notOnReplica(id, to.replicaId, here ? replicaId : (await fleet!.peerState(id))?.replicaId);
-      }
-      return ownStatus();
+      const sentTo = here ? undefined : await sendToHolder(fleet!, action, id, reason, caller, to.replicaId);
+      if (sentTo === undefined) throw notOnReplica(id, to.replicaId, here ? replicaId : (await fleet!.peerState(id))?.replicaId);
+      return { ...ownStatus(), sent_to: sentTo };
     }
     try {
       return { ...(await local()), ...self };
     } catch (err) {
       if (!isWcaError(err, 'ERR_AUTHORITY_NOT_FOUND')) throw err;
       if (to.kind === 'self') throw notOnReplica(r.id, to.replicaId, (await fleet?.peerState(r.id))?.replicaId);
-      if (fleet && (await sendToHolder(fleet, action, r.id, r.reason, caller))) return ownStatus();
+      const sentTo = fleet ? await sendToHolder(fleet, action, r.id, r.reason, caller) : undefined;
+      if (sentTo !== undefined) return { ...ownStatus(), sent_to: sentTo };
       throw err;
     }
   };
@@ -88,21 +89,29 @@ export function fleetCalls({ authority: a, fleet, replicaId, logger }: FleetCall
       if (to.kind === 'peer') {
         // For that replica alone; a failure to record it is the answer (nothing happened anywhere).
         const sent = await fleet!.publish('emergency-rotate', '', checked.reason, caller, to.replicaId);
-        return { ...notRotatedHere, replica: to.replicaId, sent: true, fleet_action_seq: sent.seq };
+        return { ...notRotatedHere, replica: to.replicaId, sent: true, fleet_action_seq: sent.seq, fleet_reached: true, fleet_problem: '' };
       }
       // Published first, so the other replicas re-key while this one waits for its subscribers;
-      // an unreachable store must not stop the re-key here (the log says the fleet was not reached).
+      // an unreachable store must not stop the re-key here, but the answer says the fleet was not reached.
       const published =
         to.kind === 'fleet' && fleet
           ? await fleet.publish('emergency-rotate', '', checked.reason, caller).then(
-              (action) => action.seq,
+              (action) => ({ seq: action.seq, problem: '' }),
               (err: unknown) => {
+                const problem = isWcaError(err) ? `${err.code}: ${err.message}` : 'the actions log could not be written';
                 logger.error({ err: (err as Error).message }, 'emergency rotation NOT sent to the other replicas: rotate them one by one');
-                return '';
+                return { seq: '', problem: problem.slice(0, limits.adminReasonMaxLength) };
               },
             )
-          : '';
-      return { ...(await h.emergencyRotate(a, r)), ...self, sent: false, fleet_action_seq: published };
+          : { seq: '', problem: '' };
+      return {
+        ...(await h.emergencyRotate(a, r)),
+        ...self,
+        sent: false,
+        fleet_action_seq: published.seq,
+        fleet_reached: published.problem === '',
+        fleet_problem: published.problem,
+      };
     },
   };
 }

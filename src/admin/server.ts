@@ -170,7 +170,10 @@ function unaryCall<Req, Res>(
     }
     try {
       const response = await handle(call.request, caller);
-      if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome: 'ok', ...auditDetail(call.request) });
+      // Sent through the actions log is not done: the replica that applies it audits the transition.
+      const sent = (response as { sent?: unknown; sent_to?: unknown } | undefined);
+      const outcome = sent?.sent === true || (typeof sent?.sent_to === 'string' && sent.sent_to !== '') ? 'sent' : 'ok';
+      if (audited(call.request)) audit.record({ type: 'admin', rpc, caller, outcome, ...auditDetail(call.request) });
       callback(null, response);
     } catch (err) {
       audit.record({ type: 'admin', rpc, caller, outcome: 'error', code: err instanceof WcaError ? err.code : 'ERR_INTERNAL', ...auditDetail(call.request) });

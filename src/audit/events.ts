@@ -17,7 +17,7 @@ export type AuditEvent =
   | { type: 'transition'; authorityId: string; from: string | null; to: string; reason: string }
   | { type: 'bundle'; version: string; roots: number }
   | { type: 'join-token'; action: 'created' | 'used'; tokenId: string; spiffeId: string; claimant?: string }
-  | { type: 'admin'; rpc: string; caller: string; outcome: 'ok' | 'error'; code?: string; detail?: Readonly<Record<string, string | number | boolean>> };
+  | { type: 'admin'; rpc: string; caller: string; outcome: 'ok' | 'sent' | 'error'; code?: string; detail?: Readonly<Record<string, string | number | boolean>> };
 
 /** A recorded event: its sequence number (gaps show ring overflow to a reader) and time. */
 export type AuditRecord = AuditEvent & { seq: number; time: string };

@@ -9,7 +9,7 @@ export const replicaIdSchema = z
   .string()
   .min(1, 'is empty')
   .max(limits.replicaIdMaxLength, `is longer than ${limits.replicaIdMaxLength} characters`)
-  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'is a replica id: letters, digits, ".", "_" and "-", as "authority show" prints it');
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'is a replica id: a letter or digit, then letters, digits, ".", "_" and "-", as "authority show" prints it');
 
 /** The default id: the host name (a pod name on Kubernetes) cut to the grammar, and a random suffix so a restart is a new replica. */
 export function defaultReplicaId(hostname: string, suffix: string): string {

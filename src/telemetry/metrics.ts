@@ -90,6 +90,11 @@ export function createMetrics(options: { defaultMetrics?: boolean } = {}) {
       help: 'Intermediates whose validity was shorter than requested',
       registers,
     }),
+    heartbeatFailures: new Counter({
+      name: 'wca_state_heartbeat_failures_total',
+      help: 'Failed replica heartbeats (after missed beats the other replicas drop this one from the fleet)',
+      registers,
+    }),
     rotationFailures: new Counter({
       name: 'wca_rotation_failures_total',
       help: 'Failed rotation steps (the active intermediate keeps serving)',

@@ -5,6 +5,8 @@
 import { EventEmitter } from 'node:events';
 import type { TLSSocket } from 'node:tls';
 import { afterEach, describe, expect, it } from 'vitest';
+import { adminConfigSchema } from '../../src/admin/config.js';
+import { connectionsConfigSchema } from '../../src/transport/config.js';
 import { keepaliveOf, keepaliveServerOptions, watchSilence, type SilenceWatch } from '../../src/transport/keepalive.js';
 
 const KEEPALIVE = { intervalMs: 100, timeoutMs: 100 };
@@ -57,5 +59,30 @@ describe('watchSilence', () => {
     const keepalive = keepaliveOf({ pingInterval: 30, pingTimeout: 10 });
     expect(keepalive).toEqual({ intervalMs: 30_000, timeoutMs: 10_000 });
     expect(keepaliveServerOptions(keepalive)).toEqual({ 'grpc.keepalive_time_ms': 30_000, 'grpc.keepalive_timeout_ms': 10_000 });
+  });
+});
+
+describe('keepalive and idle config bounds', () => {
+  const adminTcp = (connections: Record<string, string>) => ({
+    tcp: { address: '127.0.0.1:9443', tls: { certFile: 'c', keyFile: 'k', clientCaFile: 'ca' }, allow: ['spiffe://a.example/ops'], connections },
+  });
+  // Past 2^31 - 1 ms a Node timer fires after 1 ms: unbounded values turned "never" into "at once".
+  it.each([
+    ['sds', 'pingInterval', '100000d'],
+    ['sds', 'pingInterval', '2h'],
+    ['sds', 'pingTimeout', '100000d'],
+    ['sds', 'pingTimeout', '1ms'],
+    ['sds', 'idleTimeout', '100000d'],
+    ['admin', 'pingInterval', '2h'],
+    ['admin', 'idleTimeout', '100000d'],
+  ])('%s connections.%s %s is refused, naming the key', (section, key, value) => {
+    const result = section === 'sds' ? connectionsConfigSchema.safeParse({ [key]: value }) : adminConfigSchema.safeParse(adminTcp({ [key]: value }));
+    expect(result.success).toBe(false);
+    expect(result.error!.issues.map((i) => i.path.at(-1))).toEqual([key]);
+  });
+
+  it('keeps what an operator means: 1h interval, 10m timeout, a day of idleness', () => {
+    expect(connectionsConfigSchema.parse({ pingInterval: '1h', pingTimeout: '10m', idleTimeout: '1d' })).toMatchObject({ pingInterval: 3600, pingTimeout: 600, idleTimeout: 86_400 });
+    expect(adminConfigSchema.parse(adminTcp({ pingInterval: '1h', idleTimeout: '1d' })).tcp!.connections).toMatchObject({ pingInterval: 3600, idleTimeout: 86_400 });
   });
 });

@@ -16,7 +16,8 @@ interface Flags extends AdminFlags {
 /**
  * `workload-ca rotate --emergency`: prepare, activate, taint the previous authority
  * and wait for the fleet's ACKs. Exits 0 when every subscriber converged, 1 when
- * the deadline passed first (the counts say how far it got).
+ * the deadline passed first (the counts say how far it got) or when the other
+ * replicas could not be told (ERR_FLEET_NOT_REACHED).
  */
 export function registerRotateCommand(program: Command, output: CommandOutput = process): void {
   const rotate = program
@@ -42,8 +43,12 @@ export function registerRotateCommand(program: Command, output: CommandOutput = 
       table(
         ['NEW AUTHORITY', 'TAINTED', 'SUBSCRIBERS', 'CONVERGED', 'COMPLETE', 'WAITED'],
         [[r.new_authority_id, r.tainted_authority_id || '-', String(r.subscribers), String(r.converged), r.complete ? 'yes' : 'no', `${r.waited_ms}ms`]],
-      ),
+      ) + (r.fleet_problem ? `NOT SENT to the other replicas (${r.fleet_problem}): rotate each with --replica once the store is back\n` : ''),
     );
+    // A rotation of one replica out of many is not a success, whatever its own subscribers did.
+    if (r.fleet_problem) {
+      throw new WcaError('ERR_FLEET_NOT_REACHED', `this replica rotated, the other replicas were NOT told (${r.fleet_problem}); rotate each with "rotate --emergency --replica <id>"`);
+    }
     if (!r.complete) {
       throw new WcaError('ERR_ROTATION_INCOMPLETE', `${r.subscribers - r.converged} of ${r.subscribers} subscribers had not acknowledged the new authority by the deadline; see "authority show"`);
     }
