@@ -141,7 +141,7 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
       `INSERT INTO wca_replicas SELECT 'future-' || i, '{}'::jsonb, now() + interval '1 day', now() + interval '2 days' FROM generate_series(1, 1001) i`,
     );
     await sql.query(`INSERT INTO wca_replicas VALUES (E'bidi\\u202e-x', '{}', now(), now() + interval '1 day'), ('-dash', '{}', now(), now() + interval '1 day')`);
-    await sql.query(`INSERT INTO wca_replicas VALUES ('huge', jsonb_build_object('pad', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 3000) i)), now(), now() + interval '1 day')`);
+    await sql.query(`INSERT INTO wca_replicas VALUES ('huge', jsonb_build_object('pad', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 10000) i)), now(), now() + interval '1 day')`);
     await stores[1]!.replicas.heartbeat('replica-b', { subscribers: 1 }, 60_000);
     expect((await stores[0]!.replicas.live()).map((r) => r.replicaId)).toEqual(['replica-b']);
   });

@@ -297,13 +297,15 @@ class PgMembership implements ReplicaMembership {
       'list replicas',
       // Forged rows are filtered before the limit, so they cannot crowd real replicas out of it: a last_seen
       // in the future (heartbeats write the server's now()), an id outside the grammar, a status above the
-      // size a replica may write (its compressed size first, so a huge row is never decompressed). Then the
+      // size a replica may write (its compressed size first, so a huge row is never decompressed). The writer
+      // bounds compact JSON; jsonb's binary form (a 4-byte entry per element) and text (", " and ": ") are
+      // larger, by less than 8x and 2x: the factors keep every status a replica can write. Then the
       // most recently seen first, and by id for a stable listing.
       `SELECT * FROM (
          SELECT replica_id, status, (extract(epoch FROM last_seen) * 1000)::float8 AS seen_ms FROM wca_replicas
          WHERE expires_at > now() AND last_seen <= now() + make_interval(secs => $2)
            AND length(replica_id) <= $3 AND replica_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'
-           AND CASE WHEN pg_column_size(status) > $4 THEN false ELSE octet_length(status::text) <= $4 END
+           AND CASE WHEN pg_column_size(status) > 8 * $4 THEN false ELSE octet_length(status::text) <= 2 * $4 END
          ORDER BY last_seen DESC LIMIT $1
        ) newest ORDER BY replica_id`,
       [limits.replicasMax, ms(limits.replicaLastSeenSkewMs), limits.replicaIdMaxLength, limits.replicaStatusMaxBytes],
