@@ -173,6 +173,8 @@ export const limits = {
   heartbeatFailureLogIntervalMs: 60_000,
   /** Replicas `live()` returns: bounds what a crowded table can make status read. */
   replicasMax: 1_000,
+  /** How far in the future a heartbeat's last_seen may be (the database's clock writes it): later rows are forged, ignored. */
+  replicaLastSeenSkewMs: 5_000,
   /** Characters of a replica id (a host name of up to 64 and a suffix fit). */
   replicaIdMaxLength: 128,
   /** Live replica ids an unknown-replica error lists. */

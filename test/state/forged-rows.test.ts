@@ -39,6 +39,14 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
   });
 
   const settle = () => new Promise((r) => setTimeout(r, 500));
+  const bypassingTriggers = async (statement: string) => {
+    await sql.query('SET session_replication_role = replica');
+    try {
+      await sql.query(statement);
+    } finally {
+      await sql.query('SET session_replication_role = DEFAULT');
+    }
+  };
   const append = (reason: string) => stores[1]!.actions.append({ action: 'taint', authorityId: 'x', reason, by: 'ops', origin: 'replica-b' });
 
   it('a row above the sequence (seq 2^53+1) is never applied, however many notifications follow, and later real actions still arrive once each', async () => {
@@ -48,7 +56,8 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
     const before = await append('before');
     await expect.poll(() => seen.map((x) => x.reason), { timeout: 10_000 }).toEqual(['before']);
 
-    await sql.query(`INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES (9007199254740993, 'emergency-rotate', '', 'forged', 'x', 'forger')`);
+    // Migration 003's trigger replaces an explicit seq; only an owner switching triggers off keeps one.
+    await bypassingTriggers(`INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES (9007199254740993, 'emergency-rotate', '', 'forged', 'x', 'forger')`);
     for (let i = 0; i < 3; i++) {
       await sql.query(`NOTIFY wca_authority_actions, 'garbage-${i}'`);
       await settle();
@@ -85,5 +94,55 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
     const live = await stores[0]!.replicas.live();
     expect(live).toHaveLength(1000);
     expect(live.map((r) => r.replicaId)).toContain('replica-b');
+  });
+
+  it('an insert holding a lower seq open until after a concurrent append commits: both are delivered, in seq order (issue #13 finding 1)', async () => {
+    const [a] = stores;
+    const seen: AuthorityAction[] = [];
+    const unsubscribe = a!.actions.subscribe(await a!.actions.latestSeq(), (action) => seen.push(action));
+    const slow = new pg.Client(server.config(database));
+    await slow.connect();
+    try {
+      await slow.query('BEGIN');
+      const held = await slow.query<{ seq: string }>(
+        `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ('taint', 'x', 'held', 'x', 'replica-slow') RETURNING seq::text`,
+      );
+      const appended = append('concurrent');
+      // Without the append lock the concurrent append commits now and the subscriber's cursor passes the held seq.
+      await expect.poll(() => seen.length, { timeout: 1_500, interval: 100 }).toBe(1).catch(() => undefined);
+      await slow.query('COMMIT');
+      const later = await appended;
+      await expect.poll(() => seen.map((x) => x.reason), { timeout: 10_000 }).toEqual(['held', 'concurrent']);
+      expect(seen.map((x) => x.seq)).toEqual([held.rows[0]!.seq, later.seq]);
+    } finally {
+      await slow.end();
+      unsubscribe();
+    }
+  });
+
+  it('a row planted at the next seq neither blocks the next append nor keeps its seq (issue #13 finding 2)', async () => {
+    const next = async () => (await sql.query<{ next: string }>('SELECT (last_value + 1)::text AS next FROM wca_authority_actions_seq_seq')).rows[0]!.next;
+    const planted = await next();
+    const row = await sql.query<{ seq: string }>(
+      `INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES ($1 + 1, 'taint', 'x', 'planted', 'x', 'forger') RETURNING seq::text`,
+      [planted],
+    );
+    expect(row.rows[0]!.seq).toBe(planted);
+    expect(BigInt((await append('after the plant')).seq)).toBeGreaterThan(BigInt(planted));
+    // With the trigger switched off (an owner can), a planted row holds the primary key: the append retries past it.
+    const held = await next();
+    await bypassingTriggers(`INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES (${held}, 'taint', 'x', 'held', 'x', 'forger')`);
+    expect(BigInt((await append('past the held row')).seq)).toBe(BigInt(held) + 1n);
+  });
+
+  it('forged replica rows seen in the future, with ids outside the grammar or an oversized status are ignored, before the limit (issue #13 findings 4, 5, 8)', async () => {
+    await sql.query(`DELETE FROM wca_replicas`);
+    await sql.query(
+      `INSERT INTO wca_replicas SELECT 'future-' || i, '{}'::jsonb, now() + interval '1 day', now() + interval '2 days' FROM generate_series(1, 1001) i`,
+    );
+    await sql.query(`INSERT INTO wca_replicas VALUES (E'bidi\\u202e-x', '{}', now(), now() + interval '1 day'), ('-dash', '{}', now(), now() + interval '1 day')`);
+    await sql.query(`INSERT INTO wca_replicas VALUES ('huge', jsonb_build_object('pad', (SELECT string_agg(md5(i::text), '') FROM generate_series(1, 10000) i)), now(), now() + interval '1 day')`);
+    await stores[1]!.replicas.heartbeat('replica-b', { subscribers: 1 }, 60_000);
+    expect((await stores[0]!.replicas.live()).map((r) => r.replicaId)).toEqual(['replica-b']);
   });
 });

@@ -18,6 +18,7 @@ import {
   type StateStore,
   type StateStoreDeps,
 } from '../types.js';
+import { replicaIdSchema } from '../replica-id.js';
 import { connectionSettings, loadPg, type PgModule } from './client.js';
 import { Db } from './db.js';
 import { migrate } from './migrate.js';
@@ -69,6 +70,8 @@ class PgJoinTokens implements JoinTokenRecords {
   }
 }
 
+const isUniqueViolation = (err: unknown) => (err as { cause?: { code?: unknown } } | undefined)?.cause?.code === '23505';
+
 const grantOf = (row: { id: string; spiffe_id: string; dns_names: string[] }) => ({ id: row.id, spiffeId: row.spiffe_id, dnsNames: row.dns_names });
 
 /** A row is untrusted input (anyone with write access to the table wrote it): read as this, or skipped. */
@@ -79,9 +82,9 @@ const actionRow = z.object({
   authority_id: z.string(),
   reason: z.string(),
   requested_by: z.string(),
-  origin: z.string(),
+  origin: replicaIdSchema,
   // NULL: every replica (and every row from before migration 002).
-  target: z.string().nullable(),
+  target: replicaIdSchema.nullable(),
   at_ms: z.number().finite(),
 });
 type ActionRow = z.infer<typeof actionRow>;
@@ -135,6 +138,19 @@ class PgActionLog implements AuthorityActionLog {
   ) {}
 
   async append(request: AuthorityActionRequest): Promise<AuthorityAction> {
+    try {
+      return await this.insert(request);
+    } catch (err) {
+      // A row planted at the next seq before migration 003 (or with its trigger bypassed) holds the primary
+      // key: that seq is spent now, the next one is free.
+      if (!isUniqueViolation(err)) throw err;
+      this.logger.warn({}, 'authority actions: a row at the next seq (inserted by hand) was in the way; appended after it');
+      return this.insert(request);
+    }
+  }
+
+  /** Migration 003's trigger takes the seq under a lock held to commit: appends commit in seq order. */
+  private async insert(request: AuthorityActionRequest): Promise<AuthorityAction> {
     const [row] = await this.db.query<ActionRow>(
       'append authority action',
       `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin, target) VALUES ($1, $2, $3, $4, $5, $6) RETURNING ${ACTION_COLUMNS}`,
@@ -279,15 +295,24 @@ class PgMembership implements ReplicaMembership {
   async live(): Promise<ReplicaRecord[]> {
     const rows = await this.db.query<{ replica_id: string; status: Record<string, unknown>; seen_ms: number }>(
       'list replicas',
-      // The most recently seen first, so rows under ids that sort low cannot crowd real replicas out of the
-      // limit; then by id, for a stable listing.
+      // Forged rows are filtered before the limit, so they cannot crowd real replicas out of it: a last_seen
+      // in the future (heartbeats write the server's now()), an id outside the grammar, a status above the
+      // size a replica may write (its compressed size first, so a huge row is never decompressed). The writer
+      // bounds compact JSON; jsonb's binary form (a 4-byte entry per element) and text (", " and ": ") are
+      // larger, by less than 8x and 2x: the factors keep every status a replica can write. Then the
+      // most recently seen first, and by id for a stable listing.
       `SELECT * FROM (
          SELECT replica_id, status, (extract(epoch FROM last_seen) * 1000)::float8 AS seen_ms FROM wca_replicas
-         WHERE expires_at > now() ORDER BY last_seen DESC LIMIT $1
+         WHERE expires_at > now() AND last_seen <= now() + make_interval(secs => $2)
+           AND length(replica_id) <= $3 AND replica_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'
+           AND CASE WHEN pg_column_size(status) > 8 * $4 THEN false ELSE octet_length(status::text) <= 2 * $4 END
+         ORDER BY last_seen DESC LIMIT $1
        ) newest ORDER BY replica_id`,
-      [limits.replicasMax],
+      [limits.replicasMax, ms(limits.replicaLastSeenSkewMs), limits.replicaIdMaxLength, limits.replicaStatusMaxBytes],
     );
-    return rows.map((r) => ({ replicaId: r.replica_id, status: r.status, lastSeenMs: r.seen_ms }));
+    return rows
+      .filter((r) => replicaIdSchema.safeParse(r.replica_id).success)
+      .map((r) => ({ replicaId: r.replica_id, status: r.status, lastSeenMs: r.seen_ms }));
   }
 }
 
