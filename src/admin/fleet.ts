@@ -99,10 +99,11 @@ export class FleetActions {
     };
   }
 
-  /** The state of `authorityId` on the live replica (other than this one; `on` alone when given) that holds it, from the heartbeats. */
   /**
-   * An authority id is a key's SKI: two live replicas cannot both hold it, so two rows
-   * claiming it mean one is forged (or a clone). Refused, never resolved by picking one.
+   * The state of `authorityId` on the live replica (other than this one; `on` alone
+   * when given) that holds it, from the heartbeats. An authority id is a key's SKI:
+   * two live replicas cannot both hold it, so two rows claiming it mean one is forged
+   * (or a clone). Refused, never resolved by picking one.
    */
   async peerState(authorityId: string, on?: string): Promise<{ replicaId: string; state: string } | undefined> {
     const holders = (await this.live()).flatMap((r) => {

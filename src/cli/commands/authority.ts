@@ -69,6 +69,7 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
   const command = (name: string, description: string) => withOutputFormat(withAdminSocket(authority.command(name).description(description)));
 
   const replicaOption = (what: string) => ['--replica <id>', what] as const;
+  const holderOption = replicaOption('the replica that must hold it; refused (nothing changes) when it does not');
   command('show', 'every authority, its state and how many subscribers hold / acknowledged a leaf under it')
     .option(...replicaOption("only this replica's status (another replica's from its last heartbeat)"))
     .action(action((client, f) => client.getAuthorityStatus({ replica: replicaFlag(f.replica) })));
@@ -82,13 +83,13 @@ export function registerAuthorityCommand(program: Command, output: CommandOutput
   command('taint', 'mark an old authority tainted: every subscriber holding a leaf under it is re-issued now')
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
-    .option(...replicaOption('the replica that must hold it; refused (nothing changes) when it does not'))
+    .option(...holderOption)
     .action(action((client, f, id) => client.taintAuthority({ id: id!, reason: f.reason ?? '', replica: replicaFlag(f.replica) })));
   command('revoke', 'revoke a tainted authority (or, with --force and --reason, an old one): its key is dropped')
     .argument('<id>', 'authority ID (hex SKI)')
     .requiredOption('--reason <text>', 'why (audit log)')
     .option('--force', 'revoke without tainting first')
     .option('--upstream', "also revoke the intermediate's certificate at the upstream (Vault pki/revoke, AWS Private CA RevokeCertificate)")
-    .option(...replicaOption('the replica that must hold it; refused (nothing changes) when it does not'))
+    .option(...holderOption)
     .action(action((client, f, id) => client.revokeAuthority({ id: id!, reason: f.reason ?? '', force: f.force === true, upstream: f.upstream === true, replica: replicaFlag(f.replica) })));
 }

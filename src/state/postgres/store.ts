@@ -18,7 +18,7 @@ import {
   type StateStore,
   type StateStoreDeps,
 } from '../types.js';
-import { replicaIdSchema } from '../replica-id.js';
+import { replicaIdPattern, replicaIdSchema } from '../replica-id.js';
 import { connectionSettings, loadPg, type PgModule } from './client.js';
 import { Db } from './db.js';
 import { migrate } from './migrate.js';
@@ -304,11 +304,11 @@ class PgMembership implements ReplicaMembership {
       `SELECT * FROM (
          SELECT replica_id, status, (extract(epoch FROM last_seen) * 1000)::float8 AS seen_ms FROM wca_replicas
          WHERE expires_at > now() AND last_seen <= now() + make_interval(secs => $2)
-           AND length(replica_id) <= $3 AND replica_id ~ '^[A-Za-z0-9][A-Za-z0-9._-]*$'
+           AND length(replica_id) <= $3 AND replica_id ~ $5
            AND CASE WHEN pg_column_size(status) > 8 * $4 THEN false ELSE octet_length(status::text) <= 2 * $4 END
          ORDER BY last_seen DESC LIMIT $1
        ) newest ORDER BY replica_id`,
-      [limits.replicasMax, ms(limits.replicaLastSeenSkewMs), limits.replicaIdMaxLength, limits.replicaStatusMaxBytes],
+      [limits.replicasMax, ms(limits.replicaLastSeenSkewMs), limits.replicaIdMaxLength, limits.replicaStatusMaxBytes, replicaIdPattern.source],
     );
     return rows
       .filter((r) => replicaIdSchema.safeParse(r.replica_id).success)
