@@ -2,8 +2,9 @@
 /**
  * `npm test`: the type check and the suites side by side. Most suites wait on
  * sockets, timers and child processes, leaving CPU that `tsc` fills: one after the
- * other took 129 s, side by side 114 s (measured back to back on two cores). Both must pass. Arguments go to vitest
- * (`npm test -- test/sds`). The type check's output is printed after the suites'.
+ * other took 129 s, side by side 114 s (measured back to back on two cores). Both
+ * must pass. Arguments go to vitest (`npm test -- test/sds`). The type check's
+ * output is printed after the suites'.
  */
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
