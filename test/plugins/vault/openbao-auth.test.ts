@@ -58,26 +58,39 @@ describe.runIf(hasTools('bao'))('vault plugin authentication against a real Open
     expect(h.logText()).not.toContain(secretId);
   });
 
-  it('AppRole: renews on OpenBao\'s clock and logs in again once the max TTL caps the renewal', async () => {
-    // 4 s tokens, 7 s max, renewal at half the TTL (2 s of slack each time on a loaded machine):
-    // at 2 s the full 4 s are granted, at 4 s only 3 s are left → capped → re-login.
-    const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '4s', tokenMaxTtl: '7s' });
-    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime, 0.5);
+  // The two tests below wait on OpenBao's clock (token TTLs of a few seconds), so they run side by
+  // side; each closes its own authority when it ends (the afterEach would close the other's), and
+  // the revocation one has an AppRole mount of its own, since revoke-prefix revokes every token of
+  // a mount.
+  it.concurrent('AppRole: renews on OpenBao\'s clock and logs in again once the max TTL caps the renewal', async ({ onTestFinished }) => {
+    // 3 s tokens, 6 s max, renewal at 2/3 of the TTL: at 2 s the full 3 s are granted (4 s are left
+    // before the max: 1 s of slack for a late renewal), at 4 s only 2 s are left → capped (by 1 s)
+    // → re-login. (Renewals are at least vaultRenewMinDelayMs = 1 s apart, so the margins cannot
+    // both stay at 1 s with shorter tokens.)
+    const { roleId, secretId } = await bao.appRole('short', { policies: ['signer'], tokenTtl: '3s', tokenMaxTtl: '6s' });
+    const h = await createVault({ address: bao.address, auth: { method: 'approle', roleId }, renewAtFraction: 2 / 3 }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
+    onTestFinished(() => h.authority.close());
     await mintAndValidate(h.authority);
+    // The first token was issued before this instant, so it is past its 6 s max TTL 6 s later.
+    const firstTokenDeadAt = Date.now() + 6000;
     await vi.waitFor(() => expect(count(h, 'token renewed')).toBe(1), { timeout: 15_000, interval: 100 });
     await vi.waitFor(() => expect(count(h, 'authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
     expect(h.logText()).toContain('token reached its max TTL');
-    // The first token is past its max TTL by now; the new one signs.
-    await new Promise((r) => setTimeout(r, 3500));
+    // The first token is past its max TTL by now (a little later, for OpenBao's clock); the new one signs.
+    await new Promise((r) => setTimeout(r, Math.max(0, firstTokenDeadAt + 500 - Date.now())));
     (await mintAndValidate(h.authority)).validate();
     expect(h.logText()).not.toContain('login failed');
   });
 
-  it('AppRole: a token OpenBao revoked fails renewal, and the plugin logs in again instead of going dark', async () => {
-    const { roleId, secretId } = await bao.appRole('revoked', { policies: ['signer'], tokenTtl: '3s', tokenMaxTtl: '1h' });
-    const h = await vault({ method: 'approle', roleId }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
+  it.concurrent('AppRole: a token OpenBao revoked fails renewal, and the plugin logs in again instead of going dark', async ({ onTestFinished }) => {
+    await bao.admin('POST', 'sys/auth/approle-revoked', { type: 'approle' });
+    await bao.admin('POST', 'auth/approle-revoked/role/revoked', { token_policies: ['signer'], token_ttl: '3s', token_max_ttl: '1h' });
+    const roleId = (await bao.admin('GET', 'auth/approle-revoked/role/revoked/role-id')).body.data.role_id as string;
+    const secretId = (await bao.admin('POST', 'auth/approle-revoked/role/revoked/secret-id', {})).body.data.secret_id as string;
+    const h = await createVault({ address: bao.address, auth: { method: 'approle', mount: 'approle-revoked', roleId } }, { VAULT_APPROLE_SECRET_ID: secretId }, realTime);
+    onTestFinished(() => h.authority.close());
     await mintAndValidate(h.authority);
-    await bao.admin('PUT', 'sys/leases/revoke-prefix/auth/approle/login', {});
+    await bao.admin('PUT', 'sys/leases/revoke-prefix/auth/approle-revoked/login', {});
     await vi.waitFor(() => expect(count(h, 'authenticated')).toBe(2), { timeout: 15_000, interval: 100 });
     expect(h.logText()).toContain('token renewal failed');
     (await mintAndValidate(h.authority)).validate();
