@@ -62,7 +62,9 @@ const one = (objects: K8sObject[], kind: string): K8sObject => {
   return found[0]!;
 };
 
-describe.runIf(hasTools('helm', 'kubernetesValidate'))('Helm chart deploy/helm/workload-ca', () => {
+// Every test renders (and validates) on its own, into its own temp files, and most of the time is
+// spent waiting on helm and kubernetes-validate processes: the tests run side by side.
+describe.runIf(hasTools('helm', 'kubernetesValidate'))('Helm chart deploy/helm/workload-ca', { concurrent: true }, () => {
   it('passes helm lint --strict', async () => {
     expect(await helm('lint', '--strict', chart)).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);
   });

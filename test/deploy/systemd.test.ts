@@ -166,7 +166,9 @@ describe.runIf(canMapUsers)('PrivateUsers=yes and the admin socket (needs root t
     child.stdout.on('data', (c) => (stdout += c));
     child.stderr.on('data', (c) => (stderr += c));
     const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    // The map can be written once unshare has made the namespace (its ns/user is no longer ours).
+    const ours = fs.readlinkSync('/proc/self/ns/user');
+    await expect.poll(() => fs.readlinkSync(`/proc/${child.pid}/ns/user`), { timeout: 10_000, interval: 10 }).not.toBe(ours);
     const map = `0 0 1\n${serviceUid} ${serviceUid} 1\n`; // one write(2), as the kernel requires
     fs.writeFileSync(`/proc/${child.pid}/uid_map`, map);
     fs.writeFileSync(`/proc/${child.pid}/gid_map`, map);

@@ -75,8 +75,9 @@ async function observed(args: string[]): Promise<Traced> {
   return { stdout, written };
 }
 
+// The two traced processes have nothing in common (each its own trace and temp directory), so they run side by side.
 describe.runIf(hasTools('strace'))('security invariant: no private key is ever written to disk', () => {
-  it('a full issuance workload (signer threads, CSRs, rotations) writes no key anywhere', async () => {
+  it.concurrent('a full issuance workload (signer threads, CSRs, rotations) writes no key anywhere', async () => {
     const { stdout, written } = await traced([builtPath(path.join(root, 'test/fixtures/security/issue-many.ts'))]);
     const keys = (JSON.parse(stdout) as { keys: string[] }).keys;
     expect(keys).toHaveLength(200);
@@ -84,7 +85,7 @@ describe.runIf(hasTools('strace'))('security invariant: no private key is ever w
     expect(written).toEqual([]);
   }, 180_000);
 
-  it('the CLI `issue` command prints the key and writes it nowhere', async () => {
+  it.concurrent('the CLI `issue` command prints the key and writes it nowhere', async () => {
     const { stdout, written } = await traced([cliEntry, 'issue', '--spiffe-id', 'spiffe://cluster.local/cli']);
     expect(privateKeyBlocks(stdout)).toHaveLength(1);
     expect(written).toEqual([]);
