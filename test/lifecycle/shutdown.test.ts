@@ -19,7 +19,11 @@ import { hasTools } from '../helpers/tools.js';
  * shutdownTimeout and the test can look at the process while it drains).
  */
 
-const shutdownTimeoutSeconds = 4;
+/**
+ * How long the raw peer holds the drain open: the checks made meanwhile (health Watch, /readyz,
+ * a TCP connect) took 0.3-0.5 s after the signal under strace on a loaded box, and must end before it.
+ */
+const shutdownTimeoutSeconds = 2;
 const connections = 4;
 const streamsPerConnection = 250;
 
@@ -99,8 +103,9 @@ describe('SIGTERM with 1,000 open SDS streams', () => {
 
     const outcome = await Promise.race([exited, new Promise<'still running'>((r) => setTimeout(() => r('still running'), 20_000))]);
     expect(outcome).toMatchObject({ code: 0 });
-    // The drain deadline, plus generous time for the rest of the process to stop on a loaded machine (and strace).
-    expect((outcome as { ms: number }).ms).toBeLessThan((shutdownTimeoutSeconds + 8) * 1000);
+    // The drain deadline, plus generous time for the rest of the process to stop on a loaded machine (and strace):
+    // it took 0.15 s; and below the 10 s default, so a drain that ignored the configured timeout shows.
+    expect((outcome as { ms: number }).ms).toBeLessThan((shutdownTimeoutSeconds + 6) * 1000);
 
     const statuses = await Promise.all(streams.map((s) => s.status));
     expect(statuses.filter((s) => s.code !== grpc.status.UNAVAILABLE)).toEqual([]);
