@@ -28,8 +28,11 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('kill -9 of a replica und
     db = await startTestPostgres();
     const database = await db.createDatabase();
     site = await createSite('wca-rel-kill-');
-    A = await startChild(site.config('a', { db, database, leafTtl: '6s' }), 'replica-a');
-    B = await startInProcess(site.config('b', { db, database, leafTtl: '6s' }), 'replica-b');
+    // Both at once; each is kept as it starts, so afterAll closes it should the other fail to start.
+    await Promise.all([
+      startChild(site.config('a', { db, database, leafTtl: '6s' }), 'replica-a').then((r) => (A = r)),
+      startInProcess(site.config('b', { db, database, leafTtl: '6s' }), 'replica-b').then((r) => (B = r)),
+    ]);
   }, 60_000);
 
   afterAll(async () => {
@@ -47,13 +50,14 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('kill -9 of a replica und
   };
 
   it(`A's clients hold a certificate from B within ${FAILOVER_BOUND_MS / 1000} s of A being killed, and none is ever handed an expired one`, async () => {
-    const onA: SimulatedEnvoy[] = [];
-    for (let i = 0; i < CLIENTS; i++) {
-      const { token } = await A.admin.createJoinToken({ spiffe_id: idOf(`a${i}`), dns_names: [], ttl_seconds: 600 });
-      onA.push(envoy(A, `a${i}`, { authorization: `Bearer ${token}` }));
-    }
-    const { token } = await B.admin.createJoinToken({ spiffe_id: idOf('server'), dns_names: [], ttl_seconds: 600 });
-    const serverOfB = envoy(B, 'server', { authorization: `Bearer ${token}` });
+    // The tokens minted at once (one admin call each); the clients then join in order.
+    const tokens = await Promise.all(
+      [...Array.from({ length: CLIENTS }, (_, i) => ({ on: A, name: `a${i}` })), { on: B, name: 'server' }].map(
+        async ({ on, name }) => (await on.admin.createJoinToken({ spiffe_id: idOf(name), dns_names: [], ttl_seconds: 600 })).token,
+      ),
+    );
+    const onA = Array.from({ length: CLIENTS }, (_, i) => envoy(A, `a${i}`, { authorization: `Bearer ${tokens[i]}` }));
+    const serverOfB = envoy(B, 'server', { authorization: `Bearer ${tokens[CLIENTS]}` });
     await Promise.all(envoys.map((e) => e.whenReady()));
     // Under load: A's clients renew every few seconds; B must have A's intermediate from a heartbeat.
     await until('A’s clients renewed at least once', () => onA.every((e) => e.leaves.length >= 2), 20_000);

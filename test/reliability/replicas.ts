@@ -95,6 +95,8 @@ export interface ChildReplica {
   bundlePem: string;
   /** Full GC in the child, then its RSS in bytes. */
   gcRss(): Promise<number>;
+  /** Connections the child's SDS listener holds open, accepted and not yet closed (their descriptors with them). */
+  sdsConnections(): Promise<number>;
   /** Open file descriptors of the child, from /proc. */
   fdCount(): number;
   close(): Promise<void>;
@@ -111,6 +113,17 @@ export async function startChild(file: string, replicaId: string): Promise<Child
     child.once('exit', (code) => (clearTimeout(timer), reject(new Error(`replica process exited with ${code}`))));
   });
   const admin = connectAdmin(ready.addresses.admin!.slice('unix:'.length));
+  /** Sends a question and resolves with the `key` of the first answer carrying it. */
+  const ask = <T>(question: object, key: string) =>
+    new Promise<T>((resolve) => {
+      const answer = (m: any) => {
+        if (m?.[key] === undefined) return;
+        child.off('message', answer);
+        resolve(m[key]);
+      };
+      child.on('message', answer);
+      child.send(question);
+    });
   return {
     child,
     pid: child.pid!,
@@ -118,11 +131,8 @@ export async function startChild(file: string, replicaId: string): Promise<Child
     http: ready.addresses.http!,
     admin,
     bundlePem: ready.bundlePem,
-    gcRss: () =>
-      new Promise((resolve) => {
-        child.once('message', (m: any) => resolve(m.rss));
-        child.send({ gc: true });
-      }),
+    gcRss: () => ask<number>({ gc: true }, 'rss'),
+    sdsConnections: () => ask<number>({ connections: true }, 'connections'),
     fdCount: () => fs.readdirSync(`/proc/${child.pid}/fd`).length,
     close: async () => {
       admin.close();

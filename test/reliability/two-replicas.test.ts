@@ -58,15 +58,15 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas, one Postgr
     db = await startTestPostgres();
     const database = await db.createDatabase();
     site = await createSite('wca-rel-replicas-');
-    // Short leaves: every client renews every few seconds through each phase.
-    for (const name of ['a', 'b']) replicas.push(await startInProcess(site.config(name, { db, database, leafTtl: '8s' }), `replica-${name}`));
+    // Short leaves: every client renews every few seconds through each phase. Both replicas start at once, and the
+    // Envoys join at once (each its own token and node), as a fleet does.
+    // Each is kept as it starts, so afterAll closes it should the other fail to start.
+    await Promise.all(['a', 'b'].map(async (name, i) => (replicas[i] = await startInProcess(site.config(name, { db, database, leafTtl: '8s' }), `replica-${name}`))));
     const [A, B] = replicas as [InProcessReplica, InProcessReplica];
-    clientOfA = await join(A, 'client', 'sotw');
-    serverOfB = await join(B, 'server', 'delta');
-    for (let i = 0; i < LOAD; i++) {
-      await join(A, `a${i}`, i % 2 ? 'delta' : 'sotw');
-      await join(B, `b${i}`, i % 2 ? 'delta' : 'sotw');
-    }
+    [clientOfA, serverOfB] = await Promise.all([join(A, 'client', 'sotw'), join(B, 'server', 'delta')]);
+    await Promise.all(
+      Array.from({ length: LOAD }, (_, i) => [join(A, `a${i}`, i % 2 ? 'delta' : 'sotw'), join(B, `b${i}`, i % 2 ? 'delta' : 'sotw')]).flat(),
+    );
     await Promise.all(envoys.map((e) => e.whenReady()));
     loop = await startHandshakeLoop(clientOfA, serverOfB, { client: idOf('client'), server: idOf('server') }, 50);
   }, 60_000);
