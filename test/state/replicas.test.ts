@@ -4,6 +4,7 @@
  * database stopped, join tokens are refused with UNAVAILABLE while mTLS renewal
  * keeps working, readiness and the metric say why; after a restart tokens work again.
  */
+import { Writable } from 'node:stream';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApp, type App } from '../../src/app.js';
@@ -11,7 +12,7 @@ import { connectAdmin, type AdminClient } from '../../src/admin/client.js';
 import { authorityTable } from '../../src/cli/commands/authority.js';
 import { loadConfig } from '../../src/config/load.js';
 import { isWcaError } from '../../src/errors.js';
-import { silentLogger } from '../../src/telemetry/logger.js';
+import { createLogger, silentLogger } from '../../src/telemetry/logger.js';
 import { SdsTestClient, type FetchedSvid } from '../identity/sds-client.js';
 import { startTestPostgres, type TestPostgres } from '../helpers/postgres.js';
 import { hasTools } from '../helpers/tools.js';
@@ -36,10 +37,10 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas sharing one
   }, 60_000);
 
   let database: string;
-  async function startReplica(name: string): Promise<App> {
+  async function startReplica(name: string, logger = silentLogger()): Promise<App> {
     {
       const file = site.config(name, { db, database });
-      const app = await startApp(loadConfig({ file, env: {} }), { logger: silentLogger(), env: {}, configDir: dir, replicaId: `replica-${name}` });
+      const app = await startApp(loadConfig({ file, env: {} }), { logger, env: {}, configDir: dir, replicaId: `replica-${name}` });
       apps.push(app);
       admins.push(connectAdmin(app.addresses.admin!.slice('unix:'.length)));
       return app;
@@ -205,8 +206,19 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('two replicas sharing one
   // Last, so that no case after it waits for the third replica's membership row to lapse; by now the log holds every
   // action above (emergency rotations from A and B, a taint, a revoke), none of them for this replica's intermediates.
   it('a replica started after fleet actions does not replay the log: they were for the intermediates of their time', async () => {
-    const late = await startReplica('c');
-    await new Promise((r) => setTimeout(r, 2_000));
+    const lines: string[] = [];
+    const late = await startReplica('c', createLogger({ level: 'warn', destination: new Writable({ write: (chunk, _enc, done) => (lines.push(...String(chunk).split('\n').filter(Boolean)), done()) }) }));
+    // Instead of a window of time: a marker for C alone, which C logs as it handles it (a taint of its active authority is
+    // refused; with history replayed, applied to what is then old). C handles actions one at a time in log order, so by then
+    // it has applied whatever older action it replays. C subscribes shortly after it starts: a marker appended before that
+    // is history to it too, so another is appended until one is handled.
+    const handled = (seq: string) => lines.some((l) => (JSON.parse(l) as { fleetAction?: string }).fleetAction === seq);
+    const deadline = Date.now() + 20_000;
+    for (let seen = false; !seen; ) {
+      expect(Date.now()).toBeLessThan(deadline);
+      const marker = await late.state.actions.append({ action: 'taint', authorityId: late.authority.authorities()[0]!.id, reason: 'marker', by: 'test', origin: 'replica-a', target: 'replica-c' });
+      seen = await expect.poll(() => handled(marker.seq), { timeout: 1_000, interval: 20 }).toBe(true).then(() => true, () => false);
+    }
     expect(late.authority.authorities().map((x) => x.state)).toEqual(['active']);
   }, 60_000);
 });
