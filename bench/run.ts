@@ -8,6 +8,7 @@ import { runCsrChecksBench, printCsrChecksBench } from './csr-checks.js';
 import { runOverloadBench, printOverloadBench } from './overload.js';
 import { runJoinTokenBench, printJoinTokenBench } from './join-token.js';
 import { runFleetRotationBench, printFleetRotationBench } from './fleet-rotation.js';
+import { runCliStartBench, printCliStartBench } from './cli-start.js';
 
 /** `npm run bench`: every performance target, each with its same-run baseline. */
 async function main(): Promise<void> {
@@ -20,6 +21,7 @@ async function main(): Promise<void> {
   if (!only || only === 'overload') printOverloadBench(await runOverloadBench());
   if (!only || only === 'join-token') printJoinTokenBench(await runJoinTokenBench());
   if (!only || only === 'fleet-rotation') printFleetRotationBench(await runFleetRotationBench());
+  if (!only || only === 'cli-start') printCliStartBench(runCliStartBench());
   // Also part of `issue`; alone, without the minute of issuance load around it.
   if (only === 'csr-checks') printCsrChecksBench(await runCsrChecksBench());
 }

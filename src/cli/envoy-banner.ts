@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { parseListenAddress } from '../net/listen-address.js';
+import { localHost, parseListenAddress } from '../net/listen-address.js';
 import { packageRoot } from '../package-root.js';
 
 /** What examples/envoy/sds-dev.yaml says where a port would be: filled by the command below. */
@@ -9,9 +9,6 @@ export const SDS_HOST_PLACEHOLDER = 'WCA_SDS_HOST';
 
 /** A path pasted into a shell: single-quoted, so spaces and `$(…)` in it stay a path. */
 const shellQuoted = (text: string) => `'${text.replaceAll("'", `'\\''`)}'`;
-
-/** Envoy dials the wildcard's loopback: 0.0.0.0 is not an address to connect to. */
-const dialable = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
 
 /**
  * How to point Envoy at the SDS listener actually bound (`127.0.0.1:0` has become a
@@ -27,7 +24,7 @@ export function envoyBanner(sdsAddress: string, examples = path.join(packageRoot
   const example = path.join(examples, 'sds-dev.yaml');
   const where = fs.existsSync(example) ? shellQuoted(example) : 'examples/envoy/sds-dev.yaml from the workload-ca repository';
   return [
-    `  envoy  point Envoy's workload_ca_sds cluster at ${dialable(address.host)}:${address.port}; with the dev example:`,
-    `         sed -e 's/${SDS_HOST_PLACEHOLDER}/${dialable(address.host)}/' -e 's/${SDS_PORT_PLACEHOLDER}/${address.port}/' ${where} > envoy.yaml && envoy -c envoy.yaml`,
+    `  envoy  point Envoy's workload_ca_sds cluster at ${localHost(address.host)}:${address.port}; with the dev example:`,
+    `         sed -e 's/${SDS_HOST_PLACEHOLDER}/${localHost(address.host)}/' -e 's/${SDS_PORT_PLACEHOLDER}/${address.port}/' ${where} > envoy.yaml && envoy -c envoy.yaml`,
   ];
 }

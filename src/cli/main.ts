@@ -4,40 +4,48 @@ import fs from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
-import { registerServeCommand } from './commands/serve.js';
-import { registerIssueCommand } from './commands/issue.js';
 import { registerVersionCommand } from './commands/version.js';
-import { registerUpstreamCommand } from './commands/upstream.js';
-import { registerTokenCommand } from './commands/token.js';
-import { registerAuthorityCommand } from './commands/authority.js';
-import { registerRotateCommand } from './commands/rotate.js';
-import { registerBundleCommand } from './commands/bundle.js';
-import { registerAuditCommand } from './commands/audit.js';
-import { registerIdentityCommand } from './commands/identity.js';
-import { registerHealthcheckCommand } from './commands/healthcheck.js';
 
-function buildProgram(): Command {
+type Register = (program: Command) => void;
+
+/**
+ * Each command's module, in the order help lists them, loaded only when that command
+ * runs: loading every one (the CA, gRPC, the config schema, each plugin's) cost a
+ * `--version` or a container HEALTHCHECK about half a second of CPU.
+ */
+const commands: Record<string, () => Promise<Register>> = {
+  serve: async () => (await import('./commands/serve.js')).registerServeCommand,
+  issue: async () => (await import('./commands/issue.js')).registerIssueCommand,
+  upstream: async () => (await import('./commands/upstream.js')).registerUpstreamCommand,
+  token: async () => (await import('./commands/token.js')).registerTokenCommand,
+  authority: async () => (await import('./commands/authority.js')).registerAuthorityCommand,
+  rotate: async () => (await import('./commands/rotate.js')).registerRotateCommand,
+  bundle: async () => (await import('./commands/bundle.js')).registerBundleCommand,
+  audit: async () => (await import('./commands/audit.js')).registerAuditCommand,
+  identity: async () => (await import('./commands/identity.js')).registerIdentityCommand,
+  healthcheck: async () => (await import('./commands/healthcheck.js')).registerHealthcheckCommand,
+};
+
+/**
+ * The command named first, or every command when none is (help, a typo that
+ * commander answers with "did you mean"); `version`, `-V` and `--version` need none.
+ * `version` is always there: it also defines the program's own -V.
+ */
+async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('workload-ca')
     .description('In-memory SPIFFE workload CA serving X.509-SVIDs to Envoy over SDS')
     .exitOverride()
     .showHelpAfterError('(run with --help for usage)');
-  registerServeCommand(program);
-  registerIssueCommand(program);
-  registerUpstreamCommand(program);
-  registerTokenCommand(program);
-  registerAuthorityCommand(program);
-  registerRotateCommand(program);
-  registerBundleCommand(program);
-  registerAuditCommand(program);
-  registerIdentityCommand(program);
-  registerHealthcheckCommand(program);
+  const first = argv[2];
+  const named = first === '-V' || first === '--version' || first === 'version' ? [] : first !== undefined && Object.hasOwn(commands, first) ? [first] : Object.keys(commands);
+  for (const name of named) (await commands[name]!())(program);
   registerVersionCommand(program);
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
   try {
-    await buildProgram().parseAsync(argv);
+    await (await buildProgram(argv)).parseAsync(argv);
     return ExitCode.OK;
   } catch (err) {
     if (err instanceof CommanderError) {

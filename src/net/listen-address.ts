@@ -48,3 +48,6 @@ export function isLoopback(address: ListenAddress): boolean {
   const family = isIP(address.host);
   return family !== 0 && loopback.check(address.host, family === 4 ? 'ipv4' : 'ipv6');
 }
+
+/** The address to ask a server listening on `host` at: a wildcard is asked on loopback. */
+export const localHost = (host: string): string => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);

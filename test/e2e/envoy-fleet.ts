@@ -5,9 +5,20 @@ import * as grpc from '@grpc/grpc-js';
 import * as x509 from '@peculiar/x509';
 import { connect, decodeSecret, envoyNode, secretTypeUrl, XdsStream, type AnyMsg, type DecodedSecret } from '../sds/envoy-client.js';
 
-/** The authority ID (hex SKI of the signing intermediate) a leaf names in its AKI. */
+const authorityByLeaf = new Map<string, string>();
+
+/**
+ * The authority ID (hex SKI of the signing intermediate) a leaf names in its AKI.
+ * Remembered per leaf: the handshake loop asks it of the same few leaves on every
+ * handshake, and parsing each time with @peculiar/x509 took most of the loop's CPU.
+ */
 export function authorityOf(leafPem: string): string {
-  return new x509.X509Certificate(leafPem).getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId!;
+  let id = authorityByLeaf.get(leafPem);
+  if (id === undefined) {
+    id = new x509.X509Certificate(leafPem).getExtension(x509.AuthorityKeyIdentifierExtension)!.keyId!;
+    authorityByLeaf.set(leafPem, id);
+  }
+  return id;
 }
 
 const firstPem = (chain: string) => chain.slice(0, chain.indexOf('-----END CERTIFICATE-----') + 25);

@@ -8,17 +8,12 @@
 import http from 'node:http';
 import { Option, type Command } from 'commander';
 import { loadConfig } from '../../config/load.js';
-import { formatListenAddress, type ListenAddress } from '../../net/listen-address.js';
+import { formatListenAddress, localHost, type ListenAddress } from '../../net/listen-address.js';
 import { publicMessageOf, WcaError } from '../../errors.js';
 import { durationFlag } from '../flags.js';
 import { limits } from '../../limits.js';
 import { untrustedText } from '../../telemetry/untrusted-text.js';
 import { outputFormat, printData, withOutputFormat } from '../output.js';
-import * as grpc from '@grpc/grpc-js';
-import { checkHealth } from '../../sds/health-client.js';
-import { sdsServiceName } from '../../sds/protos.js';
-import { resolveSdsTransport } from '../../transport/sds-transport.js';
-import type { Config } from '../../config/schema.js';
 
 interface HealthcheckFlags {
   config?: string;
@@ -33,31 +28,10 @@ interface HealthcheckFlags {
 /** A status line is all we show of the body: a few hundred bytes is plenty. */
 const BODY_SHOWN = 200;
 
-/** A wildcard listen address is asked on loopback. */
-const localHost = (host: string) => (host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host);
 
 function target(address: ListenAddress): http.RequestOptions {
   if (address.kind === 'unix') return { socketPath: address.path };
   return { host: localHost(address.host), port: address.port };
-}
-
-/**
- * grpc.health.v1 Check of the SDS service on the SDS listener, over its transport.
- * Over TLS the server's certificate is not verified: the probe has no trust bundle,
- * sends nothing, and an impostor could only make it report healthy, as anyone on the
- * port could for an HTTP probe.
- */
-async function grpcProbe(config: Config, timeoutMs: number): Promise<{ address: string; status: string; line: string }> {
-  const listen = config.listen.sds;
-  const transport = resolveSdsTransport(config.sds.transport, config.profile, listen);
-  const where = listen.kind === 'unix' ? `unix:${listen.path}` : `dns:${listen.host.includes(':') ? `[${localHost(listen.host)}]` : localHost(listen.host)}:${listen.port}`;
-  const credentials =
-    transport === 'tls' || transport === 'mtls'
-      ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false })
-      : grpc.credentials.createInsecure();
-  const status = await checkHealth(where, credentials, sdsServiceName, timeoutMs);
-  const address = formatListenAddress(listen);
-  return { address, status, line: `grpc.health.v1 Check ${address} ${sdsServiceName}: ${status}` };
 }
 
 function probe(address: ListenAddress, path: string, timeoutMs: number): Promise<{ status: number; body: string }> {
@@ -112,8 +86,10 @@ async function runProbe(flags: HealthcheckFlags, timeoutMs: number): Promise<{ l
     flags: { httpListen: flags.httpListen, sdsListen: flags.sdsListen },
   });
   if (flags.grpc) {
-    const { address, status, line } = await grpcProbe(config, timeoutMs);
-    return { line, ok: status === 'SERVING', data: { address, service: sdsServiceName, status } };
+    // gRPC and the protos load only for this probe: the HTTP one runs every few seconds in a container.
+    const { grpcProbe } = await import('../health-grpc-probe.js');
+    const { address, service, status, line } = await grpcProbe(config, timeoutMs);
+    return { line, ok: status === 'SERVING', data: { address, service, status } };
   }
   const { status, body } = await probe(config.listen.http, flags.path, timeoutMs);
   const url = `${formatListenAddress(config.listen.http)}${flags.path}`;

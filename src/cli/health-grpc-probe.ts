@@ -1,0 +1,26 @@
+/** `workload-ca healthcheck --grpc`: grpc.health.v1 Check of the SDS service on the SDS listener. */
+import * as grpc from '@grpc/grpc-js';
+import type { Config } from '../config/schema.js';
+import { formatListenAddress, localHost } from '../net/listen-address.js';
+import { checkHealth } from '../sds/health-client.js';
+import { sdsServiceName } from '../sds/protos.js';
+import { resolveSdsTransport } from '../transport/sds-transport.js';
+
+/**
+ * grpc.health.v1 Check of the SDS service on the SDS listener, over its transport.
+ * Over TLS the server's certificate is not verified: the probe has no trust bundle,
+ * sends nothing, and an impostor could only make it report healthy, as anyone on the
+ * port could for an HTTP probe.
+ */
+export async function grpcProbe(config: Config, timeoutMs: number): Promise<{ address: string; service: string; status: string; line: string }> {
+  const listen = config.listen.sds;
+  const transport = resolveSdsTransport(config.sds.transport, config.profile, listen);
+  const where = listen.kind === 'unix' ? `unix:${listen.path}` : `dns:${listen.host.includes(':') ? `[${localHost(listen.host)}]` : localHost(listen.host)}:${listen.port}`;
+  const credentials =
+    transport === 'tls' || transport === 'mtls'
+      ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false })
+      : grpc.credentials.createInsecure();
+  const status = await checkHealth(where, credentials, sdsServiceName, timeoutMs);
+  const address = formatListenAddress(listen);
+  return { address, service: sdsServiceName, status, line: `grpc.health.v1 Check ${address} ${sdsServiceName}: ${status}` };
+}
