@@ -109,7 +109,8 @@ describe('audit tail --follow', () => {
     expect(Number(gap![2]) + Number(gap![1]) + 1).toBe(burst[0]!.seq);
   });
 
-  it.each(['SIGINT', 'SIGTERM'] as const)('a real CLI process ends cleanly (exit 0) on %s', async (signal) => {
+  // The two cases run side by side: each its own process and its own event version, on the one admin socket.
+  it.concurrent.for(['SIGINT', 'SIGTERM'] as const)('a real CLI process ends cleanly (exit 0) on %s', { timeout: 40_000 }, async (signal, { expect }) => {
     const child = spawn(process.execPath, [cliEntry, 'audit', 'tail', '--follow', '-o', 'json', '--admin-socket', `unix:${admin.path}`], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -128,5 +129,5 @@ describe('audit tail --follow', () => {
     } finally {
       child.kill('SIGKILL');
     }
-  }, 40_000);
+  });
 });

@@ -39,11 +39,14 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('fleet-wide emergency rot
   const logger = silentLogger();
 
   beforeAll(async () => {
-    server = await startTestPostgres();
+    const audit = new AuditLog({ clock: systemClock });
+    // The server and the authority start side by side (neither needs the other); whichever started is closed in afterAll.
+    const [started, created] = await Promise.allSettled([startTestPostgres(), createDevAuthority({ audit, signers: 1 })]);
+    if (started.status === 'fulfilled') server = started.value;
+    if (created.status === 'fulfilled') authority = created.value;
+    for (const r of [started, created]) if (r.status === 'rejected') throw r.reason;
     store = await createPostgresStore(postgresConfig(server.config(await server.createDatabase())), { clock: systemClock, logger, env: {} });
     dir = await mkdtemp(path.join(os.tmpdir(), 'wca-fleet-not-reached-'));
-    const audit = new AuditLog({ clock: systemClock });
-    authority = await createDevAuthority({ audit, signers: 1 });
     const deps = { authority, convergence: new ConvergenceTracker({ clock: systemClock }), audit, upstream: { name: 'self-signed' }, clock: systemClock, logger };
     fleet = new FleetActions({ store, replicaId: 'replica-a', authority: deps });
     admin = await startAdminServer({

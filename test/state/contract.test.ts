@@ -97,19 +97,18 @@ describe.each(implementations)('StateStore contract: %s', (_name, open) => {
   });
 
   it('refuses to store more live tokens than the limit, counting those of every replica', async () => {
-    const fresh = await open();
+    // Two empty shared states (for postgres a database each), opened side by side.
+    const [fresh, other] = await Promise.all([open(), open()]);
     try {
       expect(await fresh.a.joinTokens.put(token(), 2)).toBe(true);
       expect(await fresh.b.joinTokens.put(token(), 2)).toBe(true);
       expect(await fresh.a.joinTokens.put(token(), 2)).toBe(false);
       // Expired ones make room.
-      const other = await open();
       for (let i = 0; i < 2; i++) expect(await other.a.joinTokens.put(token({ expiresAtMs: Date.now() + 100 }), 2)).toBe(true);
       await new Promise((r) => setTimeout(r, 200));
       expect(await other.b.joinTokens.put(token(), 2)).toBe(true);
-      await other.close();
     } finally {
-      await fresh.close();
+      await Promise.all([fresh.close(), other.close()]);
     }
   });
 

@@ -38,7 +38,6 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
     await server?.close();
   });
 
-  const settle = () => new Promise((r) => setTimeout(r, 500));
   const bypassingTriggers = async (statement: string) => {
     await sql.query('SET session_replication_role = replica');
     try {
@@ -58,16 +57,18 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
 
     // Migration 003's trigger replaces an explicit seq; only an owner switching triggers off keeps one.
     await bypassingTriggers(`INSERT INTO wca_authority_actions (seq, action, authority_id, reason, requested_by, origin) VALUES (9007199254740993, 'emergency-rotate', '', 'forged', 'x', 'forger')`);
-    for (let i = 0; i < 3; i++) {
-      await sql.query(`NOTIFY wca_authority_actions, 'garbage-${i}'`);
-      await settle();
-    }
+    // Each notification is its own catch-up read (they run one at a time, in order, none coalesced), so three
+    // notifications sent back to back are three reads over the forged row, all done before the one that `after` starts.
+    for (let i = 0; i < 3; i++) await sql.query(`NOTIFY wca_authority_actions, 'garbage-${i}'`);
     const after = await append('after');
     await expect.poll(() => seen.map((x) => x.reason), { timeout: 10_000 }).toEqual(['before', 'after']);
     await sql.query(`NOTIFY wca_authority_actions, 'again'`);
-    await settle();
-    expect(seen.map((x) => x.seq)).toEqual([before.seq, after.seq]);
-    expect(await a!.actions.latestSeq()).toBe(after.seq);
+    // The read that notification starts has run once a later append arrives (notifications come in commit order and
+    // catch-up reads run one at a time): anything it read again would be in `seen` before the marker.
+    const marker = await append('marker');
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(3);
+    expect(seen.map((x) => x.seq)).toEqual([before.seq, after.seq, marker.seq]);
+    expect(await a!.actions.latestSeq()).toBe(marker.seq);
     expect(warnings.filter((w) => /never handed out/.test(w))).toHaveLength(1);
     unsubscribe();
   });
@@ -81,8 +82,10 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
     await append('next');
     await expect.poll(() => seen, { timeout: 10_000 }).toEqual(['next']);
     await sql.query(`NOTIFY wca_authority_actions, 'again'`);
-    await settle();
-    expect(seen).toEqual(['next']);
+    // As above: once the marker appended after that notification arrives, the read it started has run.
+    await append('marker');
+    await expect.poll(() => seen.length, { timeout: 10_000 }).toBeGreaterThanOrEqual(2);
+    expect(seen).toEqual(['next', 'marker']);
     expect(warnings.slice(skipped).filter((w) => /malformed row skipped/.test(w))).toHaveLength(1);
   });
 
@@ -108,8 +111,13 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('forged rows in the share
         `INSERT INTO wca_authority_actions (action, authority_id, reason, requested_by, origin) VALUES ('taint', 'x', 'held', 'x', 'replica-slow') RETURNING seq::text`,
       );
       const appended = append('concurrent');
-      // Without the append lock the concurrent append commits now and the subscriber's cursor passes the held seq.
-      await expect.poll(() => seen.length, { timeout: 1_500, interval: 100 }).toBe(1).catch(() => undefined);
+      // Without the append lock the concurrent append commits now and the subscriber's cursor passes the held seq (wait
+      // for that delivery); with it, the append's backend waits on the lock until the COMMIT, as pg_stat_activity shows.
+      const appendWaitsOnLock = async () =>
+        (await sql.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock' AND query ILIKE '%INSERT INTO wca_authority_actions%'`,
+        )).rows[0]!.n > 0;
+      await expect.poll(async () => seen.length === 1 || (await appendWaitsOnLock()), { timeout: 10_000, interval: 20 }).toBe(true);
       await slow.query('COMMIT');
       const later = await appended;
       await expect.poll(() => seen.map((x) => x.reason), { timeout: 10_000 }).toEqual(['held', 'concurrent']);

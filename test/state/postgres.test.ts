@@ -37,7 +37,8 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', (
     }
   }
 
-  it('migrates once when several replicas start on an empty database at the same moment', async () => {
+  // The first three cases run side by side, each on a database of its own; the later ones stop the server, one at a time.
+  it.concurrent('migrates once when several replicas start on an empty database at the same moment', async ({ expect }) => {
     const database = await server.createDatabase();
     const config = postgresConfig(server.config(database));
     const stores = await Promise.all(Array.from({ length: 4 }, () => createPostgresStore(config, deps)));
@@ -50,7 +51,7 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', (
     }
   });
 
-  it('migrates a database at version 1 with actions in it to 2: its rows read as fleet-wide, new rows carry a target', async () => {
+  it.concurrent('migrates a database at version 1 with actions in it to 2: its rows read as fleet-wide, new rows carry a target', async ({ expect }) => {
     const database = await server.createDatabase();
     const client = new pg.Client(server.config(database));
     await client.connect();
@@ -74,7 +75,7 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', (
     }
   });
 
-  it('refuses to start on a schema newer than it knows (a newer replica migrated), naming both versions', async () => {
+  it.concurrent('refuses to start on a schema newer than it knows (a newer replica migrated), naming both versions', async ({ expect }) => {
     const database = await server.createDatabase();
     const config = postgresConfig(server.config(database));
     await (await createPostgresStore(config, deps)).close();
@@ -123,7 +124,7 @@ describe.runIf(hasTools('initdb', 'pgCtl', 'runuser'))('postgres state store', (
 
   it('a consume blocked inside the database (a row lock held elsewhere) ends within statementTimeout with UNAVAILABLE', async () => {
     const database = await server.createDatabase();
-    const store = await createPostgresStore(postgresConfig(server.config(database), { statementTimeout: '1s' }), deps);
+    const store = await createPostgresStore(postgresConfig(server.config(database), { statementTimeout: '500ms' }), deps);
     const holder = new pg.Client(server.config(database));
     await holder.connect();
     try {
