@@ -36,6 +36,8 @@ describe('connect/disconnect churn and abandoned streams against one replica', (
   let site: Site;
   let replica: ChildReplica;
   let svid: FetchedSvid;
+  /** The client's trust, certificate and key, parsed once: each cycle is still a full handshake. */
+  let clientContext: tls.SecureContext;
 
   beforeAll(async () => {
     site = await createSite('wca-rel-churn-');
@@ -45,6 +47,7 @@ describe('connect/disconnect churn and abandoned streams against one replica', (
     const client = new SdsTestClient(replica.sds, replica.bundlePem, SERVER_ID);
     svid = await client.fetch('default', `Bearer ${token}`, 'churn~10.0.0.1');
     client.close();
+    clientContext = tls.createSecureContext({ ca: replica.bundlePem, cert: svid.chainPem, key: svid.privateKeyPem });
   }, 60_000);
 
   afterAll(async () => {
@@ -63,9 +66,7 @@ describe('connect/disconnect churn and abandoned streams against one replica', (
         (socket = tls.connect({
           socket: raw,
           ALPNProtocols: ['h2'],
-          ca: replica.bundlePem,
-          cert: svid.chainPem,
-          key: svid.privateKeyPem,
+          secureContext: clientContext,
           checkServerIdentity: (_h, cert) => (cert.subjectaltname === `URI:${SERVER_ID}` ? undefined : new Error(`server is ${cert.subjectaltname}`)),
         })),
     });
