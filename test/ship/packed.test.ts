@@ -54,7 +54,8 @@ describe('npm pack', () => {
   });
 });
 
-describe('installed with --omit=optional --ignore-scripts', () => {
+// Side by side: each case runs its own processes on its own files in the install.
+describe('installed with --omit=optional --ignore-scripts', { concurrent: true }, () => {
   it('has no TypeScript loader, no grpc-js-xds and no vendor SDK at run time', () => {
     const manifest = JSON.parse(fs.readFileSync(path.join(packed.packageDir, 'package.json'), 'utf8')) as {
       dependencies: Record<string, string>;
