@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { shownValue } from './unsafe-text.js';
 
 const UNITS: Record<string, number> = { ms: 0.001, s: 1, m: 60, h: 3600, d: 86400 };
 /** One or more number+unit parts, largest unit first as Go's time.ParseDuration prints them: "1h30m", "2m30s". */
@@ -28,7 +29,7 @@ export function parseDurationSeconds(value: string | number): number | undefined
 export const duration = z.union([z.string(), z.number()]).transform((value, ctx) => {
   const seconds = parseDurationSeconds(value);
   if (seconds === undefined || seconds < 0) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (use e.g. 30s, 15m, 1h30m or seconds)` });
+    ctx.addIssue({ code: 'custom', message: `"${typeof value === 'string' ? shownValue(value) : value}" is not a duration (use e.g. 30s, 15m, 1h30m or seconds)` });
     return z.NEVER;
   }
   return seconds;

@@ -18,7 +18,8 @@ const root = path.resolve(import.meta.dirname, '..');
  */
 const layers: readonly (readonly string[])[] = [
   // src/generated: message types generated from the .proto files (npm run generate:protos).
-  ['src/errors', 'src/limits', 'src/clock', 'src/backoff', 'src/duration', 'src/package-root', 'src/bounded-read', 'src/generated'],
+  ['src/unsafe-text', 'src/generated'],
+  ['src/errors', 'src/limits', 'src/clock', 'src/backoff', 'src/duration', 'src/package-root', 'src/bounded-read'],
   ['src/spiffe', 'src/net', 'src/x509', 'src/optional-import'],
   ['src/telemetry'],
   // src/state: what replicas share (the memory or PostgreSQL store).

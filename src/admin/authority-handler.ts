@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { WcaError } from '../errors.js';
 import type { Authority } from '../ca/authority.js';
 import { isBlankReason, type AuthorityInfo } from '../ca/authority-states.js';
-import { hasUnsafe } from '../telemetry/untrusted-text.js';
+import { hasUnsafe } from '../unsafe-text.js';
 import type { AuditLog } from '../audit/log.js';
 import { auditTypes, type AuditType } from '../audit/events.js';
 import type { Clock } from '../clock.js';

@@ -1,16 +1,12 @@
 import { parseDurationSeconds } from '../duration.js';
 import { WcaError } from '../errors.js';
 import { replicaIdSchema } from '../state/replica-id.js';
-import { escapeUnsafe } from '../telemetry/untrusted-text.js';
-
-/** Flag values are echoed in errors; a pasted secret or a megabyte of junk must not be. */
-const SHOWN = 32;
+import { shownValue } from '../unsafe-text.js';
 
 /** A bad flag value is a usage error (exit 2) that names the flag, as the user typed it. */
 export function flagError(flag: string, value: string, problem: string): WcaError {
-  // The operator's own argument, but it may hold ESC or a newline (pasted): shown escaped, as tables show cells.
-  const shown = escapeUnsafe(value.length > SHOWN ? `${value.slice(0, SHOWN)}…` : value);
-  return new WcaError('ERR_USAGE', `${flag}: "${shown}" ${problem}`, { details: { flag } });
+  // The operator's own argument, but it may hold ESC or a newline (pasted): shown cut and escaped, as tables show cells.
+  return new WcaError('ERR_USAGE', `${flag}: "${shownValue(value)}" ${problem}`, { details: { flag } });
 }
 
 export interface DurationBounds {

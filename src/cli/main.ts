@@ -5,6 +5,10 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
 import { registerVersionCommand } from './commands/version.js';
+import { escapeUnsafe } from '../unsafe-text.js';
+
+/** Commander's error lines are short; one that is not carries what the user typed. */
+const shownLine = (line: string) => escapeUnsafe(line.length > 200 ? `${line.slice(0, 200)}…` : line);
 
 type Register = (program: Command) => void;
 
@@ -35,7 +39,10 @@ async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('workload-ca')
     .description('In-memory SPIFFE workload CA serving X.509-SVIDs to Envoy over SDS')
     .exitOverride()
-    .showHelpAfterError('(run with --help for usage)');
+    .showHelpAfterError('(run with --help for usage)')
+    // Commander quotes the unknown command or option as typed: each line cut and escaped, so a
+    // pasted megabyte or an ESC sequence is not written to the terminal as is.
+    .configureOutput({ outputError: (text, write) => write(text.split('\n').map(shownLine).join('\n')) });
   const first = argv[2];
   const named = first === '-V' || first === '--version' || first === 'version' ? [] : first !== undefined && Object.hasOwn(commands, first) ? [first] : Object.keys(commands);
   for (const name of named) (await commands[name]!())(program);

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { flagError } from './flags.js';
-import { escapeUnsafe } from '../telemetry/untrusted-text.js';
+import { escapeUnsafe } from '../unsafe-text.js';
 
 /** `-o table|json` on every command that prints data: tables for people, JSON for scripts. */
 export function withOutputFormat(command: Command): Command {

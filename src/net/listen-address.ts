@@ -1,5 +1,6 @@
 import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
+import { shownValue } from '../unsafe-text.js';
 
 export type ListenAddress =
   | { kind: 'tcp'; host: string; port: number }
@@ -23,7 +24,7 @@ export function parseListenAddress(value: string): ListenAddress | string {
 export const listenAddress = z.string().transform((value, ctx) => {
   const parsed = parseListenAddress(value);
   if (typeof parsed === 'string') {
-    ctx.addIssue({ code: 'custom', message: `"${value}": ${parsed}` });
+    ctx.addIssue({ code: 'custom', message: `"${shownValue(value)}": ${parsed}` });
     return z.NEVER;
   }
   return parsed;
