@@ -7,9 +7,15 @@ import { healthTypes, ServingStatus } from './health.js';
  * with a deadline, no credential (like a Kubernetes gRPC probe or Envoy's health
  * checker). Resolves with the ServingStatus name.
  */
-export async function checkHealth(target: string, credentials: grpc.ChannelCredentials, service: string, timeoutMs: number): Promise<string> {
+export async function checkHealth(
+  target: string,
+  credentials: grpc.ChannelCredentials,
+  service: string,
+  timeoutMs: number,
+  options: grpc.ChannelOptions = {},
+): Promise<string> {
   const { request, response } = healthTypes();
-  const client = new grpc.Client(target, credentials);
+  const client = new grpc.Client(target, credentials, options);
   try {
     return await new Promise<string>((resolve, reject) =>
       client.makeUnaryRequest(

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { Authority } from '../../src/ca/authority.js';
 import { createDevAuthority } from '../../src/app/dev-authority.js';
 import { ServingState } from '../../src/telemetry/serving-state.js';
@@ -26,8 +26,12 @@ describe.each(['plaintext', 'tls'] as const)('workload-ca healthcheck --grpc ove
       const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'wca-hc-grpc-'));
       const config = path.join(dir, 'config.yaml');
       fs.writeFileSync(config, `sds: { transport: ${transport} }\nlisten: { sds: "${h.server.address}" }\n`);
+      const warnings = vi.spyOn(process, 'emitWarning');
       const ok = await runMain('healthcheck', '--grpc', '-c', config);
       expect(ok).toMatchObject({ code: 0 });
+      // No "TLS ServerName is an IP address" deprecation (DEP0123) on the probe's stderr.
+      expect(warnings.mock.calls.filter((c) => JSON.stringify(c).includes('DEP0123'))).toEqual([]);
+      warnings.mockRestore();
       expect(ok.stdout).toContain(': SERVING');
       intermediate = { state: 'not-ready', reason: 'no active intermediate' };
       const down = await runMain('healthcheck', '--grpc', '-c', config);
