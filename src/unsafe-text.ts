@@ -16,10 +16,10 @@ export function hasUnsafe(text: string): boolean {
   return text.search(unsafe) !== -1;
 }
 
-/** Values quoted in errors: a pasted secret or a megabyte of junk is not echoed whole. */
-const SHOWN = 32;
-
-/** A value someone gave (flag, variable, config entry) as an error quotes it: cut to 32 characters, escaped. */
-export function shownValue(value: string): string {
-  return escapeUnsafe(value.length > SHOWN ? `${value.slice(0, SHOWN)}…` : value);
+/**
+ * A value someone gave (flag, variable, config entry) as an error quotes it: cut to
+ * `maxChars` (a pasted secret or a megabyte of junk is not echoed whole), escaped.
+ */
+export function shownValue(value: string, maxChars = 32): string {
+  return escapeUnsafe(value.length > maxChars ? `${value.slice(0, maxChars)}…` : value);
 }

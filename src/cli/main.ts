@@ -5,10 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
 import { exitCodeOf, ExitCode, publicMessageOf } from '../errors.js';
 import { registerVersionCommand } from './commands/version.js';
-import { escapeUnsafe } from '../unsafe-text.js';
-
-/** Commander's error lines are short; one that is not carries what the user typed. */
-const shownLine = (line: string) => escapeUnsafe(line.length > 200 ? `${line.slice(0, 200)}…` : line);
+import { shownValue } from '../unsafe-text.js';
 
 type Register = (program: Command) => void;
 
@@ -33,8 +30,13 @@ const commands: Record<string, () => Promise<Register>> = {
 /**
  * The command named first, or every command when none is (help, a typo that
  * commander answers with "did you mean"); `version`, `-V` and `--version` need none.
- * `version` is always there: it also defines the program's own -V.
  */
+function commandsFor(first: string | undefined): string[] {
+  if (first === '-V' || first === '--version' || first === 'version') return [];
+  return first !== undefined && Object.hasOwn(commands, first) ? [first] : Object.keys(commands);
+}
+
+/** `version` is always registered: it also defines the program's own -V. */
 async function buildProgram(argv: string[]): Promise<Command> {
   const program = new Command('workload-ca')
     .description('In-memory SPIFFE workload CA serving X.509-SVIDs to Envoy over SDS')
@@ -42,10 +44,8 @@ async function buildProgram(argv: string[]): Promise<Command> {
     .showHelpAfterError('(run with --help for usage)')
     // Commander quotes the unknown command or option as typed: each line cut and escaped, so a
     // pasted megabyte or an ESC sequence is not written to the terminal as is.
-    .configureOutput({ outputError: (text, write) => write(text.split('\n').map(shownLine).join('\n')) });
-  const first = argv[2];
-  const named = first === '-V' || first === '--version' || first === 'version' ? [] : first !== undefined && Object.hasOwn(commands, first) ? [first] : Object.keys(commands);
-  for (const name of named) (await commands[name]!())(program);
+    .configureOutput({ outputError: (text, write) => write(text.split('\n').map((line) => shownValue(line, 200)).join('\n')) });
+  for (const name of commandsFor(argv[2])) (await commands[name]!())(program);
   registerVersionCommand(program);
   return program;
 }
