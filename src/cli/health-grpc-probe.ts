@@ -16,13 +16,11 @@ export async function grpcProbe(config: Config, timeoutMs: number): Promise<{ ad
   const listen = config.listen.sds;
   const transport = resolveSdsTransport(config.sds.transport, config.profile, listen);
   const where = listen.kind === 'unix' ? `unix:${listen.path}` : `dns:${listen.host.includes(':') ? `[${localHost(listen.host)}]` : localHost(listen.host)}:${listen.port}`;
-  const credentials =
-    transport === 'tls' || transport === 'mtls'
-      ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false })
-      : grpc.credentials.createInsecure();
+  const tls = transport === 'tls' || transport === 'mtls';
+  const credentials = tls ? grpc.credentials.createSsl(null, null, null, { rejectUnauthorized: false }) : grpc.credentials.createInsecure();
   // The listener is an IP address; sent as the TLS server name it draws Node's DEP0123 warning
   // on every probe (RFC 6066 allows only host names there), noise in a container's health log.
-  const options = transport === 'tls' || transport === 'mtls' ? { 'grpc.ssl_target_name_override': 'workload-ca' } : {};
+  const options = tls ? { 'grpc.ssl_target_name_override': 'workload-ca' } : {};
   const status = await checkHealth(where, credentials, sdsServiceName, timeoutMs, options);
   const address = formatListenAddress(listen);
   return { address, service: sdsServiceName, status, line: `grpc.health.v1 Check ${address} ${sdsServiceName}: ${status}` };

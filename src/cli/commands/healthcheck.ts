@@ -28,7 +28,6 @@ interface HealthcheckFlags {
 /** A status line is all we show of the body: a few hundred bytes is plenty. */
 const BODY_SHOWN = 200;
 
-
 function target(address: ListenAddress): http.RequestOptions {
   if (address.kind === 'unix') return { socketPath: address.path };
   return { host: localHost(address.host), port: address.port };
