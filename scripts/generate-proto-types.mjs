@@ -68,10 +68,14 @@ const args = [
   ...includeDirs,
 ];
 
-/** Every .proto file under the include directories, by path and content. */
+/**
+ * What the output depends on: the arguments, the generator's and protobufjs's versions
+ * (google/protobuf/*.proto ship with the latter), and every .proto under protos/ (all
+ * the other include directories), by path and content.
+ */
 function inputsHash() {
   const hash = createHash('sha256').update(JSON.stringify(args.slice(1)));
-  hash.update(fs.readFileSync(path.join(protoLoaderDir, 'package.json')));
+  for (const pkg of ['@grpc/proto-loader/package.json', 'protobufjs/package.json']) hash.update(fs.readFileSync(require.resolve(pkg)));
   const walk = (dir) => {
     for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
       const full = path.join(dir, entry.name);
@@ -79,7 +83,7 @@ function inputsHash() {
       else if (entry.name.endsWith('.proto')) hash.update(`${path.relative(repo, full)}\0`).update(fs.readFileSync(full));
     }
   };
-  for (const dir of new Set(includeDirs.map((d) => path.join(repo, d)))) walk(dir);
+  walk(path.join(repo, 'protos'));
   return hash.digest('hex');
 }
 
